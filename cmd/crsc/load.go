@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"crsc/ir"
+	"crsc/onnx"
+	"crsc/passes"
+	"crsc/runtime"
+)
+
+// shapeFlags parses repeated --shape NAME=DIMS flags (DIMS like 8x128).
+func shapeFlags(specs []string) (map[string]ir.Shape, error) {
+	shapes := map[string]ir.Shape{}
+	for _, spec := range specs {
+		name, dims, ok := strings.Cut(spec, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--shape %q: want NAME=DIMS, e.g. input_ids=8x128", spec)
+		}
+		s, err := ir.ParseDims(dims)
+		if err != nil {
+			return nil, fmt.Errorf("--shape %q: %v", spec, err)
+		}
+		shapes[name] = s
+	}
+	return shapes, nil
+}
+
+// loadModel imports an .onnx file and runs the load pipeline for the CPU
+// backend. after, if not nil, sees the graph after each pass.
+func loadModel(path string, shapes map[string]ir.Shape, after func(string, *ir.Graph)) (*ir.Graph, error) {
+	g, err := onnx.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	backend := runtime.CPU(runtime.Options{})
+	cfg := &passes.Config{Shapes: shapes, Supports: backend.Supports, After: after}
+	if err := passes.Run(g, passes.Load, cfg); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return g, nil
+}
+
+// checkDevice validates --device. The CPU runtime is the only one in this
+// build; auto means the best available.
+func checkDevice(device string) error {
+	switch device {
+	case "cpu", "auto", "":
+		return nil
+	case "cuda":
+		return fmt.Errorf("--device cuda: no CUDA runtime is available in this build; use --device cpu")
+	}
+	return fmt.Errorf("--device %q: want cpu, cuda or auto", device)
+}

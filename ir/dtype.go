@@ -1,0 +1,60 @@
+package ir
+
+import "fmt"
+
+// DType is the element type of a Value or Tensor.
+type DType uint8
+
+// The element types crsc knows. The numbering is crsc's own; the onnx
+// package maps it to and from TensorProto.DataType.
+const (
+	Invalid DType = iota
+	Float32
+	Float64
+	Int64
+	Int32
+	Bool
+	Float16
+	Int8
+	Uint8
+)
+
+var dtypeNames = [...]string{
+	Invalid: "invalid",
+	Float32: "f32",
+	Float64: "f64",
+	Int64:   "i64",
+	Int32:   "i32",
+	Bool:    "bool",
+	Float16: "f16",
+	Int8:    "i8",
+	Uint8:   "u8",
+}
+
+func (d DType) String() string {
+	if int(d) < len(dtypeNames) {
+		return dtypeNames[d]
+	}
+	return fmt.Sprintf("dtype(%d)", uint8(d))
+}
+
+// Size is the number of bytes one element occupies in memory.
+func (d DType) Size() int {
+	switch d {
+	case Float64, Int64:
+		return 8
+	case Float32, Int32:
+		return 4
+	case Float16:
+		return 2
+	case Bool, Int8, Uint8:
+		return 1
+	}
+	return 0
+}
+
+// IsFloat reports whether d is a floating-point type (and so can carry a gradient).
+func (d DType) IsFloat() bool { return d == Float32 || d == Float64 || d == Float16 }
+
+// IsInt reports whether d is an integer type.
+func (d DType) IsInt() bool { return d == Int64 || d == Int32 || d == Int8 || d == Uint8 }

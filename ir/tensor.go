@@ -1,0 +1,149 @@
+package ir
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Tensor is a dense, row-major host tensor. Exactly one of the typed slices
+// is in use, chosen by DType; keeping them as plain fields (rather than an
+// interface) lets kernels reach the data without type switches in loops.
+//
+// Float16, Int8 and Uint8 data is widened on import (to F32, I32 and I32)
+// because crsc computes in float32 and int64/int32; DType still records the
+// original type so export can narrow it again.
+type Tensor struct {
+	DType DType
+	Shape []int
+	F32   []float32
+	F64   []float64
+	I64   []int64
+	I32   []int32
+	Bool  []bool
+}
+
+// NumElements is the product of the dims of shape (1 for a scalar).
+func NumElements(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// NewTensor allocates a zero tensor of the given type and shape.
+func NewTensor(dt DType, shape ...int) *Tensor {
+	t := &Tensor{DType: dt, Shape: append([]int{}, shape...)}
+	n := NumElements(shape)
+	switch dt {
+	case Float32, Float16:
+		t.F32 = make([]float32, n)
+	case Float64:
+		t.F64 = make([]float64, n)
+	case Int64:
+		t.I64 = make([]int64, n)
+	case Int32, Int8, Uint8:
+		t.I32 = make([]int32, n)
+	case Bool:
+		t.Bool = make([]bool, n)
+	default:
+		panic(fmt.Sprintf("ir.NewTensor: unsupported dtype %v", dt))
+	}
+	return t
+}
+
+// FromFloat32 wraps data (not copied) as a float32 tensor.
+func FromFloat32(shape []int, data []float32) *Tensor {
+	return &Tensor{DType: Float32, Shape: append([]int{}, shape...), F32: data}
+}
+
+// FromInt64 wraps data (not copied) as an int64 tensor.
+func FromInt64(shape []int, data []int64) *Tensor {
+	return &Tensor{DType: Int64, Shape: append([]int{}, shape...), I64: data}
+}
+
+// Scalar returns a 0-d float32 tensor.
+func ScalarF32(v float32) *Tensor { return FromFloat32(nil, []float32{v}) }
+
+// Len is the number of elements.
+func (t *Tensor) Len() int { return NumElements(t.Shape) }
+
+// Bytes is the in-memory size of the tensor in its declared dtype.
+func (t *Tensor) Bytes() int64 { return int64(t.Len()) * int64(t.DType.Size()) }
+
+// Clone returns a deep copy.
+func (t *Tensor) Clone() *Tensor {
+	c := &Tensor{DType: t.DType, Shape: append([]int{}, t.Shape...)}
+	c.F32 = append([]float32(nil), t.F32...)
+	c.F64 = append([]float64(nil), t.F64...)
+	c.I64 = append([]int64(nil), t.I64...)
+	c.I32 = append([]int32(nil), t.I32...)
+	c.Bool = append([]bool(nil), t.Bool...)
+	return c
+}
+
+// Reshaped returns a tensor sharing t's data with a new shape.
+func (t *Tensor) Reshaped(shape []int) *Tensor {
+	c := *t
+	c.Shape = append([]int{}, shape...)
+	return &c
+}
+
+// Int64s returns the elements as int64 whatever the integer type; used for
+// shape-like inputs (axes, shapes, indices) that ONNX allows as int32 or int64.
+func (t *Tensor) Int64s() []int64 {
+	switch {
+	case t.I64 != nil || t.DType == Int64:
+		return t.I64
+	case t.DType == Int32 || t.DType == Int8 || t.DType == Uint8:
+		out := make([]int64, len(t.I32))
+		for i, v := range t.I32 {
+			out[i] = int64(v)
+		}
+		return out
+	case t.DType == Float32:
+		out := make([]int64, len(t.F32))
+		for i, v := range t.F32 {
+			out[i] = int64(v)
+		}
+		return out
+	}
+	return nil
+}
+
+// Float64At returns element i converted to float64 (for printing and tests).
+func (t *Tensor) Float64At(i int) float64 {
+	switch t.DType {
+	case Float32, Float16:
+		return float64(t.F32[i])
+	case Float64:
+		return t.F64[i]
+	case Int64:
+		return float64(t.I64[i])
+	case Int32, Int8, Uint8:
+		return float64(t.I32[i])
+	case Bool:
+		if t.Bool[i] {
+			return 1
+		}
+	}
+	return 0
+}
+
+// String is a short description: dtype, shape and the first few values.
+func (t *Tensor) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v%v{", t.DType, t.Shape)
+	n := t.Len()
+	for i := 0; i < n && i < 6; i++ {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%g", t.Float64At(i))
+	}
+	if n > 6 {
+		b.WriteString(" …")
+	}
+	b.WriteString("}")
+	return b.String()
+}

@@ -1,0 +1,303 @@
+package onnx
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"crsc/ir"
+	pb "crsc/onnx/onnxpb"
+)
+
+// dtypeFromProto maps an ONNX element type to crsc's; ok is false for types
+// crsc cannot compute with (strings, complex, bfloat16, unsigned 16/32/64).
+func dtypeFromProto(t int32) (ir.DType, bool) {
+	switch pb.TensorProto_DataType(t) {
+	case pb.TensorProto_FLOAT:
+		return ir.Float32, true
+	case pb.TensorProto_DOUBLE:
+		return ir.Float64, true
+	case pb.TensorProto_INT64:
+		return ir.Int64, true
+	case pb.TensorProto_INT32:
+		return ir.Int32, true
+	case pb.TensorProto_BOOL:
+		return ir.Bool, true
+	case pb.TensorProto_FLOAT16:
+		return ir.Float16, true
+	case pb.TensorProto_INT8:
+		return ir.Int8, true
+	case pb.TensorProto_UINT8:
+		return ir.Uint8, true
+	}
+	return ir.Invalid, false
+}
+
+func dtypeToProto(d ir.DType) pb.TensorProto_DataType {
+	switch d {
+	case ir.Float32:
+		return pb.TensorProto_FLOAT
+	case ir.Float64:
+		return pb.TensorProto_DOUBLE
+	case ir.Int64:
+		return pb.TensorProto_INT64
+	case ir.Int32:
+		return pb.TensorProto_INT32
+	case ir.Bool:
+		return pb.TensorProto_BOOL
+	case ir.Float16:
+		return pb.TensorProto_FLOAT16
+	case ir.Int8:
+		return pb.TensorProto_INT8
+	case ir.Uint8:
+		return pb.TensorProto_UINT8
+	}
+	return pb.TensorProto_UNDEFINED
+}
+
+func dtypeName(t int32) string {
+	if s, ok := pb.TensorProto_DataType_name[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("type %d", t)
+}
+
+// TensorFromProto decodes a TensorProto. dir is the model's folder, used to
+// resolve external data; "" disallows external data.
+func TensorFromProto(tp *pb.TensorProto, dir string) (*ir.Tensor, error) {
+	dt, ok := dtypeFromProto(tp.GetDataType())
+	if !ok {
+		return nil, fmt.Errorf("tensor %q: unsupported element type %s", tp.GetName(), dtypeName(tp.GetDataType()))
+	}
+	shape := make([]int, len(tp.Dims))
+	n := 1
+	for i, d := range tp.Dims {
+		if d < 0 || d > math.MaxInt32 {
+			return nil, fmt.Errorf("tensor %q: bad dim %d", tp.GetName(), d)
+		}
+		shape[i] = int(d)
+		n *= int(d)
+		if n > 1<<34 {
+			return nil, fmt.Errorf("tensor %q: too large (%v)", tp.GetName(), tp.Dims)
+		}
+	}
+	raw := tp.RawData
+	if tp.GetDataLocation() == pb.TensorProto_EXTERNAL {
+		var err error
+		if raw, err = readExternal(tp, dir); err != nil {
+			return nil, err
+		}
+	}
+	t := ir.NewTensor(dt, shape...)
+	if raw != nil {
+		if len(raw) != n*dt.Size() {
+			return nil, fmt.Errorf("tensor %q: %d bytes of data for %v %v (want %d)", tp.GetName(), len(raw), dt, shape, n*dt.Size())
+		}
+		decodeRaw(t, raw)
+		return t, nil
+	}
+	have := 0
+	switch dt {
+	case ir.Float32:
+		have = copy(t.F32, tp.FloatData)
+	case ir.Float64:
+		have = copy(t.F64, tp.DoubleData)
+	case ir.Int64:
+		have = copy(t.I64, tp.Int64Data)
+	case ir.Int32, ir.Int8, ir.Uint8:
+		have = copy(t.I32, tp.Int32Data)
+	case ir.Bool:
+		for i := 0; i < n && i < len(tp.Int32Data); i++ {
+			t.Bool[i] = tp.Int32Data[i] != 0
+		}
+		have = len(tp.Int32Data)
+	case ir.Float16:
+		for i := 0; i < n && i < len(tp.Int32Data); i++ {
+			t.F32[i] = halfToFloat(uint16(tp.Int32Data[i]))
+		}
+		have = len(tp.Int32Data)
+	}
+	if have != n {
+		return nil, fmt.Errorf("tensor %q: %d values for %v %v (want %d)", tp.GetName(), have, dt, shape, n)
+	}
+	return t, nil
+}
+
+func decodeRaw(t *ir.Tensor, raw []byte) {
+	le := binary.LittleEndian
+	switch t.DType {
+	case ir.Float32:
+		for i := range t.F32 {
+			t.F32[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
+		}
+	case ir.Float64:
+		for i := range t.F64 {
+			t.F64[i] = math.Float64frombits(le.Uint64(raw[8*i:]))
+		}
+	case ir.Int64:
+		for i := range t.I64 {
+			t.I64[i] = int64(le.Uint64(raw[8*i:]))
+		}
+	case ir.Int32:
+		for i := range t.I32 {
+			t.I32[i] = int32(le.Uint32(raw[4*i:]))
+		}
+	case ir.Int8:
+		for i := range t.I32 {
+			t.I32[i] = int32(int8(raw[i]))
+		}
+	case ir.Uint8:
+		for i := range t.I32 {
+			t.I32[i] = int32(raw[i])
+		}
+	case ir.Bool:
+		for i := range t.Bool {
+			t.Bool[i] = raw[i] != 0
+		}
+	case ir.Float16:
+		for i := range t.F32 {
+			t.F32[i] = halfToFloat(le.Uint16(raw[2*i:]))
+		}
+	}
+}
+
+// readExternal loads data_location=EXTERNAL bytes: location is relative to the
+// model's folder and may not escape it.
+func readExternal(tp *pb.TensorProto, dir string) ([]byte, error) {
+	var location string
+	var offset, length int64 = 0, -1
+	for _, kv := range tp.ExternalData {
+		switch kv.GetKey() {
+		case "location":
+			location = kv.GetValue()
+		case "offset":
+			fmt.Sscan(kv.GetValue(), &offset)
+		case "length":
+			fmt.Sscan(kv.GetValue(), &length)
+		}
+	}
+	if dir == "" || location == "" {
+		return nil, fmt.Errorf("tensor %q: external data without a model folder or location", tp.GetName())
+	}
+	if filepath.IsAbs(location) || !filepath.IsLocal(location) {
+		return nil, fmt.Errorf("tensor %q: external data location %q leaves the model's folder", tp.GetName(), location)
+	}
+	f, err := os.Open(filepath.Join(dir, location))
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: external data: %v", tp.GetName(), err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: external data: %v", tp.GetName(), err)
+	}
+	if length < 0 {
+		length = st.Size() - offset
+	}
+	if offset < 0 || offset+length > st.Size() {
+		return nil, fmt.Errorf("tensor %q: external data %s[%d:%d] is past its end (%d bytes)", tp.GetName(), location, offset, offset+length, st.Size())
+	}
+	buf := make([]byte, length)
+	if _, err := f.ReadAt(buf, offset); err != nil {
+		return nil, fmt.Errorf("tensor %q: external data: %v", tp.GetName(), err)
+	}
+	return buf, nil
+}
+
+// TensorToProto encodes t as raw little-endian data in its declared dtype.
+func TensorToProto(name string, t *ir.Tensor) *pb.TensorProto {
+	dims := make([]int64, len(t.Shape))
+	for i, d := range t.Shape {
+		dims[i] = int64(d)
+	}
+	dt := int32(dtypeToProto(t.DType))
+	tp := &pb.TensorProto{Name: &name, Dims: dims, DataType: &dt}
+	n := t.Len()
+	le := binary.LittleEndian
+	raw := make([]byte, n*t.DType.Size())
+	switch t.DType {
+	case ir.Float32:
+		for i, v := range t.F32[:n] {
+			le.PutUint32(raw[4*i:], math.Float32bits(v))
+		}
+	case ir.Float64:
+		for i, v := range t.F64[:n] {
+			le.PutUint64(raw[8*i:], math.Float64bits(v))
+		}
+	case ir.Int64:
+		for i, v := range t.I64[:n] {
+			le.PutUint64(raw[8*i:], uint64(v))
+		}
+	case ir.Int32:
+		for i, v := range t.I32[:n] {
+			le.PutUint32(raw[4*i:], uint32(v))
+		}
+	case ir.Int8, ir.Uint8:
+		for i, v := range t.I32[:n] {
+			raw[i] = byte(v)
+		}
+	case ir.Bool:
+		for i, v := range t.Bool[:n] {
+			if v {
+				raw[i] = 1
+			}
+		}
+	case ir.Float16:
+		for i, v := range t.F32[:n] {
+			le.PutUint16(raw[2*i:], floatToHalf(v))
+		}
+	}
+	tp.RawData = raw
+	return tp
+}
+
+func halfToFloat(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h) & 0x3ff
+	switch {
+	case exp == 0 && man == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal
+		f := float32(man) / 1024 / 16384
+		if sign != 0 {
+			f = -f
+		}
+		return f
+	case exp == 31:
+		return math.Float32frombits(sign | 0xff<<23 | man<<13)
+	}
+	return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
+}
+
+// floatToHalf rounds to nearest even; fine for round-tripping imported halves.
+func floatToHalf(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int32(b>>23&0xff) - 127 + 15
+	man := b & 0x7fffff
+	switch {
+	case b&0x7fffffff > 0x7f800000: // NaN
+		return sign | 0x7e00
+	case exp >= 31:
+		return sign | 0x7c00
+	case exp <= 0:
+		if exp < -10 {
+			return sign
+		}
+		man |= 0x800000
+		shift := uint32(14 - exp)
+		half := uint16(man >> shift)
+		if rem := man & (1<<shift - 1); rem > 1<<(shift-1) || (rem == 1<<(shift-1) && half&1 == 1) {
+			half++
+		}
+		return sign | half
+	}
+	half := sign | uint16(exp)<<10 | uint16(man>>13)
+	if rem := man & 0x1fff; rem > 0x1000 || (rem == 0x1000 && half&1 == 1) {
+		half++
+	}
+	return half
+}

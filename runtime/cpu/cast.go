@@ -1,0 +1,178 @@
+package cpu
+
+import (
+	"math"
+
+	"crsc/ir"
+)
+
+// onnxDType maps a TensorProto.DataType number (as Cast's "to" attribute
+// and ConstantOfShape/EyeLike dtype attributes carry it) to crsc's dtype.
+func onnxDType(v int64) (ir.DType, bool) {
+	switch v {
+	case 1:
+		return ir.Float32, true
+	case 2:
+		return ir.Uint8, true
+	case 3:
+		return ir.Int8, true
+	case 6:
+		return ir.Int32, true
+	case 7:
+		return ir.Int64, true
+	case 9:
+		return ir.Bool, true
+	case 10:
+		return ir.Float16, true
+	case 11:
+		return ir.Float64, true
+	}
+	return ir.Invalid, false
+}
+
+// castKernel: "to" is the ONNX TensorProto.DataType number. Float to
+// integer truncates toward zero; int8/uint8 wrap; float16 rounds to the
+// nearest half (kept widened in F32).
+func castKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	if err := checkData(n, ins[0]); err != nil {
+		return nil, err
+	}
+	to, ok := onnxDType(n.Attrs.Int("to", 0))
+	if !ok {
+		return nil, errf(n, "unsupported target type %d", n.Attrs.Int("to", 0))
+	}
+	return []*ir.Tensor{convert(ins[0], to)}, nil
+}
+
+func castLikeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	if err := checkData(n, ins[0]); err != nil {
+		return nil, err
+	}
+	return []*ir.Tensor{convert(ins[0], ins[1].DType)}, nil
+}
+
+// convert returns a copy of t with dtype to.
+func convert(t *ir.Tensor, to ir.DType) *ir.Tensor {
+	out := newTensor(to, t.Shape)
+	nElem := t.Len()
+	if storage(t.DType) == storage(to) {
+		switch storage(to) {
+		case ir.Float32:
+			copy(out.F32, t.F32)
+		case ir.Float64:
+			copy(out.F64, t.F64)
+		case ir.Int64:
+			copy(out.I64, t.I64)
+		case ir.Int32:
+			copy(out.I32, t.I32)
+		case ir.Bool:
+			copy(out.Bool, t.Bool)
+		}
+		narrow(out, t.DType)
+		return out
+	}
+	// Go through float64 for floats, int64 for integers, so no value is
+	// rounded twice.
+	switch storage(t.DType) {
+	case ir.Float32, ir.Float64:
+		for i := 0; i < nElem; i++ {
+			v := t.Float64At(i)
+			switch storage(to) {
+			case ir.Float32:
+				out.F32[i] = float32(v)
+			case ir.Float64:
+				out.F64[i] = v
+			case ir.Int64:
+				out.I64[i] = int64(v)
+			case ir.Int32:
+				out.I32[i] = int32(int64(v))
+			case ir.Bool:
+				out.Bool[i] = v != 0
+			}
+		}
+	default:
+		var iv []int64
+		if t.DType == ir.Bool {
+			iv = make([]int64, nElem)
+			for i, b := range t.Bool {
+				if b {
+					iv[i] = 1
+				}
+			}
+		} else {
+			iv = t.Int64s()
+		}
+		for i, v := range iv {
+			switch storage(to) {
+			case ir.Float32:
+				out.F32[i] = float32(v)
+			case ir.Float64:
+				out.F64[i] = float64(v)
+			case ir.Int64:
+				out.I64[i] = v
+			case ir.Int32:
+				out.I32[i] = int32(v)
+			case ir.Bool:
+				out.Bool[i] = v != 0
+			}
+		}
+	}
+	narrow(out, ir.Invalid)
+	return out
+}
+
+// narrow rounds values stored widened (float16 in F32, int8/uint8 in I32)
+// to what the declared dtype can hold; from is the source dtype, and
+// nothing is done when it already was that type.
+func narrow(t *ir.Tensor, from ir.DType) {
+	if from == t.DType {
+		return
+	}
+	switch t.DType {
+	case ir.Float16:
+		for i, v := range t.F32 {
+			t.F32[i] = roundHalf(v)
+		}
+	case ir.Int8:
+		for i, v := range t.I32 {
+			t.I32[i] = int32(int8(v))
+		}
+	case ir.Uint8:
+		for i, v := range t.I32 {
+			t.I32[i] = int32(uint8(v))
+		}
+	}
+}
+
+// roundHalf rounds f to the nearest IEEE binary16 value (ties to even),
+// returned widened to float32.
+func roundHalf(f float32) float32 {
+	x := float64(f)
+	a := math.Abs(x)
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 0) || a == 0:
+		return f
+	case a >= 65520: // rounds past the largest half, 65504
+		return float32(math.Copysign(math.Inf(1), x))
+	}
+	quantum := math.Ldexp(1, -24) // subnormal half spacing
+	if a >= math.Ldexp(1, -14) {
+		_, e := math.Frexp(a) // a = m·2^e, m in [0.5, 1)
+		quantum = math.Ldexp(1, e-11)
+	}
+	return float32(math.RoundToEven(x/quantum) * quantum)
+}
+
+// toFloat64 returns t converted to float64 (t itself when it already is).
+func toFloat64(t *ir.Tensor) *ir.Tensor {
+	if t.DType == ir.Float64 {
+		return t
+	}
+	return convert(t, ir.Float64)
+}

@@ -1,0 +1,219 @@
+package cpu
+
+import (
+	"crsc/ir"
+	"crsc/runtime/gemm"
+)
+
+// matMulKernel implements numpy matmul: 1-D operands are promoted (a to
+// [1, K], b to [K, 1]) and the added dim removed again; batch dims
+// broadcast. float32 goes to runtime/gemm; other numeric types use a plain
+// loop (they appear only in tests and gradient checks).
+func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	a, b := ins[0], ins[1]
+	if err := sameType(n, a, b); err != nil {
+		return nil, err
+	}
+	if len(a.Shape) == 0 || len(b.Shape) == 0 {
+		return nil, errf(n, "operands must have rank >= 1, got %v and %v", a.Shape, b.Shape)
+	}
+	as, bs := a.Shape, b.Shape
+	if len(as) == 1 {
+		as = []int{1, as[0]}
+	}
+	if len(bs) == 1 {
+		bs = []int{bs[0], 1}
+	}
+	m, k := as[len(as)-2], as[len(as)-1]
+	k2, nn := bs[len(bs)-2], bs[len(bs)-1]
+	if k != k2 {
+		return nil, errf(n, "inner dims differ: %v × %v", a.Shape, b.Shape)
+	}
+	aBatch, bBatch := as[:len(as)-2], bs[:len(bs)-2]
+	batch, err := broadcastShape(n, aBatch, bBatch)
+	if err != nil {
+		return nil, err
+	}
+	outShape := append(append([]int{}, batch...), m, nn)
+	final := append([]int{}, batch...)
+	if len(a.Shape) > 1 {
+		final = append(final, m)
+	}
+	if len(b.Shape) > 1 {
+		final = append(final, nn)
+	}
+	out := newTensor(a.DType, outShape)
+	nb := ir.NumElements(batch)
+	if out.Len() == 0 {
+		out.Shape = final
+		return []*ir.Tensor{out}, nil
+	}
+	// Offsets of each batch's A and B matrices, via the broadcast plan over
+	// the batch dims (a row of length 1 per batch when dims do not merge).
+	aOff, bOff := make([]int, nb), make([]int, nb)
+	if nb > 0 {
+		p := planBroadcast(append(append([]int{}, batch...), 1), append(append([]int{}, aBatch...), 1), append(append([]int{}, bBatch...), 1))
+		sa, sb := p.inner[0], p.inner[1]
+		p.run(nil, func(o int, offs []int, cnt int) {
+			for i := 0; i < cnt; i++ {
+				aOff[o+i], bOff[o+i] = (offs[0]+i*sa)*m*k, (offs[1]+i*sb)*k*nn
+			}
+		})
+	}
+	switch storage(a.DType) {
+	case ir.Float32:
+		if k == 0 {
+			break // the product of empty sums is the zero output
+		}
+		strideA, strideB, uniform := batchStrides(aOff, bOff)
+		switch {
+		case uniform && strideB == 0 && strideA == m*k:
+			// A batch against one B: a single tall GEMM.
+			gemm.Sgemm(false, false, nb*m, nn, k, 1, a.F32, k, b.F32, nn, 0, out.F32, nn)
+		case uniform:
+			gemm.SgemmBatched(false, false, m, nn, k, 1, a.F32[aOff[0]:], k, strideA, b.F32[bOff[0]:], nn, strideB, 0, out.F32, nn, m*nn, nb)
+		default:
+			for i := 0; i < nb; i++ {
+				gemm.Sgemm(false, false, m, nn, k, 1, a.F32[aOff[i]:], k, b.F32[bOff[i]:], nn, 0, out.F32[i*m*nn:], nn)
+			}
+		}
+	case ir.Float64:
+		naiveMatMul(a.F64, b.F64, out.F64, aOff, bOff, m, nn, k)
+	case ir.Int64:
+		naiveMatMul(a.I64, b.I64, out.I64, aOff, bOff, m, nn, k)
+	case ir.Int32:
+		naiveMatMul(a.I32, b.I32, out.I32, aOff, bOff, m, nn, k)
+	default:
+		return nil, errf(n, "unsupported dtype %v", a.DType)
+	}
+	out.Shape = final
+	return []*ir.Tensor{out}, nil
+}
+
+// batchStrides reports whether the batch offsets advance by constant
+// strides (so one SgemmBatched call covers them).
+func batchStrides(aOff, bOff []int) (sa, sb int, ok bool) {
+	if len(aOff) > 1 {
+		sa, sb = aOff[1]-aOff[0], bOff[1]-bOff[0]
+	}
+	for i := range aOff {
+		if aOff[i] != aOff[0]+i*sa || bOff[i] != bOff[0]+i*sb {
+			return 0, 0, false
+		}
+	}
+	return sa, sb, sa >= 0 && sb >= 0
+}
+
+func naiveMatMul[T num](a, b, c []T, aOff, bOff []int, m, n, k int) {
+	for bi := range aOff {
+		A, B, C := a[aOff[bi]:], b[bOff[bi]:], c[bi*m*n:]
+		for i := 0; i < m; i++ {
+			for p := 0; p < k; p++ {
+				x := A[i*k+p]
+				for j := 0; j < n; j++ {
+					C[i*n+j] += x * B[p*n+j]
+				}
+			}
+		}
+	}
+}
+
+// gemmKernel: Y = alpha·A'·B' + beta·C with C broadcast to [M, N].
+func gemmKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	a, b, c := ins[0], ins[1], in(ins, 2)
+	if len(a.Shape) != 2 || len(b.Shape) != 2 {
+		return nil, errf(n, "A and B must be 2-D, got %v and %v", a.Shape, b.Shape)
+	}
+	if err := sameType(n, a, b); err != nil {
+		return nil, err
+	}
+	ta, tb := n.Attrs.Int("transA", 0) == 1, n.Attrs.Int("transB", 0) == 1
+	alpha, beta := n.Attrs.Float("alpha", 1), n.Attrs.Float("beta", 1)
+	m, k := a.Shape[0], a.Shape[1]
+	if ta {
+		m, k = k, m
+	}
+	k2, nn := b.Shape[0], b.Shape[1]
+	if tb {
+		k2, nn = nn, k2
+	}
+	if k != k2 {
+		return nil, errf(n, "inner dims differ: A %v (transA=%v), B %v (transB=%v)", a.Shape, ta, b.Shape, tb)
+	}
+	y := newTensor(a.DType, []int{m, nn})
+	if c != nil && beta != 0 {
+		if c.DType != a.DType {
+			return nil, errf(n, "C dtype %v differs from A %v", c.DType, a.DType)
+		}
+		shape, err := broadcastShape(n, []int{m, nn}, c.Shape)
+		if err != nil || shape[0] != m || shape[1] != nn {
+			return nil, errf(n, "C shape %v does not broadcast to [%d %d]", c.Shape, m, nn)
+		}
+		if y.Len() > 0 {
+			stridedCopy(ctx, y, c, 0, []int{m, nn}, alignedStrides(c.Shape, 2))
+		}
+	} else {
+		beta = 0
+	}
+	if y.Len() == 0 {
+		return []*ir.Tensor{y}, nil
+	}
+	switch storage(a.DType) {
+	case ir.Float32:
+		if k == 0 {
+			scaleF32(y.F32, beta)
+			break
+		}
+		gemm.Sgemm(ta, tb, m, nn, k, alpha, a.F32, a.Shape[1], b.F32, b.Shape[1], beta, y.F32, nn)
+	case ir.Float64, ir.Int64, ir.Int32:
+		at, bt := a, b
+		if ta {
+			at = transpose(ctx, a, []int{1, 0})
+		}
+		if tb {
+			bt = transpose(ctx, b, []int{1, 0})
+		}
+		at, bt, yc := toFloat64(at), toFloat64(bt), toFloat64(y)
+		prod := make([]float64, m*nn)
+		naiveMatMul(at.F64, bt.F64, prod, []int{0}, []int{0}, m, nn, k)
+		for i := range prod {
+			prod[i] = float64(alpha)*prod[i] + float64(beta)*yc.F64[i]
+		}
+		y = convert(&ir.Tensor{DType: ir.Float64, Shape: []int{m, nn}, F64: prod}, a.DType)
+	default:
+		return nil, errf(n, "unsupported dtype %v", a.DType)
+	}
+	return []*ir.Tensor{y}, nil
+}
+
+func scaleF32(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
+	}
+}
+
+// alignedStrides returns the strides of a contiguous tensor of shape s
+// right-aligned to rank r, 0 along broadcast (size-1 or missing) dims.
+func alignedStrides(s []int, r int) []int {
+	st := contiguousStrides(s)
+	out := make([]int, r)
+	off := r - len(s)
+	for i, d := range s {
+		if d != 1 {
+			out[off+i] = st[i]
+		}
+	}
+	return out
+}

@@ -1,0 +1,384 @@
+package cpu
+
+import (
+	"math"
+
+	"crsc/ir"
+	"crsc/runtime/rng"
+)
+
+// trimOutputs drops optional trailing outputs the node does not declare.
+func trimOutputs(n *ir.Node, outs []*ir.Tensor) []*ir.Tensor {
+	if k := len(n.Outputs); k > 0 && k < len(outs) {
+		return outs[:k]
+	}
+	return outs
+}
+
+// softmaxKernel implements Softmax and LogSoftmax. The node's opset decides
+// the meaning of axis: from 13 on it is one axis (default -1); before, the
+// input is coerced to 2-D at axis (default 1) and each row is normalized.
+// The importer records the opset in the int attribute "_opset" (default 13).
+func softmaxKernel(logOut bool) Kernel {
+	return func(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+		if err := required(n, ins, 1); err != nil {
+			return nil, err
+		}
+		x := ins[0]
+		if err := checkData(n, x); err != nil {
+			return nil, err
+		}
+		r := len(x.Shape)
+		var outer, dim, inner int
+		if n.Attrs.Int("_opset", 13) >= 13 {
+			axis, err := normAxis(n, n.Attrs.Int("axis", -1), max(r, 1))
+			if err != nil {
+				return nil, err
+			}
+			if r == 0 {
+				outer, dim, inner = 1, 1, 1
+			} else {
+				outer, dim, inner = ir.NumElements(x.Shape[:axis]), x.Shape[axis], ir.NumElements(x.Shape[axis+1:])
+			}
+		} else {
+			axis := n.Attrs.Int("axis", 1)
+			if axis < -int64(r) || axis > int64(r) {
+				return nil, errf(n, "axis %d out of range for rank %d", axis, r)
+			}
+			if axis < 0 {
+				axis += int64(r)
+			}
+			outer, dim, inner = ir.NumElements(x.Shape[:axis]), ir.NumElements(x.Shape[axis:]), 1
+		}
+		out := newTensor(x.DType, x.Shape)
+		switch storage(x.DType) {
+		case ir.Float32:
+			softmax(ctx, x.F32, out.F32, outer, dim, inner, logOut)
+		case ir.Float64:
+			softmax(ctx, x.F64, out.F64, outer, dim, inner, logOut)
+		default:
+			return nil, errf(n, "unsupported dtype %v (want float)", x.DType)
+		}
+		return []*ir.Tensor{out}, nil
+	}
+}
+
+// softmax normalizes every length-dim vector (stride inner) of x, with the
+// max subtracted first so exp cannot overflow.
+func softmax[T float](ctx *Ctx, x, out []T, outer, dim, inner int, logOut bool) {
+	parallelFor(ctx, outer*inner, outer*dim*inner, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			o, i := u/inner, u%inner
+			base := o*dim*inner + i
+			m := math.Inf(-1)
+			for j := 0; j < dim; j++ {
+				m = max(m, float64(x[base+j*inner]))
+			}
+			s := 0.0
+			for j := 0; j < dim; j++ {
+				p := base + j*inner
+				e := math.Exp(float64(x[p]) - m)
+				s += e
+				if !logOut {
+					out[p] = T(e)
+				}
+			}
+			if logOut {
+				ls := m + math.Log(s)
+				for j := 0; j < dim; j++ {
+					p := base + j*inner
+					out[p] = T(float64(x[p]) - ls)
+				}
+			} else {
+				inv := 1 / s
+				for j := 0; j < dim; j++ {
+					p := base + j*inner
+					out[p] = T(float64(out[p]) * inv)
+				}
+			}
+		}
+	})
+}
+
+// layerNormKernel implements LayerNormalization (opset 17): normalize over
+// dims [axis, rank), then scale and shift. Statistics are accumulated in
+// float64 whatever stash_type says (more precise, never less). Outputs Mean
+// and InvStdDev have shape X.shape[:axis] + [1]*(rank-axis).
+func layerNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	x, scale, bias := ins[0], ins[1], in(ins, 2)
+	r := len(x.Shape)
+	if r == 0 {
+		return nil, errf(n, "input must have rank >= 1")
+	}
+	axis, err := normAxis(n, n.Attrs.Int("axis", -1), r)
+	if err != nil {
+		return nil, err
+	}
+	eps := float64(n.Attrs.Float("epsilon", 1e-5))
+	norm := x.Shape[axis:]
+	outer, d := ir.NumElements(x.Shape[:axis]), ir.NumElements(norm)
+	// Scale and bias broadcast unidirectionally to the normalized dims.
+	param := func(t *ir.Tensor, what string) (*ir.Tensor, error) {
+		if t == nil {
+			return nil, nil
+		}
+		if t.DType != x.DType {
+			return nil, errf(n, "%s dtype %v differs from input %v", what, t.DType, x.DType)
+		}
+		if t.Len() == d && len(t.Shape) <= len(norm) {
+			return t, nil
+		}
+		shape, err := broadcastShape(n, norm, t.Shape)
+		if err != nil || len(shape) != len(norm) || ir.NumElements(shape) != d {
+			return nil, errf(n, "%s shape %v does not broadcast to %v", what, t.Shape, norm)
+		}
+		switch storage(t.DType) {
+		case ir.Float32:
+			return ir.FromFloat32(norm, broadcastTo(ctx, t.F32, t.Shape, norm)), nil
+		default:
+			return &ir.Tensor{DType: t.DType, Shape: norm, F64: broadcastTo(ctx, t.F64, t.Shape, norm)}, nil
+		}
+	}
+	if scale, err = param(scale, "scale"); err != nil {
+		return nil, err
+	}
+	if bias, err = param(bias, "bias"); err != nil {
+		return nil, err
+	}
+	statShape := append([]int{}, x.Shape...)
+	for i := axis; i < r; i++ {
+		statShape[i] = 1
+	}
+	y := newTensor(x.DType, x.Shape)
+	mean := newTensor(x.DType, statShape)
+	inv := newTensor(x.DType, statShape)
+	switch storage(x.DType) {
+	case ir.Float32:
+		var b []float32
+		if bias != nil {
+			b = bias.F32
+		}
+		layerNorm(ctx, x.F32, scale.F32, b, y.F32, mean.F32, inv.F32, outer, d, eps)
+	case ir.Float64:
+		var b []float64
+		if bias != nil {
+			b = bias.F64
+		}
+		layerNorm(ctx, x.F64, scale.F64, b, y.F64, mean.F64, inv.F64, outer, d, eps)
+	default:
+		return nil, errf(n, "unsupported dtype %v (want float)", x.DType)
+	}
+	return trimOutputs(n, []*ir.Tensor{y, mean, inv}), nil
+}
+
+func layerNorm[T float](ctx *Ctx, x, scale, bias, y, mean, inv []T, outer, d int, eps float64) {
+	parallelFor(ctx, outer, outer*d, func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			row, out := x[o*d:(o+1)*d], y[o*d:(o+1)*d]
+			s := 0.0
+			for _, v := range row {
+				s += float64(v)
+			}
+			mu := s / float64(d)
+			ss := 0.0
+			for _, v := range row {
+				dv := float64(v) - mu
+				ss += dv * dv
+			}
+			is := 1 / math.Sqrt(ss/float64(d)+eps)
+			mean[o], inv[o] = T(mu), T(is)
+			for j, v := range row {
+				z := (float64(v) - mu) * is * float64(scale[j])
+				if bias != nil {
+					z += float64(bias[j])
+				}
+				out[j] = T(z)
+			}
+		}
+	})
+}
+
+// dropoutKernel: inputs data, ratio (default 0.5), training_mode (default
+// false); outputs output and mask. It is active only when training_mode is
+// true and ctx.ForceEval is false; then element i is kept when
+// rng.Uniform(ctx.Seed, ctx.Step, rng.StreamOf(node name), i) >= ratio and
+// scaled by 1/(1-ratio). The node's own seed attribute is ignored so masks
+// follow ctx.Seed.
+func dropoutKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	ratio := float64(n.Attrs.Float("ratio", 0.5))
+	if t := in(ins, 1); t != nil {
+		if t.Len() != 1 || !t.DType.IsFloat() {
+			return nil, errf(n, "ratio must be a float scalar")
+		}
+		ratio = t.Float64At(0)
+	}
+	if ratio < 0 || ratio > 1 {
+		return nil, errf(n, "ratio %v outside [0, 1]", ratio)
+	}
+	training := false
+	if t := in(ins, 2); t != nil {
+		if t.Len() != 1 || t.DType != ir.Bool {
+			return nil, errf(n, "training_mode must be a bool scalar")
+		}
+		training = t.Bool[0]
+	}
+	if ctx != nil && ctx.ForceEval {
+		training = false
+	}
+	mask := newTensor(ir.Bool, x.Shape)
+	if !training || ratio == 0 {
+		for i := range mask.Bool {
+			mask.Bool[i] = true
+		}
+		return trimOutputs(n, []*ir.Tensor{x.Clone(), mask}), nil
+	}
+	var seed, step uint64
+	if ctx != nil {
+		seed, step = ctx.Seed, ctx.Step
+	}
+	stream := rng.StreamOf(n.Name)
+	r32 := float32(ratio)
+	parallelFor(ctx, len(mask.Bool), len(mask.Bool)*8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			mask.Bool[i] = rng.Uniform(seed, step, stream, uint64(i)) >= r32
+		}
+	})
+	scale := 0.0
+	if ratio < 1 {
+		scale = 1 / (1 - ratio)
+	}
+	out := newTensor(x.DType, x.Shape)
+	switch storage(x.DType) {
+	case ir.Float32:
+		s := float32(scale)
+		for i, keep := range mask.Bool {
+			if keep {
+				out.F32[i] = x.F32[i] * s
+			}
+		}
+	case ir.Float64:
+		for i, keep := range mask.Bool {
+			if keep {
+				out.F64[i] = x.F64[i] * scale
+			}
+		}
+	default:
+		return nil, errf(n, "unsupported dtype %v (want float)", x.DType)
+	}
+	return trimOutputs(n, []*ir.Tensor{out, mask}), nil
+}
+
+// sceLossKernel implements SoftmaxCrossEntropyLoss: scores [N, C, d...],
+// labels [N, d...], optional weights [C]; reduction none, sum or mean
+// (default); ignore_index labels contribute nothing. Mean divides by the
+// summed weights of the counted labels (their number without weights), and
+// yields 0 rather than NaN when every label is ignored. The optional second
+// output is log_softmax(scores) over axis 1.
+func sceLossKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	scores, labels, weights := ins[0], ins[1], in(ins, 2)
+	if len(scores.Shape) < 2 {
+		return nil, errf(n, "scores must be [N, C, ...], got %v", scores.Shape)
+	}
+	N, C := scores.Shape[0], scores.Shape[1]
+	D := ir.NumElements(scores.Shape[2:])
+	wantLabels := append([]int{N}, scores.Shape[2:]...)
+	if !equalInts(labels.Shape, wantLabels) {
+		return nil, errf(n, "labels shape %v, want %v", labels.Shape, wantLabels)
+	}
+	lab, err := intsInput(n, labels, "labels")
+	if err != nil {
+		return nil, err
+	}
+	var w []float64
+	if weights != nil {
+		if weights.Len() != C || weights.DType != scores.DType {
+			return nil, errf(n, "weights must be %v [%d], got %v %v", scores.DType, C, weights.DType, weights.Shape)
+		}
+		w = toFloat64(weights).F64
+	}
+	hasIgnore := n.Attrs.Has("ignore_index")
+	ignore := n.Attrs.Int("ignore_index", 0)
+	reduction := n.Attrs.String("reduction", "mean")
+	if reduction != "none" && reduction != "sum" && reduction != "mean" {
+		return nil, errf(n, "unknown reduction %q", reduction)
+	}
+	// log_prob in the scores' dtype, via the LogSoftmax code path.
+	logp := newTensor(scores.DType, scores.Shape)
+	var lp []float64
+	switch storage(scores.DType) {
+	case ir.Float32:
+		softmax(ctx, scores.F32, logp.F32, N, C, D, true)
+		lp = toFloat64(logp).F64
+	case ir.Float64:
+		softmax(ctx, scores.F64, logp.F64, N, C, D, true)
+		lp = logp.F64
+	default:
+		return nil, errf(n, "unsupported dtype %v (want float)", scores.DType)
+	}
+	perSample := make([]float64, N*D)
+	sum, wsum := 0.0, 0.0
+	for i := 0; i < N; i++ {
+		for j := 0; j < D; j++ {
+			l := lab[i*D+j]
+			if hasIgnore && l == ignore {
+				continue
+			}
+			if l < 0 || l >= int64(C) {
+				return nil, errf(n, "label %d out of range [0, %d)", l, C)
+			}
+			wt := 1.0
+			if w != nil {
+				wt = w[l]
+			}
+			v := -lp[(i*C+int(l))*D+j] * wt
+			perSample[i*D+j] = v
+			sum += v
+			wsum += wt
+		}
+	}
+	var loss *ir.Tensor
+	switch reduction {
+	case "none":
+		loss = convert(&ir.Tensor{DType: ir.Float64, Shape: wantLabels, F64: perSample}, scores.DType)
+	case "sum":
+		loss = convert(&ir.Tensor{DType: ir.Float64, Shape: []int{}, F64: []float64{sum}}, scores.DType)
+	default:
+		m := 0.0
+		if wsum != 0 {
+			m = sum / wsum
+		}
+		loss = convert(&ir.Tensor{DType: ir.Float64, Shape: []int{}, F64: []float64{m}}, scores.DType)
+	}
+	return trimOutputs(n, []*ir.Tensor{loss, logp}), nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,896 @@
+package cpu
+
+import (
+	"math"
+
+	"crsc/ir"
+)
+
+func identityKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	return []*ir.Tensor{ins[0].Clone()}, nil
+}
+
+// constantKernel reads whichever value attribute is set.
+func constantKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	a := n.Attrs
+	switch {
+	case a.Tensor("value") != nil:
+		return []*ir.Tensor{a.Tensor("value").Clone()}, nil
+	case a.Has("value_float"):
+		return []*ir.Tensor{ir.ScalarF32(a.Float("value_float", 0))}, nil
+	case a.Has("value_floats"):
+		f := append([]float32(nil), a["value_floats"].Floats...)
+		return []*ir.Tensor{ir.FromFloat32([]int{len(f)}, f)}, nil
+	case a.Has("value_int"):
+		return []*ir.Tensor{ir.FromInt64(nil, []int64{a.Int("value_int", 0)})}, nil
+	case a.Has("value_ints"):
+		v := append([]int64(nil), a.Ints("value_ints")...)
+		return []*ir.Tensor{ir.FromInt64([]int{len(v)}, v)}, nil
+	}
+	return nil, errf(n, "no supported value attribute")
+}
+
+// shapeOf reads a 1-D int64 shape input into ints, rejecting negatives
+// unless allowNeg.
+func shapeOf(n *ir.Node, t *ir.Tensor, what string) ([]int64, error) {
+	if len(t.Shape) > 1 {
+		return nil, errf(n, "%s must be 1-D, got shape %v", what, t.Shape)
+	}
+	return intsInput(n, t, what)
+}
+
+// dimsOf converts int64 dims to ints, rejecting negatives and absurd sizes.
+func dimsOf(n *ir.Node, v []int64) ([]int, error) {
+	out := make([]int, len(v))
+	total := int64(1)
+	for i, d := range v {
+		if d < 0 {
+			return nil, errf(n, "negative dim %d in %v", d, v)
+		}
+		if d > 0 && total > math.MaxInt32*int64(64)/d {
+			return nil, errf(n, "shape %v is too large", v)
+		}
+		total *= d
+		out[i] = int(d)
+	}
+	return out, nil
+}
+
+// constantOfShapeKernel: value defaults to float32 0.
+func constantOfShapeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	sv, err := shapeOf(n, ins[0], "shape")
+	if err != nil {
+		return nil, err
+	}
+	shape, err := dimsOf(n, sv)
+	if err != nil {
+		return nil, err
+	}
+	val := n.Attrs.Tensor("value")
+	if val == nil {
+		val = ir.ScalarF32(0)
+	}
+	if val.Len() != 1 {
+		return nil, errf(n, "value must hold one element, got shape %v", val.Shape)
+	}
+	if err := checkData(n, val); err != nil {
+		return nil, err
+	}
+	out := newTensor(val.DType, shape)
+	fill(out, val)
+	return []*ir.Tensor{out}, nil
+}
+
+// fill sets every element of t to the single element of v.
+func fill(t, v *ir.Tensor) {
+	switch storage(t.DType) {
+	case ir.Float32:
+		for i := range t.F32 {
+			t.F32[i] = v.F32[0]
+		}
+	case ir.Float64:
+		for i := range t.F64 {
+			t.F64[i] = v.F64[0]
+		}
+	case ir.Int64:
+		for i := range t.I64 {
+			t.I64[i] = v.I64[0]
+		}
+	case ir.Int32:
+		for i := range t.I32 {
+			t.I32[i] = v.I32[0]
+		}
+	case ir.Bool:
+		for i := range t.Bool {
+			t.Bool[i] = v.Bool[0]
+		}
+	}
+}
+
+// shapeKernel honours the opset-15 start/end attributes, clamped like Slice.
+func shapeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	r := int64(len(ins[0].Shape))
+	clamp := func(v int64) int64 {
+		if v < 0 {
+			v += r
+		}
+		return min(max(v, 0), r)
+	}
+	start := clamp(n.Attrs.Int("start", 0))
+	end := clamp(n.Attrs.Int("end", r))
+	var dims []int64
+	for i := start; i < end; i++ {
+		dims = append(dims, int64(ins[0].Shape[i]))
+	}
+	if dims == nil {
+		dims = []int64{}
+	}
+	return []*ir.Tensor{ir.FromInt64([]int{len(dims)}, dims)}, nil
+}
+
+func sizeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	return []*ir.Tensor{ir.FromInt64(nil, []int64{int64(ins[0].Len())})}, nil
+}
+
+// reshaped returns a copy of x with a new shape.
+func reshaped(x *ir.Tensor, shape []int) *ir.Tensor {
+	c := x.Clone()
+	c.Shape = shape
+	return c
+}
+
+// reshapeKernel: 0 copies the input dim (unless allowzero=1, when it is a
+// literal 0) and one -1 is inferred.
+func reshapeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	if err := checkData(n, x); err != nil {
+		return nil, err
+	}
+	spec, err := shapeOf(n, ins[1], "shape")
+	if err != nil {
+		return nil, err
+	}
+	allowZero := n.Attrs.Int("allowzero", 0) == 1
+	shape := make([]int, len(spec))
+	infer := -1
+	known := 1
+	for i, d := range spec {
+		switch {
+		case d == -1:
+			if infer >= 0 {
+				return nil, errf(n, "more than one -1 in shape %v", spec)
+			}
+			infer = i
+			continue
+		case d == 0 && !allowZero:
+			if i >= len(x.Shape) {
+				return nil, errf(n, "shape %v copies dim %d of a rank-%d input", spec, i, len(x.Shape))
+			}
+			shape[i] = x.Shape[i]
+		case d < 0:
+			return nil, errf(n, "invalid dim %d in shape %v", d, spec)
+		default:
+			shape[i] = int(d)
+		}
+		known *= shape[i]
+	}
+	total := x.Len()
+	if infer >= 0 {
+		if known == 0 || total%known != 0 {
+			return nil, errf(n, "cannot infer -1 in shape %v for %d elements", spec, total)
+		}
+		shape[infer] = total / known
+	} else if known != total {
+		return nil, errf(n, "shape %v does not hold %d elements of input %v", spec, total, x.Shape)
+	}
+	return []*ir.Tensor{reshaped(x, shape)}, nil
+}
+
+func flattenKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	r := len(x.Shape)
+	axis := n.Attrs.Int("axis", 1)
+	if axis < -int64(r) || axis > int64(r) {
+		return nil, errf(n, "axis %d out of range for rank %d", axis, r)
+	}
+	if axis < 0 {
+		axis += int64(r)
+	}
+	outer := ir.NumElements(x.Shape[:axis])
+	return []*ir.Tensor{reshaped(x, []int{outer, ir.NumElements(x.Shape[axis:])})}, nil
+}
+
+// squeezeKernel takes axes from input 1 (opset 13) or the attribute; with
+// none it drops every unit dim.
+func squeezeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	axes, ok, err := axesFrom(n, ins, 1)
+	if err != nil {
+		return nil, err
+	}
+	drop := make([]bool, len(x.Shape))
+	if ok {
+		ax, err := normAxes(n, axes, len(x.Shape))
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range ax {
+			if x.Shape[a] != 1 {
+				return nil, errf(n, "cannot squeeze axis %d of size %d", a, x.Shape[a])
+			}
+			drop[a] = true
+		}
+	} else {
+		for i, d := range x.Shape {
+			drop[i] = d == 1
+		}
+	}
+	shape := []int{}
+	for i, d := range x.Shape {
+		if !drop[i] {
+			shape = append(shape, d)
+		}
+	}
+	return []*ir.Tensor{reshaped(x, shape)}, nil
+}
+
+// unsqueezeKernel: axes refer to the output rank.
+func unsqueezeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	axes, ok, err := axesFrom(n, ins, 1)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errf(n, "missing axes")
+	}
+	r := len(x.Shape) + len(axes)
+	ax, err := normAxes(n, axes, r)
+	if err != nil {
+		return nil, err
+	}
+	insert := make([]bool, r)
+	for _, a := range ax {
+		insert[a] = true
+	}
+	shape := make([]int, r)
+	j := 0
+	for i := range shape {
+		if insert[i] {
+			shape[i] = 1
+		} else {
+			shape[i] = x.Shape[j]
+			j++
+		}
+	}
+	return []*ir.Tensor{reshaped(x, shape)}, nil
+}
+
+// transposeKernel: perm defaults to reversing the dims.
+func transposeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	if err := checkData(n, x); err != nil {
+		return nil, err
+	}
+	r := len(x.Shape)
+	perm := n.Attrs.Ints("perm")
+	if perm == nil {
+		for i := r - 1; i >= 0; i-- {
+			perm = append(perm, int64(i))
+		}
+	}
+	if len(perm) != r {
+		return nil, errf(n, "perm %v does not match rank %d", perm, r)
+	}
+	p, err := normAxes(n, perm, r)
+	if err != nil {
+		return nil, err
+	}
+	return []*ir.Tensor{transpose(ctx, x, p)}, nil
+}
+
+// transpose returns x with its dims permuted: out dim i is x dim perm[i].
+func transpose(ctx *Ctx, x *ir.Tensor, perm []int) *ir.Tensor {
+	st := contiguousStrides(x.Shape)
+	dims := make([]int, len(perm))
+	strides := make([]int, len(perm))
+	for i, p := range perm {
+		dims[i], strides[i] = x.Shape[p], st[p]
+	}
+	out := newTensor(x.DType, dims)
+	stridedCopy(ctx, out, x, 0, dims, strides)
+	return out
+}
+
+func concatKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if len(ins) == 0 {
+		return nil, errf(n, "needs at least one input")
+	}
+	if err := required(n, ins, len(ins)); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	first := ins[0]
+	axis, err := normAxis(n, n.Attrs.Int("axis", 0), len(first.Shape))
+	if err != nil {
+		return nil, err
+	}
+	shape := append([]int{}, first.Shape...)
+	shape[axis] = 0
+	for _, t := range ins {
+		if t.DType != first.DType || len(t.Shape) != len(first.Shape) {
+			return nil, errf(n, "inputs %v %v and %v %v cannot be concatenated", first.DType, first.Shape, t.DType, t.Shape)
+		}
+		for i, d := range t.Shape {
+			if i != axis && d != first.Shape[i] {
+				return nil, errf(n, "input shapes %v and %v differ off axis %d", first.Shape, t.Shape, axis)
+			}
+		}
+		shape[axis] += t.Shape[axis]
+	}
+	out := newTensor(first.DType, shape)
+	outer := ir.NumElements(shape[:axis])
+	inner := ir.NumElements(shape[axis+1:])
+	rowOut := shape[axis] * inner
+	off := 0
+	for _, t := range ins {
+		blk := t.Shape[axis] * inner
+		cp := rowCopier(out, t)
+		for o := 0; o < outer && blk > 0; o++ {
+			cp(o*rowOut+off, o*blk, blk, 1)
+		}
+		off += blk
+	}
+	return []*ir.Tensor{out}, nil
+}
+
+// splitKernel takes sizes from input 1 (opset 13), the split attribute, or
+// splits evenly into num_outputs (or as many outputs as the node has); an
+// uneven even-split makes the last chunk smaller, as opset 18 specifies.
+func splitKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	if err := checkData(n, x); err != nil {
+		return nil, err
+	}
+	axis, err := normAxis(n, n.Attrs.Int("axis", 0), len(x.Shape))
+	if err != nil {
+		return nil, err
+	}
+	dim := x.Shape[axis]
+	var sizes []int64
+	switch {
+	case in(ins, 1) != nil:
+		if sizes, err = intsInput(n, ins[1], "split"); err != nil {
+			return nil, err
+		}
+	case n.Attrs.Has("split"):
+		sizes = n.Attrs.Ints("split")
+	default:
+		k := int(n.Attrs.Int("num_outputs", int64(len(n.Outputs))))
+		if k <= 0 {
+			return nil, errf(n, "no split sizes and no outputs to split into")
+		}
+		chunk := (dim + k - 1) / k
+		for left := dim; len(sizes) < k; left -= chunk {
+			sizes = append(sizes, int64(max(min(chunk, left), 0)))
+		}
+	}
+	total := int64(0)
+	for _, s := range sizes {
+		if s < 0 {
+			return nil, errf(n, "negative split size in %v", sizes)
+		}
+		total += s
+	}
+	if total != int64(dim) {
+		return nil, errf(n, "split sizes %v do not sum to dim %d", sizes, dim)
+	}
+	outer := ir.NumElements(x.Shape[:axis])
+	inner := ir.NumElements(x.Shape[axis+1:])
+	outs := make([]*ir.Tensor, len(sizes))
+	off := 0
+	for i, s := range sizes {
+		shape := append([]int{}, x.Shape...)
+		shape[axis] = int(s)
+		out := newTensor(x.DType, shape)
+		blk := int(s) * inner
+		cp := rowCopier(out, x)
+		for o := 0; o < outer && blk > 0; o++ {
+			cp(o*blk, o*dim*inner+off, blk, 1)
+		}
+		off += blk
+		outs[i] = out
+	}
+	return outs, nil
+}
+
+// sliceKernel implements opset-10+ Slice (starts, ends, axes, steps as
+// inputs), also accepting the opset-1 attributes. Bounds are clamped as
+// ONNX specifies, separately for positive and negative steps.
+func sliceKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	if err := checkData(n, x); err != nil {
+		return nil, err
+	}
+	r := len(x.Shape)
+	get := func(i int, attr string) ([]int64, error) {
+		if t := in(ins, i); t != nil {
+			return intsInput(n, t, attr)
+		}
+		return n.Attrs.Ints(attr), nil
+	}
+	starts, err := get(1, "starts")
+	if err != nil {
+		return nil, err
+	}
+	ends, err := get(2, "ends")
+	if err != nil {
+		return nil, err
+	}
+	axes, err := get(3, "axes")
+	if err != nil {
+		return nil, err
+	}
+	steps, err := get(4, "steps")
+	if err != nil {
+		return nil, err
+	}
+	if len(starts) != len(ends) {
+		return nil, errf(n, "starts %v and ends %v differ in length", starts, ends)
+	}
+	if axes == nil {
+		for i := range starts {
+			axes = append(axes, int64(i))
+		}
+	}
+	if steps == nil {
+		steps = make([]int64, len(starts))
+		for i := range steps {
+			steps[i] = 1
+		}
+	}
+	if len(axes) != len(starts) || len(steps) != len(starts) {
+		return nil, errf(n, "starts, ends, axes and steps differ in length")
+	}
+	ax, err := normAxes(n, axes, r)
+	if err != nil {
+		return nil, err
+	}
+	st := contiguousStrides(x.Shape)
+	dims := append([]int{}, x.Shape...)
+	strides := append([]int{}, st...)
+	base := 0
+	for i, a := range ax {
+		d := int64(x.Shape[a])
+		start, end, step := starts[i], ends[i], steps[i]
+		if step == 0 {
+			return nil, errf(n, "step 0 on axis %d", a)
+		}
+		if start < 0 {
+			start += d
+		}
+		if end < 0 {
+			end += d
+		}
+		var cnt int64
+		if step > 0 {
+			start = min(max(start, 0), d)
+			end = min(max(end, 0), d)
+			if end > start {
+				cnt = (end - start + step - 1) / step
+			}
+		} else {
+			start = min(max(start, -1), d-1)
+			end = min(max(end, -1), d-1)
+			if start > end {
+				cnt = (start - end + (-step) - 1) / (-step)
+			}
+		}
+		dims[a] = int(cnt)
+		strides[a] = st[a] * int(step)
+		if cnt > 0 {
+			base += int(start) * st[a]
+		}
+	}
+	out := newTensor(x.DType, dims)
+	stridedCopy(ctx, out, x, base, dims, strides)
+	return []*ir.Tensor{out}, nil
+}
+
+// gatherKernel: output is data.shape[:axis] + indices.shape +
+// data.shape[axis+1:]; negative indices count from the end.
+func gatherKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	x, idxT := ins[0], ins[1]
+	if len(x.Shape) == 0 {
+		return nil, errf(n, "data must have rank >= 1")
+	}
+	axis, err := normAxis(n, n.Attrs.Int("axis", 0), len(x.Shape))
+	if err != nil {
+		return nil, err
+	}
+	idx, err := intsInput(n, idxT, "indices")
+	if err != nil {
+		return nil, err
+	}
+	dim := x.Shape[axis]
+	norm := make([]int, len(idx))
+	for i, v := range idx {
+		if v < -int64(dim) || v >= int64(dim) {
+			return nil, errf(n, "index %d out of range for axis %d of size %d", v, axis, dim)
+		}
+		if v < 0 {
+			v += int64(dim)
+		}
+		norm[i] = int(v)
+	}
+	shape := append(append(append([]int{}, x.Shape[:axis]...), idxT.Shape...), x.Shape[axis+1:]...)
+	out := newTensor(x.DType, shape)
+	outer := ir.NumElements(x.Shape[:axis])
+	inner := ir.NumElements(x.Shape[axis+1:])
+	cp := rowCopier(out, x)
+	if inner == 0 {
+		return []*ir.Tensor{out}, nil
+	}
+	k := len(norm)
+	parallelFor(ctx, outer*k, outer*k*inner, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			o, j := u/k, u%k
+			cp(u*inner, (o*dim+norm[j])*inner, inner, 1)
+		}
+	})
+	return []*ir.Tensor{out}, nil
+}
+
+// gatherElementsKernel: out[i...] = data[i... with axis replaced by
+// indices[i...]]; indices has data's rank.
+func gatherElementsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	x, idxT := ins[0], ins[1]
+	r := len(x.Shape)
+	if len(idxT.Shape) != r || r == 0 {
+		return nil, errf(n, "indices rank %d must equal data rank %d (>= 1)", len(idxT.Shape), r)
+	}
+	axis, err := normAxis(n, n.Attrs.Int("axis", 0), r)
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range idxT.Shape {
+		if i != axis && d > x.Shape[i] {
+			return nil, errf(n, "indices shape %v exceeds data shape %v", idxT.Shape, x.Shape)
+		}
+	}
+	idx, err := intsInput(n, idxT, "indices")
+	if err != nil {
+		return nil, err
+	}
+	out := newTensor(x.DType, idxT.Shape)
+	st := contiguousStrides(x.Shape)
+	cp := rowCopier(out, x)
+	dim := int64(x.Shape[axis])
+	pos := make([]int, r)
+	for i, v := range idx {
+		if v < -dim || v >= dim {
+			return nil, errf(n, "index %d out of range for axis %d of size %d", v, axis, dim)
+		}
+		if v < 0 {
+			v += dim
+		}
+		off := 0
+		for d := range pos {
+			if d == axis {
+				off += int(v) * st[d]
+			} else {
+				off += pos[d] * st[d]
+			}
+		}
+		cp(i, off, 1, 1)
+		for d := r - 1; d >= 0; d-- { // advance the odometer over indices' shape
+			if pos[d]++; pos[d] < idxT.Shape[d] {
+				break
+			}
+			pos[d] = 0
+		}
+	}
+	return []*ir.Tensor{out}, nil
+}
+
+// expandKernel broadcasts input and shape bidirectionally, so shape may
+// also be smaller than the input's.
+func expandKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	if err := checkData(n, x); err != nil {
+		return nil, err
+	}
+	sv, err := shapeOf(n, ins[1], "shape")
+	if err != nil {
+		return nil, err
+	}
+	target, err := dimsOf(n, sv)
+	if err != nil {
+		return nil, err
+	}
+	shape, err := broadcastShape(n, x.Shape, target)
+	if err != nil {
+		return nil, err
+	}
+	out := newTensor(x.DType, shape)
+	if out.Len() == 0 {
+		return []*ir.Tensor{out}, nil
+	}
+	// Strides of x aligned to the output, 0 where x broadcasts.
+	st := contiguousStrides(x.Shape)
+	strides := make([]int, len(shape))
+	off := len(shape) - len(x.Shape)
+	for i, d := range x.Shape {
+		if d != 1 {
+			strides[off+i] = st[i]
+		}
+	}
+	stridedCopy(ctx, out, x, 0, shape, strides)
+	return []*ir.Tensor{out}, nil
+}
+
+// tileKernel views the output as [r0, d0, r1, d1, ...] and reads x with
+// stride 0 along each repeat dim.
+func tileKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	if err := checkData(n, x); err != nil {
+		return nil, err
+	}
+	reps, err := shapeOf(n, ins[1], "repeats")
+	if err != nil {
+		return nil, err
+	}
+	if len(reps) != len(x.Shape) {
+		return nil, errf(n, "repeats %v do not match rank %d", reps, len(x.Shape))
+	}
+	rv, err := dimsOf(n, reps)
+	if err != nil {
+		return nil, err
+	}
+	st := contiguousStrides(x.Shape)
+	shape := make([]int, len(x.Shape))
+	var dims, strides []int
+	for i, d := range x.Shape {
+		shape[i] = d * rv[i]
+		dims = append(dims, rv[i], d)
+		strides = append(strides, 0, st[i])
+	}
+	out := newTensor(x.DType, shape)
+	stridedCopy(ctx, out, x, 0, dims, strides)
+	return []*ir.Tensor{out}, nil
+}
+
+// rangeKernel: n = max(ceil((limit-start)/delta), 0) elements.
+func rangeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 3); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	for _, t := range ins[:3] {
+		if t.Len() != 1 || t.DType != ins[0].DType {
+			return nil, errf(n, "start, limit and delta must be scalars of one dtype")
+		}
+	}
+	dt := ins[0].DType
+	switch storage(dt) {
+	case ir.Int64, ir.Int32:
+		start, limit, delta := ins[0].Int64s()[0], ins[1].Int64s()[0], ins[2].Int64s()[0]
+		if delta == 0 {
+			return nil, errf(n, "delta is 0")
+		}
+		cnt := int64(0)
+		if d := limit - start; (d > 0) == (delta > 0) && d != 0 {
+			cnt = (d + delta - sign64(delta)) / delta
+		}
+		if cnt > math.MaxInt32 {
+			return nil, errf(n, "range of %d elements is too large", cnt)
+		}
+		out := newTensor(dt, []int{int(cnt)})
+		for i := int64(0); i < cnt; i++ {
+			v := start + i*delta
+			if out.I64 != nil {
+				out.I64[i] = v
+			} else {
+				out.I32[i] = int32(v)
+			}
+		}
+		return []*ir.Tensor{out}, nil
+	case ir.Float32, ir.Float64:
+		start, limit, delta := ins[0].Float64At(0), ins[1].Float64At(0), ins[2].Float64At(0)
+		if delta == 0 {
+			return nil, errf(n, "delta is 0")
+		}
+		if dt == ir.Float32 {
+			// Compute the count in float32, as the reference does.
+			start, limit, delta = float64(float32(start)), float64(float32(limit)), float64(float32(delta))
+		}
+		c := math.Ceil((limit - start) / delta)
+		if c != c || c > math.MaxInt32 {
+			return nil, errf(n, "invalid range %v..%v step %v", start, limit, delta)
+		}
+		cnt := int(max(c, 0))
+		out := newTensor(dt, []int{cnt})
+		for i := 0; i < cnt; i++ {
+			if dt == ir.Float64 {
+				out.F64[i] = start + float64(i)*delta
+			} else {
+				out.F32[i] = float32(start) + float32(i)*float32(delta)
+			}
+		}
+		return []*ir.Tensor{out}, nil
+	}
+	return nil, errf(n, "unsupported dtype %v", dt)
+}
+
+func sign64(v int64) int64 {
+	if v < 0 {
+		return -1
+	}
+	return 1
+}
+
+// triluKernel keeps the upper (upper=1, default) or lower triangle of the
+// last two dims, shifted by the optional k input.
+func triluKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	if err := checkData(n, x); err != nil {
+		return nil, err
+	}
+	r := len(x.Shape)
+	if r < 2 {
+		return nil, errf(n, "input rank %d < 2", r)
+	}
+	k := int64(0)
+	if t := in(ins, 1); t != nil {
+		v, err := intsInput(n, t, "k")
+		if err != nil {
+			return nil, err
+		}
+		if len(v) != 1 {
+			return nil, errf(n, "k must be a scalar")
+		}
+		k = v[0]
+	}
+	upper := n.Attrs.Int("upper", 1) == 1
+	rows, cols := x.Shape[r-2], x.Shape[r-1]
+	out := x.Clone()
+	zero := newTensor(x.DType, []int{1})
+	cp := rowCopier(out, zero)
+	for m := 0; m < ir.NumElements(x.Shape[:r-2]); m++ {
+		for i := 0; i < rows; i++ {
+			base := (m*rows + i) * cols
+			// Keep j - i >= k (upper) or j - i <= k (lower).
+			if upper {
+				end := int(min(max(int64(i)+k, 0), int64(cols)))
+				if end > 0 {
+					cp(base, 0, end, 0)
+				}
+			} else {
+				start := int(min(max(int64(i)+k+1, 0), int64(cols)))
+				if start < cols {
+					cp(base+start, 0, cols-start, 0)
+				}
+			}
+		}
+	}
+	return []*ir.Tensor{out}, nil
+}
+
+// cumSumKernel: axis is input 1; exclusive and reverse attributes.
+func cumSumKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	if err := checkData(n, x); err != nil {
+		return nil, err
+	}
+	av, err := intsInput(n, ins[1], "axis")
+	if err != nil {
+		return nil, err
+	}
+	if len(av) != 1 {
+		return nil, errf(n, "axis must be a scalar")
+	}
+	axis, err := normAxis(n, av[0], len(x.Shape))
+	if err != nil {
+		return nil, err
+	}
+	excl := n.Attrs.Int("exclusive", 0) == 1
+	rev := n.Attrs.Int("reverse", 0) == 1
+	out := newTensor(x.DType, x.Shape)
+	outer, dim, inner := ir.NumElements(x.Shape[:axis]), x.Shape[axis], ir.NumElements(x.Shape[axis+1:])
+	switch storage(x.DType) {
+	case ir.Float32:
+		cumsum(x.F32, out.F32, outer, dim, inner, excl, rev)
+	case ir.Float64:
+		cumsum(x.F64, out.F64, outer, dim, inner, excl, rev)
+	case ir.Int64:
+		cumsum(x.I64, out.I64, outer, dim, inner, excl, rev)
+	case ir.Int32:
+		cumsum(x.I32, out.I32, outer, dim, inner, excl, rev)
+	default:
+		return nil, errf(n, "unsupported dtype %v", x.DType)
+	}
+	return []*ir.Tensor{out}, nil
+}
+
+func cumsum[T num](x, out []T, outer, dim, inner int, excl, rev bool) {
+	for o := 0; o < outer; o++ {
+		for i := 0; i < inner; i++ {
+			var acc T
+			for s := 0; s < dim; s++ {
+				j := s
+				if rev {
+					j = dim - 1 - s
+				}
+				p := (o*dim+j)*inner + i
+				if excl {
+					out[p] = acc
+					acc += x[p]
+				} else {
+					acc += x[p]
+					out[p] = acc
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,272 @@
+package runtime
+
+import (
+	"fmt"
+	"runtime"
+
+	"crsc/ir"
+	"crsc/runtime/cpu"
+)
+
+// Backend runs single nodes. The executor owns ordering and lifetimes.
+type Backend interface {
+	Name() string
+	// Supports reports whether the backend has a kernel for domain.op.
+	Supports(domain, op string) bool
+	// Run computes a node's outputs from host inputs.
+	Run(n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
+}
+
+// Options configure one execution.
+type Options struct {
+	Threads int    // 0: all cores
+	Seed    uint64 // keys Dropout masks (and, later, sampling)
+	Step    uint64
+	// ForceEval turns every Dropout into the identity.
+	ForceEval bool
+	// Keep names values (besides the graph outputs) to return as well.
+	Keep []string
+}
+
+// CPU returns the default backend.
+func CPU(opt Options) Backend {
+	threads := opt.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	return &cpuBackend{ctx: &cpu.Ctx{Seed: opt.Seed, Step: opt.Step, ForceEval: opt.ForceEval, Threads: threads}}
+}
+
+type cpuBackend struct{ ctx *cpu.Ctx }
+
+func (b *cpuBackend) Name() string { return "cpu" }
+func (b *cpuBackend) Supports(domain, op string) bool {
+	_, ok := cpu.Lookup(domain, op)
+	return ok
+}
+func (b *cpuBackend) Run(n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	k, ok := cpu.Lookup(n.Domain, n.Op)
+	if !ok {
+		return nil, fmt.Errorf("node %q: no CPU kernel for %s", n.Name, opName(n))
+	}
+	return k(b.ctx, n, ins)
+}
+
+func opName(n *ir.Node) string {
+	if n.Domain == "" {
+		return n.Op
+	}
+	return n.Domain + "." + n.Op
+}
+
+// Run executes g on the CPU backend.
+func Run(g *ir.Graph, inputs map[string]*ir.Tensor, opt Options) (map[string]*ir.Tensor, error) {
+	return Execute(g, CPU(opt), inputs, opt)
+}
+
+// Execute runs g on backend b. It returns the graph outputs (and the values
+// named in opt.Keep) by name.
+func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) (map[string]*ir.Tensor, error) {
+	if err := CheckInputs(g, inputs); err != nil {
+		return nil, err
+	}
+	live := map[*ir.Value]*ir.Tensor{}
+	for _, v := range g.Inputs {
+		live[v] = inputs[v.Name]
+	}
+	for _, v := range g.Inits {
+		live[v] = v.Init
+	}
+	lastUse := LastUses(g)
+	keep := map[*ir.Value]bool{}
+	for _, v := range g.Outputs {
+		keep[v] = true
+	}
+	for _, name := range opt.Keep {
+		v := g.Value(name)
+		if v == nil {
+			return nil, fmt.Errorf("no value named %q to keep", name)
+		}
+		keep[v] = true
+	}
+	for i, n := range g.Nodes {
+		ins := make([]*ir.Tensor, len(n.Inputs))
+		for j, in := range n.Inputs {
+			if in == nil {
+				continue
+			}
+			t, ok := live[in]
+			if !ok {
+				return nil, fmt.Errorf("node %q (%s): input %q was freed or never computed", n.Name, n.Op, in.Name)
+			}
+			ins[j] = t
+		}
+		outs, err := runNode(b, n, ins)
+		if err != nil {
+			return nil, err
+		}
+		for j, o := range n.Outputs {
+			if o == nil {
+				continue
+			}
+			if j >= len(outs) || outs[j] == nil {
+				return nil, fmt.Errorf("node %q (%s) did not produce output %d (%s)", n.Name, n.Op, j, o.Name)
+			}
+			live[o] = outs[j]
+		}
+		// Free what no later node reads: graph inputs and weights stay with
+		// their owners, so dropping our reference is enough.
+		for _, in := range n.Inputs {
+			if in != nil && lastUse[in] == i && !keep[in] {
+				delete(live, in)
+			}
+		}
+		for _, o := range n.Outputs {
+			if o != nil && lastUse[o] < i && !keep[o] {
+				delete(live, o) // produced but never read
+			}
+		}
+	}
+	result := map[string]*ir.Tensor{}
+	for v := range keep {
+		t, ok := live[v]
+		if !ok {
+			return nil, fmt.Errorf("value %q was not computed", v.Name)
+		}
+		result[v.Name] = t
+	}
+	return result, nil
+}
+
+// runNode runs one node, turning a kernel panic into an error that names
+// the node: a bug in one kernel must not take the process down with a trace.
+func runNode(b Backend, n *ir.Node, ins []*ir.Tensor) (outs []*ir.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("node %q (%s): internal error: %v", n.Name, opName(n), r)
+		}
+	}()
+	return b.Run(n, ins)
+}
+
+// LastUses maps each value to the index of the last node that reads it (-1
+// when none does).
+func LastUses(g *ir.Graph) map[*ir.Value]int {
+	last := map[*ir.Value]int{}
+	for _, v := range g.Values() {
+		last[v] = -1
+	}
+	for i, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			if in != nil {
+				last[in] = i
+			}
+		}
+	}
+	return last
+}
+
+// CheckInputs verifies that every graph input is given with its declared
+// dtype and rank, that fixed dims match, and that each symbolic dim has one
+// size across all inputs.
+func CheckInputs(g *ir.Graph, inputs map[string]*ir.Tensor) error {
+	syms := map[string]int{}
+	symFrom := map[string]string{}
+	for _, v := range g.Inputs {
+		t, ok := inputs[v.Name]
+		if !ok || t == nil {
+			return fmt.Errorf("input %q (%s) is missing", v.Name, ir.TypeString(v))
+		}
+		if storageOf(t.DType) != storageOf(v.DType) {
+			return fmt.Errorf("input %q: got %v, the model wants %v", v.Name, t.DType, v.DType)
+		}
+		if err := checkData(v.Name, t); err != nil {
+			return err
+		}
+		if !v.HasShape {
+			continue
+		}
+		if len(t.Shape) != len(v.Shape) {
+			return fmt.Errorf("input %q: got shape %v, the model wants %s", v.Name, t.Shape, v.Shape)
+		}
+		for i, d := range v.Shape {
+			got := t.Shape[i]
+			switch {
+			case d.IsFixed() && int(d.Size) != got:
+				return fmt.Errorf("input %q: got shape %v, the model wants %s (axis %d)", v.Name, t.Shape, v.Shape, i)
+			case d.Sym != "" && d.Size == 1 && !containsStar(d.Sym):
+				if prev, seen := syms[d.Sym]; seen && prev != got {
+					return fmt.Errorf("input %q: %s is %d here but %d in input %q", v.Name, d.Sym, got, prev, symFrom[d.Sym])
+				}
+				syms[d.Sym], symFrom[d.Sym] = got, v.Name
+			}
+		}
+	}
+	for name := range inputs {
+		if g.Value(name) == nil || !isInput(g, name) {
+			return fmt.Errorf("the model has no input named %q (inputs: %s)", name, inputNames(g))
+		}
+	}
+	return nil
+}
+
+func checkData(name string, t *ir.Tensor) error {
+	n := t.Len()
+	var have int
+	switch storageOf(t.DType) {
+	case ir.Float32:
+		have = len(t.F32)
+	case ir.Float64:
+		have = len(t.F64)
+	case ir.Int64:
+		have = len(t.I64)
+	case ir.Int32:
+		have = len(t.I32)
+	case ir.Bool:
+		have = len(t.Bool)
+	}
+	if have != n {
+		return fmt.Errorf("input %q: %d values for shape %v", name, have, t.Shape)
+	}
+	return nil
+}
+
+// storageOf is the slice a dtype lives in (narrow types are widened).
+func storageOf(d ir.DType) ir.DType {
+	switch d {
+	case ir.Float16:
+		return ir.Float32
+	case ir.Int8, ir.Uint8:
+		return ir.Int32
+	}
+	return d
+}
+
+func containsStar(s string) bool {
+	for _, r := range s {
+		if r == '*' {
+			return true
+		}
+	}
+	return false
+}
+
+func isInput(g *ir.Graph, name string) bool {
+	for _, v := range g.Inputs {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func inputNames(g *ir.Graph) string {
+	s := ""
+	for i, v := range g.Inputs {
+		if i > 0 {
+			s += ", "
+		}
+		s += v.Name
+	}
+	return s
+}

@@ -1,0 +1,242 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// refGemm is the textbook triple loop in float64, the ground truth.
+func refGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := range m {
+		for j := range n {
+			var s float64
+			for p := range k {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += float64(av) * float64(bv)
+			}
+			r := float64(alpha) * s
+			if beta != 0 {
+				r += float64(beta) * float64(c[i*ldc+j])
+			}
+			c[i*ldc+j] = float32(r)
+		}
+	}
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = rng.Float32()*2 - 1
+	}
+	return s
+}
+
+// withImpl runs f with the given implementation forced, restoring the
+// default afterwards.
+func withImpl(t testing.TB, name string, f func()) {
+	t.Helper()
+	prev := implName
+	setImpl(name)
+	if name != "" && implName != name {
+		setImpl(prev)
+		t.Skipf("implementation %q not available (got %q)", name, implName)
+	}
+	defer setImpl(prev)
+	f()
+}
+
+func impls() []string {
+	if haveAVX2 {
+		return []string{implAVX2, implGeneric}
+	}
+	return []string{implGeneric}
+}
+
+// compare checks got against want with a tolerance that grows like sqrt(k),
+// the expected growth of float32 rounding error in a k-term dot product.
+func compare(t *testing.T, got, want []float32, k int, scale float64) {
+	t.Helper()
+	tol := 1e-5 * math.Sqrt(float64(max(k, 1))) * max(scale, 1)
+	for i := range want {
+		if d := math.Abs(float64(got[i]) - float64(want[i])); d > tol*(1+math.Abs(float64(want[i]))) || math.IsNaN(float64(got[i])) != math.IsNaN(float64(want[i])) {
+			t.Fatalf("element %d: got %v want %v (tol %g)", i, got[i], want[i], tol)
+		}
+	}
+}
+
+type shape struct{ m, n, k int }
+
+var testShapes = []shape{
+	{1, 1, 1}, {7, 13, 5}, {6, 16, 8}, {12, 32, 4}, {5, 17, 3}, {65, 129, 257},
+	{3, 40, 0}, {0, 5, 7}, {9, 0, 4}, {130, 20, 300}, {20, 130, 600}, {1, 200, 33}, {200, 1, 33},
+}
+
+func TestSgemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, impl := range impls() {
+		for _, threads := range []int{1, 2} {
+			for _, s := range testShapes {
+				for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+					for _, ab := range [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {0, 0.5}} {
+						for _, pad := range []int{0, 3} {
+							name := fmt.Sprintf("%s/t%d/%dx%dx%d/tA=%v,tB=%v/a=%v,b=%v/pad%d", impl, threads, s.m, s.n, s.k, tr[0], tr[1], ab[0], ab[1], pad)
+							runCase(t, name, impl, threads, rng, s, tr[0], tr[1], ab[0], ab[1], pad)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func runCase(t *testing.T, name, impl string, threads int, rng *rand.Rand, s shape, transA, transB bool, alpha, beta float32, pad int) {
+	m, n, k := s.m, s.n, s.k
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	lda, ldb, ldc := ac+pad, bc+pad, n+pad
+	lda, ldb, ldc = max(lda, 1), max(ldb, 1), max(ldc, 1)
+	a := randSlice(rng, ar*lda)
+	b := randSlice(rng, br*ldb)
+	c := randSlice(rng, m*ldc)
+	if beta == 0 {
+		// beta == 0 must overwrite: NaN in C must not leak into the result.
+		for i := range c {
+			c[i] = float32(math.NaN())
+		}
+	}
+	want := append([]float32(nil), c...)
+	refGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc)
+	got := append([]float32(nil), c...)
+	prev := Threads()
+	SetThreads(threads)
+	defer SetThreads(prev)
+	withImpl(t, impl, func() {
+		Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, got, ldc)
+	})
+	t.Run(name, func(t *testing.T) { compare(t, got, want, k, 1) })
+}
+
+func TestSgemmBatched(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	cases := []struct {
+		m, n, k, batch int
+		sa, sb, sc     bool // stride nonzero?
+		transA, transB bool
+		alpha, beta    float32
+	}{
+		{64, 128, 128, 8, true, true, true, false, false, 1, 0},
+		{64, 64, 128, 5, true, true, true, false, true, 0.125, 0},
+		{33, 17, 9, 7, true, false, true, true, false, 1, 1},     // B broadcast
+		{33, 17, 9, 7, false, true, true, false, true, 2, 0.5},   // A broadcast
+		{300, 200, 300, 3, true, true, true, false, false, 1, 0}, // big: split within each GEMM
+		{8, 8, 8, 4, true, true, false, false, false, 1, 1},      // C shared: accumulates in order
+		{5, 6, 7, 1, true, true, true, true, true, 1, 0},
+	}
+	for _, impl := range impls() {
+		for _, tc := range cases {
+			name := fmt.Sprintf("%s/%dx%dx%d*%d/sa%v,sb%v,sc%v/tA%v,tB%v", impl, tc.m, tc.n, tc.k, tc.batch, tc.sa, tc.sb, tc.sc, tc.transA, tc.transB)
+			t.Run(name, func(t *testing.T) {
+				m, n, k := tc.m, tc.n, tc.k
+				sizeA, sizeB, sizeC := m*k+1, k*n+2, m*n+3 // odd padding between matrices
+				lda, ldb, ldc := k, n, n
+				if tc.transA {
+					lda = m
+				}
+				if tc.transB {
+					ldb = k
+				}
+				stride := func(on bool, size int) int {
+					if on {
+						return size
+					}
+					return 0
+				}
+				strA, strB, strC := stride(tc.sa, sizeA), stride(tc.sb, sizeB), stride(tc.sc, sizeC)
+				a := randSlice(rng, max(1, tc.batch*strA+sizeA))
+				b := randSlice(rng, max(1, tc.batch*strB+sizeB))
+				c := randSlice(rng, max(1, tc.batch*strC+sizeC))
+				want := append([]float32(nil), c...)
+				for i := range tc.batch {
+					refGemm(tc.transA, tc.transB, m, n, k, tc.alpha, a[i*strA:], lda, b[i*strB:], ldb, tc.beta, want[i*strC:], ldc)
+				}
+				got := append([]float32(nil), c...)
+				withImpl(t, impl, func() {
+					SgemmBatched(tc.transA, tc.transB, m, n, k, tc.alpha, a, lda, strA, b, ldb, strB, tc.beta, got, ldc, strC, tc.batch)
+				})
+				scale := 1.0
+				if !tc.sc {
+					scale = float64(tc.batch) // accumulated result grows
+				}
+				compare(t, got, want, k, scale)
+			})
+		}
+	}
+}
+
+func TestOpenBLASMatches(t *testing.T) {
+	bl, err := OpenBLAS()
+	if err != nil {
+		t.Skip(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+		m, n, k := 37, 53, 71
+		lda, ldb := k, n
+		if tr[0] {
+			lda = m
+		}
+		if tr[1] {
+			ldb = k
+		}
+		a, b := randSlice(rng, m*k), randSlice(rng, k*n)
+		c := randSlice(rng, m*n)
+		want := append([]float32(nil), c...)
+		refGemm(tr[0], tr[1], m, n, k, 1.5, a, lda, b, ldb, 0.5, want, n)
+		bl.Sgemm(tr[0], tr[1], m, n, k, 1.5, a, lda, b, ldb, 0.5, c, n)
+		compare(t, c, want, k, 1)
+	}
+	withImpl(t, implOpenBLAS, func() {
+		if Impl() != implOpenBLAS {
+			t.Fatalf("Impl() = %q after selecting openblas", Impl())
+		}
+	})
+}
+
+func TestBadArgsPanic(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("short C did not panic")
+		}
+	}()
+	Sgemm(false, false, 2, 2, 2, 1, make([]float32, 4), 2, make([]float32, 4), 2, 0, make([]float32, 3), 2)
+}
+
+func TestSgemmAllocs(t *testing.T) {
+	m, n, k := 128, 128, 128
+	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	allocs := testing.AllocsPerRun(20, func() {
+		Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	})
+	if allocs > 8 {
+		t.Errorf("Sgemm allocates %v times per call; packing buffers should be pooled", allocs)
+	}
+}

@@ -1,0 +1,81 @@
+package rng
+
+import (
+	"math"
+	"testing"
+)
+
+// Random123 tests/kat_vectors for philox4x32 with 10 rounds.
+func TestPhiloxKnownAnswers(t *testing.T) {
+	cases := []struct {
+		ctr  [4]uint32
+		key  [2]uint32
+		want [4]uint32
+	}{
+		{[4]uint32{0, 0, 0, 0}, [2]uint32{0, 0}, [4]uint32{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+		{[4]uint32{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, [2]uint32{0xffffffff, 0xffffffff}, [4]uint32{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+		{[4]uint32{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, [2]uint32{0xa4093822, 0x299f31d0}, [4]uint32{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+	}
+	for _, c := range cases {
+		if got := Philox4x32(c.ctr, c.key); got != c.want {
+			t.Errorf("Philox4x32(%08x, %08x) = %08x, want %08x", c.ctr, c.key, got, c.want)
+		}
+	}
+}
+
+func TestMapping(t *testing.T) {
+	// Uint32 must be exactly word 0 of the documented counter/key layout.
+	seed, step, stream, index := uint64(0x0123456789abcdef), uint64(7), StreamOf("dropout_1"), uint64(1<<33+5)
+	want := Philox4x32(
+		[4]uint32{uint32(index), uint32(index >> 32), uint32(step), uint32(stream) ^ uint32(stream>>32)},
+		[2]uint32{uint32(seed), uint32(seed >> 32)},
+	)[0]
+	if got := Uint32(seed, step, stream, index); got != want {
+		t.Fatalf("Uint32 = %08x, want %08x", got, want)
+	}
+	if Uniform(seed, step, stream, index) != float32(want>>8)/(1<<24) {
+		t.Fatal("Uniform does not use the top 24 bits of Uint32")
+	}
+	if Uint32(seed, step+1, stream, index) == want && Uint32(seed+1, step, stream, index) == want {
+		t.Fatal("step and seed do not change the output")
+	}
+}
+
+func TestStreamOf(t *testing.T) {
+	// FNV-1a 64 reference values.
+	if got := StreamOf(""); got != 0xcbf29ce484222325 {
+		t.Errorf("StreamOf(\"\") = %x", got)
+	}
+	if got := StreamOf("a"); got != 0xaf63dc4c8601ec8c {
+		t.Errorf("StreamOf(\"a\") = %x", got)
+	}
+	if got := StreamOf("foobar"); got != 0x85944171f73967e8 {
+		t.Errorf("StreamOf(\"foobar\") = %x", got)
+	}
+}
+
+func TestUniformity(t *testing.T) {
+	const n, bins = 200000, 20
+	var count [bins]int
+	sum := 0.0
+	for i := uint64(0); i < n; i++ {
+		u := Uniform(42, 3, 9, i)
+		if u < 0 || u >= 1 {
+			t.Fatalf("Uniform out of range: %v", u)
+		}
+		count[int(u*bins)]++
+		sum += float64(u)
+	}
+	if mean := sum / n; math.Abs(mean-0.5) > 0.005 {
+		t.Errorf("mean %v, want ~0.5", mean)
+	}
+	// Chi-square with 19 degrees of freedom; 43.8 is the 0.999 quantile.
+	chi := 0.0
+	exp := float64(n) / bins
+	for _, c := range count {
+		chi += (float64(c) - exp) * (float64(c) - exp) / exp
+	}
+	if chi > 43.8 {
+		t.Errorf("chi-square %v over %d bins too large: %v", chi, bins, count)
+	}
+}
