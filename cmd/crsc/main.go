@@ -7,6 +7,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -14,22 +15,24 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run executes the CLI and turns every failure, even an unexpected panic,
 // into one line on stderr and a non-zero exit status.
-func run(args []string) (code int) {
+func run(args []string, stdout, stderr io.Writer) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(os.Stderr, "crsc: internal error: %v\n", r)
+			fmt.Fprintf(stderr, "crsc: internal error: %v\n", r)
 			code = 2
 		}
 	}()
 	root := rootCommand()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintf(os.Stderr, "crsc: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "crsc: %s\n", oneLine(err.Error()))
 		return 1
 	}
 	return 0

@@ -253,7 +253,9 @@ func (g *gemmArgs) run(threads int, kern kernelFunc) {
 	default:
 		var wg sync.WaitGroup
 		for t := 1; t < threads; t++ {
-			wg.Go(func() { g.serial(0, g.m, split(g.n, nPanels, nr, t, threads), split(g.n, nPanels, nr, t+1, threads), kern) })
+			wg.Go(func() {
+				g.serial(0, g.m, split(g.n, nPanels, nr, t, threads), split(g.n, nPanels, nr, t+1, threads), kern)
+			})
 		}
 		g.serial(0, g.m, 0, split(g.n, nPanels, nr, 1, threads), kern)
 		wg.Wait()

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"crsc/internal/npy"
+	"crsc/ir"
+	"crsc/onnx"
+)
+
+const tinyBert = "../../testdata/onnx/bert_tiny_cls.op13.eval.onnx"
+const refSet = "../../testdata/onnx/ref/bert_tiny_cls/set0/"
+
+func crsc(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestRunWritesOutputs(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := crsc("run", tinyBert,
+		"--input", "input_ids="+refSet+"input_input_ids.npy",
+		"--input", "attention_mask="+refSet+"input_attention_mask.npy",
+		"--input", "token_type_ids="+refSet+"input_token_type_ids.npy",
+		"--out", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got, err := npy.ReadFile(filepath.Join(dir, "logits.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := npy.ReadFile(refSet + "output_logits.npy")
+	for i := range want.F32 {
+		if d := got.F32[i] - want.F32[i]; d > 1e-4 || d < -1e-4 {
+			t.Fatalf("logits[%d] = %g, want %g", i, got.F32[i], want.F32[i])
+		}
+	}
+}
+
+func TestInspectFormats(t *testing.T) {
+	for _, format := range []string{"text", "json", "dot"} {
+		code, out, stderr := crsc("inspect", tinyBert, "--shape", "input_ids=2x7", "--format", format)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", format, code, stderr)
+		}
+		want := map[string]string{"text": "i64[2,7]", "json": `"parameters": 24226`, "dot": "digraph"}[format]
+		if !strings.Contains(out, want) {
+			t.Errorf("%s output lacks %q", format, want)
+		}
+	}
+}
+
+// writeModel saves a graph built by fn as an .onnx file.
+func writeModel(t *testing.T, fn func(g *ir.Graph)) string {
+	g := ir.NewGraph("bad", 13)
+	fn(g)
+	path := filepath.Join(t.TempDir(), "bad.onnx")
+	if err := onnx.Save(g, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestBadInput: every kind of bad input is one line on stderr, a non-zero
+// exit, and no panic trace.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.onnx")
+	os.WriteFile(empty, nil, 0o644)
+	good, _ := os.ReadFile(tinyBert)
+	truncated := filepath.Join(dir, "truncated.onnx")
+	os.WriteFile(truncated, good[:len(good)/2], 0o644)
+	random := filepath.Join(dir, "random.onnx")
+	os.WriteFile(random, bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef, 0x42}, 300), 0o644)
+	unsupported := writeModel(t, func(g *ir.Graph) {
+		x := g.AddInput("x", ir.Float32, ir.StaticShape(2))
+		a := g.AddNode("FancyOp", "fancy_1", []*ir.Value{x}, 1, nil)
+		b := g.AddNode("FancyOp", "fancy_2", []*ir.Value{a.Outputs[0]}, 1, nil)
+		c := g.AddNode("Attention", "attn", []*ir.Value{b.Outputs[0]}, 1, nil)
+		c.Domain = "com.microsoft"
+		d := g.AddNode("Loop", "loop", []*ir.Value{c.Outputs[0]}, 1, nil)
+		for _, n := range g.Nodes {
+			n.Outputs[0].SetType(ir.Float32, ir.StaticShape(2))
+		}
+		g.Outputs = []*ir.Value{d.Outputs[0]}
+	})
+	badShape := filepath.Join(dir, "ids.npy")
+	npy.WriteFile(badShape, ir.FromInt64([]int{14}, make([]int64, 14)))
+	floats := filepath.Join(dir, "floats.npy")
+	npy.WriteFile(floats, ir.FromFloat32([]int{2, 7}, make([]float32, 14)))
+	ids := refSet + "input_input_ids.npy"
+	mask := refSet + "input_attention_mask.npy"
+	types := refSet + "input_token_type_ids.npy"
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing file", []string{"inspect", filepath.Join(dir, "nope.onnx")}, []string{"nope.onnx", "no such file"}},
+		{"empty", []string{"inspect", empty}, []string{"empty.onnx", "empty file"}},
+		{"truncated", []string{"inspect", truncated}, []string{"truncated.onnx", "not an ONNX model"}},
+		{"random bytes", []string{"inspect", random}, []string{"random.onnx", "not an ONNX model"}},
+		{"unsupported ops", []string{"inspect", unsupported}, []string{"unsupported ops", "FancyOp (nodes fancy_1, fancy_2)", "com.microsoft.Attention (nodes attn)", "Loop (nodes loop)"}},
+		{"wrong shape", []string{"run", tinyBert, "--input", "input_ids=" + badShape, "--input", "attention_mask=" + mask, "--input", "token_type_ids=" + types, "--out", dir}, []string{`input "input_ids"`, "shape [14]"}},
+		{"wrong dtype", []string{"run", tinyBert, "--input", "input_ids=" + floats, "--input", "attention_mask=" + mask, "--input", "token_type_ids=" + types, "--out", dir}, []string{`input "input_ids"`, "f32"}},
+		{"missing input", []string{"run", tinyBert, "--input", "input_ids=" + ids, "--out", dir}, []string{`"attention_mask"`, "missing"}},
+		{"missing npy", []string{"run", tinyBert, "--input", "input_ids=" + filepath.Join(dir, "x.npy"), "--out", dir}, []string{"x.npy"}},
+		{"bad shape flag", []string{"inspect", tinyBert, "--shape", "input_ids"}, []string{"NAME=DIMS"}},
+		{"shape of unknown input", []string{"inspect", tinyBert, "--shape", "pixels=1x3"}, []string{`no input "pixels"`}},
+		{"cuda", []string{"run", tinyBert, "--device", "cuda", "--out", dir}, []string{"--device cuda"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := crsc(tc.args...)
+			if code == 0 {
+				t.Fatal("exit status 0")
+			}
+			if strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 || strings.Contains(stderr, "goroutine") {
+				t.Fatalf("want one line on stderr, got:\n%s", stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q lacks %q", stderr, w)
+				}
+			}
+		})
+	}
+}
