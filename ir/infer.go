@@ -56,12 +56,14 @@ func defaultInferRules() map[string]InferFunc {
 		"ArgMax":                  inferArgReduce,
 		"ArgMin":                  inferArgReduce,
 		"Clip":                    sameAsInput0,
+		"CastLike":                func(n *Node) error { return setFromInput(n, 0, n.In(1).DType) },
 	} {
 		inferRules[op] = fn
 	}
-	for _, op := range []string{"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceSumSquare", "ReduceL1", "ReduceLogSumExp"} {
+	for _, op := range []string{"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceSumSquare", "ReduceL1", "ReduceLogSum", "ReduceLogSumExp"} {
 		inferRules[op] = inferReduce
 	}
+	inferRules[ruleKey("com.microsoft", "Gelu")] = sameAsInput0
 	return inferRules
 }
 

@@ -119,6 +119,14 @@ func unaryF32(op unaryOp, dst, x []float32) bool {
 		for i, v := range x {
 			dst[i] = float32(math.Sqrt(float64(v)))
 		}
+	case opErf:
+		for i, v := range x {
+			dst[i] = erf32(v)
+		}
+	case opExp:
+		for i, v := range x {
+			dst[i] = exp32(v)
+		}
 	default:
 		return false
 	}

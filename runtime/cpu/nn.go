@@ -53,7 +53,11 @@ func softmaxKernel(logOut bool) Kernel {
 		out := newTensor(x.DType, x.Shape)
 		switch storage(x.DType) {
 		case ir.Float32:
-			softmax(ctx, x.F32, out.F32, outer, dim, inner, logOut)
+			if inner == 1 && !logOut {
+				softmaxRows32(ctx, x.F32, out.F32, outer, dim)
+			} else {
+				softmax(ctx, x.F32, out.F32, outer, dim, inner, logOut)
+			}
 		case ir.Float64:
 			softmax(ctx, x.F64, out.F64, outer, dim, inner, logOut)
 		default:
@@ -61,6 +65,30 @@ func softmaxKernel(logOut bool) Kernel {
 		}
 		return []*ir.Tensor{out}, nil
 	}
+}
+
+// softmaxRows32 is the attention case: contiguous float32 rows, exp in
+// float32 (the sum is still accumulated in float64).
+func softmaxRows32(ctx *Ctx, x, out []float32, rows, dim int) {
+	parallelFor(ctx, rows, rows*dim, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row, o := x[r*dim:(r+1)*dim], out[r*dim:(r+1)*dim]
+			m := float32(math.Inf(-1))
+			for _, v := range row {
+				m = max(m, v)
+			}
+			s := 0.0
+			for j, v := range row {
+				e := exp32(v - m)
+				o[j] = e
+				s += float64(e)
+			}
+			inv := float32(1 / s)
+			for j := range o {
+				o[j] *= inv
+			}
+		}
+	})
 }
 
 // softmax normalizes every length-dim vector (stride inner) of x, with the
@@ -112,6 +140,9 @@ func layerNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 		return nil, err
 	}
 	x, scale, bias := ins[0], ins[1], in(ins, 2)
+	if st := storage(x.DType); st != ir.Float32 && st != ir.Float64 {
+		return nil, errf(n, "unsupported dtype %v (want float)", x.DType)
+	}
 	r := len(x.Shape)
 	if r == 0 {
 		return nil, errf(n, "input must have rank >= 1")

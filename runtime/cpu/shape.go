@@ -50,7 +50,7 @@ func dimsOf(n *ir.Node, v []int64) ([]int, error) {
 		if d < 0 {
 			return nil, errf(n, "negative dim %d in %v", d, v)
 		}
-		if d > 0 && total > math.MaxInt32*int64(64)/d {
+		if d > 0 && total > (1<<31)/d { // refuse before allocating absurd outputs
 			return nil, errf(n, "shape %v is too large", v)
 		}
 		total *= d

@@ -14,6 +14,12 @@ func TestTune(t *testing.T) {
 		t.Skip()
 	}
 	reps := 15
+	if v := os.Getenv("THREADS"); v != "" {
+		var n int
+		fmt.Sscanf(v, "%d", &n)
+		SetThreads(n)
+		defer SetThreads(0)
+	}
 	fmt.Sscanf(os.Getenv("TUNE"), "%d", &reps)
 	filter := os.Getenv("SHAPES")
 	bl, _ := OpenBLAS()
