@@ -147,3 +147,44 @@ func (t *Tensor) String() string {
 	b.WriteString("}")
 	return b.String()
 }
+
+// Storage is the dtype whose slice holds d's data: float16 lives in F32,
+// int8/uint8 in I32.
+func (d DType) Storage() DType {
+	switch d {
+	case Float16:
+		return Float32
+	case Int8, Uint8:
+		return Int32
+	}
+	return d
+}
+
+// CheckData verifies that the storage slice matches the shape, so that
+// indexing by shape cannot go out of range.
+func (t *Tensor) CheckData() error {
+	for _, d := range t.Shape {
+		if d < 0 {
+			return fmt.Errorf("negative dim in shape %v", t.Shape)
+		}
+	}
+	var have int
+	switch t.DType.Storage() {
+	case Float32:
+		have = len(t.F32)
+	case Float64:
+		have = len(t.F64)
+	case Int64:
+		have = len(t.I64)
+	case Int32:
+		have = len(t.I32)
+	case Bool:
+		have = len(t.Bool)
+	default:
+		return fmt.Errorf("unsupported dtype %v", t.DType)
+	}
+	if want := t.Len(); have != want {
+		return fmt.Errorf("tensor of shape %v holds %d elements, want %d", t.Shape, have, want)
+	}
+	return nil
+}

@@ -177,11 +177,11 @@ func CheckInputs(g *ir.Graph, inputs map[string]*ir.Tensor) error {
 		if !ok || t == nil {
 			return fmt.Errorf("input %q (%s) is missing", v.Name, ir.TypeString(v))
 		}
-		if storageOf(t.DType) != storageOf(v.DType) {
+		if t.DType.Storage() != v.DType.Storage() {
 			return fmt.Errorf("input %q: got %v, the model wants %v", v.Name, t.DType, v.DType)
 		}
-		if err := checkData(v.Name, t); err != nil {
-			return err
+		if err := t.CheckData(); err != nil {
+			return fmt.Errorf("input %q: %v", v.Name, err)
 		}
 		if !v.HasShape {
 			continue
@@ -208,38 +208,6 @@ func CheckInputs(g *ir.Graph, inputs map[string]*ir.Tensor) error {
 		}
 	}
 	return nil
-}
-
-func checkData(name string, t *ir.Tensor) error {
-	n := t.Len()
-	var have int
-	switch storageOf(t.DType) {
-	case ir.Float32:
-		have = len(t.F32)
-	case ir.Float64:
-		have = len(t.F64)
-	case ir.Int64:
-		have = len(t.I64)
-	case ir.Int32:
-		have = len(t.I32)
-	case ir.Bool:
-		have = len(t.Bool)
-	}
-	if have != n {
-		return fmt.Errorf("input %q: %d values for shape %v", name, have, t.Shape)
-	}
-	return nil
-}
-
-// storageOf is the slice a dtype lives in (narrow types are widened).
-func storageOf(d ir.DType) ir.DType {
-	switch d {
-	case ir.Float16:
-		return ir.Float32
-	case ir.Int8, ir.Uint8:
-		return ir.Int32
-	}
-	return d
 }
 
 func containsStar(s string) bool {

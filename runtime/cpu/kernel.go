@@ -186,32 +186,10 @@ func axesFrom(n *ir.Node, ins []*ir.Tensor, idx int) (axes []int64, ok bool, err
 	return nil, false, nil
 }
 
-// checkData verifies that t's storage slice matches its shape, so later
-// indexing cannot go out of range.
+// checkData verifies that t's storage slice matches its shape.
 func checkData(n *ir.Node, t *ir.Tensor) error {
-	want := t.Len()
-	for _, d := range t.Shape {
-		if d < 0 {
-			return errf(n, "negative dim in shape %v", t.Shape)
-		}
-	}
-	var have int
-	switch storage(t.DType) {
-	case ir.Float32:
-		have = len(t.F32)
-	case ir.Float64:
-		have = len(t.F64)
-	case ir.Int64:
-		have = len(t.I64)
-	case ir.Int32:
-		have = len(t.I32)
-	case ir.Bool:
-		have = len(t.Bool)
-	default:
-		return errf(n, "unsupported dtype %v", t.DType)
-	}
-	if have != want {
-		return errf(n, "tensor of shape %v holds %d elements, want %d", t.Shape, have, want)
+	if err := t.CheckData(); err != nil {
+		return errf(n, "%v", err)
 	}
 	return nil
 }
@@ -228,17 +206,8 @@ func checkInputs(n *ir.Node, ins []*ir.Tensor) error {
 	return nil
 }
 
-// storage maps a dtype to the one whose slice holds its data: float16 lives
-// in F32, int8/uint8 in I32 (see ir.Tensor).
-func storage(dt ir.DType) ir.DType {
-	switch dt {
-	case ir.Float16:
-		return ir.Float32
-	case ir.Int8, ir.Uint8:
-		return ir.Int32
-	}
-	return dt
-}
+// storage maps a dtype to the one whose slice holds its data.
+func storage(dt ir.DType) ir.DType { return dt.Storage() }
 
 // elem is any element type a tensor slice can hold.
 type elem interface {

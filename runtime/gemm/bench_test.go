@@ -69,6 +69,8 @@ func benchSgemm(b *testing.B, f sgemmFunc, transA, transB bool, m, n, k int) {
 // Attention-sized batched GEMMs (12 heads × 8 sequences, 128 tokens, head
 // size 64): scores Q·Kᵀ and context P·V.
 func BenchmarkSgemmBatched(b *testing.B) {
+	SetThreads(runtime.GOMAXPROCS(0))
+	defer SetThreads(0)
 	for _, s := range []struct {
 		name           string
 		transB         bool
