@@ -14,6 +14,9 @@ type Value struct {
 	HasShape bool
 	Producer *Node   // nil for graph inputs and initializers
 	Init     *Tensor // weights and constants; nil otherwise
+	// Folded marks an initializer that crsc computed at compile time
+	// (constant folding): a constant of the graph, never a parameter.
+	Folded bool
 }
 
 // IsConst reports whether the value is an initializer.

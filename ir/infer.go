@@ -64,6 +64,9 @@ func defaultInferRules() map[string]InferFunc {
 		inferRules[op] = inferReduce
 	}
 	inferRules[ruleKey("com.microsoft", "Gelu")] = sameAsInput0
+	for k, v := range gradInferRules() {
+		inferRules[k] = v
+	}
 	return inferRules
 }
 

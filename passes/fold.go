@@ -7,14 +7,9 @@ import (
 	"crsc/runtime/cpu"
 )
 
-// Folding limits: results larger than maxFoldElements stay computed at run
-// time (folding them would bloat the model), and nodes that read a float
-// initializer larger than maxFoldWeight are never folded, so a trained
-// weight is never replaced by a precomputed copy (e.g. Transpose(W)).
-const (
-	maxFoldElements = 1 << 20
-	maxFoldWeight   = 64
-)
+// Results larger than maxFoldElements stay computed at run time: folding
+// them would bloat the model.
+const maxFoldElements = 1 << 20
 
 // unfoldable ops are never folded: their results depend on more than their
 // inputs.
@@ -51,7 +46,7 @@ func FoldConstants(g *ir.Graph, _ *Config) error {
 			if o == nil {
 				continue
 			}
-			o.Producer, o.Init = nil, results[i]
+			o.Producer, o.Init, o.Folded = nil, results[i], true
 			o.SetType(results[i].DType, ir.StaticShape(results[i].Shape...))
 			g.Inits = append(g.Inits, o)
 		}
@@ -104,8 +99,8 @@ func tryFold(ctx *cpu.Ctx, n *ir.Node, graphOutputs map[*ir.Value]bool) ([]*ir.T
 		if !in.IsConst() {
 			return nil, nil
 		}
-		if in.Init.DType.IsFloat() && in.Init.Len() > maxFoldWeight {
-			return nil, nil
+		if isWeight(in) {
+			return nil, nil // never bake a trainable weight into a constant
 		}
 		ins[i] = in.Init
 	}
@@ -134,4 +129,11 @@ func runKernel(ctx *cpu.Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 		}
 	}
 	return outs, nil
+}
+
+// isWeight reports whether an initializer may be a parameter: a float
+// tensor of more than one element that the model itself brought (scalars
+// are scales and epsilons; folded values are ours).
+func isWeight(v *ir.Value) bool {
+	return v.Init != nil && !v.Folded && v.Init.DType.IsFloat() && v.Init.Len() > 1
 }

@@ -90,6 +90,8 @@ func Lookup(domain, op string) (Kernel, bool) {
 		k = kernels[op]
 	case msDomain:
 		k = msKernels[op]
+	case crscDomain:
+		k = crscKernels[op]
 	}
 	return k, k != nil
 }
@@ -103,6 +105,9 @@ func Ops() []string {
 	}
 	for op := range msKernels {
 		ops = append(ops, msDomain+":"+op)
+	}
+	for op := range crscKernels {
+		ops = append(ops, crscDomain+":"+op)
 	}
 	sort.Strings(ops)
 	return ops

@@ -1,9 +1,7 @@
 package gemm
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"testing"
 )
@@ -93,11 +91,5 @@ func BenchmarkSgemmBatched(b *testing.B) {
 			}
 			b.ReportMetric(2*float64(s.m*s.n*s.k*s.batch)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
-	}
-}
-
-func init() {
-	if v := os.Getenv("BLK"); v != "" {
-		fmt.Sscanf(v, "%d,%d,%d", &blockMC, &blockKC, &blockNC)
 	}
 }

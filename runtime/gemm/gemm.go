@@ -31,7 +31,8 @@ const parallelMinMNK = 1 << 17
 
 // SgemmBatched parallelises across the batch (one GEMM per goroutine) when a
 // single GEMM has fewer multiply-adds than this; bigger ones are split
-// internally, which keeps one shared copy of the operands in cache.
+// internally, which stays balanced when the batch is not a multiple of the
+// thread count and needs only one set of packing buffers in cache.
 const batchSerialMaxMNK = 1 << 24
 
 // kernelFunc computes one full mr×nr tile: c = alpha·(a·b) + beta·c, where a
@@ -227,11 +228,13 @@ type gemmArgs struct {
 	ldc            int
 }
 
-// run picks how to spread one GEMM over goroutines. The usual case splits
-// the rows of C: every goroutine packs its own blocks of A while all of them
-// share one packed copy of B, so nothing is packed twice. When C has too few
-// rows for that, the columns are split instead into fully independent GEMMs,
-// each packing its own columns of B and, redundantly, all of the (small) A.
+// run spreads one GEMM over goroutines by cutting C into one slab per
+// goroutine along its larger dimension; each slab is an independent GEMM with
+// its own packing buffers. The operand that is not split gets packed once per
+// goroutine, which costs a few percent at most for the shapes worth
+// splitting, and in exchange the goroutines never wait for each other. (A
+// shared packed B behind a barrier measured slower on a busy 2-core machine:
+// one descheduled goroutine stalls every other at each barrier.)
 func (g *gemmArgs) run(threads int, kern kernelFunc) {
 	if g.m == 0 || g.n == 0 {
 		return
@@ -245,21 +248,23 @@ func (g *gemmArgs) run(threads int, kern kernelFunc) {
 		threads = 1
 	}
 	threads = min(threads, max(mPanels, nPanels))
-	switch {
-	case threads <= 1:
+	if threads <= 1 {
 		g.serial(0, g.m, 0, g.n, kern)
-	case mPanels >= 2*threads:
-		g.parallelRows(threads, kern)
-	default:
-		var wg sync.WaitGroup
-		for t := 1; t < threads; t++ {
-			wg.Go(func() {
-				g.serial(0, g.m, split(g.n, nPanels, nr, t, threads), split(g.n, nPanels, nr, t+1, threads), kern)
-			})
-		}
-		g.serial(0, g.m, 0, split(g.n, nPanels, nr, 1, threads), kern)
-		wg.Wait()
+		return
 	}
+	slab := func(t int) {
+		if mPanels >= nPanels {
+			g.serial(split(g.m, mPanels, mr, t, threads), split(g.m, mPanels, mr, t+1, threads), 0, g.n, kern)
+		} else {
+			g.serial(0, g.m, split(g.n, nPanels, nr, t, threads), split(g.n, nPanels, nr, t+1, threads), kern)
+		}
+	}
+	var wg sync.WaitGroup
+	for t := 1; t < threads; t++ {
+		wg.Go(func() { slab(t) })
+	}
+	slab(0)
+	wg.Wait()
 }
 
 // split returns where part t of parts starts when n elements, grouped into
@@ -311,56 +316,6 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int, kern kernelFunc) {
 	packPool.Put(bufs)
 }
 
-// parallelRows is serial's loop nest run by several goroutines at once, each
-// owning a contiguous band of rows of C. Each kc×nc block of B is packed
-// cooperatively (every goroutine packs a share of its panels) into one of two
-// shared buffers; a barrier after packing makes the block visible to all.
-// Alternating between two buffers means that same barrier also guarantees
-// nobody still reads the block that the next packing round overwrites.
-func (g *gemmArgs) parallelRows(threads int, kern kernelFunc) {
-	mPanels := ceilDiv(g.m, mr)
-	kcMax := min(blockKC, g.k)
-	bSize := kcMax * min(blockNC, roundUp(g.n, nr))
-	shared := packPool.Get().(*packBuffers)
-	shared.b = grow(shared.b, 2*bSize)
-	bar := newBarrier(threads)
-	work := func(t int) {
-		i0 := split(g.m, mPanels, mr, t, threads)
-		i1 := split(g.m, mPanels, mr, t+1, threads)
-		bufs := packPool.Get().(*packBuffers)
-		bufs.a = grow(bufs.a, min(blockMC, roundUp(i1-i0, mr))*kcMax)
-		round := 0
-		for jc := 0; jc < g.n; jc += blockNC {
-			nc := min(blockNC, g.n-jc)
-			for pc := 0; pc < g.k; pc += blockKC {
-				kc := min(blockKC, g.k-pc)
-				pb := shared.b[round%2*bSize : round%2*bSize+bSize]
-				round++
-				nPanels := ceilDiv(nc, nr)
-				j0 := split(nc, nPanels, nr, t, threads)
-				j1 := split(nc, nPanels, nr, t+1, threads)
-				if j0 < j1 {
-					g.packB(pc, jc+j0, kc, j1-j0, pb[j0*kc:])
-				}
-				bar.wait()
-				for ic := i0; ic < i1; ic += blockMC {
-					mc := min(blockMC, i1-ic)
-					g.packA(ic, pc, mc, kc, bufs.a)
-					g.macroKernel(ic, jc, pc, mc, nc, kc, bufs.a, pb, &bufs.tile, kern)
-				}
-			}
-		}
-		packPool.Put(bufs)
-	}
-	var wg sync.WaitGroup
-	for t := 1; t < threads; t++ {
-		wg.Go(func() { work(t) })
-	}
-	work(0)
-	wg.Wait()
-	packPool.Put(shared)
-}
-
 // macroKernel multiplies a packed mc×kc block of A by a packed kc×nc block of
 // B into C[ic:ic+mc, jc:jc+nc]. The jr loop is outside so one B micro-panel
 // stays in L1 while all A micro-panels of the block stream past it from L2.
@@ -399,45 +354,6 @@ func (g *gemmArgs) macroKernel(ic, jc, pc, mc, nc, kc int, pa, pb []float32, tmp
 			}
 		}
 	}
-}
-
-// barrier lets the goroutines of one GEMM wait for each other after packing
-// a block of B. They normally arrive within microseconds of each other, so
-// it spins briefly before falling back to sleeping on a condition variable.
-type barrier struct {
-	n       int32
-	arrived atomic.Int32
-	gen     atomic.Uint32
-	mu      sync.Mutex
-	cond    sync.Cond
-}
-
-func newBarrier(n int) *barrier {
-	b := &barrier{n: int32(n)}
-	b.cond.L = &b.mu
-	return b
-}
-
-func (b *barrier) wait() {
-	gen := b.gen.Load()
-	if b.arrived.Add(1) == b.n {
-		b.arrived.Store(0)
-		b.mu.Lock()
-		b.gen.Add(1)
-		b.mu.Unlock()
-		b.cond.Broadcast()
-		return
-	}
-	for range 20000 {
-		if b.gen.Load() != gen {
-			return
-		}
-	}
-	b.mu.Lock()
-	for b.gen.Load() == gen {
-		b.cond.Wait()
-	}
-	b.mu.Unlock()
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"crsc/internal/npy"
+	"crsc/ir"
+	"crsc/passes"
+	"crsc/runtime"
+)
+
+func gradCommand() *cobra.Command {
+	var inputs, cotangents []string
+	var out, device, train, freeze string
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:   "grad MODEL --input NAME=FILE.npy ... --cotangent OUTPUT=FILE.npy --out DIR",
+		Short: "Write the gradient of sum(output ⊙ cotangent) for every trained parameter",
+		Long: `Builds MODEL's backward graph for the vector-Jacobian product
+sum(OUTPUT ⊙ COTANGENT), runs it on the given inputs, and writes DIR/<param>.npy
+for every trained parameter (every character outside [A-Za-z0-9._-] becomes '_').
+Trained parameters are the float initializers the output depends on, narrowed
+by --train and --freeze.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkDevice(device); err != nil {
+				return err
+			}
+			if out == "" {
+				return fmt.Errorf("--out DIR is required")
+			}
+			if len(cotangents) != 1 {
+				return fmt.Errorf("give exactly one --cotangent OUTPUT=FILE.npy")
+			}
+			outName, cotPath, ok := strings.Cut(cotangents[0], "=")
+			if !ok || outName == "" {
+				return fmt.Errorf("--cotangent %q: want OUTPUT=FILE.npy", cotangents[0])
+			}
+			feeds, err := readInputs(inputs)
+			if err != nil {
+				return err
+			}
+			cot, err := npy.ReadFile(cotPath)
+			if err != nil {
+				return err
+			}
+			g, err := loadModel(args[0], nil, nil)
+			if err != nil {
+				return err
+			}
+			if err := runtime.CheckInputs(g, feeds); err != nil {
+				return fmt.Errorf("%s: %v", args[0], err)
+			}
+			shapes := map[string]ir.Shape{}
+			for name, t := range feeds {
+				shapes[name] = ir.StaticShape(t.Shape...)
+			}
+			if g, err = loadModel(args[0], shapes, nil); err != nil {
+				return err
+			}
+			spec := passes.TrainingSpec{
+				Loss:  passes.LossSpec{Kind: passes.LossVJP, Output: outName},
+				Train: passes.TrainSelection{Train: train, Freeze: freeze},
+			}
+			trained, err := passes.BuildTraining(g, spec)
+			if err != nil {
+				return fmt.Errorf("%s: %v", args[0], err)
+			}
+			feeds[outName+"_cotangent"] = cot
+			results, err := runtime.Run(g, feeds, runtime.Options{Seed: seed})
+			if err != nil {
+				return fmt.Errorf("%s: %v", args[0], err)
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			for _, p := range trained {
+				path := filepath.Join(out, npy.SafeName(p.Param.Name)+".npy")
+				if err := npy.WriteFile(path, results[p.Grad.Name]); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d gradients to %s (loss %v)\n", len(trained), out, results[passes.LossName])
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&inputs, "input", nil, "input NAME=FILE.npy (repeat for each input)")
+	cmd.Flags().StringArrayVar(&cotangents, "cotangent", nil, "OUTPUT=FILE.npy: the output to differentiate and its cotangent")
+	cmd.Flags().StringVar(&out, "out", "", "folder for the gradient .npy files")
+	cmd.Flags().StringVar(&train, "train", "", "regexp: train only the parameters whose name matches")
+	cmd.Flags().StringVar(&freeze, "freeze", "", "regexp: freeze the parameters whose name matches")
+	cmd.Flags().StringVar(&device, "device", "cpu", "cpu, cuda or auto")
+	cmd.Flags().Uint64Var(&seed, "seed", 0, "seed for training-mode Dropout masks")
+	return cmd
+}

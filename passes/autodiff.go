@@ -1,0 +1,231 @@
+package passes
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"crsc/ir"
+)
+
+// CrscDomain is the domain of crsc's own ops (gradient helpers, sampling).
+const CrscDomain = "ai.crsc"
+
+// GradSuffix names a parameter's gradient output: W → W_grad (ONNX Runtime's
+// convention).
+const GradSuffix = "_grad"
+
+// TrainSelection narrows the trained set. Empty patterns mean: every float
+// initializer with more than one element that the loss depends on.
+type TrainSelection struct {
+	Train  string // regexp: only parameters whose name matches
+	Freeze string // regexp: parameters whose name matches stay frozen
+}
+
+// Params returns the candidate parameters of g: the model's float
+// initializers with more than one element (scalars are constants of the
+// graph: scales, epsilons, mask fill values; folded values are computed
+// constants), filtered by sel.
+func Params(g *ir.Graph, sel TrainSelection) ([]*ir.Value, error) {
+	var train, freeze *regexp.Regexp
+	var err error
+	if sel.Train != "" {
+		if train, err = regexp.Compile(sel.Train); err != nil {
+			return nil, fmt.Errorf("--train %q: %v", sel.Train, err)
+		}
+	}
+	if sel.Freeze != "" {
+		if freeze, err = regexp.Compile(sel.Freeze); err != nil {
+			return nil, fmt.Errorf("--freeze %q: %v", sel.Freeze, err)
+		}
+	}
+	var params []*ir.Value
+	for _, v := range g.Inits {
+		if !isWeight(v) {
+			continue
+		}
+		if train != nil && !train.MatchString(v.Name) || freeze != nil && freeze.MatchString(v.Name) {
+			continue
+		}
+		params = append(params, v)
+	}
+	return params, nil
+}
+
+// Gradients extends g with the backward pass: for every parameter the seeds
+// depend on, an output named <param>_grad holding Σ_s ⟨seed_s, ∂s/∂param⟩.
+// seeds maps forward values to their incoming gradient (1 for a scalar loss,
+// the cotangent for a vector-Jacobian product).
+//
+// Like tinygrad's compute_gradient: walk the nodes on a path from a
+// parameter to a seed in reverse order, apply each op's rule to the summed
+// gradients of its outputs, and accumulate what the rule returns for its
+// inputs. Every op on the path without a rule is reported at once.
+// It returns the parameters that received a gradient, in graph order.
+func Gradients(g *ir.Graph, params []*ir.Value, seeds map[*ir.Value]*ir.Value) ([]ParamGrad, error) {
+	if err := g.InferShapes(); err != nil {
+		return nil, err
+	}
+	onPath := nodesOnPath(g, params, seeds)
+	if err := checkRules(g, onPath); err != nil {
+		return nil, err
+	}
+	forward := append([]*ir.Node{}, g.Nodes...)
+	grads := map[*ir.Value][]*ir.Value{}
+	for v, s := range seeds {
+		grads[v] = append(grads[v], s)
+	}
+	b := &gradBuilder{g: g}
+	for i := len(forward) - 1; i >= 0; i-- {
+		n := forward[i]
+		if !onPath.nodes[n] {
+			continue
+		}
+		dy := make([]*ir.Value, len(n.Outputs))
+		any := false
+		for j, o := range n.Outputs {
+			if o != nil && len(grads[o]) > 0 {
+				dy[j] = b.sum(n.Name, grads[o])
+				any = true
+			}
+		}
+		if !any {
+			continue
+		}
+		need := make([]bool, len(n.Inputs))
+		for j, in := range n.Inputs {
+			need[j] = in != nil && onPath.values[in] && gradRules[opKey(n)].differentiable(j)
+		}
+		b.prefix = "grad/" + n.Name
+		dx, err := gradRules[opKey(n)].fn(b, n, dy, need)
+		if err == nil {
+			err = b.err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("gradient of node %q (%s): %v", n.Name, n.Op, err)
+		}
+		for j, d := range dx {
+			if d != nil && j < len(need) && need[j] {
+				grads[n.Inputs[j]] = append(grads[n.Inputs[j]], d)
+			}
+		}
+	}
+	var trained []ParamGrad
+	for _, p := range params {
+		contributions := grads[p]
+		if len(contributions) == 0 {
+			continue
+		}
+		b.prefix = "grad/" + p.Name
+		d := b.sum(p.Name, contributions)
+		out := b.op("Identity", nil, d)
+		out.Name = g.UniqueName(p.Name + GradSuffix)
+		g.Outputs = append(g.Outputs, out)
+		trained = append(trained, ParamGrad{Param: p, Grad: out})
+	}
+	if len(trained) == 0 {
+		return nil, fmt.Errorf("the loss depends on none of the %d selected parameters", len(params))
+	}
+	return trained, g.InferShapes()
+}
+
+// ParamGrad pairs a trained parameter with its gradient output.
+type ParamGrad struct {
+	Param, Grad *ir.Value
+}
+
+type pathSets struct {
+	nodes  map[*ir.Node]bool
+	values map[*ir.Value]bool // values that depend on a parameter
+}
+
+// nodesOnPath finds the nodes through which a parameter reaches a seed along
+// differentiable edges: forward from the parameters, backward from the seeds.
+func nodesOnPath(g *ir.Graph, params []*ir.Value, seeds map[*ir.Value]*ir.Value) pathSets {
+	depends := map[*ir.Value]bool{}
+	for _, p := range params {
+		depends[p] = true
+	}
+	for _, n := range g.Nodes {
+		rule := gradRules[opKey(n)]
+		hit := false
+		for j, in := range n.Inputs {
+			if in != nil && depends[in] && (rule.fn == nil || rule.differentiable(j)) {
+				hit = true
+			}
+		}
+		if !hit {
+			continue
+		}
+		for _, o := range n.Outputs {
+			if o != nil && o.DType.IsFloat() {
+				depends[o] = true
+			}
+		}
+	}
+	reaches := map[*ir.Value]bool{}
+	for v := range seeds {
+		reaches[v] = true
+	}
+	nodes := map[*ir.Node]bool{}
+	for i := len(g.Nodes) - 1; i >= 0; i-- {
+		n := g.Nodes[i]
+		useful := false
+		for _, o := range n.Outputs {
+			if o != nil && reaches[o] && depends[o] {
+				useful = true
+			}
+		}
+		if !useful {
+			continue
+		}
+		nodes[n] = true
+		for _, in := range n.Inputs {
+			if in != nil && depends[in] {
+				reaches[in] = true
+			}
+		}
+	}
+	values := map[*ir.Value]bool{}
+	for v := range depends {
+		if reaches[v] {
+			values[v] = true
+		}
+	}
+	return pathSets{nodes: nodes, values: values}
+}
+
+// checkRules lists every op on the path that has no gradient rule.
+func checkRules(g *ir.Graph, path pathSets) error {
+	missing := map[string][]string{}
+	for _, n := range g.Nodes {
+		if path.nodes[n] && gradRules[opKey(n)].fn == nil {
+			missing[opKey(n)] = append(missing[opKey(n)], n.Name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var ops []string
+	for op := range missing {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	parts := make([]string, len(ops))
+	for i, op := range ops {
+		nodes := missing[op]
+		if len(nodes) > 5 {
+			nodes = append(nodes[:5:5], fmt.Sprintf("and %d more", len(missing[op])-5))
+		}
+		parts[i] = fmt.Sprintf("%s (nodes %s)", op, strings.Join(nodes, ", "))
+	}
+	return fmt.Errorf("no gradient rule for: %s", strings.Join(parts, "; "))
+}
+
+func opKey(n *ir.Node) string {
+	if n.Domain == "" {
+		return n.Op
+	}
+	return n.Domain + "." + n.Op
+}

@@ -1,0 +1,753 @@
+package cpu
+
+import (
+	"math"
+
+	"crsc/ir"
+)
+
+// crscDomain holds crsc's own ops; here, the gradient helpers the autodiff
+// pass emits for ops whose backward is not a short chain of ONNX ops.
+const crscDomain = "ai.crsc"
+
+// crscKernels is the ai.crsc registry.
+var crscKernels = map[string]Kernel{
+	"SumTo":                       sumToKernel,
+	"GatherGrad":                  gatherGradKernel,
+	"SliceGrad":                   sliceGradKernel,
+	"DropoutGrad":                 dropoutGradKernel,
+	"LayerNormalizationGrad":      layerNormGradKernel,
+	"SoftmaxCrossEntropyLossGrad": sceLossGradKernel,
+}
+
+// gradWantOutput reports whether output i of n is needed: a nil entry in
+// n.Outputs (or one past its end) is an output the graph does not read, so
+// the kernel may skip computing it. A node built without outputs (tests,
+// direct calls) wants them all.
+func gradWantOutput(n *ir.Node, i int) bool {
+	if len(n.Outputs) == 0 {
+		return true
+	}
+	return i < len(n.Outputs) && n.Outputs[i] != nil
+}
+
+// gradTargetShape reads a shape input (int64 1-D, as a Shape node produces).
+func gradTargetShape(n *ir.Node, t *ir.Tensor, what string) ([]int, error) {
+	v, err := shapeOf(n, t, what)
+	if err != nil {
+		return nil, err
+	}
+	return dimsOf(n, v)
+}
+
+// gradSumToAxes returns the axes of from that must be summed (keeping dims) so
+// that the result reshapes to to: the leading axes to lacks, and those where
+// to has 1 and from does not. It fails unless to broadcasts to from.
+func gradSumToAxes(n *ir.Node, from, to []int) ([]int, error) {
+	if len(to) > len(from) {
+		return nil, errf(n, "cannot sum shape %v to the larger rank shape %v", from, to)
+	}
+	off := len(from) - len(to)
+	var axes []int
+	for i := 0; i < off; i++ {
+		axes = append(axes, i)
+	}
+	for i, d := range to {
+		switch f := from[off+i]; {
+		case f == d:
+		case d == 1:
+			axes = append(axes, off+i)
+		default:
+			return nil, errf(n, "shape %v does not broadcast to %v, so %v cannot be summed to it", to, from, from)
+		}
+	}
+	return axes, nil
+}
+
+// sumTo sums x over the axes broadcasting expanded, so that it gets shape to.
+func gradSumTo(ctx *Ctx, n *ir.Node, x *ir.Tensor, to []int) (*ir.Tensor, error) {
+	axes, err := gradSumToAxes(n, x.Shape, to)
+	if err != nil {
+		return nil, err
+	}
+	if len(axes) == 0 { // same shape: the common case for unbroadcast operands
+		out := x.Clone()
+		out.Shape = append([]int{}, to...)
+		return out, nil
+	}
+	red, err := reduce(ctx, n, redSum, x, axes, true)
+	if err != nil {
+		return nil, err
+	}
+	// keepdims left x's rank with ones where summed; the element count is
+	// already that of to.
+	return red.Reshaped(to), nil
+}
+
+// sumToKernel: SumTo(dY, shape) is the adjoint of broadcasting an operand of
+// the given shape up to dY's shape (Expand, or numpy broadcasting in
+// Add/Mul/...). Sums accumulate in float64 (see reduceFloat).
+func sumToKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	to, err := gradTargetShape(n, ins[1], "shape")
+	if err != nil {
+		return nil, err
+	}
+	out, err := gradSumTo(ctx, n, ins[0], to)
+	if err != nil {
+		return nil, err
+	}
+	return []*ir.Tensor{out}, nil
+}
+
+// gatherGradKernel: GatherGrad(dY, indices, shape; axis) is the adjoint of
+// Gather(data, indices; axis) with data of the given shape: zeros with each
+// dY slice added into the data row its index picked. Repeated indices
+// accumulate; negative ones count from the end, as in Gather.
+//
+// The scatter is made deterministic and race-free by inverting the index
+// map first (a counting sort: for each data row, the positions j that read
+// it, ascending), so every output element is written by one goroutine and
+// sums its contributions in j order, in float64. Work is split over data
+// rows, or over columns when rows are wide (embeddings: one hot row such as
+// the padding token must not serialize the whole scatter). Both splits give
+// bit-identical results, whatever the thread count.
+func gatherGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 3); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	dy, idxT := ins[0], ins[1]
+	shape, err := gradTargetShape(n, ins[2], "shape")
+	if err != nil {
+		return nil, err
+	}
+	if len(shape) == 0 {
+		return nil, errf(n, "data shape must have rank >= 1")
+	}
+	axis, err := normAxis(n, n.Attrs.Int("axis", 0), len(shape))
+	if err != nil {
+		return nil, err
+	}
+	idx, err := intsInput(n, idxT, "indices")
+	if err != nil {
+		return nil, err
+	}
+	want := append(append(append([]int{}, shape[:axis]...), idxT.Shape...), shape[axis+1:]...)
+	if !equalInts(dy.Shape, want) {
+		return nil, errf(n, "dY shape %v, want %v (Gather of %v by indices %v on axis %d)", dy.Shape, want, shape, idxT.Shape, axis)
+	}
+	dim := shape[axis]
+	rowsOf := make([]int, len(idx)) // normalized index per position j
+	start := make([]int, dim+1)     // CSR offsets: positions reading row r are order[start[r]:start[r+1]]
+	for j, v := range idx {
+		if v < -int64(dim) || v >= int64(dim) {
+			return nil, errf(n, "index %d out of range for axis %d of size %d", v, axis, dim)
+		}
+		if v < 0 {
+			v += int64(dim)
+		}
+		rowsOf[j] = int(v)
+		start[v+1]++
+	}
+	for r := 0; r < dim; r++ {
+		start[r+1] += start[r]
+	}
+	order := make([]int, len(idx))
+	fill := append([]int(nil), start[:dim]...)
+	for j, r := range rowsOf {
+		order[fill[r]] = j
+		fill[r]++
+	}
+	out := newTensor(dy.DType, shape)
+	g := gatherGradPlan{outer: ir.NumElements(shape[:axis]), dim: dim, k: len(idx),
+		inner: ir.NumElements(shape[axis+1:]), start: start, order: order}
+	if out.Len() == 0 || g.k == 0 {
+		return []*ir.Tensor{out}, nil
+	}
+	switch storage(dy.DType) {
+	case ir.Float32:
+		scatterAddRows(ctx, &g, dy.F32, out.F32)
+	case ir.Float64:
+		scatterAddRows(ctx, &g, dy.F64, out.F64)
+	default:
+		return nil, errf(n, "unsupported dtype %v (want float)", dy.DType)
+	}
+	return []*ir.Tensor{out}, nil
+}
+
+// gatherGradPlan describes the scatter: dY is [outer, k, inner], the output
+// [outer, dim, inner], and position j of the k goes to data row rowsOf[j].
+type gatherGradPlan struct {
+	outer, dim, k, inner int
+	start, order         []int
+}
+
+// gradMinColChunk is the narrowest column slice worth a goroutine of its own.
+const gradMinColChunk = 64
+
+func scatterAddRows[T float](ctx *Ctx, g *gatherGradPlan, dy, out []T) {
+	// row adds the contributions to output row u (= o*dim + r), columns
+	// [c0, c1), in ascending j; acc is scratch of at least c1-c0.
+	row := func(u, c0, c1 int, acc []float64) {
+		o, r := u/g.dim, u%g.dim
+		js := g.order[g.start[r]:g.start[r+1]]
+		if len(js) == 0 {
+			return
+		}
+		dst := out[u*g.inner+c0 : u*g.inner+c1]
+		if len(js) == 1 { // T(float64(v)) == v, so this matches the sum below
+			src := (o*g.k + js[0]) * g.inner
+			copy(dst, dy[src+c0:src+c1])
+			return
+		}
+		acc = acc[:c1-c0]
+		clear(acc)
+		for _, j := range js {
+			src := (o*g.k + j) * g.inner
+			for c, v := range dy[src+c0 : src+c1] {
+				acc[c] += float64(v)
+			}
+		}
+		for c, v := range acc {
+			dst[c] = T(v)
+		}
+	}
+	rows := g.outer * g.dim
+	work := g.outer*g.k*g.inner + rows
+	if pieces := min(threads(ctx), g.inner/gradMinColChunk); pieces > 1 && work >= minParallelWork {
+		width := (g.inner + pieces - 1) / pieces
+		parallelFor(ctx, pieces, work, func(lo, hi int) {
+			acc := make([]float64, width)
+			for p := lo; p < hi; p++ {
+				c0, c1 := p*width, min((p+1)*width, g.inner)
+				for u := 0; u < rows && c0 < c1; u++ {
+					row(u, c0, c1, acc)
+				}
+			}
+		})
+		return
+	}
+	parallelFor(ctx, rows, work, func(lo, hi int) {
+		acc := make([]float64, g.inner)
+		for u := lo; u < hi; u++ {
+			row(u, 0, g.inner, acc)
+		}
+	})
+}
+
+// gradSliceRegion computes where ONNX Slice over a tensor of the given shape
+// reads: the result dims, and the base offset and per-dim strides of the
+// read within the row-major source. Clamping follows sliceKernel exactly
+// (separately for positive and negative steps).
+func gradSliceRegion(n *ir.Node, shape []int, starts, ends, axes, steps []int64) (dims, strides []int, base int, err error) {
+	if len(starts) != len(ends) {
+		return nil, nil, 0, errf(n, "starts %v and ends %v differ in length", starts, ends)
+	}
+	if axes == nil {
+		for i := range starts {
+			axes = append(axes, int64(i))
+		}
+	}
+	if steps == nil {
+		steps = make([]int64, len(starts))
+		for i := range steps {
+			steps[i] = 1
+		}
+	}
+	if len(axes) != len(starts) || len(steps) != len(starts) {
+		return nil, nil, 0, errf(n, "starts, ends, axes and steps differ in length")
+	}
+	ax, err := normAxes(n, axes, len(shape))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	st := contiguousStrides(shape)
+	dims = append([]int{}, shape...)
+	strides = append([]int{}, st...)
+	for i, a := range ax {
+		d := int64(shape[a])
+		start, end, step := starts[i], ends[i], steps[i]
+		if step == 0 {
+			return nil, nil, 0, errf(n, "step 0 on axis %d", a)
+		}
+		if start < 0 {
+			start += d
+		}
+		if end < 0 {
+			end += d
+		}
+		var cnt int64
+		if step > 0 {
+			start = min(max(start, 0), d)
+			end = min(max(end, 0), d)
+			if end > start {
+				cnt = (end - start + step - 1) / step
+			}
+		} else {
+			start = min(max(start, -1), d-1)
+			end = min(max(end, -1), d-1)
+			if start > end {
+				cnt = (start - end + (-step) - 1) / (-step)
+			}
+		}
+		dims[a] = int(cnt)
+		strides[a] = st[a] * int(step)
+		if cnt > 0 {
+			base += int(start) * st[a]
+		}
+	}
+	return dims, strides, base, nil
+}
+
+// sliceGradKernel: SliceGrad(dY, shape, starts, ends, axes?, steps?) is the
+// adjoint of Slice(x, starts, ends, axes, steps) with x of the given shape:
+// zeros with dY written where the slice read. A slice reads each element at
+// most once, so this is a plain strided write (safe to run in parallel).
+// Like Slice it also accepts starts/ends/axes/steps as attributes.
+func sliceGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	dy := ins[0]
+	shape, err := gradTargetShape(n, ins[1], "shape")
+	if err != nil {
+		return nil, err
+	}
+	get := func(i int, attr string) ([]int64, error) {
+		if t := in(ins, i); t != nil {
+			return intsInput(n, t, attr)
+		}
+		return n.Attrs.Ints(attr), nil
+	}
+	var lists [4][]int64
+	for i, name := range []string{"starts", "ends", "axes", "steps"} {
+		if lists[i], err = get(i+2, name); err != nil {
+			return nil, err
+		}
+	}
+	dims, strides, base, err := gradSliceRegion(n, shape, lists[0], lists[1], lists[2], lists[3])
+	if err != nil {
+		return nil, err
+	}
+	if !equalInts(dy.Shape, dims) {
+		return nil, errf(n, "dY shape %v, want %v (the slice of %v)", dy.Shape, dims, shape)
+	}
+	out := newTensor(dy.DType, shape)
+	if dy.Len() == 0 {
+		return []*ir.Tensor{out}, nil
+	}
+	p := planStrided(dims, strides)
+	switch storage(dy.DType) {
+	case ir.Float32:
+		gradStridedScatter(ctx, p, base, out.F32, dy.F32)
+	case ir.Float64:
+		gradStridedScatter(ctx, p, base, out.F64, dy.F64)
+	case ir.Int64:
+		gradStridedScatter(ctx, p, base, out.I64, dy.I64)
+	case ir.Int32:
+		gradStridedScatter(ctx, p, base, out.I32, dy.I32)
+	default:
+		gradStridedScatter(ctx, p, base, out.Bool, dy.Bool)
+	}
+	return []*ir.Tensor{out}, nil
+}
+
+// gradStridedScatter is stridedCopy reversed: the contiguous src goes to dst at
+// base plus the plan's strides.
+func gradStridedScatter[T elem](ctx *Ctx, p *bcastPlan, base int, dst, src []T) {
+	s := p.inner[0]
+	p.run(ctx, func(o int, offs []int, cnt int) {
+		d := base + offs[0]
+		if s == 1 {
+			copy(dst[d:d+cnt], src[o:o+cnt])
+			return
+		}
+		for i, v := range src[o : o+cnt] {
+			dst[d+i*s] = v
+		}
+	})
+}
+
+// dropoutGradKernel: DropoutGrad(dY, mask, ratio?, training_mode?) is the
+// adjoint of dropoutKernel. Inputs ratio and training_mode are the forward
+// node's own (same defaults, attribute ratio of old opsets included), so
+// the identity/active decision is the same one the forward made: identity
+// when training_mode is absent or false, ctx.ForceEval is set, or ratio is
+// 0; else dX = dY * mask * 1/(1-ratio), with the scale rounded to the dtype
+// first exactly as the forward does. The mask is needed only when active.
+func dropoutGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	dy, mask := ins[0], in(ins, 1)
+	ratio := float64(n.Attrs.Float("ratio", 0.5))
+	if t := in(ins, 2); t != nil {
+		if t.Len() != 1 || !t.DType.IsFloat() {
+			return nil, errf(n, "ratio must be a float scalar")
+		}
+		ratio = t.Float64At(0)
+	}
+	if ratio < 0 || ratio > 1 {
+		return nil, errf(n, "ratio %v outside [0, 1]", ratio)
+	}
+	training := false
+	if t := in(ins, 3); t != nil {
+		if t.Len() != 1 || t.DType != ir.Bool {
+			return nil, errf(n, "training_mode must be a bool scalar")
+		}
+		training = t.Bool[0]
+	}
+	if ctx != nil && ctx.ForceEval {
+		training = false
+	}
+	if st := storage(dy.DType); st != ir.Float32 && st != ir.Float64 {
+		return nil, errf(n, "unsupported dtype %v (want float)", dy.DType)
+	}
+	if !training || ratio == 0 {
+		return []*ir.Tensor{dy.Clone()}, nil
+	}
+	if mask == nil {
+		return nil, errf(n, "missing mask (input 1), needed in training mode")
+	}
+	if mask.DType != ir.Bool || !equalInts(mask.Shape, dy.Shape) {
+		return nil, errf(n, "mask must be bool %v, got %v %v", dy.Shape, mask.DType, mask.Shape)
+	}
+	scale := 0.0
+	if ratio < 1 {
+		scale = 1 / (1 - ratio)
+	}
+	out := newTensor(dy.DType, dy.Shape)
+	m := mask.Bool
+	switch storage(dy.DType) {
+	case ir.Float32:
+		s, x, o := float32(scale), dy.F32, out.F32
+		parallelFor(ctx, len(o), len(o), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if m[i] {
+					o[i] = x[i] * s
+				}
+			}
+		})
+	default:
+		x, o := dy.F64, out.F64
+		parallelFor(ctx, len(o), len(o), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if m[i] {
+					o[i] = x[i] * scale
+				}
+			}
+		})
+	}
+	return []*ir.Tensor{out}, nil
+}
+
+// lnGradBlocks bounds the row blocks of layerNormGrad. The blocks depend on
+// the row count only, never on the thread count, so the column sums for
+// dScale/dBias come out bit-identical however many threads run.
+const lnGradBlocks = 64
+
+// layerNormGradKernel: LayerNormalizationGrad(dY, X, scale, mean,
+// inv_std_dev; axis) → (dX, dScale, dBias), the adjoint of
+// LayerNormalization (opset 17) given its saved Mean and InvStdDev outputs
+// (shape X.shape[:axis] + ones, any float dtype). Per normalized row of D
+// elements, with xhat = (x-mean)*inv and g = dY*scale:
+//
+//	dX = inv * (g - mean(g) - xhat*mean(g*xhat))
+//	dScale = Σ_rows dY*xhat, dBias = Σ_rows dY
+//
+// dScale and dBias take scale's shape (bias is not an input: a bias whose
+// shape differs from scale's needs a SumTo after). A scale that the forward
+// broadcast to the normalized dims gets its gradient summed back. Row sums
+// run in float64. Outputs whose n.Outputs entry is nil are not computed.
+func layerNormGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 5); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	dy, x, scale, meanT, invT := ins[0], ins[1], ins[2], ins[3], ins[4]
+	if st := storage(x.DType); st != ir.Float32 && st != ir.Float64 {
+		return nil, errf(n, "unsupported dtype %v (want float)", x.DType)
+	}
+	if dy.DType != x.DType || !equalInts(dy.Shape, x.Shape) {
+		return nil, errf(n, "dY %v %v must match X %v %v", dy.DType, dy.Shape, x.DType, x.Shape)
+	}
+	r := len(x.Shape)
+	if r == 0 {
+		return nil, errf(n, "input must have rank >= 1")
+	}
+	axis, err := normAxis(n, n.Attrs.Int("axis", -1), r)
+	if err != nil {
+		return nil, err
+	}
+	norm := x.Shape[axis:]
+	outer, d := ir.NumElements(x.Shape[:axis]), ir.NumElements(norm)
+	if scale.DType != x.DType {
+		return nil, errf(n, "scale dtype %v differs from input %v", scale.DType, x.DType)
+	}
+	sc := toFloat64(scale).F64
+	broadcastScale := false
+	if scale.Len() != d || len(scale.Shape) > len(norm) {
+		// Same rule as the forward: scale broadcasts unidirectionally.
+		shape, err := broadcastShape(n, norm, scale.Shape)
+		if err != nil || len(shape) != len(norm) || ir.NumElements(shape) != d {
+			return nil, errf(n, "scale shape %v does not broadcast to %v", scale.Shape, norm)
+		}
+		sc = broadcastTo(ctx, sc, scale.Shape, norm)
+		broadcastScale = true
+	}
+	for _, st := range []*ir.Tensor{meanT, invT} {
+		if !st.DType.IsFloat() || st.Len() != outer {
+			return nil, errf(n, "mean and inv_std_dev must be float with %d elements (X.shape[:%d] + ones), got %v %v",
+				outer, axis, st.DType, st.Shape)
+		}
+	}
+	mean, inv := toFloat64(meanT).F64, toFloat64(invT).F64
+	wantDX, wantDS, wantDB := gradWantOutput(n, 0), gradWantOutput(n, 1), gradWantOutput(n, 2)
+	var dx *ir.Tensor
+	if wantDX {
+		dx = newTensor(x.DType, x.Shape)
+	}
+	var ds, db []float64
+	if wantDS {
+		ds = make([]float64, d)
+	}
+	if wantDB {
+		db = make([]float64, d)
+	}
+	switch storage(x.DType) {
+	case ir.Float32:
+		var o []float32
+		if dx != nil {
+			o = dx.F32
+		}
+		layerNormGrad(ctx, dy.F32, x.F32, o, sc, mean, inv, ds, db, outer, d)
+	default:
+		var o []float64
+		if dx != nil {
+			o = dx.F64
+		}
+		layerNormGrad(ctx, dy.F64, x.F64, o, sc, mean, inv, ds, db, outer, d)
+	}
+	param := func(sum []float64) (*ir.Tensor, error) {
+		if sum == nil {
+			return nil, nil
+		}
+		t := &ir.Tensor{DType: ir.Float64, Shape: append([]int{}, norm...), F64: sum}
+		if broadcastScale {
+			var err error
+			if t, err = gradSumTo(ctx, n, t, scale.Shape); err != nil {
+				return nil, err
+			}
+		}
+		t = convert(t, x.DType)
+		t.Shape = append([]int{}, scale.Shape...)
+		return t, nil
+	}
+	dScale, err := param(ds)
+	if err != nil {
+		return nil, err
+	}
+	dBias, err := param(db)
+	if err != nil {
+		return nil, err
+	}
+	return trimOutputs(n, []*ir.Tensor{dx, dScale, dBias}), nil
+}
+
+// layerNormGrad fills dx (when non-nil) and the column sums ds, db (when
+// non-nil). Rows are cut into fixed blocks; each block keeps its own
+// partial column sums, added in block order at the end.
+func layerNormGrad[T float](ctx *Ctx, dy, x, dx []T, sc, mean, inv, ds, db []float64, outer, d int) {
+	if outer == 0 || d == 0 {
+		return
+	}
+	nb := min(outer, lnGradBlocks)
+	var ps, pb []float64
+	if ds != nil {
+		ps = make([]float64, nb*d)
+	}
+	if db != nil {
+		pb = make([]float64, nb*d)
+	}
+	parallelFor(ctx, nb, outer*d*2, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			r0, r1 := b*outer/nb, (b+1)*outer/nb
+			for o := r0; o < r1; o++ {
+				mu, is := mean[o], inv[o]
+				g, xr := dy[o*d:(o+1)*d], x[o*d:(o+1)*d]
+				if ps != nil || pb != nil {
+					for j, v := range g {
+						if ps != nil {
+							ps[b*d+j] += float64(v) * (float64(xr[j]) - mu) * is
+						}
+						if pb != nil {
+							pb[b*d+j] += float64(v)
+						}
+					}
+				}
+				if dx == nil {
+					continue
+				}
+				sg, sgx := 0.0, 0.0
+				for j, v := range g {
+					gj := float64(v) * sc[j]
+					sg += gj
+					sgx += gj * (float64(xr[j]) - mu) * is
+				}
+				mg, mgx := sg/float64(d), sgx/float64(d)
+				out := dx[o*d : (o+1)*d]
+				for j, v := range g {
+					xh := (float64(xr[j]) - mu) * is
+					out[j] = T(is * (float64(v)*sc[j] - mg - xh*mgx))
+				}
+			}
+		}
+	})
+	for _, p := range []struct{ part, sum []float64 }{{ps, ds}, {pb, db}} {
+		if p.sum == nil {
+			continue
+		}
+		for b := 0; b < nb; b++ {
+			for j, v := range p.part[b*d : (b+1)*d] {
+				p.sum[j] += v
+			}
+		}
+	}
+}
+
+// sceLossGradKernel: SoftmaxCrossEntropyLossGrad(dLoss, log_prob, labels,
+// weights?; reduction, ignore_index) → dScores, the adjoint of sceLossKernel
+// with respect to scores, given its log_prob output. With w the weight of
+// a position's label (1 without weights),
+//
+//	dScores[i, c, j] = k(i, j) * w * (exp(log_prob[i, c, j]) - [c == label])
+//
+// where k is dLoss[i, j] for reduction none, dLoss for sum, and dLoss/Σw
+// (Σw over the counted labels) for mean, 0 when every label is ignored, as
+// the forward then returns the constant 0. Ignored positions get 0.
+func sceLossGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 3); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	dLoss, logp, labels, weights := ins[0], ins[1], ins[2], in(ins, 3)
+	if st := storage(logp.DType); st != ir.Float32 && st != ir.Float64 {
+		return nil, errf(n, "unsupported dtype %v (want float)", logp.DType)
+	}
+	if len(logp.Shape) < 2 {
+		return nil, errf(n, "log_prob must be [N, C, ...], got %v", logp.Shape)
+	}
+	N, C := logp.Shape[0], logp.Shape[1]
+	D := ir.NumElements(logp.Shape[2:])
+	wantLabels := append([]int{N}, logp.Shape[2:]...)
+	if !equalInts(labels.Shape, wantLabels) {
+		return nil, errf(n, "labels shape %v, want %v", labels.Shape, wantLabels)
+	}
+	lab, err := intsInput(n, labels, "labels")
+	if err != nil {
+		return nil, err
+	}
+	var w []float64
+	if weights != nil {
+		if weights.Len() != C || weights.DType != logp.DType {
+			return nil, errf(n, "weights must be %v [%d], got %v %v", logp.DType, C, weights.DType, weights.Shape)
+		}
+		w = toFloat64(weights).F64
+	}
+	hasIgnore := n.Attrs.Has("ignore_index")
+	ignore := n.Attrs.Int("ignore_index", 0)
+	reduction := n.Attrs.String("reduction", "mean")
+	if reduction != "none" && reduction != "sum" && reduction != "mean" {
+		return nil, errf(n, "unknown reduction %q", reduction)
+	}
+	if !dLoss.DType.IsFloat() {
+		return nil, errf(n, "dLoss must be float, got %v", dLoss.DType)
+	}
+	if reduction == "none" {
+		if !equalInts(dLoss.Shape, wantLabels) {
+			return nil, errf(n, "dLoss shape %v, want %v for reduction none", dLoss.Shape, wantLabels)
+		}
+	} else if dLoss.Len() != 1 {
+		return nil, errf(n, "dLoss must be a scalar for reduction %s, got shape %v", reduction, dLoss.Shape)
+	}
+	dl := toFloat64(dLoss).F64
+	// coef[p] is the factor of position p's row, 0 when ignored; labels
+	// are checked here, sequentially, so the parallel pass cannot fail.
+	coef := make([]float64, N*D)
+	wsum := 0.0
+	for p, l := range lab {
+		if hasIgnore && l == ignore {
+			continue
+		}
+		if l < 0 || l >= int64(C) {
+			return nil, errf(n, "label %d out of range [0, %d)", l, C)
+		}
+		wt := 1.0
+		if w != nil {
+			wt = w[l]
+		}
+		coef[p] = wt
+		wsum += wt
+	}
+	for p := range coef {
+		switch reduction {
+		case "none":
+			coef[p] *= dl[p]
+		case "sum":
+			coef[p] *= dl[0]
+		default:
+			if wsum == 0 {
+				coef[p] = 0
+			} else {
+				coef[p] *= dl[0] / wsum
+			}
+		}
+	}
+	out := newTensor(logp.DType, logp.Shape)
+	switch storage(logp.DType) {
+	case ir.Float32:
+		sceGrad(ctx, logp.F32, out.F32, lab, coef, N, C, D)
+	default:
+		sceGrad(ctx, logp.F64, out.F64, lab, coef, N, C, D)
+	}
+	return []*ir.Tensor{out}, nil
+}
+
+func sceGrad[T float](ctx *Ctx, logp, out []T, lab []int64, coef []float64, N, C, D int) {
+	parallelFor(ctx, N*D, N*C*D, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			k := coef[p]
+			if k == 0 { // ignored (or zero weight / zero cotangent): stays 0
+				continue
+			}
+			i, j := p/D, p%D
+			base := i*C*D + j
+			for c := 0; c < C; c++ {
+				q := base + c*D
+				v := math.Exp(float64(logp[q]))
+				if int64(c) == lab[p] {
+					v--
+				}
+				out[q] = T(k * v)
+			}
+		}
+	})
+}
