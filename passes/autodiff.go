@@ -64,10 +64,36 @@ func Params(g *ir.Graph, sel TrainSelection) ([]*ir.Value, error) {
 // inputs. Every op on the path without a rule is reported at once.
 // It returns the parameters that received a gradient, in graph order.
 func Gradients(g *ir.Graph, params []*ir.Value, seeds map[*ir.Value]*ir.Value) ([]ParamGrad, error) {
+	grads, err := gradientValues(g, params, seeds)
+	if err != nil {
+		return nil, err
+	}
+	b := &gradBuilder{g: g}
+	var trained []ParamGrad
+	for _, p := range params {
+		d, ok := grads[p]
+		if !ok {
+			continue
+		}
+		b.prefix = "grad/" + p.Name
+		out := b.op("Identity", nil, d)
+		out.Name = g.UniqueName(p.Name + GradSuffix)
+		g.Outputs = append(g.Outputs, out)
+		trained = append(trained, ParamGrad{Param: p, Grad: out})
+	}
+	if len(trained) == 0 {
+		return nil, fmt.Errorf("the loss depends on none of the %d selected parameters", len(params))
+	}
+	return trained, g.InferShapes()
+}
+
+// gradientValues appends the backward nodes and returns, for each of xs
+// that the seeds depend on, the value holding its summed gradient.
+func gradientValues(g *ir.Graph, xs []*ir.Value, seeds map[*ir.Value]*ir.Value) (map[*ir.Value]*ir.Value, error) {
 	if err := g.InferShapes(); err != nil {
 		return nil, err
 	}
-	onPath := nodesOnPath(g, params, seeds)
+	onPath := nodesOnPath(g, xs, seeds)
 	if err := checkRules(g, onPath); err != nil {
 		return nil, err
 	}
@@ -111,23 +137,14 @@ func Gradients(g *ir.Graph, params []*ir.Value, seeds map[*ir.Value]*ir.Value) (
 			}
 		}
 	}
-	var trained []ParamGrad
-	for _, p := range params {
-		contributions := grads[p]
-		if len(contributions) == 0 {
-			continue
+	result := map[*ir.Value]*ir.Value{}
+	for _, x := range xs {
+		if len(grads[x]) > 0 {
+			b.prefix = "grad/" + x.Name
+			result[x] = b.sum(x.Name, grads[x])
 		}
-		b.prefix = "grad/" + p.Name
-		d := b.sum(p.Name, contributions)
-		out := b.op("Identity", nil, d)
-		out.Name = g.UniqueName(p.Name + GradSuffix)
-		g.Outputs = append(g.Outputs, out)
-		trained = append(trained, ParamGrad{Param: p, Grad: out})
 	}
-	if len(trained) == 0 {
-		return nil, fmt.Errorf("the loss depends on none of the %d selected parameters", len(params))
-	}
-	return trained, g.InferShapes()
+	return result, b.err
 }
 
 // ParamGrad pairs a trained parameter with its gradient output.

@@ -26,9 +26,10 @@ type Pass struct {
 }
 
 // Load is the pipeline every imported model goes through before it runs:
-// reject what cannot run, bind user shapes, infer shapes, fold constant and
+// expand ONNX Gradient ops into backward graphs, reject what cannot run, bind user shapes, infer shapes, fold constant and
 // shape subgraphs, drop dead nodes, and infer again over the folded graph.
 var Load = []Pass{
+	{"lower-gradient-ops", LowerGradientOps},
 	{"check-supported", CheckSupported},
 	{"bind-shapes", BindShapes},
 	{"infer-shapes", InferShapes},

@@ -717,7 +717,7 @@ func sceLossGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 			if wsum == 0 {
 				coef[p] = 0
 			} else {
-				coef[p] *= dl[0] / wsum
+				coef[p] *= dl[0] / (wsum+1)
 			}
 		}
 	}
