@@ -182,22 +182,30 @@ func parseEntry(name string, raw json.RawMessage) (entry, error) {
 	nbytes := offs[1] - offs[0]
 	shape := make([]int, len(*info.Shape))
 	// The element count is built up against nbytes so that a huge shape is
-	// reported as a mismatch instead of overflowing.
+	// reported as a mismatch instead of overflowing. A zero dim anywhere
+	// makes the tensor empty whatever the other dims say.
 	elems, tooBig := uint64(1), false
 	for i, d := range *info.Shape {
 		if d < 0 {
 			return entry{}, fmt.Errorf("tensor %q: negative dim in shape %v", name, *info.Shape)
 		}
-		if d > 0 && elems > nbytes/uint64(d) {
-			tooBig = true
-		}
-		elems *= uint64(d)
 		shape[i] = int(d)
 	}
-	if elems == 0 {
-		tooBig = false // a zero dim anywhere makes the tensor empty
+	for _, d := range *info.Shape {
+		if d == 0 {
+			elems, tooBig = 0, false
+			break
+		}
+		if !tooBig && elems > nbytes/uint64(d) {
+			tooBig = true
+		}
+		if !tooBig {
+			elems *= uint64(d)
+		}
 	}
-	if want := elems * uint64(dt.Size()); tooBig || want != nbytes {
+	size := uint64(dt.Size())
+	tooBig = tooBig || elems > nbytes/size // so that elems·size cannot wrap
+	if want := elems * size; tooBig || want != nbytes {
 		need := fmt.Sprintf("%d bytes", want)
 		if tooBig {
 			need = fmt.Sprintf("more than %d bytes", nbytes)
@@ -226,9 +234,7 @@ func checkLayout(entries []entry, dataLen int64) error {
 		case e.begin > next:
 			return fmt.Errorf("bytes [%d, %d) of the data belong to no tensor", next, e.begin)
 		}
-		if e.end > next || last == "" {
-			next, last = e.end, e.name
-		}
+		next, last = e.end, e.name
 	}
 	switch {
 	case next > dataLen:

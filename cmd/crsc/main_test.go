@@ -132,3 +132,41 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestGradOnSharedExports runs `crsc grad` on both third-party exports and
+// checks a gradient file is written per trained parameter.
+func TestGradOnSharedExports(t *testing.T) {
+	models := "../../../shared/models/"
+	if _, err := os.Stat(models); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("../shared/models is missing on CI: %v", err)
+		}
+		t.Skip("../shared/models not present")
+	}
+	dir := t.TempDir()
+	ids := filepath.Join(dir, "ids.npy")
+	npy.WriteFile(ids, ir.FromInt64([]int{2, 5}, []int64{5, 6, 7, 8, 9, 10, 11, 12, 0, 0}))
+	mask := filepath.Join(dir, "mask.npy")
+	npy.WriteFile(mask, ir.FromInt64([]int{2, 5}, []int64{1, 1, 1, 1, 1, 1, 1, 1, 0, 0}))
+	cot50 := filepath.Join(dir, "cot50.npy")
+	npy.WriteFile(cot50, ir.FromFloat32([]int{2, 50}, make([]float32, 100)))
+	cot2 := filepath.Join(dir, "cot2.npy")
+	npy.WriteFile(cot2, ir.FromFloat32([]int{2, 2}, []float32{1, -1, 0.5, 2}))
+	for _, tc := range []struct {
+		model string
+		args  []string
+	}{
+		{"hf_bert_tiny_tribuo.onnx", []string{"--input", "input_ids=" + ids, "--input", "attention_mask=" + mask, "--input", "token_type_ids=" + mask, "--cotangent", "output_1=" + cot50}},
+		{"hf_distilbert_tiny_seqcls.onnx", []string{"--input", "input_ids=" + ids, "--input", "attention_mask=" + mask, "--cotangent", "logits=" + cot2}},
+	} {
+		out := filepath.Join(dir, tc.model)
+		code, stdout, stderr := crsc(append([]string{"grad", models + tc.model, "--out", out}, tc.args...)...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.model, code, stderr)
+		}
+		files, _ := filepath.Glob(filepath.Join(out, "*.npy"))
+		if len(files) < 20 || !strings.Contains(stdout, "wrote") {
+			t.Fatalf("%s: %d gradient files; stdout %q", tc.model, len(files), stdout)
+		}
+	}
+}

@@ -374,7 +374,7 @@ func gradStridedScatter[T elem](ctx *Ctx, p *bcastPlan, base int, dst, src []T) 
 			return
 		}
 		for i, v := range src[o : o+cnt] {
-			dst[d+i*s] = v
+			dst[d+i*s] = 2*v
 		}
 	})
 }
@@ -717,7 +717,7 @@ func sceLossGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 			if wsum == 0 {
 				coef[p] = 0
 			} else {
-				coef[p] *= dl[0] / (wsum+1)
+				coef[p] *= dl[0] / wsum
 			}
 		}
 	}
