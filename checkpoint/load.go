@@ -181,9 +181,10 @@ func parseEntry(name string, raw json.RawMessage) (entry, error) {
 	}
 	nbytes := offs[1] - offs[0]
 	shape := make([]int, len(*info.Shape))
-	// The element count is built up against nbytes so that a huge shape is
-	// reported as a mismatch instead of overflowing. A zero dim anywhere
-	// makes the tensor empty whatever the other dims say.
+	// The element count is capped so that elems·size cannot wrap: past the
+	// cap the shape needs more bytes than any file holds. A zero dim
+	// anywhere makes the tensor empty whatever the other dims say.
+	const maxElems = math.MaxInt64 / 8
 	elems, tooBig := uint64(1), false
 	for i, d := range *info.Shape {
 		if d < 0 {
@@ -196,16 +197,14 @@ func parseEntry(name string, raw json.RawMessage) (entry, error) {
 			elems, tooBig = 0, false
 			break
 		}
-		if !tooBig && elems > nbytes/uint64(d) {
+		if !tooBig && elems > maxElems/uint64(d) {
 			tooBig = true
 		}
 		if !tooBig {
 			elems *= uint64(d)
 		}
 	}
-	size := uint64(dt.Size())
-	tooBig = tooBig || elems > nbytes/size // so that elems·size cannot wrap
-	if want := elems * size; tooBig || want != nbytes {
+	if want := elems * uint64(dt.Size()); tooBig || want != nbytes {
 		need := fmt.Sprintf("%d bytes", want)
 		if tooBig {
 			need = fmt.Sprintf("more than %d bytes", nbytes)

@@ -14,6 +14,10 @@ type Value struct {
 	HasShape bool
 	Producer *Node   // nil for graph inputs and initializers
 	Init     *Tensor // weights and constants; nil otherwise
+	// Sym, for a small integer tensor computed from shapes (the
+	// Shape → Gather → Concat chains of exports), holds its elements as
+	// dims, so a Reshape fed by it gets a symbolic shape without --shape.
+	Sym []Dim
 	// Folded marks an initializer that crsc computed at compile time
 	// (constant folding): a constant of the graph, never a parameter.
 	Folded bool

@@ -108,6 +108,7 @@ func InferNode(n *Node) error {
 	if err := fn(n); err != nil {
 		return fmt.Errorf("node %q (%s): %v", n.Name, n.Op, err)
 	}
+	propagateSym(n)
 	return nil
 }
 
@@ -349,12 +350,26 @@ func inferTranspose(n *Node) error {
 	return nil
 }
 
-// constInts returns the int64 contents of a constant input.
+// constInts returns the int64 contents of a constant input, or of a
+// computed one whose symbolic contents are all fixed numbers.
 func constInts(v *Value) ([]int64, bool) {
-	if v == nil || v.Init == nil {
+	if v == nil {
 		return nil, false
 	}
-	return v.Init.Int64s(), true
+	if v.Init != nil {
+		return v.Init.Int64s(), true
+	}
+	if v.Sym == nil {
+		return nil, false
+	}
+	out := make([]int64, len(v.Sym))
+	for i, d := range v.Sym {
+		if !d.IsFixed() {
+			return nil, false
+		}
+		out[i] = d.Size
+	}
+	return out, true
 }
 
 // axesOf reads axes from the attribute or a constant input i.
@@ -381,14 +396,22 @@ func normAxis(a int64, rank int) (int, error) {
 func inferReshape(n *Node) error {
 	in := n.In(0)
 	n.Outputs[0].DType = in.DType
-	target, ok := constInts(n.In(1))
+	dims, ok := symDims(n.In(1))
 	if !ok {
 		return nil
 	}
-	out := make(Shape, len(target))
+	out := make(Shape, len(dims))
+	target := make([]int64, len(dims))
 	infer := -1
-	for i, t := range target {
+	for i, d := range dims {
+		t := d.Size
+		if !d.IsFixed() {
+			t = -2 // symbolic: taken as is below
+		}
+		target[i] = t
 		switch {
+		case !d.IsFixed():
+			out[i] = d
 		case t == 0 && n.Attrs.Int("allowzero", 0) == 0:
 			if !in.HasShape || i >= len(in.Shape) {
 				out[i] = UnknownDim
@@ -400,7 +423,7 @@ func inferReshape(n *Node) error {
 				return fmt.Errorf("shape %v has two -1", target)
 			}
 			infer = i
-		case t < -1:
+		case t < -2:
 			return fmt.Errorf("bad shape %v", target)
 		default:
 			out[i] = Fixed(t)
@@ -594,12 +617,8 @@ func inferConstantOfShape(n *Node) error {
 		dt = t.DType
 	}
 	n.Outputs[0].DType = dt
-	if dims, ok := constInts(n.In(0)); ok {
-		s := make(Shape, len(dims))
-		for i, d := range dims {
-			s[i] = Fixed(d)
-		}
-		n.Outputs[0].SetType(dt, s)
+	if dims, ok := symDims(n.In(0)); ok {
+		n.Outputs[0].SetType(dt, append(Shape{}, dims...))
 	} else if in := n.In(0); in.HasShape && len(in.Shape) == 1 && in.Shape[0].IsFixed() {
 		s := make(Shape, in.Shape[0].Size)
 		for i := range s {
@@ -613,15 +632,11 @@ func inferConstantOfShape(n *Node) error {
 func inferExpand(n *Node) error {
 	in := n.In(0)
 	n.Outputs[0].DType = in.DType
-	dims, ok := constInts(n.In(1))
+	dims, ok := symDims(n.In(1))
 	if !ok || !in.HasShape {
 		return nil
 	}
-	target := make(Shape, len(dims))
-	for i, d := range dims {
-		target[i] = Fixed(d)
-	}
-	s, err := Broadcast(in.Shape, target)
+	s, err := Broadcast(in.Shape, append(Shape{}, dims...))
 	if err != nil {
 		return err
 	}
@@ -808,6 +823,13 @@ func inferRange(n *Node) error {
 	dt := n.In(0).DType
 	n.Outputs[0].DType = dt
 	n.Outputs[0].SetType(dt, Shape{UnknownDim})
+	start, ok1 := symDims(n.In(0))
+	limit, ok2 := symDims(n.In(1))
+	delta, ok3 := symDims(n.In(2))
+	if ok1 && ok2 && ok3 && len(start) == 1 && len(limit) == 1 && len(delta) == 1 &&
+		start[0] == Fixed(0) && delta[0] == Fixed(1) && !limit[0].IsUnknown() {
+		n.Outputs[0].SetType(dt, Shape{limit[0]}) // range(0, n) has n elements, symbolic or not
+	}
 	if n.In(0).IsConst() && n.In(1).IsConst() && n.In(2).IsConst() {
 		start, limit, delta := n.In(0).Init.Float64At(0), n.In(1).Init.Float64At(0), n.In(2).Init.Float64At(0)
 		if delta != 0 {
@@ -827,13 +849,13 @@ func inferRange(n *Node) error {
 func inferTile(n *Node) error {
 	in := n.In(0)
 	n.Outputs[0].DType = in.DType
-	reps, ok := constInts(n.In(1))
+	reps, ok := symDims(n.In(1))
 	if !ok || !in.HasShape || len(reps) != len(in.Shape) {
 		return nil
 	}
 	out := make(Shape, len(reps))
 	for i, r := range reps {
-		out[i] = in.Shape[i].Mul(Fixed(r))
+		out[i] = in.Shape[i].Mul(r)
 	}
 	n.Outputs[0].SetType(in.DType, out)
 	return nil

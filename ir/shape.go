@@ -12,7 +12,10 @@ import (
 //	{Size: 768}                  a fixed 768
 //	{Size: 1, Sym: "batch"}      the symbol batch
 //	{Size: 12, Sym: "batch*seq"} 12·batch·seq (what a Reshape can produce)
-//	{Size: -1}                   unknown
+//	{Sym: "?"}                   unknown
+//
+// Inside symbolic values (see symvalue.go) a fixed Dim may also be negative:
+// the -1 of a Reshape target.
 //
 // Keeping products symbolic lets Reshape/Flatten chains in BERT exports keep
 // exact shapes ([batch,seq,768] → [batch*seq,768] → back) without numbers.
@@ -31,7 +34,7 @@ func Fixed(n int64) Dim { return Dim{Size: n} }
 func Symbol(name string) Dim { return Dim{Size: 1, Sym: name} }
 
 // UnknownDim is an axis whose length nothing says.
-var UnknownDim = Dim{Size: -1}
+var UnknownDim = Dim{Sym: "?"}
 
 // StaticShape builds a shape of fixed dims.
 func StaticShape(dims ...int) Shape {
@@ -43,10 +46,10 @@ func StaticShape(dims ...int) Shape {
 }
 
 // IsFixed reports whether the dim is a known number.
-func (d Dim) IsFixed() bool { return d.Size >= 0 && d.Sym == "" }
+func (d Dim) IsFixed() bool { return d.Sym == "" }
 
 // IsUnknown reports whether nothing is known about the dim.
-func (d Dim) IsUnknown() bool { return d.Size < 0 }
+func (d Dim) IsUnknown() bool { return d.Sym == "?" }
 
 func (d Dim) String() string {
 	switch {

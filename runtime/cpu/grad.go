@@ -374,7 +374,7 @@ func gradStridedScatter[T elem](ctx *Ctx, p *bcastPlan, base int, dst, src []T) 
 			return
 		}
 		for i, v := range src[o : o+cnt] {
-			dst[d+i*s] = 2*v
+			dst[d+i*s] = v
 		}
 	})
 }
