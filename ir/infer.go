@@ -650,8 +650,8 @@ func inferSlice(n *Node) error {
 	if !in.HasShape {
 		return nil
 	}
-	starts, ok1 := constInts(n.In(1))
-	ends, ok2 := constInts(n.In(2))
+	starts, ok1 := symDims(n.In(1))
+	ends, ok2 := symDims(n.In(2))
 	if !ok1 || !ok2 || len(starts) != len(ends) {
 		return nil
 	}
@@ -679,16 +679,19 @@ func inferSlice(n *Node) error {
 		if steps != nil {
 			step = steps[i]
 		}
-		d := in.Shape[ax]
-		if !d.IsFixed() {
-			// Slicing a symbolic axis from 0 to "the end" keeps it.
-			if starts[i] == 0 && step == 1 && ends[i] >= 1<<31-1 {
-				continue
-			}
+		d, start, end := in.Shape[ax], starts[i], ends[i]
+		switch {
+		case d.IsFixed() && start.IsFixed() && end.IsFixed():
+			out[ax] = Fixed(SliceLen(start.Size, end.Size, step, d.Size))
+		case start == Fixed(0) && step == 1 && end.IsFixed() && end.Size >= 1<<31-1:
+			// [0:end-of-axis] keeps a symbolic axis as it is.
+		case start == Fixed(0) && step == 1 && !end.IsFixed() && !end.IsUnknown():
+			// position_ids[:, :seq]: a symbolic end is a length that fits
+			// the axis (BERT's positions table is longer than any input).
+			out[ax] = end
+		default:
 			out[ax] = UnknownDim
-			continue
 		}
-		out[ax] = Fixed(SliceLen(starts[i], ends[i], step, d.Size))
 	}
 	n.Outputs[0].SetType(in.DType, out)
 	return nil

@@ -36,7 +36,7 @@ func AttachLoss(g *ir.Graph, spec LossSpec) (map[*ir.Value]*ir.Value, error) {
 		if v := findOutput(g, LossName); v != nil {
 			kind, spec.Output = LossOutput, LossName
 		} else {
-			return nil, fmt.Errorf("the model has no scalar %q output: choose a loss (cross-entropy, mse, vjp) and the output it applies to", LossName)
+			return nil, fmt.Errorf("the model has no scalar %q output: choose a loss kind (cross-entropy, mse or vjp: --loss) and the output it applies to (--output)", LossName)
 		}
 	}
 	out := findOutput(g, spec.Output)

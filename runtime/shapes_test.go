@@ -75,3 +75,26 @@ func TestInferredShapesMatchRuntime(t *testing.T) {
 		})
 	}
 }
+
+// TestSymbolicShapesWithoutBinding: with no --shape at all, shape inference
+// through the exports' shape subgraphs gives every value a complete
+// (symbolic) shape, so memory planning and autodiff never meet an unknown.
+func TestSymbolicShapesWithoutBinding(t *testing.T) {
+	models, _ := filepath.Glob("../testdata/onnx/*.onnx")
+	shared, _ := filepath.Glob("../../shared/models/*.onnx")
+	for _, path := range append(models, shared...) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			g := load(t, path, nil)
+			for _, v := range g.Values() {
+				if !v.HasShape {
+					t.Fatalf("%s has no shape", v.Name)
+				}
+				for _, d := range v.Shape {
+					if d.IsUnknown() {
+						t.Fatalf("%s has an unknown dim: %s", v.Name, ir.TypeString(v))
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"crsc/artifacts"
+	"crsc/optim"
+	"crsc/passes"
+)
+
+func compileCommand() *cobra.Command {
+	var shapeSpecs []string
+	var out, loss, output, train, freeze string
+	cmd := &cobra.Command{
+		Use:   "compile MODEL [--loss KIND --output NAME] [--train RE] [--freeze RE] [--shape NAME=DIMS ...] -o DIR",
+		Short: "Build the training artifacts: training, eval and optimizer models and a checkpoint",
+		Long: `Derives MODEL's training graph (forward, loss, and a <param>_grad output per
+trained parameter) and writes, in DIR, the layout ONNX Runtime training uses:
+training_model.onnx, eval_model.onnx, optimizer_model.onnx (AdamW) and
+checkpoint.safetensors.
+
+The loss is the model's scalar "loss" output when it has one; otherwise pick
+--loss cross-entropy (adds an int64 "labels" input), mse (adds "targets") or
+vjp (adds "<output>_cotangent"), applied to --output.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("-o DIR is required")
+			}
+			shapes, err := shapeFlags(shapeSpecs)
+			if err != nil {
+				return err
+			}
+			g, err := loadModel(args[0], shapes, nil)
+			if err != nil {
+				return err
+			}
+			forwardNodes := len(g.Nodes)
+			spec := passes.TrainingSpec{
+				Loss:  passes.LossSpec{Kind: loss, Output: output},
+				Train: passes.TrainSelection{Train: train, Freeze: freeze},
+			}
+			set, err := artifacts.Build(g, spec, optim.DefaultAdamWConfig())
+			if err != nil {
+				return fmt.Errorf("%s: %v", args[0], err)
+			}
+			if err := set.Write(out); err != nil {
+				return err
+			}
+			var params, bytes int64
+			for _, pg := range set.Trained {
+				params += int64(pg.Param.Init.Len())
+				bytes += pg.Param.Init.Bytes()
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "trained:   %d parameters in %d tensors (%s)\n", params, len(set.Trained), humanBytes(bytes))
+			fmt.Fprintf(w, "graph:     %d forward nodes, %d backward nodes\n", forwardNodes, len(set.Training.Nodes)-forwardNodes)
+			for _, f := range []string{artifacts.TrainingFile, artifacts.EvalFile, artifacts.OptimizerFile, artifacts.CheckpointFile} {
+				fmt.Fprintf(w, "wrote      %s\n", filepath.Join(out, f))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&shapeSpecs, "shape", nil, "bind an input's shape, e.g. input_ids=8x128")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "folder for the artifacts")
+	cmd.Flags().StringVar(&loss, "loss", "", "output, cross-entropy, mse or vjp (default: the model's scalar loss output)")
+	cmd.Flags().StringVar(&output, "output", "", "the model output the loss applies to")
+	cmd.Flags().StringVar(&train, "train", "", "regexp: train only the parameters whose name matches")
+	cmd.Flags().StringVar(&freeze, "freeze", "", "regexp: freeze the parameters whose name matches")
+	return cmd
+}
