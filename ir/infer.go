@@ -64,6 +64,7 @@ func defaultInferRules() map[string]InferFunc {
 		inferRules[op] = inferReduce
 	}
 	inferRules[ruleKey("com.microsoft", "Gelu")] = sameAsInput0
+	inferRules[ruleKey("ai.crsc", "MatMul")] = inferMatMul
 	for k, v := range gradInferRules() {
 		inferRules[k] = v
 	}
@@ -276,6 +277,18 @@ func inferMatMul(n *Node) error {
 	as, bs := a.Shape, b.Shape
 	if len(as) == 0 || len(bs) == 0 {
 		return fmt.Errorf("MatMul of a scalar")
+	}
+	// ai.crsc.MatMul's transA/transB swap an operand's last two dims.
+	swapLast := func(s Shape) Shape {
+		s = s.Clone()
+		s[len(s)-1], s[len(s)-2] = s[len(s)-2], s[len(s)-1]
+		return s
+	}
+	if n.Attrs.Int("transA", 0) != 0 && len(as) >= 2 {
+		as = swapLast(as)
+	}
+	if n.Attrs.Int("transB", 0) != 0 && len(bs) >= 2 {
+		bs = swapLast(bs)
 	}
 	aVec, bVec := len(as) == 1, len(bs) == 1
 	if aVec {

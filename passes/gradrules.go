@@ -214,20 +214,29 @@ func gradGelu(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value
 	return []*ir.Value{b.op("Mul", nil, dy[0], b.op("Add", nil, cdf, b.op("Mul", nil, x, pdf)))}, nil
 }
 
-// gradMatMul handles N-d MatMul with broadcast batch dims. A linear layer
-// (2-D weight) gets its weight gradient as one [K,M]·[M,N] product over the
-// flattened rows instead of a batched product summed afterwards.
+// gradMatMul handles N-d MatMul with broadcast batch dims. The products
+// with transposed operands go to ai.crsc.MatMul (transA/transB attributes),
+// so no transpose is materialized; a linear layer (2-D weight) gets its
+// weight gradient as one [K,M]·[M,N] product over the flattened rows instead
+// of a batched product summed afterwards.
 func gradMatMul(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.Value, error) {
 	a, w := n.In(0), n.In(1)
 	if !a.HasShape || !w.HasShape || len(a.Shape) < 2 || len(w.Shape) < 2 {
 		return nil, fmt.Errorf("MatMul gradient needs operands of known rank ≥ 2 (got %s, %s)", ir.TypeString(a), ir.TypeString(w))
 	}
-	swap := func(v *ir.Value) *ir.Value {
-		return b.op("Transpose", ir.Attrs{"perm": ir.IntsAttr(lastTwoSwapped(len(v.Shape))...)}, v)
+	matmulT := func(x, y *ir.Value, tx, ty bool) *ir.Value {
+		attrs := ir.Attrs{}
+		if tx {
+			attrs["transA"] = ir.IntAttr(1)
+		}
+		if ty {
+			attrs["transB"] = ir.IntAttr(1)
+		}
+		return b.crsc("MatMul", attrs, x, y)
 	}
 	dx := make([]*ir.Value, 2)
 	if need[0] {
-		dx[0] = b.sumTo(b.op("MatMul", nil, dy[0], swap(w)), a)
+		dx[0] = b.sumTo(matmulT(dy[0], w, false, true), a)
 	}
 	if need[1] {
 		if len(w.Shape) == 2 && len(a.Shape) > 2 && a.Shape[len(a.Shape)-1].IsFixed() && w.Shape[1].IsFixed() {
@@ -236,7 +245,7 @@ func gradMatMul(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.
 			g2 := b.op("Reshape", nil, dy[0], b.ints(-1, m))
 			dx[1] = b.op("Gemm", ir.Attrs{"transA": ir.IntAttr(1)}, a2, g2)
 		} else {
-			dx[1] = b.sumTo(b.op("MatMul", nil, swap(a), dy[0]), w)
+			dx[1] = b.sumTo(matmulT(a, dy[0], true, false), w)
 		}
 	}
 	return dx, nil

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"runtime"
+	"time"
 
 	"crsc/ir"
 	"crsc/runtime/cpu"
@@ -26,6 +27,19 @@ type Options struct {
 	ForceEval bool
 	// Keep names values (besides the graph outputs) to return as well.
 	Keep []string
+	// Profile, when set, accumulates the time spent per op.
+	Profile *Profile
+}
+
+// Profile is the time a run spent per op type (domain-qualified).
+type Profile struct {
+	Time  map[string]time.Duration
+	Count map[string]int
+}
+
+// NewProfile returns an empty profile.
+func NewProfile() *Profile {
+	return &Profile{Time: map[string]time.Duration{}, Count: map[string]int{}}
 }
 
 // CPU returns the default backend.
@@ -101,9 +115,14 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 			}
 			ins[j] = t
 		}
+		start := time.Now()
 		outs, err := runNode(b, n, ins)
 		if err != nil {
 			return nil, err
+		}
+		if opt.Profile != nil {
+			opt.Profile.Time[opName(n)] += time.Since(start)
+			opt.Profile.Count[opName(n)]++
 		}
 		for j, o := range n.Outputs {
 			if o == nil {

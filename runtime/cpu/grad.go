@@ -18,6 +18,7 @@ var crscKernels = map[string]Kernel{
 	"DropoutGrad":                 dropoutGradKernel,
 	"LayerNormalizationGrad":      layerNormGradKernel,
 	"SoftmaxCrossEntropyLossGrad": sceLossGradKernel,
+	"MatMul":                      matMulKernel, // with transA/transB
 }
 
 // gradWantOutput reports whether output i of n is needed: a nil entry in

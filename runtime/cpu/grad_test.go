@@ -469,7 +469,8 @@ func TestGradRegistry(t *testing.T) {
 		if _, ok := Lookup("ai.crsc", op); !ok {
 			t.Errorf("Lookup(ai.crsc, %s) fails", op)
 		}
-		if _, ok := Lookup("", op); ok {
+		// Only ai.crsc.MatMul shares its name (and kernel) with an ONNX op.
+		if _, ok := Lookup("", op); ok && op != "MatMul" {
 			t.Errorf("%s found in the default domain", op)
 		}
 	}

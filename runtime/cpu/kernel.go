@@ -26,8 +26,9 @@ type Ctx struct {
 }
 
 // Kernel computes a node's outputs from its inputs; a nil entry of ins is an
-// omitted optional input. Output tensors are freshly allocated, never aliases
-// of the inputs. A nil entry in the returned slice is an optional output the
+// omitted optional input. A kernel never writes into its inputs nor into a
+// tensor after returning it; shape-only ops (Reshape, Identity, …) may
+// therefore return views that share their input's data. A nil entry in the returned slice is an optional output the
 // kernel did not produce.
 type Kernel func(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 

@@ -9,6 +9,10 @@ import (
 // [1, K], b to [K, 1]) and the added dim removed again; batch dims
 // broadcast. float32 goes to runtime/gemm; other numeric types use a plain
 // loop (they appear only in tests and gradient checks).
+//
+// The same kernel serves ai.crsc.MatMul, whose transA/transB attributes
+// transpose the last two dims of an operand: backward passes multiply by
+// transposed activations and weights without materializing the transpose.
 func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err := required(n, ins, 2); err != nil {
 		return nil, err
@@ -30,8 +34,25 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	if len(bs) == 1 {
 		bs = []int{bs[0], 1}
 	}
+	ta, tb := n.Attrs.Int("transA", 0) != 0, n.Attrs.Int("transB", 0) != 0
+	if (ta && len(a.Shape) < 2) || (tb && len(b.Shape) < 2) {
+		return nil, errf(n, "a transposed operand must have rank >= 2")
+	}
 	m, k := as[len(as)-2], as[len(as)-1]
+	if ta {
+		m, k = k, m
+	}
 	k2, nn := bs[len(bs)-2], bs[len(bs)-1]
+	if tb {
+		k2, nn = nn, k2
+	}
+	lda, ldb := k, nn
+	if ta {
+		lda = m
+	}
+	if tb {
+		ldb = k
+	}
 	if k != k2 {
 		return nil, errf(n, "inner dims differ: %v × %v", a.Shape, b.Shape)
 	}
@@ -73,22 +94,22 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 		}
 		strideA, strideB, uniform := batchStrides(aOff, bOff)
 		switch {
-		case uniform && strideB == 0 && strideA == m*k:
+		case uniform && strideB == 0 && strideA == m*k && !ta:
 			// A batch against one B: a single tall GEMM.
-			gemm.Sgemm(false, false, nb*m, nn, k, 1, a.F32, k, b.F32, nn, 0, out.F32, nn)
+			gemm.Sgemm(false, tb, nb*m, nn, k, 1, a.F32, lda, b.F32, ldb, 0, out.F32, nn)
 		case uniform:
-			gemm.SgemmBatched(false, false, m, nn, k, 1, a.F32[aOff[0]:], k, strideA, b.F32[bOff[0]:], nn, strideB, 0, out.F32, nn, m*nn, nb)
+			gemm.SgemmBatched(ta, tb, m, nn, k, 1, a.F32[aOff[0]:], lda, strideA, b.F32[bOff[0]:], ldb, strideB, 0, out.F32, nn, m*nn, nb)
 		default:
 			for i := 0; i < nb; i++ {
-				gemm.Sgemm(false, false, m, nn, k, 1, a.F32[aOff[i]:], k, b.F32[bOff[i]:], nn, 0, out.F32[i*m*nn:], nn)
+				gemm.Sgemm(ta, tb, m, nn, k, 1, a.F32[aOff[i]:], lda, b.F32[bOff[i]:], ldb, 0, out.F32[i*m*nn:], nn)
 			}
 		}
 	case ir.Float64:
-		naiveMatMul(a.F64, b.F64, out.F64, aOff, bOff, m, nn, k)
+		naiveMatMul(a.F64, b.F64, out.F64, aOff, bOff, m, nn, k, ta, tb)
 	case ir.Int64:
-		naiveMatMul(a.I64, b.I64, out.I64, aOff, bOff, m, nn, k)
+		naiveMatMul(a.I64, b.I64, out.I64, aOff, bOff, m, nn, k, ta, tb)
 	case ir.Int32:
-		naiveMatMul(a.I32, b.I32, out.I32, aOff, bOff, m, nn, k)
+		naiveMatMul(a.I32, b.I32, out.I32, aOff, bOff, m, nn, k, ta, tb)
 	default:
 		return nil, errf(n, "unsupported dtype %v", a.DType)
 	}
@@ -110,14 +131,21 @@ func batchStrides(aOff, bOff []int) (sa, sb int, ok bool) {
 	return sa, sb, sa >= 0 && sb >= 0
 }
 
-func naiveMatMul[T num](a, b, c []T, aOff, bOff []int, m, n, k int) {
+func naiveMatMul[T num](a, b, c []T, aOff, bOff []int, m, n, k int, ta, tb bool) {
 	for bi := range aOff {
 		A, B, C := a[aOff[bi]:], b[bOff[bi]:], c[bi*m*n:]
 		for i := 0; i < m; i++ {
 			for p := 0; p < k; p++ {
 				x := A[i*k+p]
+				if ta {
+					x = A[p*m+i]
+				}
 				for j := 0; j < n; j++ {
-					C[i*n+j] += x * B[p*n+j]
+					if tb {
+						C[i*n+j] += x * B[j*k+p]
+					} else {
+						C[i*n+j] += x * B[p*n+j]
+					}
 				}
 			}
 		}
@@ -187,7 +215,7 @@ func gemmKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		}
 		at, bt, yc := toFloat64(at), toFloat64(bt), toFloat64(y)
 		prod := make([]float64, m*nn)
-		naiveMatMul(at.F64, bt.F64, prod, []int{0}, []int{0}, m, nn, k)
+		naiveMatMul(at.F64, bt.F64, prod, []int{0}, []int{0}, m, nn, k, false, false)
 		for i := range prod {
 			prod[i] = float64(alpha)*prod[i] + float64(beta)*yc.F64[i]
 		}

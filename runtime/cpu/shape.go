@@ -10,7 +10,7 @@ func identityKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 	if err := required(n, ins, 1); err != nil {
 		return nil, err
 	}
-	return []*ir.Tensor{ins[0].Clone()}, nil
+	return []*ir.Tensor{ins[0]}, nil // tensors are never written after creation, so sharing is safe
 }
 
 // constantKernel reads whichever value attribute is set.
@@ -144,12 +144,10 @@ func sizeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	return []*ir.Tensor{ir.FromInt64(nil, []int64{int64(ins[0].Len())})}, nil
 }
 
-// reshaped returns a copy of x with a new shape.
-func reshaped(x *ir.Tensor, shape []int) *ir.Tensor {
-	c := x.Clone()
-	c.Shape = shape
-	return c
-}
+// reshaped returns x's data under a new shape, without copying: a kernel
+// never writes into a tensor after returning it, so views are safe, and
+// shape-only ops then cost nothing.
+func reshaped(x *ir.Tensor, shape []int) *ir.Tensor { return x.Reshaped(shape) }
 
 // reshapeKernel: 0 copies the input dim (unless allowzero=1, when it is a
 // literal 0) and one -1 is inferred.

@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"crsc/ir"
+	"crsc/models"
+	"crsc/passes"
+	"crsc/runtime"
+)
+
+// Config picks what to time.
+type Config struct {
+	Arch    string // bert-base, bert-large, bert-tiny
+	Mode    string // forward or train (forward + backward of a cross-entropy loss)
+	Batch   int
+	Seq     int
+	Steps   int // timed steps after one warm-up
+	Threads int
+	Seed    int64
+}
+
+// Result is what one benchmark measured.
+type Result struct {
+	Config
+	Params    int64
+	StepTimes []time.Duration
+	PeakRSS   int64 // bytes: the process's high-water mark (VmHWM)
+	Profile   *runtime.Profile
+}
+
+// Median is the median step time.
+func (r *Result) Median() time.Duration {
+	ts := append([]time.Duration{}, r.StepTimes...)
+	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+	return ts[len(ts)/2]
+}
+
+// Arch returns a preset architecture.
+func Arch(name string) (models.BertConfig, error) {
+	switch name {
+	case "bert-base":
+		return models.BertBase, nil
+	case "bert-large":
+		return models.BertLarge, nil
+	case "bert-tiny":
+		return models.BertConfig{Vocab: 1000, MaxPositions: 128, TypeVocab: 2, Hidden: 64, Layers: 2, Heads: 2, FFN: 128, Labels: 2}, nil
+	}
+	return models.BertConfig{}, fmt.Errorf("unknown architecture %q (want bert-base, bert-large or bert-tiny)", name)
+}
+
+// Run builds the graph, runs one warm-up step and then cfg.Steps timed ones.
+func Run(cfg Config, progress io.Writer) (*Result, error) {
+	arch, err := Arch(cfg.Arch)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Batch <= 0 || cfg.Seq <= 0 || cfg.Seq > arch.MaxPositions {
+		return nil, fmt.Errorf("batch %d × seq %d: want batch ≥ 1 and 1 ≤ seq ≤ %d", cfg.Batch, cfg.Seq, arch.MaxPositions)
+	}
+	g, err := models.BuildBert(arch, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	shapes := map[string]ir.Shape{"input_ids": ir.StaticShape(cfg.Batch, cfg.Seq)}
+	if err := passes.Run(g, passes.Load, &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}); err != nil {
+		return nil, err
+	}
+	res := &Result{Config: cfg, Profile: runtime.NewProfile()}
+	for _, v := range g.Inits {
+		if v.Init.DType.IsFloat() && v.Init.Len() > 1 {
+			res.Params += int64(v.Init.Len())
+		}
+	}
+	inputs := randomInputs(cfg, arch)
+	switch cfg.Mode {
+	case "forward":
+	case "train":
+		if _, err := passes.BuildTraining(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}}); err != nil {
+			return nil, err
+		}
+		labels := make([]int64, cfg.Batch)
+		for i := range labels {
+			labels[i] = int64(i % arch.Labels)
+		}
+		inputs["labels"] = ir.FromInt64([]int{cfg.Batch}, labels)
+	default:
+		return nil, fmt.Errorf("mode %q: want forward or train", cfg.Mode)
+	}
+	for step := 0; step <= cfg.Steps; step++ {
+		opts := runtime.Options{Threads: cfg.Threads, Seed: uint64(cfg.Seed), Step: uint64(step)}
+		if step > 0 {
+			opts.Profile = res.Profile
+		}
+		start := time.Now()
+		if _, err := runtime.Run(g, inputs, opts); err != nil {
+			return nil, err
+		}
+		took := time.Since(start)
+		if step > 0 { // step 0 warms caches and pools
+			res.StepTimes = append(res.StepTimes, took)
+		}
+		if progress != nil {
+			fmt.Fprintf(progress, "step %d/%d: %.0f ms\n", step, cfg.Steps, took.Seconds()*1000)
+		}
+	}
+	res.PeakRSS = PeakRSS()
+	return res, nil
+}
+
+func randomInputs(cfg Config, arch models.BertConfig) map[string]*ir.Tensor {
+	r := rand.New(rand.NewSource(cfg.Seed))
+	n := cfg.Batch * cfg.Seq
+	ids, mask, types := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i := range ids {
+		ids[i], mask[i] = int64(r.Intn(arch.Vocab)), 1
+	}
+	shape := []int{cfg.Batch, cfg.Seq}
+	return map[string]*ir.Tensor{
+		"input_ids":      ir.FromInt64(shape, ids),
+		"attention_mask": ir.FromInt64(shape, mask),
+		"token_type_ids": ir.FromInt64(shape, types),
+	}
+}
+
+// PeakRSS reads the process's resident-set high-water mark (Linux); 0
+// elsewhere.
+func PeakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// Report prints the result: step times, throughput, memory and the ops
+// that took the most time.
+func (r *Result) Report(w io.Writer, top int) {
+	med := r.Median()
+	tokens := float64(r.Batch*r.Seq) / med.Seconds()
+	fmt.Fprintf(w, "%s %s batch %d × seq %d, %d threads: median %.1f ms/step over %d steps, %.0f tokens/s, peak RSS %.2f GiB, %.1fM parameters\n",
+		r.Arch, r.Mode, r.Batch, r.Seq, r.Threads, med.Seconds()*1000, len(r.StepTimes), tokens, float64(r.PeakRSS)/(1<<30), float64(r.Params)/1e6)
+	type opTime struct {
+		op string
+		t  time.Duration
+	}
+	var ops []opTime
+	var total time.Duration
+	for op, t := range r.Profile.Time {
+		ops = append(ops, opTime{op, t})
+		total += t
+	}
+	sort.Slice(ops, func(i, j int) bool { return ops[i].t > ops[j].t })
+	fmt.Fprintln(w, "where the time goes (all timed steps):")
+	for i, o := range ops {
+		if i == top {
+			break
+		}
+		fmt.Fprintf(w, "  %-34s %6.1f%%  %8.1f ms/step  (%d calls/step)\n", o.op, 100*o.t.Seconds()/total.Seconds(),
+			o.t.Seconds()*1000/float64(len(r.StepTimes)), r.Profile.Count[o.op]/len(r.StepTimes))
+	}
+}

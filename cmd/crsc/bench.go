@@ -1,0 +1,49 @@
+package main
+
+import (
+	"encoding/json"
+
+	"github.com/spf13/cobra"
+
+	"crsc/bench"
+)
+
+func benchCommand() *cobra.Command {
+	cfg := bench.Config{}
+	var device string
+	var asJSON bool
+	var top int
+	cmd := &cobra.Command{
+		Use:   "bench [--arch bert-base] [--mode forward|train] [--batch 8] [--seq 128]",
+		Short: "Time a forward pass or a training step on a preset architecture",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkDevice(device); err != nil {
+				return err
+			}
+			res, err := bench.Run(cfg, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
+					"arch": res.Arch, "mode": res.Mode, "batch": res.Batch, "seq": res.Seq, "threads": res.Threads,
+					"median_ms": res.Median().Seconds() * 1000, "peak_rss_bytes": res.PeakRSS, "params": res.Params,
+				})
+			}
+			res.Report(cmd.OutOrStdout(), top)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfg.Arch, "arch", "bert-base", "bert-base, bert-large or bert-tiny")
+	cmd.Flags().StringVar(&cfg.Mode, "mode", "train", "forward or train (forward + backward)")
+	cmd.Flags().IntVar(&cfg.Batch, "batch", 8, "batch size")
+	cmd.Flags().IntVar(&cfg.Seq, "seq", 128, "sequence length")
+	cmd.Flags().IntVar(&cfg.Steps, "steps", 3, "timed steps (after one warm-up)")
+	cmd.Flags().IntVar(&cfg.Threads, "threads", 2, "CPU threads")
+	cmd.Flags().Int64Var(&cfg.Seed, "seed", 1, "seed for weights and inputs")
+	cmd.Flags().StringVar(&device, "device", "cpu", "cpu, cuda or auto")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().IntVar(&top, "top", 12, "ops to list in the time breakdown")
+	return cmd
+}
