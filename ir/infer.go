@@ -65,6 +65,7 @@ func defaultInferRules() map[string]InferFunc {
 	}
 	inferRules[ruleKey("com.microsoft", "Gelu")] = sameAsInput0
 	inferRules[ruleKey("ai.crsc", "MatMul")] = inferMatMul
+	inferRules[ruleKey("ai.crsc", "GeluGrad")] = sameAsInput0
 	for k, v := range gradInferRules() {
 		inferRules[k] = v
 	}

@@ -203,15 +203,12 @@ func lastAxisOnly(n *ir.Node) (int64, error) {
 	return axis, nil
 }
 
-// gradGelu differentiates the exact GELU: d/dx x·Φ(x) = Φ(x) + x·φ(x).
+// gradGelu differentiates the exact GELU in one op: d/dx x·Φ(x) = Φ(x) + x·φ(x).
 func gradGelu(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
 	if n.Attrs.String("approximate", "none") != "none" {
 		return nil, fmt.Errorf("tanh-approximate Gelu has no gradient rule")
 	}
-	x := n.In(0)
-	cdf := b.op("Mul", nil, b.scalar(0.5, x), b.op("Add", nil, b.scalar(1, x), b.op("Erf", nil, b.op("Mul", nil, x, b.scalar(1/math.Sqrt2, x)))))
-	pdf := b.op("Mul", nil, b.op("Exp", nil, b.op("Mul", nil, b.op("Mul", nil, x, x), b.scalar(-0.5, x))), b.scalar(1/math.Sqrt(2*math.Pi), x))
-	return []*ir.Value{b.op("Mul", nil, dy[0], b.op("Add", nil, cdf, b.op("Mul", nil, x, pdf)))}, nil
+	return []*ir.Value{b.crsc("GeluGrad", nil, dy[0], n.In(0))}, nil
 }
 
 // gradMatMul handles N-d MatMul with broadcast batch dims. The products

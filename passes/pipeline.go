@@ -27,13 +27,15 @@ type Pass struct {
 
 // Load is the pipeline every imported model goes through before it runs:
 // expand ONNX Gradient ops into backward graphs, reject what cannot run, bind user shapes, infer shapes, fold constant and
-// shape subgraphs, drop dead nodes, and infer again over the folded graph.
+// shape subgraphs, fuse exact-GELU subgraphs into one op, drop dead nodes,
+// and infer again over the folded graph.
 var Load = []Pass{
 	{"lower-gradient-ops", LowerGradientOps},
 	{"check-supported", CheckSupported},
 	{"bind-shapes", BindShapes},
 	{"infer-shapes", InferShapes},
 	{"fold-constants", FoldConstants},
+	{"fuse-gelu", FuseGelu},
 	{"dce", DeadCode},
 	{"infer-shapes", InferShapes},
 }

@@ -244,6 +244,19 @@ const sqrt2OverPi = 0.7978845608028654
 func geluKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	switch approx := n.Attrs.String("approximate", "none"); approx {
 	case "none":
+		if len(ins) > 0 && ins[0] != nil && ins[0].DType == ir.Float32 {
+			if err := checkData(n, ins[0]); err != nil {
+				return nil, err
+			}
+			out := newTensor(ir.Float32, ins[0].Shape)
+			x := ins[0].F32
+			parallelFor(ctx, len(x), len(x), func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					out.F32[i] = 0.5 * x[i] * (1 + erf32(x[i]*(1/math.Sqrt2)))
+				}
+			})
+			return []*ir.Tensor{out}, nil
+		}
 		return floatUnary(ctx, n, ins, func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) })
 	case "tanh":
 		return floatUnary(ctx, n, ins, func(x float64) float64 {

@@ -19,6 +19,44 @@ var crscKernels = map[string]Kernel{
 	"LayerNormalizationGrad":      layerNormGradKernel,
 	"SoftmaxCrossEntropyLossGrad": sceLossGradKernel,
 	"MatMul":                      matMulKernel, // with transA/transB
+	"GeluGrad":                    geluGradKernel,
+}
+
+// geluGradKernel is dX = dY · (Φ(x) + x·φ(x)) for the exact GELU
+// x·Φ(x), with Φ the standard normal CDF and φ its density.
+func geluGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	dy, x := ins[0], ins[1]
+	if !equalInts(dy.Shape, x.Shape) || dy.DType != x.DType {
+		return nil, errf(n, "dY %v%v and X %v%v differ", dy.DType, dy.Shape, x.DType, x.Shape)
+	}
+	out := newTensor(x.DType, x.Shape)
+	const invSqrt2, invSqrt2Pi = 1 / math.Sqrt2, 0.3989422804014327
+	switch x.DType {
+	case ir.Float32:
+		parallelFor(ctx, len(x.F32), len(x.F32), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				v := x.F32[i]
+				cdf := 0.5 * (1 + erf32(v*invSqrt2))
+				out.F32[i] = dy.F32[i] * (cdf + v*exp32(-0.5*v*v)*invSqrt2Pi)
+			}
+		})
+	case ir.Float64:
+		parallelFor(ctx, len(x.F64), len(x.F64), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				v := x.F64[i]
+				out.F64[i] = dy.F64[i] * (0.5*(1+math.Erf(v*invSqrt2)) + v*math.Exp(-0.5*v*v)*invSqrt2Pi)
+			}
+		})
+	default:
+		return nil, errf(n, "unsupported dtype %v (want float)", x.DType)
+	}
+	return []*ir.Tensor{out}, nil
 }
 
 // gradWantOutput reports whether output i of n is needed: a nil entry in
