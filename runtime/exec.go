@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+	"unsafe"
 
 	"crsc/ir"
 	"crsc/runtime/cpu"
@@ -29,6 +30,15 @@ type Options struct {
 	Keep []string
 	// Profile, when set, accumulates the time spent per op.
 	Profile *Profile
+	// Stats, when set, receives what the run held in memory.
+	Stats *Stats
+}
+
+// Stats reports memory held by one run: the bytes of the tensors that nodes
+// produced and that were still alive (views of one buffer count once),
+// at the worst moment. Inputs and initializers are not counted.
+type Stats struct {
+	PeakLiveBytes int64
 }
 
 // Profile is the time a run spent per op type (domain-qualified).
@@ -92,6 +102,7 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 		live[v] = v.Init
 	}
 	lastUse := LastUses(g)
+	mem := newLiveBytes()
 	keep := map[*ir.Value]bool{}
 	for _, v := range g.Outputs {
 		keep[v] = true
@@ -132,16 +143,24 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 				return nil, fmt.Errorf("node %q (%s) did not produce output %d (%s)", n.Name, n.Op, j, o.Name)
 			}
 			live[o] = outs[j]
+			mem.add(outs[j])
+		}
+		if opt.Stats != nil && mem.bytes > opt.Stats.PeakLiveBytes {
+			opt.Stats.PeakLiveBytes = mem.bytes
 		}
 		// Free what no later node reads: graph inputs and weights stay with
 		// their owners, so dropping our reference is enough.
 		for _, in := range n.Inputs {
 			if in != nil && lastUse[in] == i && !keep[in] {
+				if in.Producer != nil {
+					mem.drop(live[in])
+				}
 				delete(live, in)
 			}
 		}
 		for _, o := range n.Outputs {
 			if o != nil && lastUse[o] < i && !keep[o] {
+				mem.drop(live[o])
 				delete(live, o) // produced but never read
 			}
 		}
@@ -256,4 +275,51 @@ func inputNames(g *ir.Graph) string {
 		s += v.Name
 	}
 	return s
+}
+
+// liveBytes counts the bytes of live buffers, once per buffer however many
+// views (Reshape, Identity outputs) share it.
+type liveBytes struct {
+	refs  map[unsafe.Pointer]int
+	bytes int64
+}
+
+func newLiveBytes() *liveBytes { return &liveBytes{refs: map[unsafe.Pointer]int{}} }
+
+func bufferOf(t *ir.Tensor) unsafe.Pointer {
+	switch {
+	case len(t.F32) > 0:
+		return unsafe.Pointer(unsafe.SliceData(t.F32))
+	case len(t.F64) > 0:
+		return unsafe.Pointer(unsafe.SliceData(t.F64))
+	case len(t.I64) > 0:
+		return unsafe.Pointer(unsafe.SliceData(t.I64))
+	case len(t.I32) > 0:
+		return unsafe.Pointer(unsafe.SliceData(t.I32))
+	case len(t.Bool) > 0:
+		return unsafe.Pointer(unsafe.SliceData(t.Bool))
+	}
+	return nil
+}
+
+func (l *liveBytes) add(t *ir.Tensor) {
+	p := bufferOf(t)
+	if p == nil {
+		return
+	}
+	if l.refs[p] == 0 {
+		l.bytes += t.Bytes()
+	}
+	l.refs[p]++
+}
+
+func (l *liveBytes) drop(t *ir.Tensor) {
+	p := bufferOf(t)
+	if p == nil || l.refs[p] == 0 {
+		return
+	}
+	if l.refs[p]--; l.refs[p] == 0 {
+		delete(l.refs, p)
+		l.bytes -= t.Bytes()
+	}
 }

@@ -40,7 +40,15 @@ func exp32(x float32) float32 {
 	case x != x:
 		return x
 	}
-	n := float32(math.Floor(float64(x*1.442695040888963 + 0.5)))
+	// Round x·log2(e) to the nearest integer; the conversion truncates
+	// toward zero, so bias by ±0.5 (math.Floor is a call without SSE4.1).
+	t := x * 1.442695040888963
+	if t < 0 {
+		t -= 0.5
+	} else {
+		t += 0.5
+	}
+	n := float32(int32(t))
 	// Two-part ln2 keeps r exact enough for float32.
 	r := x - n*0.693359375 + n*2.12194440e-4
 	p := float32(1.0 / 720)
