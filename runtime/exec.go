@@ -303,6 +303,9 @@ func bufferOf(t *ir.Tensor) unsafe.Pointer {
 }
 
 func (l *liveBytes) add(t *ir.Tensor) {
+	if t == nil {
+		return
+	}
 	p := bufferOf(t)
 	if p == nil {
 		return
@@ -314,6 +317,9 @@ func (l *liveBytes) add(t *ir.Tensor) {
 }
 
 func (l *liveBytes) drop(t *ir.Tensor) {
+	if t == nil { // already dropped: a node may read one value twice
+		return
+	}
 	p := bufferOf(t)
 	if p == nil || l.refs[p] == 0 {
 		return
