@@ -66,8 +66,10 @@ func defaultInferRules() map[string]InferFunc {
 	inferRules[ruleKey("com.microsoft", "Gelu")] = sameAsInput0
 	inferRules[ruleKey("ai.crsc", "MatMul")] = inferMatMul
 	inferRules[ruleKey("ai.crsc", "GeluGrad")] = sameAsInput0
-	for k, v := range gradInferRules() {
-		inferRules[k] = v
+	for _, rules := range []map[string]InferFunc{gradInferRules(), sampleInferRules(), memoryInferRules()} {
+		for k, v := range rules {
+			inferRules[k] = v
+		}
 	}
 	return inferRules
 }

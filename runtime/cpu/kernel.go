@@ -92,9 +92,20 @@ func Lookup(domain, op string) (Kernel, bool) {
 	case msDomain:
 		k = msKernels[op]
 	case crscDomain:
-		k = crscKernels[op]
+		for _, reg := range crscRegistries() {
+			if k = reg[op]; k != nil {
+				break
+			}
+		}
 	}
 	return k, k != nil
+}
+
+// crscRegistries are crsc's own ops, one table per family: gradient
+// helpers (grad.go), WTA-CRS sampling (sample.go), memory-saving rewrites
+// (memory.go).
+func crscRegistries() []map[string]Kernel {
+	return []map[string]Kernel{crscKernels, sampleKernels, memoryKernels}
 }
 
 // Ops lists the supported ops sorted: default-domain ops by name, others
@@ -107,8 +118,10 @@ func Ops() []string {
 	for op := range msKernels {
 		ops = append(ops, msDomain+":"+op)
 	}
-	for op := range crscKernels {
-		ops = append(ops, crscDomain+":"+op)
+	for _, reg := range crscRegistries() {
+		for op := range reg {
+			ops = append(ops, crscDomain+":"+op)
+		}
 	}
 	sort.Strings(ops)
 	return ops

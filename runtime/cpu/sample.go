@@ -1,0 +1,4 @@
+package cpu
+
+// sampleKernels holds the WTA-CRS sampling ops (domain ai.crsc).
+var sampleKernels = map[string]Kernel{}
