@@ -30,6 +30,7 @@ type Set struct {
 	Eval      *ir.Graph
 	Optimizer *ir.Graph
 	Trained   []passes.ParamGrad // parameters and their gradient outputs in Training
+	Compiled  *passes.Training   // what the compiler decided (nil when read back)
 	// State is the checkpoint: every trained parameter, its AdamW moments
 	// and optimizer.step.
 	State map[string]*ir.Tensor
@@ -38,11 +39,25 @@ type Set struct {
 // Build derives the artifacts from a loaded forward graph (which it
 // consumes): the training graph is g itself, extended in place.
 func Build(g *ir.Graph, spec passes.TrainingSpec, opt optim.AdamWConfig) (*Set, error) {
+	// Adapters belong to the model, so the eval graph gets them too.
+	var adapters []string
+	if spec.LoRA.Rank > 0 {
+		var err error
+		if adapters, err = passes.AddLoRA(g, spec.LoRA); err != nil {
+			return nil, err
+		}
+		if spec.Train.Train == "" {
+			spec.Train.Train = passes.LoRATrainPattern(spec.LoRA)
+		}
+		spec.LoRA.Rank = 0
+	}
 	eval := g.Clone()
-	trained, err := passes.BuildTraining(g, spec)
+	compiled, err := passes.Compile(g, spec)
 	if err != nil {
 		return nil, err
 	}
+	compiled.Adapters = adapters
+	trained := compiled.Trained
 	if _, err := passes.AttachLoss(eval, spec.Loss); err != nil {
 		return nil, err
 	}
@@ -65,7 +80,7 @@ func Build(g *ir.Graph, spec passes.TrainingSpec, opt optim.AdamWConfig) (*Set, 
 		state[optim.ExpAvgName(info.Name)] = ir.NewTensor(ir.Float32, info.Shape...)
 		state[optim.ExpAvgSqName(info.Name)] = ir.NewTensor(ir.Float32, info.Shape...)
 	}
-	return &Set{Training: g, Eval: eval, Optimizer: optGraph, Trained: trained, State: state}, nil
+	return &Set{Training: g, Eval: eval, Optimizer: optGraph, Trained: trained, Compiled: compiled, State: state}, nil
 }
 
 func paramTensor(g *ir.Graph, name string) *ir.Tensor {

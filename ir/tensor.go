@@ -12,14 +12,23 @@ import (
 // Float16, Int8 and Uint8 data is widened on import (to F32, I32 and I32)
 // because crsc computes in float32 and int64/int32; DType still records the
 // original type so export can narrow it again.
+//
+// An Abstract tensor has a dtype and a shape but no data (every slice is
+// nil): it lets crsc build and plan the memory of models whose weights are
+// too large to materialize (T5-3B holds 11 GB of float32), since planning
+// needs only sizes. Kernels refuse it (CheckData fails), so an abstract graph
+// can be compiled and measured but never run.
 type Tensor struct {
 	DType DType
 	Shape []int
-	F32   []float32
-	F64   []float64
-	I64   []int64
-	I32   []int32
-	Bool  []bool
+	// Abstract: shape and dtype only, no data: for planning memory of
+	// models too large to materialize.
+	Abstract bool
+	F32      []float32
+	F64      []float64
+	I64      []int64
+	I32      []int32
+	Bool     []bool
 }
 
 // NumElements is the product of the dims of shape (1 for a scalar).
@@ -52,6 +61,15 @@ func NewTensor(dt DType, shape ...int) *Tensor {
 	return t
 }
 
+// AbstractTensor returns a tensor of the given type and shape that holds
+// no data (see Tensor.Abstract): nothing is allocated however large shape is.
+func AbstractTensor(dt DType, shape ...int) *Tensor {
+	if dt.Size() == 0 {
+		panic(fmt.Sprintf("ir.AbstractTensor: unsupported dtype %v", dt))
+	}
+	return &Tensor{DType: dt, Shape: append([]int{}, shape...), Abstract: true}
+}
+
 // FromFloat32 wraps data (not copied) as a float32 tensor.
 func FromFloat32(shape []int, data []float32) *Tensor {
 	return &Tensor{DType: Float32, Shape: append([]int{}, shape...), F32: data}
@@ -73,7 +91,7 @@ func (t *Tensor) Bytes() int64 { return int64(t.Len()) * int64(t.DType.Size()) }
 
 // Clone returns a deep copy.
 func (t *Tensor) Clone() *Tensor {
-	c := &Tensor{DType: t.DType, Shape: append([]int{}, t.Shape...)}
+	c := &Tensor{DType: t.DType, Shape: append([]int{}, t.Shape...), Abstract: t.Abstract}
 	c.F32 = append([]float32(nil), t.F32...)
 	c.F64 = append([]float64(nil), t.F64...)
 	c.I64 = append([]int64(nil), t.I64...)
@@ -134,6 +152,10 @@ func (t *Tensor) Float64At(i int) float64 {
 func (t *Tensor) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v%v{", t.DType, t.Shape)
+	if t.Abstract {
+		b.WriteString("abstract}")
+		return b.String()
+	}
 	n := t.Len()
 	for i := 0; i < n && i < 6; i++ {
 		if i > 0 {
@@ -161,8 +183,12 @@ func (d DType) Storage() DType {
 }
 
 // CheckData verifies that the storage slice matches the shape, so that
-// indexing by shape cannot go out of range.
+// indexing by shape cannot go out of range. An abstract tensor fails: it
+// has no data for a kernel to read.
 func (t *Tensor) CheckData() error {
+	if t.Abstract {
+		return fmt.Errorf("abstract tensor %v%v has no data (built for planning only)", t.DType, t.Shape)
+	}
 	for _, d := range t.Shape {
 		if d < 0 {
 			return fmt.Errorf("negative dim in shape %v", t.Shape)

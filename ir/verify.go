@@ -7,8 +7,9 @@ import (
 
 // Verify checks the invariants every pass must preserve:
 //   - value and node names are unique and non-empty;
-//   - initializers hold data of their declared type and shape, inputs and
-//     initializers have no producer, node outputs name their producer;
+//   - initializers hold data of their declared type and shape (abstract
+//     ones only declare it), inputs and initializers have no producer, node
+//     outputs name their producer;
 //   - nodes are in topological order: every input is a graph input, an
 //     initializer or an output of an earlier node;
 //   - every graph output is defined;
@@ -93,27 +94,52 @@ func (g *Graph) Verify() error {
 
 func checkTensor(v *Value) error {
 	t := v.Init
-	n := t.Len()
-	var have int
-	switch t.DType {
-	case Float32, Float16:
-		have = len(t.F32)
-	case Float64:
-		have = len(t.F64)
-	case Int64:
-		have = len(t.I64)
-	case Int32, Int8, Uint8:
-		have = len(t.I32)
-	case Bool:
-		have = len(t.Bool)
-	default:
-		return fmt.Errorf("initializer %q has dtype %v", v.Name, t.DType)
-	}
-	if have != n {
-		return fmt.Errorf("initializer %q holds %d elements for shape %v", v.Name, have, t.Shape)
+	if t.Abstract {
+		if err := checkAbstract(v); err != nil {
+			return err
+		}
+	} else {
+		n := t.Len()
+		var have int
+		switch t.DType {
+		case Float32, Float16:
+			have = len(t.F32)
+		case Float64:
+			have = len(t.F64)
+		case Int64:
+			have = len(t.I64)
+		case Int32, Int8, Uint8:
+			have = len(t.I32)
+		case Bool:
+			have = len(t.Bool)
+		default:
+			return fmt.Errorf("initializer %q has dtype %v", v.Name, t.DType)
+		}
+		if have != n {
+			return fmt.Errorf("initializer %q holds %d elements for shape %v", v.Name, have, t.Shape)
+		}
 	}
 	if v.DType != t.DType || !v.Shape.Equal(StaticShape(t.Shape...)) {
 		return fmt.Errorf("initializer %q is declared %v%v but holds %v%v", v.Name, v.DType, v.Shape, t.DType, t.Shape)
+	}
+	return nil
+}
+
+// checkAbstract accepts an abstract initializer: it has no data to count,
+// so only its dtype and shape must be sane, and its slices must be empty so
+// that a half-filled tensor is never taken for an abstract one.
+func checkAbstract(v *Value) error {
+	t := v.Init
+	if t.DType.Size() == 0 {
+		return fmt.Errorf("initializer %q has dtype %v", v.Name, t.DType)
+	}
+	for _, d := range t.Shape {
+		if d < 0 {
+			return fmt.Errorf("abstract initializer %q has negative dim in shape %v", v.Name, t.Shape)
+		}
+	}
+	if t.F32 != nil || t.F64 != nil || t.I64 != nil || t.I32 != nil || t.Bool != nil {
+		return fmt.Errorf("abstract initializer %q holds data", v.Name)
 	}
 	return nil
 }

@@ -26,10 +26,16 @@ var (
 // to real models. Inputs input_ids, attention_mask, token_type_ids (int64
 // [batch, seq]); output logits [batch, labels].
 func BuildBert(c BertConfig, seed int64) (*ir.Graph, error) {
+	return BuildBertWith(c, BuildOptions{Seed: seed})
+}
+
+// BuildBertWith is BuildBert with every build option (abstract weights for
+// memory planning).
+func BuildBertWith(c BertConfig, opts BuildOptions) (*ir.Graph, error) {
 	if c.Hidden%c.Heads != 0 {
 		return nil, fmt.Errorf("hidden %d is not a multiple of heads %d", c.Hidden, c.Heads)
 	}
-	b := newBuilder("bert", 17, seed)
+	b := newBuilder("bert", 17, opts)
 	dims := ir.Shape{ir.Symbol("batch"), ir.Symbol("seq")}
 	ids := b.g.AddInput("input_ids", ir.Int64, dims)
 	mask := b.g.AddInput("attention_mask", ir.Int64, dims.Clone())

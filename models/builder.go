@@ -8,15 +8,26 @@ import (
 	"crsc/ir"
 )
 
+// BuildOptions says how a model builder fills in the weights.
+type BuildOptions struct {
+	// Seed draws the random weights (ignored when Abstract).
+	Seed int64
+	// Abstract builds every weight as an ir.AbstractTensor: shapes and
+	// dtypes only, nothing allocated. Such a graph can be compiled and its
+	// memory planned (T5-3B without its 11 GB of weights) but not run.
+	Abstract bool
+}
+
 // builder wraps an ir.Graph with the few helpers graph construction needs,
 // so model definitions read like the PyTorch code they mirror.
 type builder struct {
-	g   *ir.Graph
-	rng *rand.Rand
+	g        *ir.Graph
+	rng      *rand.Rand
+	abstract bool
 }
 
-func newBuilder(name string, opset int64, seed int64) *builder {
-	return &builder{g: ir.NewGraph(name, opset), rng: rand.New(rand.NewSource(seed))}
+func newBuilder(name string, opset int64, opts BuildOptions) *builder {
+	return &builder{g: ir.NewGraph(name, opset), rng: rand.New(rand.NewSource(opts.Seed)), abstract: opts.Abstract}
 }
 
 // op adds a node with one output and returns that output.
@@ -25,8 +36,13 @@ func (b *builder) op(op, name string, attrs ir.Attrs, inputs ...*ir.Value) *ir.V
 }
 
 // weight adds a float32 initializer drawn from N(0, std²) (std 0 → zeros,
-// std < 0 → ones, for norm scales).
+// std < 0 → ones, for norm scales), or an abstract one holding no data.
+// Only weights go abstract: the small int buffers and scalar constants stay
+// concrete because shape inference and constant folding read them.
 func (b *builder) weight(name string, std float64, shape ...int) *ir.Value {
+	if b.abstract {
+		return b.g.AddInit(name, ir.AbstractTensor(ir.Float32, shape...))
+	}
 	t := ir.NewTensor(ir.Float32, shape...)
 	for i := range t.F32 {
 		switch {

@@ -166,19 +166,21 @@ var gradRules = map[string]gradRule{
 	"Expand": {first, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
 		return []*ir.Value{b.sumTo(dy[0], n.In(0))}, nil
 	}},
-	"Concat":                  {nil, gradConcat},
-	"Split":                   {first, gradSplit},
-	"Slice":                   {first, gradSlice},
-	"Gather":                  {first, gradGather},
-	"Where":                   {[]int{1, 2}, gradWhere},
-	"Min":                     {nil, gradMinMax("LessOrEqual")},
-	"Max":                     {nil, gradMinMax("GreaterOrEqual")},
-	"Clip":                    {first, gradClip},
-	"ReduceSum":               {first, gradReduce(false)},
-	"ReduceMean":              {first, gradReduce(true)},
-	"Dropout":                 {first, gradDropout},
-	"LayerNormalization":      {[]int{0, 1, 2}, gradLayerNorm},
-	"SoftmaxCrossEntropyLoss": {first, gradSCE},
+	"Concat":                     {nil, gradConcat},
+	"Split":                      {first, gradSplit},
+	"Slice":                      {first, gradSlice},
+	"Gather":                     {first, gradGather},
+	"Where":                      {[]int{1, 2}, gradWhere},
+	"Min":                        {nil, gradMinMax("LessOrEqual")},
+	"Max":                        {nil, gradMinMax("GreaterOrEqual")},
+	"Clip":                       {first, gradClip},
+	"ReduceSum":                  {first, gradReduce(false)},
+	"ReduceMean":                 {first, gradReduce(true)},
+	"Dropout":                    {first, gradDropout},
+	"LayerNormalization":         {[]int{0, 1, 2}, gradLayerNorm},
+	"ai.crsc.LayerNormalization": {[]int{0, 1, 2}, gradLayerNorm},
+	"ai.crsc.RMSNormalization":   {[]int{0, 1}, gradRMSNorm},
+	"SoftmaxCrossEntropyLoss":    {first, gradSCE},
 }
 
 // scalarLike is a scalar constant of like's dtype (float or integer).
@@ -240,7 +242,9 @@ func gradMatMul(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.
 			k, m := a.Shape[len(a.Shape)-1].Size, w.Shape[1].Size
 			a2 := b.op("Reshape", nil, a, b.ints(-1, k))
 			g2 := b.op("Reshape", nil, dy[0], b.ints(-1, m))
-			dx[1] = b.op("Gemm", ir.Attrs{"transA": ir.IntAttr(1)}, a2, g2)
+			// _linear names the forward node, so the WTA-CRS pass can find
+			// the weight gradients it may sample.
+			dx[1] = b.op("Gemm", ir.Attrs{"transA": ir.IntAttr(1), linearAttr: ir.StringAttr(n.Name)}, a2, g2)
 		} else {
 			dx[1] = b.sumTo(matmulT(a, dy[0], true, false), w)
 		}
@@ -522,4 +526,13 @@ func gradSCE(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value,
 		ins = append(ins, n.In(2))
 	}
 	return []*ir.Value{b.crsc("SoftmaxCrossEntropyLossGrad", attrs, ins...)}, nil
+}
+
+// gradRMSNorm differentiates the fused RMSNorm from its output and inverse
+// RMS: its input never has to be kept for backward.
+func gradRMSNorm(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
+	inv := b.ensureOutput(n, 1)
+	attrs := ir.Attrs{"axis": ir.IntAttr(n.Attrs.Int("axis", -1))}
+	g := b.node("RMSNormalizationGradFromOutput", CrscDomain, attrs, 2, dy[0], n.Outputs[0], n.In(1), inv)
+	return []*ir.Value{g.Outputs[0], g.Outputs[1]}, nil
 }

@@ -110,25 +110,81 @@ func outputNames(g *ir.Graph) string {
 
 // TrainingSpec is everything that shapes a training graph.
 type TrainingSpec struct {
-	Loss  LossSpec
-	Train TrainSelection
+	Loss     LossSpec
+	Train    TrainSelection
+	LoRA     LoRASpec
+	Memory   bool // apply the memory rewrites (regenerated Dropout masks, 1-bit ReLU masks, LayerNorm from output)
+	Sampling SamplingSpec
 }
 
-// BuildTraining turns a loaded forward graph into a training graph in
-// place: loss attached, gradients as <param>_grad outputs. It returns the
-// trained parameters.
+// Training is a compiled training graph and what the compiler decided.
+type Training struct {
+	Graph          *ir.Graph
+	Trained        []ParamGrad
+	Layers         []LayerDecision // one per linear layer with a trained weight (WTA-CRS)
+	Adapters       []string        // LoRA adapter parameters added
+	MemoryRewrites int
+}
+
+// Compile turns a loaded forward graph into a training graph in place, as a
+// pipeline of passes each followed by Verify: LoRA adapters, loss,
+// gradients, memory rewrites, WTA-CRS sampling.
+func Compile(g *ir.Graph, spec TrainingSpec) (*Training, error) {
+	t := &Training{Graph: g}
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"lora", func() (err error) {
+			if spec.LoRA.Rank > 0 {
+				t.Adapters, err = AddLoRA(g, spec.LoRA)
+				if spec.Train.Train == "" {
+					spec.Train.Train = LoRATrainPattern(spec.LoRA)
+				}
+			}
+			return err
+		}},
+		{"autodiff", func() error {
+			seeds, err := AttachLoss(g, spec.Loss)
+			if err != nil {
+				return err
+			}
+			params, err := Params(g, spec.Train)
+			if err != nil {
+				return err
+			}
+			t.Trained, err = Gradients(g, params, seeds)
+			return err
+		}},
+		{"memory-rewrites", func() (err error) {
+			if spec.Memory {
+				t.MemoryRewrites, err = MemoryRewrites(g, nil)
+			}
+			return err
+		}},
+		{"wtacrs", func() (err error) {
+			if spec.Sampling.Enabled() {
+				t.Layers, err = SampleLinearGrads(g, spec.Sampling)
+			}
+			return err
+		}},
+	}
+	for _, s := range steps {
+		if err := s.run(); err != nil {
+			return nil, err
+		}
+		if err := g.Verify(); err != nil {
+			return nil, fmt.Errorf("internal error: %s left an invalid graph: %v", s.name, err)
+		}
+	}
+	return t, nil
+}
+
+// BuildTraining is Compile for callers that only need the gradients.
 func BuildTraining(g *ir.Graph, spec TrainingSpec) ([]ParamGrad, error) {
-	seeds, err := AttachLoss(g, spec.Loss)
+	t, err := Compile(g, spec)
 	if err != nil {
 		return nil, err
 	}
-	params, err := Params(g, spec.Train)
-	if err != nil {
-		return nil, err
-	}
-	trained, err := Gradients(g, params, seeds)
-	if err != nil {
-		return nil, err
-	}
-	return trained, g.Verify()
+	return t.Trained, nil
 }

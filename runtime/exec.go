@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"crsc/ir"
+	"crsc/memplan"
 	"crsc/runtime/cpu"
 )
 
@@ -32,13 +33,37 @@ type Options struct {
 	Profile *Profile
 	// Stats, when set, receives what the run held in memory.
 	Stats *Stats
+	// Plan, when set, places node outputs in one arena at the offsets the
+	// plan chose (memplan.Plan of the same graph, with static shapes)
+	// instead of allocating each on the Go heap. Needs the CPU backend.
+	Plan *memplan.MemPlan
+	// Arena, with Plan, is reused across runs instead of allocating one
+	// per run; see Arena for what that means for the returned tensors.
+	Arena *Arena
 }
 
-// Stats reports memory held by one run: the bytes of the tensors that nodes
-// produced and that were still alive (views of one buffer count once),
-// at the worst moment. Inputs and initializers are not counted.
+// Stats reports memory held by one run. Inputs and initializers are not
+// counted.
 type Stats struct {
+	// PeakLiveBytes: the bytes of the tensors that nodes produced and that
+	// were still alive (views of one buffer count once), at the worst
+	// moment, wherever they were allocated.
 	PeakLiveBytes int64
+
+	// The rest is filled by planned runs (Options.Plan).
+	//
+	// ArenaBytes is the planned arena size; ArenaHighWater the highest
+	// arena byte a kernel actually received (offset + size).
+	ArenaBytes, ArenaHighWater int64
+	// WorkspacePeak is the most heap memory kernels allocated during one
+	// node and did not return (scratch, and outputs nobody declared).
+	WorkspacePeak int64
+	// UnplannedPeak is the most bytes, at one moment, of node outputs
+	// that did not come from their planned slot and so live on the heap.
+	UnplannedPeak int64
+	// MeasuredPeak = ArenaHighWater + WorkspacePeak + UnplannedPeak: an
+	// upper bound of what the run held besides inputs and weights.
+	MeasuredPeak int64
 }
 
 // Profile is the time a run spent per op type (domain-qualified).
@@ -62,6 +87,15 @@ func CPU(opt Options) Backend {
 }
 
 type cpuBackend struct{ ctx *cpu.Ctx }
+
+// setAlloc points the kernels at a (planned) allocator; nil is the heap.
+func (b *cpuBackend) setAlloc(a cpu.Allocator) {
+	if a == nil {
+		b.ctx.Alloc = nil // not a typed nil *planAlloc: the kernels test for nil
+		return
+	}
+	b.ctx.Alloc = a
+}
 
 func (b *cpuBackend) Name() string { return "cpu" }
 func (b *cpuBackend) Supports(domain, op string) bool {
@@ -94,6 +128,16 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 	if err := CheckInputs(g, inputs); err != nil {
 		return nil, err
 	}
+	var pa *planAlloc
+	if opt.Plan != nil {
+		var err error
+		if pa, err = startPlan(g, b, opt); err != nil {
+			return nil, err
+		}
+		defer b.(*cpuBackend).setAlloc(nil)
+	}
+	unplanned := newLiveBytes()
+	var workspacePeak int64
 	live := map[*ir.Value]*ir.Tensor{}
 	for _, v := range g.Inputs {
 		live[v] = inputs[v.Name]
@@ -127,9 +171,16 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 			ins[j] = t
 		}
 		start := time.Now()
+		if pa != nil {
+			pa.startNode(opt.Plan.NodeSlots(i))
+		}
 		outs, err := runNode(b, n, ins)
 		if err != nil {
 			return nil, err
+		}
+		if pa != nil {
+			workspacePeak = max(workspacePeak, pa.workspace(outs))
+			checkPlacement(pa, opt.Plan, n, ins, outs, unplanned)
 		}
 		if opt.Profile != nil {
 			opt.Profile.Time[opName(n)] += time.Since(start)
@@ -148,22 +199,41 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 		if opt.Stats != nil && mem.bytes > opt.Stats.PeakLiveBytes {
 			opt.Stats.PeakLiveBytes = mem.bytes
 		}
+		if opt.Stats != nil && unplanned.bytes > opt.Stats.UnplannedPeak {
+			opt.Stats.UnplannedPeak = unplanned.bytes
+		}
 		// Free what no later node reads: graph inputs and weights stay with
 		// their owners, so dropping our reference is enough.
 		for _, in := range n.Inputs {
-			if in != nil && lastUse[in] == i && !keep[in] {
+			if in != nil && lastUse[in] == i {
+				if keep[in] {
+					keepOutOfArena(pa, opt.Plan, in, live, unplanned)
+					continue
+				}
 				if in.Producer != nil {
 					mem.drop(live[in])
+					unplanned.drop(live[in])
 				}
 				delete(live, in)
 			}
 		}
 		for _, o := range n.Outputs {
-			if o != nil && lastUse[o] < i && !keep[o] {
+			if o != nil && lastUse[o] < i {
+				if keep[o] {
+					keepOutOfArena(pa, opt.Plan, o, live, unplanned)
+					continue
+				}
 				mem.drop(live[o])
+				unplanned.drop(live[o])
 				delete(live, o) // produced but never read
 			}
 		}
+	}
+	if opt.Stats != nil && pa != nil {
+		s := opt.Stats
+		s.ArenaBytes, s.ArenaHighWater = opt.Plan.PlannedPeak, pa.highWater
+		s.WorkspacePeak = max(s.WorkspacePeak, workspacePeak)
+		s.MeasuredPeak = s.ArenaHighWater + s.WorkspacePeak + s.UnplannedPeak
 	}
 	result := map[string]*ir.Tensor{}
 	for v := range keep {
@@ -328,4 +398,85 @@ func (l *liveBytes) drop(t *ir.Tensor) {
 		delete(l.refs, p)
 		l.bytes -= t.Bytes()
 	}
+}
+
+// startPlan checks that opt.Plan fits g and b, and points b's kernels at
+// an arena laid out by it.
+func startPlan(g *ir.Graph, b Backend, opt Options) (*planAlloc, error) {
+	p := opt.Plan
+	if p.Graph != g || p.Nodes() != len(g.Nodes) {
+		return nil, fmt.Errorf("the memory plan was made for another graph (or before the graph changed)")
+	}
+	cb, ok := b.(*cpuBackend)
+	if !ok {
+		return nil, fmt.Errorf("a memory plan needs the CPU backend, not %s", b.Name())
+	}
+	arena := opt.Arena
+	if arena == nil {
+		arena = &Arena{} // per run: the returned outputs live in it
+	}
+	arena.ensure(p.PlannedPeak)
+	pa := newPlanAlloc(arena.mem)
+	cb.setAlloc(pa)
+	return pa, nil
+}
+
+// checkPlacement verifies where node n's outputs landed. In the arena, a
+// tensor must sit exactly where the plan put it: anything else aliases a
+// buffer whose lifetime the plan does not know, so it is moved to the heap
+// (a kernel returning a slice of its input, say). An output on the heap
+// where the plan expected the arena is counted as unplanned until freed.
+func checkPlacement(pa *planAlloc, p *memplan.MemPlan, n *ir.Node, ins, outs []*ir.Tensor, unplanned *liveBytes) {
+	for j, o := range n.Outputs {
+		if o == nil || j >= len(outs) || outs[j] == nil {
+			continue
+		}
+		t := outs[j]
+		buf := bufferOf(t)
+		if buf == nil {
+			continue // empty tensor
+		}
+		want := unsafe.Pointer(nil)
+		if b := p.BufferOf(o); b != nil {
+			want = pa.at(b.Offset)
+		}
+		switch {
+		case buf == want:
+			continue
+		case pa.contains(buf):
+			outs[j] = heapCopy(t)
+			unplanned.add(outs[j])
+		case want == nil && j == 0 && memplan.IsView(n) && len(ins) > 0 && ins[0] != nil && buf == bufferOf(ins[0]):
+			// A view of a graph input or weight, as planned; or of an
+			// unplanned tensor, which then stays counted while the view lives.
+			if unplanned.refs[buf] > 0 {
+				unplanned.add(t)
+			}
+		default:
+			unplanned.add(t)
+		}
+	}
+}
+
+// keepOutOfArena runs when a value named in Options.Keep is read for the
+// last time (or was never read). The plan reuses its arena bytes from now
+// on, so a kept value that is not a graph output (those live to the end of
+// the plan) is copied to the heap.
+func keepOutOfArena(pa *planAlloc, p *memplan.MemPlan, v *ir.Value, live map[*ir.Value]*ir.Tensor, unplanned *liveBytes) {
+	if pa == nil || isGraphOutput(p.Graph, v) {
+		return
+	}
+	if t := live[v]; t != nil && pa.contains(bufferOf(t)) {
+		live[v] = heapCopy(t)
+		unplanned.add(live[v])
+	}
+}
+
+func isGraphOutput(g *ir.Graph, v *ir.Value) bool {
+	for _, o := range g.Outputs {
+		if o == v {
+			return true
+		}
+	}
+	return false
 }

@@ -8,12 +8,12 @@ import (
 
 	"crsc/artifacts"
 	"crsc/optim"
-	"crsc/passes"
 )
 
 func compileCommand() *cobra.Command {
 	var shapeSpecs []string
-	var out, loss, output, train, freeze string
+	var out string
+	var flags trainingFlags
 	cmd := &cobra.Command{
 		Use:   "compile MODEL [--loss KIND --output NAME] [--train RE] [--freeze RE] [--shape NAME=DIMS ...] -o DIR",
 		Short: "Build the training artifacts: training, eval and optimizer models and a checkpoint",
@@ -39,11 +39,7 @@ vjp (adds "<output>_cotangent"), applied to --output.`,
 				return err
 			}
 			forwardNodes := len(g.Nodes)
-			spec := passes.TrainingSpec{
-				Loss:  passes.LossSpec{Kind: loss, Output: output},
-				Train: passes.TrainSelection{Train: train, Freeze: freeze},
-			}
-			set, err := artifacts.Build(g, spec, optim.DefaultAdamWConfig())
+			set, err := artifacts.Build(g, flags.spec(), optim.DefaultAdamWConfig())
 			if err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
@@ -56,6 +52,7 @@ vjp (adds "<output>_cotangent"), applied to --output.`,
 				bytes += pg.Param.Init.Bytes()
 			}
 			w := cmd.OutOrStdout()
+			printLayerDecisions(w, set.Compiled)
 			fmt.Fprintf(w, "trained:   %d parameters in %d tensors (%s)\n", params, len(set.Trained), humanBytes(bytes))
 			fmt.Fprintf(w, "graph:     %d forward nodes, %d backward nodes\n", forwardNodes, len(set.Training.Nodes)-forwardNodes)
 			for _, f := range []string{artifacts.TrainingFile, artifacts.EvalFile, artifacts.OptimizerFile, artifacts.CheckpointFile} {
@@ -66,9 +63,6 @@ vjp (adds "<output>_cotangent"), applied to --output.`,
 	}
 	cmd.Flags().StringArrayVar(&shapeSpecs, "shape", nil, "bind an input's shape, e.g. input_ids=8x128")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "folder for the artifacts")
-	cmd.Flags().StringVar(&loss, "loss", "", "output, cross-entropy, mse or vjp (default: the model's scalar loss output)")
-	cmd.Flags().StringVar(&output, "output", "", "the model output the loss applies to")
-	cmd.Flags().StringVar(&train, "train", "", "regexp: train only the parameters whose name matches")
-	cmd.Flags().StringVar(&freeze, "freeze", "", "regexp: freeze the parameters whose name matches")
+	flags.register(cmd, true)
 	return cmd
 }

@@ -16,8 +16,9 @@ import (
 
 func gradCommand() *cobra.Command {
 	var inputs, cotangents []string
-	var out, device, train, freeze string
+	var out, device string
 	var seed uint64
+	var flags trainingFlags
 	cmd := &cobra.Command{
 		Use:   "grad MODEL --input NAME=FILE.npy ... --cotangent OUTPUT=FILE.npy --out DIR",
 		Short: "Write the gradient of sum(output ⊙ cotangent) for every trained parameter",
@@ -25,7 +26,8 @@ func gradCommand() *cobra.Command {
 sum(OUTPUT ⊙ COTANGENT), runs it on the given inputs, and writes DIR/<param>.npy
 for every trained parameter (every character outside [A-Za-z0-9._-] becomes '_').
 Trained parameters are the float initializers the output depends on, narrowed
-by --train and --freeze.`,
+by --train and --freeze. With --keep < 1 the weight gradients of linear layers
+are WTA-CRS estimates (--estimator, --seed pick the sample).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkDevice(device); err != nil {
@@ -63,14 +65,14 @@ by --train and --freeze.`,
 			if g, err = loadModel(args[0], shapes, nil); err != nil {
 				return err
 			}
-			spec := passes.TrainingSpec{
-				Loss:  passes.LossSpec{Kind: passes.LossVJP, Output: outName},
-				Train: passes.TrainSelection{Train: train, Freeze: freeze},
-			}
-			trained, err := passes.BuildTraining(g, spec)
+			spec := flags.spec()
+			spec.Loss = passes.LossSpec{Kind: passes.LossVJP, Output: outName}
+			spec.Sampling.GNorm = "none" // one step: no ‖G‖ history to draw on
+			compiled, err := passes.Compile(g, spec)
 			if err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
+			trained := compiled.Trained
 			feeds[outName+"_cotangent"] = cot
 			results, err := runtime.Run(g, feeds, runtime.Options{Seed: seed})
 			if err != nil {
@@ -92,9 +94,8 @@ by --train and --freeze.`,
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "input NAME=FILE.npy (repeat for each input)")
 	cmd.Flags().StringArrayVar(&cotangents, "cotangent", nil, "OUTPUT=FILE.npy: the output to differentiate and its cotangent")
 	cmd.Flags().StringVar(&out, "out", "", "folder for the gradient .npy files")
-	cmd.Flags().StringVar(&train, "train", "", "regexp: train only the parameters whose name matches")
-	cmd.Flags().StringVar(&freeze, "freeze", "", "regexp: freeze the parameters whose name matches")
+	flags.register(cmd, false)
 	cmd.Flags().StringVar(&device, "device", "cpu", "cpu, cuda or auto")
-	cmd.Flags().Uint64Var(&seed, "seed", 0, "seed for training-mode Dropout masks")
+	cmd.Flags().Uint64Var(&seed, "seed", 0, "seed for Dropout masks and WTA-CRS sampling")
 	return cmd
 }

@@ -44,7 +44,7 @@ func castKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if !ok {
 		return nil, errf(n, "unsupported target type %d", n.Attrs.Int("to", 0))
 	}
-	return []*ir.Tensor{convert(ins[0], to)}, nil
+	return []*ir.Tensor{ctx.convert(ins[0], to)}, nil
 }
 
 func castLikeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
@@ -54,12 +54,26 @@ func castLikeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 	if err := checkData(n, ins[0]); err != nil {
 		return nil, err
 	}
-	return []*ir.Tensor{convert(ins[0], ins[1].DType)}, nil
+	return []*ir.Tensor{ctx.convert(ins[0], ins[1].DType)}, nil
 }
 
-// convert returns a copy of t with dtype to.
-func convert(t *ir.Tensor, to ir.DType) *ir.Tensor {
-	out := newTensor(to, t.Shape)
+// convert returns a copy of t with dtype to, on the Go heap: for
+// temporaries. Kernel outputs use ctx.convert.
+func convert(t *ir.Tensor, to ir.DType) *ir.Tensor { return convertInto(newTensor(to, t.Shape), t) }
+
+// convert returns a copy of t with dtype to, allocated as a kernel output.
+func (ctx *Ctx) convert(t *ir.Tensor, to ir.DType) *ir.Tensor {
+	return convertInto(ctx.newTensor(to, t.Shape), t)
+}
+
+// clone returns a copy of t allocated as a kernel output (what t.Clone()
+// would give, but placeable by a memory plan).
+func (ctx *Ctx) clone(t *ir.Tensor) *ir.Tensor { return ctx.convert(t, t.DType) }
+
+// convertInto fills out (zeroed, of t's shape) with t's elements converted
+// to out's dtype, and returns it.
+func convertInto(out, t *ir.Tensor) *ir.Tensor {
+	to := out.DType
 	nElem := t.Len()
 	if storage(t.DType) == storage(to) {
 		switch storage(to) {

@@ -173,7 +173,7 @@ func unaryKernel(op unaryOp) Kernel {
 		if err := checkData(n, x); err != nil {
 			return nil, err
 		}
-		out := newTensor(x.DType, x.Shape)
+		out := ctx.newTensor(x.DType, x.Shape)
 		switch storage(x.DType) {
 		case ir.Float32:
 			src, dst := x.F32, out.F32
@@ -225,7 +225,7 @@ func floatUnary(ctx *Ctx, n *ir.Node, ins []*ir.Tensor, f func(float64) float64)
 	if err := checkData(n, x); err != nil {
 		return nil, err
 	}
-	out := newTensor(x.DType, x.Shape)
+	out := ctx.newTensor(x.DType, x.Shape)
 	switch storage(x.DType) {
 	case ir.Float32:
 		mapSlice(ctx, out.F32, x.F32, func(v float32) float32 { return float32(f(float64(v))) })
@@ -248,7 +248,7 @@ func geluKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 			if err := checkData(n, ins[0]); err != nil {
 				return nil, err
 			}
-			out := newTensor(ir.Float32, ins[0].Shape)
+			out := ctx.newTensor(ir.Float32, ins[0].Shape)
 			x := ins[0].F32
 			parallelFor(ctx, len(x), len(x), func(lo, hi int) {
 				for i := lo; i < hi; i++ {
@@ -326,7 +326,7 @@ func clipKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newTensor(x.DType, x.Shape)
+	out := ctx.newTensor(x.DType, x.Shape)
 	switch storage(x.DType) {
 	case ir.Float32:
 		l, h := float32(lo), float32(hi)
@@ -470,13 +470,19 @@ func arithRow[T num](op binOp) func(o, a, b []T, sa, sb int) {
 	}
 }
 
-// bcast2 runs a row function over the broadcast of a and b.
+// bcast2 runs a row function over the broadcast of a and b, into a new
+// kernel output.
 func bcast2[T, U elem](ctx *Ctx, n *ir.Node, a, b *ir.Tensor, outDT ir.DType, row func(o []U, a, b []T, sa, sb int)) (*ir.Tensor, error) {
+	return bcast2To(ctx, n, a, b, ctx.newTensor, outDT, row)
+}
+
+// bcast2To is bcast2 with the result allocated by alloc.
+func bcast2To[T, U elem](ctx *Ctx, n *ir.Node, a, b *ir.Tensor, alloc allocFunc, outDT ir.DType, row func(o []U, a, b []T, sa, sb int)) (*ir.Tensor, error) {
 	shape, err := broadcastShape(n, a.Shape, b.Shape)
 	if err != nil {
 		return nil, err
 	}
-	out := newTensor(outDT, shape)
+	out := alloc(outDT, shape)
 	od, ad, bd := slice[U](out), slice[T](a), slice[T](b)
 	p := planBroadcast(shape, a.Shape, b.Shape)
 	sa, sb := p.inner[0], p.inner[1]
@@ -495,25 +501,30 @@ func sameType(n *ir.Node, a, b *ir.Tensor) error {
 	return nil
 }
 
-func binaryArith(ctx *Ctx, n *ir.Node, op binOp, a, b *ir.Tensor) (*ir.Tensor, error) {
+// allocFunc allocates a zeroed tensor: ctx.newTensor for outputs,
+// ctx.scratch for temporaries.
+type allocFunc func(dt ir.DType, shape []int) *ir.Tensor
+
+// binaryArith computes a op b into a tensor from alloc.
+func binaryArith(ctx *Ctx, n *ir.Node, op binOp, a, b *ir.Tensor, alloc allocFunc) (*ir.Tensor, error) {
 	if err := sameType(n, a, b); err != nil {
 		return nil, err
 	}
 	switch storage(a.DType) {
 	case ir.Float32:
-		return bcast2(ctx, n, a, b, a.DType, arithRow[float32](op))
+		return bcast2To(ctx, n, a, b, alloc, a.DType, arithRow[float32](op))
 	case ir.Float64:
-		return bcast2(ctx, n, a, b, a.DType, arithRow[float64](op))
+		return bcast2To(ctx, n, a, b, alloc, a.DType, arithRow[float64](op))
 	case ir.Int64:
 		if op == opDiv && hasZero(b.I64) {
 			return nil, errf(n, "integer division by zero")
 		}
-		return bcast2(ctx, n, a, b, a.DType, arithRow[int64](op))
+		return bcast2To(ctx, n, a, b, alloc, a.DType, arithRow[int64](op))
 	case ir.Int32:
 		if op == opDiv && hasZero(b.I32) {
 			return nil, errf(n, "integer division by zero")
 		}
-		return bcast2(ctx, n, a, b, a.DType, arithRow[int32](op))
+		return bcast2To(ctx, n, a, b, alloc, a.DType, arithRow[int32](op))
 	}
 	return nil, errf(n, "unsupported dtype %v", a.DType)
 }
@@ -535,7 +546,7 @@ func binaryKernel(op binOp) Kernel {
 		if err := checkInputs(n, ins); err != nil {
 			return nil, err
 		}
-		out, err := binaryArith(ctx, n, op, ins[0], ins[1])
+		out, err := binaryArith(ctx, n, op, ins[0], ins[1], ctx.newTensor)
 		if err != nil {
 			return nil, err
 		}
@@ -556,10 +567,19 @@ func variadicKernel(op binOp) Kernel {
 		if err := checkInputs(n, ins); err != nil {
 			return nil, err
 		}
-		acc := ins[0].Clone()
-		for _, t := range ins[1:] {
+		if len(ins) == 1 {
+			return []*ir.Tensor{ctx.clone(ins[0])}, nil
+		}
+		// Partial results are scratch; only the last fold step allocates
+		// the output, so a memory plan gets exactly one output tensor.
+		acc := ins[0]
+		for i, t := range ins[1:] {
+			alloc := ctx.scratch
+			if i == len(ins)-2 {
+				alloc = ctx.newTensor
+			}
 			var err error
-			if acc, err = binaryArith(ctx, n, op, acc, t); err != nil {
+			if acc, err = binaryArith(ctx, n, op, acc, t, alloc); err != nil {
 				return nil, err
 			}
 		}
@@ -690,18 +710,18 @@ func powKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := newTensor(x.DType, shape)
+		out := ctx.newTensor(x.DType, shape)
 		mapSlice(ctx, out.F32, x.F32, f)
 		return []*ir.Tensor{out}, nil
 	}
 	// General path in float64, which is exact for float32 and for the
 	// integer powers the conformance tests use.
 	xf, yf := toFloat64(x), toFloat64(y)
-	p, err := bcast2(ctx, n, xf, yf, ir.Float64, elemRow(math.Pow))
+	p, err := bcast2To(ctx, n, xf, yf, ctx.scratch, ir.Float64, elemRow(math.Pow))
 	if err != nil {
 		return nil, err
 	}
-	return []*ir.Tensor{convert(p, x.DType)}, nil
+	return []*ir.Tensor{ctx.convert(p, x.DType)}, nil
 }
 
 func isNumeric(dt ir.DType) bool {
@@ -832,7 +852,7 @@ func notKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if x.DType != ir.Bool {
 		return nil, errf(n, "input must be bool, got %v", x.DType)
 	}
-	out := newTensor(ir.Bool, x.Shape)
+	out := ctx.newTensor(ir.Bool, x.Shape)
 	mapSlice(ctx, out.Bool, x.Bool, func(v bool) bool { return !v })
 	return []*ir.Tensor{out}, nil
 }
@@ -856,7 +876,7 @@ func whereKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newTensor(x.DType, shape)
+	out := ctx.newTensor(x.DType, shape)
 	switch storage(x.DType) {
 	case ir.Float32:
 		where(ctx, shape, c, x, y, out.F32)

@@ -35,7 +35,7 @@ func geluGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 	if !equalInts(dy.Shape, x.Shape) || dy.DType != x.DType {
 		return nil, errf(n, "dY %v%v and X %v%v differ", dy.DType, dy.Shape, x.DType, x.Shape)
 	}
-	out := newTensor(x.DType, x.Shape)
+	out := ctx.newTensor(x.DType, x.Shape)
 	const invSqrt2, invSqrt2Pi = 1 / math.Sqrt2, 0.3989422804014327
 	switch x.DType {
 	case ir.Float32:
@@ -110,9 +110,7 @@ func gradSumTo(ctx *Ctx, n *ir.Node, x *ir.Tensor, to []int) (*ir.Tensor, error)
 		return nil, err
 	}
 	if len(axes) == 0 { // same shape: the common case for unbroadcast operands
-		out := x.Clone()
-		out.Shape = append([]int{}, to...)
-		return out, nil
+		return ctx.clone(x).Reshaped(to), nil
 	}
 	red, err := reduce(ctx, n, redSum, x, axes, true)
 	if err != nil {
@@ -205,7 +203,7 @@ func gatherGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, err
 		order[fill[r]] = j
 		fill[r]++
 	}
-	out := newTensor(dy.DType, shape)
+	out := ctx.newTensor(dy.DType, shape)
 	g := gatherGradPlan{outer: ir.NumElements(shape[:axis]), dim: dim, k: len(idx),
 		inner: ir.NumElements(shape[axis+1:]), start: start, order: order}
 	if out.Len() == 0 || g.k == 0 {
@@ -382,7 +380,7 @@ func sliceGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	if !equalInts(dy.Shape, dims) {
 		return nil, errf(n, "dY shape %v, want %v (the slice of %v)", dy.Shape, dims, shape)
 	}
-	out := newTensor(dy.DType, shape)
+	out := ctx.newTensor(dy.DType, shape)
 	if dy.Len() == 0 {
 		return []*ir.Tensor{out}, nil
 	}
@@ -457,7 +455,7 @@ func dropoutGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 		return nil, errf(n, "unsupported dtype %v (want float)", dy.DType)
 	}
 	if !training || ratio == 0 {
-		return []*ir.Tensor{dy.Clone()}, nil
+		return []*ir.Tensor{ctx.clone(dy)}, nil
 	}
 	if mask == nil {
 		return nil, errf(n, "missing mask (input 1), needed in training mode")
@@ -469,7 +467,7 @@ func dropoutGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 	if ratio < 1 {
 		scale = 1 / (1 - ratio)
 	}
-	out := newTensor(dy.DType, dy.Shape)
+	out := ctx.newTensor(dy.DType, dy.Shape)
 	m := mask.Bool
 	switch storage(dy.DType) {
 	case ir.Float32:
@@ -560,7 +558,7 @@ func layerNormGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, 
 	wantDX, wantDS, wantDB := gradWantOutput(n, 0), gradWantOutput(n, 1), gradWantOutput(n, 2)
 	var dx *ir.Tensor
 	if wantDX {
-		dx = newTensor(x.DType, x.Shape)
+		dx = ctx.newTensor(x.DType, x.Shape)
 	}
 	var ds, db []float64
 	if wantDS {
@@ -594,7 +592,7 @@ func layerNormGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, 
 				return nil, err
 			}
 		}
-		t = convert(t, x.DType)
+		t = ctx.convert(t, x.DType)
 		t.Shape = append([]int{}, scale.Shape...)
 		return t, nil
 	}
@@ -760,7 +758,7 @@ func sceLossGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 			}
 		}
 	}
-	out := newTensor(logp.DType, logp.Shape)
+	out := ctx.newTensor(logp.DType, logp.Shape)
 	switch storage(logp.DType) {
 	case ir.Float32:
 		sceGrad(ctx, logp.F32, out.F32, lab, coef, N, C, D)

@@ -23,6 +23,23 @@ type Ctx struct {
 	ForceEval bool
 	// Threads bounds the goroutines a kernel uses; 0 means GOMAXPROCS.
 	Threads int
+	// Alloc, when set, supplies the tensors kernels allocate through
+	// ctx.newTensor and ctx.scratch: the executor points it at the arena
+	// of a memory plan (runtime.Options.Plan). Nil means the Go heap.
+	Alloc Allocator
+}
+
+// Allocator hands kernels their tensors. Both methods return zeroed
+// tensors (kernels such as GatherGrad and DropoutGrad rely on that) and
+// must be safe to call from several goroutines.
+type Allocator interface {
+	// Output is for a tensor the kernel will return: the allocator may
+	// place it where a memory plan put the node's output.
+	Output(dt ir.DType, shape []int) *ir.Tensor
+	// Scratch is for a temporary the kernel drops before returning; it is
+	// never placed in a planned output slot, so it cannot take one from
+	// the real output.
+	Scratch(dt ir.DType, shape []int) *ir.Tensor
 }
 
 // Kernel computes a node's outputs from its inputs; a nil entry of ins is an
@@ -103,9 +120,9 @@ func Lookup(domain, op string) (Kernel, bool) {
 
 // crscRegistries are crsc's own ops, one table per family: gradient
 // helpers (grad.go), WTA-CRS sampling (sample.go), memory-saving rewrites
-// (memory.go).
+// (memory.go), fused forms of decomposed subgraphs (fused.go).
 func crscRegistries() []map[string]Kernel {
-	return []map[string]Kernel{crscKernels, sampleKernels, memoryKernels}
+	return []map[string]Kernel{crscKernels, sampleKernels, memoryKernels, fusedKernels}
 }
 
 // Ops lists the supported ops sorted: default-domain ops by name, others
@@ -260,8 +277,30 @@ func slice[T elem](t *ir.Tensor) []T {
 	}
 }
 
-// newTensor allocates a tensor, copying shape.
+// newTensor allocates a zeroed tensor on the Go heap, copying shape. Kernel
+// outputs should come from ctx.newTensor instead, so that a memory plan can
+// place them; this stays for code without a Ctx.
 func newTensor(dt ir.DType, shape []int) *ir.Tensor { return ir.NewTensor(dt, shape...) }
+
+// newTensor allocates a zeroed tensor that the kernel will return (output
+// storage): from ctx.Alloc when set, else from the Go heap. Call it before
+// spawning goroutines, in output order, and only for outputs: the planner
+// matches allocations to a node's outputs by dtype and size in that order.
+func (ctx *Ctx) newTensor(dt ir.DType, shape []int) *ir.Tensor {
+	if ctx != nil && ctx.Alloc != nil {
+		return ctx.Alloc.Output(dt, shape)
+	}
+	return ir.NewTensor(dt, shape...)
+}
+
+// scratch allocates a zeroed temporary the kernel does not return; a
+// planned run counts it as workspace.
+func (ctx *Ctx) scratch(dt ir.DType, shape []int) *ir.Tensor {
+	if ctx != nil && ctx.Alloc != nil {
+		return ctx.Alloc.Scratch(dt, shape)
+	}
+	return ir.NewTensor(dt, shape...)
+}
 
 // threads returns how many goroutines a kernel may use.
 func threads(ctx *Ctx) int {

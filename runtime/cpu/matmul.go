@@ -69,7 +69,7 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	if len(b.Shape) > 1 {
 		final = append(final, nn)
 	}
-	out := newTensor(a.DType, outShape)
+	out := ctx.newTensor(a.DType, outShape)
 	nb := ir.NumElements(batch)
 	if out.Len() == 0 {
 		out.Shape = final
@@ -180,7 +180,7 @@ func gemmKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if k != k2 {
 		return nil, errf(n, "inner dims differ: A %v (transA=%v), B %v (transB=%v)", a.Shape, ta, b.Shape, tb)
 	}
-	y := newTensor(a.DType, []int{m, nn})
+	y := ctx.newTensor(a.DType, []int{m, nn})
 	if c != nil && beta != 0 {
 		if c.DType != a.DType {
 			return nil, errf(n, "C dtype %v differs from A %v", c.DType, a.DType)
@@ -208,10 +208,10 @@ func gemmKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	case ir.Float64, ir.Int64, ir.Int32:
 		at, bt := a, b
 		if ta {
-			at = transpose(ctx, a, []int{1, 0})
+			at = transposeTo(ctx, a, []int{1, 0}, ctx.scratch)
 		}
 		if tb {
-			bt = transpose(ctx, b, []int{1, 0})
+			bt = transposeTo(ctx, b, []int{1, 0}, ctx.scratch)
 		}
 		at, bt, yc := toFloat64(at), toFloat64(bt), toFloat64(y)
 		prod := make([]float64, m*nn)
@@ -219,7 +219,9 @@ func gemmKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		for i := range prod {
 			prod[i] = float64(alpha)*prod[i] + float64(beta)*yc.F64[i]
 		}
-		y = convert(&ir.Tensor{DType: ir.Float64, Shape: []int{m, nn}, F64: prod}, a.DType)
+		// y (holding C) was only an input of the product: the result
+		// replaces it as the output.
+		y = ctx.convert(&ir.Tensor{DType: ir.Float64, Shape: []int{m, nn}, F64: prod}, a.DType)
 	default:
 		return nil, errf(n, "unsupported dtype %v", a.DType)
 	}

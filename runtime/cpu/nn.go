@@ -50,7 +50,7 @@ func softmaxKernel(logOut bool) Kernel {
 			}
 			outer, dim, inner = ir.NumElements(x.Shape[:axis]), ir.NumElements(x.Shape[axis:]), 1
 		}
-		out := newTensor(x.DType, x.Shape)
+		out := ctx.newTensor(x.DType, x.Shape)
 		switch storage(x.DType) {
 		case ir.Float32:
 			if inner == 1 && !logOut {
@@ -186,9 +186,9 @@ func layerNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	for i := axis; i < r; i++ {
 		statShape[i] = 1
 	}
-	y := newTensor(x.DType, x.Shape)
-	mean := newTensor(x.DType, statShape)
-	inv := newTensor(x.DType, statShape)
+	y := ctx.newTensor(x.DType, x.Shape)
+	mean := ctx.newTensor(x.DType, statShape)
+	inv := ctx.newTensor(x.DType, statShape)
 	switch storage(x.DType) {
 	case ir.Float32:
 		var b []float32
@@ -269,12 +269,12 @@ func dropoutKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	if ctx != nil && ctx.ForceEval {
 		training = false
 	}
-	mask := newTensor(ir.Bool, x.Shape)
+	mask := ctx.newTensor(ir.Bool, x.Shape)
 	if !training || ratio == 0 {
 		for i := range mask.Bool {
 			mask.Bool[i] = true
 		}
-		return trimOutputs(n, []*ir.Tensor{x.Clone(), mask}), nil
+		return trimOutputs(n, []*ir.Tensor{ctx.clone(x), mask}), nil
 	}
 	var seed, step uint64
 	if ctx != nil {
@@ -291,7 +291,7 @@ func dropoutKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	if ratio < 1 {
 		scale = 1 / (1 - ratio)
 	}
-	out := newTensor(x.DType, x.Shape)
+	out := ctx.newTensor(x.DType, x.Shape)
 	switch storage(x.DType) {
 	case ir.Float32:
 		s := float32(scale)
@@ -353,7 +353,7 @@ func sceLossKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 		return nil, errf(n, "unknown reduction %q", reduction)
 	}
 	// log_prob in the scores' dtype, via the LogSoftmax code path.
-	logp := newTensor(scores.DType, scores.Shape)
+	logp := ctx.newTensor(scores.DType, scores.Shape)
 	var lp []float64
 	switch storage(scores.DType) {
 	case ir.Float32:
@@ -389,15 +389,15 @@ func sceLossKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	var loss *ir.Tensor
 	switch reduction {
 	case "none":
-		loss = convert(&ir.Tensor{DType: ir.Float64, Shape: wantLabels, F64: perSample}, scores.DType)
+		loss = ctx.convert(&ir.Tensor{DType: ir.Float64, Shape: wantLabels, F64: perSample}, scores.DType)
 	case "sum":
-		loss = convert(&ir.Tensor{DType: ir.Float64, Shape: []int{}, F64: []float64{sum}}, scores.DType)
+		loss = ctx.convert(&ir.Tensor{DType: ir.Float64, Shape: []int{}, F64: []float64{sum}}, scores.DType)
 	default:
 		m := 0.0
 		if wsum != 0 {
 			m = sum / wsum
 		}
-		loss = convert(&ir.Tensor{DType: ir.Float64, Shape: []int{}, F64: []float64{m}}, scores.DType)
+		loss = ctx.convert(&ir.Tensor{DType: ir.Float64, Shape: []int{}, F64: []float64{m}}, scores.DType)
 	}
 	return trimOutputs(n, []*ir.Tensor{loss, logp}), nil
 }

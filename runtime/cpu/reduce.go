@@ -41,7 +41,7 @@ func reduceKernel(kind redKind) Kernel {
 		r := len(x.Shape)
 		if len(axes) == 0 {
 			if n.Attrs.Int("noop_with_empty_axes", 0) == 1 {
-				return []*ir.Tensor{x.Clone()}, nil
+				return []*ir.Tensor{ctx.clone(x)}, nil
 			}
 			for i := 0; i < r; i++ {
 				axes = append(axes, int64(i))
@@ -100,9 +100,9 @@ func reduce(ctx *Ctx, n *ir.Node, kind redKind, x *ir.Tensor, axes []int, keep b
 			perm = append(perm, a)
 			red *= x.Shape[a]
 		}
-		src = transpose(ctx, x, perm)
+		src = transposeTo(ctx, x, perm, ctx.scratch)
 	}
-	out := newTensor(x.DType, outShape)
+	out := ctx.newTensor(x.DType, outShape)
 	switch storage(x.DType) {
 	case ir.Float32:
 		reduceFloat(ctx, kind, src.F32, out.F32, outer, red, inner)
@@ -307,7 +307,7 @@ func argKernel(isMax bool) Kernel {
 		if dim == 0 {
 			return nil, errf(n, "cannot take the arg of an empty axis")
 		}
-		out := newTensor(ir.Int64, shape)
+		out := ctx.newTensor(ir.Int64, shape)
 		for o := 0; o < outer; o++ {
 			for i := 0; i < inner; i++ {
 				best, bi := x.Float64At(o*dim*inner+i), 0

@@ -1,4 +1,463 @@
 package cpu
 
-// sampleKernels holds the WTA-CRS sampling ops (domain ai.crsc).
-var sampleKernels = map[string]Kernel{}
+import (
+	"cmp"
+	"math"
+	"slices"
+	"sort"
+
+	"crsc/ir"
+	"crsc/runtime/rng"
+)
+
+// sampleKernels holds the WTA-CRS sampling ops (domain ai.crsc). The method
+// is /shared/WTACRS.md: a linear layer's weight gradient dW = Xᵀ·G is
+// estimated from k of X's N rows, so the forward pass only keeps those k
+// rows (already scaled) and their indices; backward gathers G's rows at the
+// same indices and multiplies, dŴ = Xsᵀ·G[idx].
+//
+//	SampleRows(X [..., N, d], gnorm? [..., N]; keep, min_rows=10, estimator="wta")
+//	    → Xs [..., k, d] (X's dtype), idx [..., k] int64
+//	GatherRows(X [..., N, d], idx [..., k]) → [..., k, d]
+//	RowNorms(X [..., N, d]) → [..., N]   (L2 norm of each row, float64 sums)
+//
+// Every leading index b of X is an independent block of N rows with the same
+// budget k (ir.SampleBudget). The CUDA backend must reproduce SampleRows bit
+// for bit; the exact scheme is spelled out at sampleBlock.
+var sampleKernels = map[string]Kernel{
+	"SampleRows": sampleRowsKernel,
+	"GatherRows": gatherRowsKernel,
+	"RowNorms":   rowNormsKernel,
+}
+
+// sampleNegligibleMass is the leftover probability below which WTA's
+// stochastic rows carry weight 0 (WTACRS.md §4 step 5): the winners then
+// hold all but a rounding error of the mass, and dividing by it would only
+// amplify noise.
+const sampleNegligibleMass = 1e-12
+
+// sampleFloorRel and sampleFloorAbs make the floor added to ĝ:
+// floor = 1e-6·max(ĝ) + 1e-30. A row with ĝ_i = 0 (say a padding position
+// whose gradient was zero last time) but ‖X_i‖ > 0 must keep p_i > 0, or the
+// estimator is biased; 1e-6 relative keeps such rows rare without changing
+// the others' probabilities measurably, and the absolute 1e-30 covers an
+// all-zero ĝ (then p ∝ ‖X_i‖, the `none` source).
+const (
+	sampleFloorRel = 1e-6
+	sampleFloorAbs = 1e-30
+)
+
+// rowBlocks views a tensor of shape [..., N, d] as B blocks of N rows of d.
+type rowBlocks struct{ B, N, d int }
+
+func blocksOf(shape []int) rowBlocks {
+	r := len(shape)
+	return rowBlocks{B: ir.NumElements(shape[:r-2]), N: shape[r-2], d: shape[r-1]}
+}
+
+// sampleRowsKernel implements SampleRows; see sampleKernels for the
+// contract and sampleBlock for the sampling itself.
+func sampleRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	keep, minRows, est, err := ir.SampleParams(n.Attrs)
+	if err != nil {
+		return nil, errf(n, "%v", err)
+	}
+	x := ins[0]
+	if st := storage(x.DType); st != ir.Float32 && st != ir.Float64 {
+		return nil, errf(n, "unsupported dtype %v (want float)", x.DType)
+	}
+	r := len(x.Shape)
+	if r < 2 {
+		return nil, errf(n, "X must have rank >= 2 ([..., N, d]), got shape %v", x.Shape)
+	}
+	g, err := sampleGnorm(n, in(ins, 1), x.Shape[:r-1])
+	if err != nil {
+		return nil, err
+	}
+	bl := blocksOf(x.Shape)
+	k := int(ir.SampleBudget(keep, minRows, est, int64(bl.N)))
+	if k == bl.N { // exact: every row, weight 1, in order — bit-identical dW
+		idx := newTensor(ir.Int64, x.Shape[:r-1])
+		for i := range idx.I64 {
+			idx.I64[i] = int64(i % max(bl.N, 1))
+		}
+		return trimOutputs(n, []*ir.Tensor{x.Clone(), idx}), nil
+	}
+
+	norms := rowNorms(ctx, x)
+	idx := make([]int64, bl.B*k)
+	weight := make([]float64, bl.B*k)
+	var seed, step uint64
+	if ctx != nil {
+		seed, step = ctx.Seed, ctx.Step
+	}
+	stream := rng.StreamOf(n.Name)
+	parallelFor(ctx, bl.B, bl.B*bl.N*16, func(lo, hi int) {
+		var s sampleScratch
+		for b := lo; b < hi; b++ {
+			var gb []float64
+			if g != nil {
+				gb = g[b*bl.N : (b+1)*bl.N]
+			}
+			p := s.probabilities(norms[b*bl.N:(b+1)*bl.N], gb)
+			uniform := func(t int) float64 {
+				return float64(rng.Uniform(seed, step, stream, uint64(b)*uint64(k)+uint64(t)))
+			}
+			s.sampleBlock(est, p, k, uniform, idx[b*k:(b+1)*k], weight[b*k:(b+1)*k])
+		}
+	})
+
+	lead := x.Shape[:r-2]
+	xs := newTensor(x.DType, append(append([]int{}, lead...), k, bl.d))
+	idxT := ir.FromInt64(append(append([]int{}, lead...), k), idx)
+	switch storage(x.DType) {
+	case ir.Float32:
+		writeScaledRows(ctx, bl, k, x.F32, xs.F32, idx, weight)
+	case ir.Float64:
+		writeScaledRows(ctx, bl, k, x.F64, xs.F64, idx, weight)
+	}
+	return trimOutputs(n, []*ir.Tensor{xs, idxT}), nil
+}
+
+// sampleGnorm checks the optional gnorm input (shape want = X's shape
+// without its last axis, float, every value ≥ 0) and returns it in float64;
+// nil when absent.
+func sampleGnorm(n *ir.Node, t *ir.Tensor, want []int) ([]float64, error) {
+	if t == nil {
+		return nil, nil
+	}
+	if !equalInts(t.Shape, want) {
+		return nil, errf(n, "gnorm shape %v, want %v (X's shape without its last axis)", t.Shape, want)
+	}
+	var g []float64
+	switch storage(t.DType) {
+	case ir.Float32:
+		g = make([]float64, len(t.F32))
+		for i, v := range t.F32 {
+			g[i] = float64(v)
+		}
+	case ir.Float64:
+		g = t.F64
+	default:
+		return nil, errf(n, "gnorm must be a float tensor, got %v", t.DType)
+	}
+	for i, v := range g {
+		if !(v >= 0) {
+			return nil, errf(n, "gnorm[%d] = %v, want a norm estimate >= 0", i, v)
+		}
+	}
+	return g, nil
+}
+
+// sampleScratch is one goroutine's reusable buffers.
+type sampleScratch struct {
+	p, cum, rest []float64
+	order, rows  []int
+	winner       []bool
+}
+
+// grow returns buf resized to n, reallocating only when too small.
+func grow[T any](buf []T, n int) []T {
+	if cap(buf) < n {
+		return make([]T, n)
+	}
+	return buf[:n]
+}
+
+// probabilities returns p_i ∝ ‖X_i‖·(ĝ_i + floor) in float64, summing to 1.
+// Without gnorm ĝ = 1, and the constant (1 + floor) cancels: p ∝ ‖X_i‖. If
+// the total is 0 (all rows zero) or not finite (Inf/NaN in X), p is uniform.
+func (s *sampleScratch) probabilities(norms, g []float64) []float64 {
+	s.p = grow(s.p, len(norms))
+	p := s.p
+	floor := 0.0
+	if g != nil {
+		floor = sampleFloorRel*slices.Max(g) + sampleFloorAbs
+	}
+	total := 0.0
+	for i, a := range norms {
+		w := a
+		if g != nil {
+			w = a * (g[i] + floor)
+		}
+		p[i] = w
+		total += w
+	}
+	if !(total > 0) || math.IsInf(total, 0) {
+		for i := range p {
+			p[i] = 1 / float64(len(p))
+		}
+		return p
+	}
+	for i := range p {
+		p[i] /= total
+	}
+	return p
+}
+
+// sampleBlock fills the k slots (idx, weight) of one block from its row
+// probabilities p (k < len(p)). The scheme, which the CUDA backend follows
+// bit for bit:
+//
+//   - Sorted order: rows by decreasing p, ties by increasing row index.
+//   - topk (biased baseline, not an estimator of dW): slot t = the t-th row
+//     of the sorted order, weight 1.
+//   - crs: c* = 0 and the k slots are all draws (below).
+//   - wta: c* = chooseWinners over the sorted p; slots 0..c*-1 are the c*
+//     first rows of the sorted order, weight 1; slots c*..k-1 are draws.
+//   - Draws: s = k − c* i.i.d. draws from the leftover rows (those not
+//     winners), taken in increasing row index with their inclusive running
+//     sum cum of p in float64; R = cum[last]. Draw t (0 ≤ t < s) of block b
+//     takes u = float64(rng.Uniform(Seed, Step, StreamOf(node name),
+//     b·k + t)), and picks the first leftover row m with cum[m] > u·R
+//     (binary search; rows with p = 0 are never picked). Its weight is
+//     R/(s·p_j): the draw probability is p_j/R, so the slot is unbiased for
+//     the leftover part of the sum. R equals 1 − P_{c*} of WTACRS.md up to
+//     rounding; using the sum that defines the draws keeps them consistent.
+//     For crs R = Σp ≈ 1 and the weight is the usual 1/(k·p_j).
+//   - If R ≤ 1e-12 no draw is made: slot c*+t gets leftover row t (in
+//     increasing index) with weight 0, so the block still has k rows.
+func (s *sampleScratch) sampleBlock(est string, p []float64, k int, uniform func(t int) float64, idx []int64, weight []float64) {
+	c := 0
+	if est == "topk" || est == "wta" {
+		order := s.sortedOrder(p)
+		if est == "topk" {
+			c = k
+		} else {
+			c = s.chooseWinners(p, order, k)
+		}
+		for t := 0; t < c; t++ {
+			idx[t], weight[t] = int64(order[t]), 1
+		}
+	}
+	if c < k {
+		s.drawLeftover(p, s.winnersMask(c), uniform, idx[c:], weight[c:])
+	}
+}
+
+// sortedOrder returns the row indices by decreasing p, ties by index, so
+// the winners are deterministic whatever the sort algorithm.
+func (s *sampleScratch) sortedOrder(p []float64) []int {
+	s.order = grow(s.order, len(p))
+	for i := range s.order {
+		s.order[i] = i
+	}
+	slices.SortFunc(s.order, func(a, b int) int {
+		if c := cmp.Compare(p[b], p[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	return s.order
+}
+
+// chooseWinners returns c* = argmin_{0≤c<k} (1 − P_c)/(k − c), the first
+// minimum on ties, with P_c the sum of the c largest p (order sorts p
+// decreasingly). 1 − P_c is taken as the sum of the rows after the c
+// largest, accumulated from the smallest up: that avoids the cancellation
+// of 1 − P_c when the winners hold nearly all the mass, and cannot go
+// negative. c = 0 scores 1/k, plain CRS, so winners are only taken when they
+// lower the variance (P_c > c/k).
+func (s *sampleScratch) chooseWinners(p []float64, order []int, k int) int {
+	s.rest = grow(s.rest, len(order))
+	acc := 0.0
+	for j := len(order) - 1; j >= 0; j-- {
+		acc += p[order[j]]
+		s.rest[j] = acc // sum of sorted positions j..N-1 = 1 − P_j
+	}
+	best, bestScore := 0, s.rest[0]/float64(k)
+	for c := 1; c < k; c++ {
+		if score := s.rest[c] / float64(k-c); score < bestScore {
+			best, bestScore = c, score
+		}
+	}
+	return best
+}
+
+// winnersMask marks the first c rows of s.order (nil when c = 0).
+func (s *sampleScratch) winnersMask(c int) []bool {
+	if c == 0 {
+		return nil
+	}
+	s.winner = grow(s.winner, len(s.order))
+	clear(s.winner)
+	for _, j := range s.order[:c] {
+		s.winner[j] = true
+	}
+	return s.winner
+}
+
+// drawLeftover fills len(idx) slots with i.i.d. draws from the rows not in
+// winner, as sampleBlock describes.
+func (s *sampleScratch) drawLeftover(p []float64, winner []bool, uniform func(t int) float64, idx []int64, weight []float64) {
+	s.rows, s.cum = s.rows[:0], s.cum[:0]
+	acc := 0.0
+	for j, pj := range p {
+		if winner != nil && winner[j] {
+			continue
+		}
+		acc += pj
+		s.rows = append(s.rows, j)
+		s.cum = append(s.cum, acc)
+	}
+	draws := len(idx)
+	if acc <= sampleNegligibleMass {
+		for t := range idx {
+			idx[t], weight[t] = int64(s.rows[t]), 0
+		}
+		return
+	}
+	for t := range idx {
+		target := uniform(t) * acc
+		m := sort.Search(len(s.cum), func(i int) bool { return s.cum[i] > target })
+		m = min(m, len(s.cum)-1) // u < 1 makes target < acc; guard anyway
+		j := s.rows[m]
+		idx[t], weight[t] = int64(j), acc/(float64(draws)*p[j])
+	}
+}
+
+// writeScaledRows writes row t of block b of xs as weight·X[b, idx[b,t]],
+// computed in float64 and rounded once (exact for weight 1). Weight-0 rows
+// stay zero, even where X holds Inf or NaN.
+func writeScaledRows[T float](ctx *Ctx, bl rowBlocks, k int, x, xs []T, idx []int64, weight []float64) {
+	parallelFor(ctx, bl.B*k, bl.B*k*bl.d, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			w := weight[r]
+			if w == 0 {
+				continue
+			}
+			src := x[((r/k)*bl.N+int(idx[r]))*bl.d:][:bl.d]
+			dst := xs[r*bl.d:][:bl.d]
+			for c, v := range src {
+				dst[c] = T(w * float64(v))
+			}
+		}
+	})
+}
+
+// rowNorms returns the L2 norm of every row (last axis) of a float tensor,
+// each summed in float64 in column order, so the result does not depend on
+// the thread count.
+func rowNorms(ctx *Ctx, x *ir.Tensor) []float64 {
+	d := 1
+	if r := len(x.Shape); r > 0 {
+		d = x.Shape[r-1]
+	}
+	rows := 0
+	if d > 0 {
+		rows = x.Len() / d
+	} else {
+		rows = ir.NumElements(x.Shape[:len(x.Shape)-1])
+	}
+	out := make([]float64, rows)
+	switch storage(x.DType) {
+	case ir.Float32:
+		normsOf(ctx, x.F32, d, out)
+	case ir.Float64:
+		normsOf(ctx, x.F64, d, out)
+	}
+	return out
+}
+
+func normsOf[T float](ctx *Ctx, x []T, d int, out []float64) {
+	parallelFor(ctx, len(out), len(out)*d, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			sum := 0.0
+			for _, v := range x[i*d : (i+1)*d] {
+				sum += float64(v) * float64(v)
+			}
+			out[i] = math.Sqrt(sum)
+		}
+	})
+}
+
+// rowNormsKernel implements RowNorms(X [..., N, d]) → [..., N] in X's
+// dtype: ‖X[..., i, :]‖₂ accumulated in float64.
+func rowNormsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 1); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	x := ins[0]
+	if st := storage(x.DType); st != ir.Float32 && st != ir.Float64 {
+		return nil, errf(n, "unsupported dtype %v (want float)", x.DType)
+	}
+	if len(x.Shape) < 1 {
+		return nil, errf(n, "X must have rank >= 1, got a scalar")
+	}
+	norms := rowNorms(ctx, x)
+	out := newTensor(x.DType, x.Shape[:len(x.Shape)-1])
+	switch storage(x.DType) {
+	case ir.Float32:
+		for i, v := range norms {
+			out.F32[i] = float32(v)
+		}
+	case ir.Float64:
+		copy(out.F64, norms)
+	}
+	return []*ir.Tensor{out}, nil
+}
+
+// gatherRowsKernel implements GatherRows(X [..., N, d], idx [..., k]) →
+// [..., k, d] with out[b, t, :] = X[b, idx[b, t], :]; idx shares X's leading
+// dims and every index must lie in [0, N).
+func gatherRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := required(n, ins, 2); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(n, ins); err != nil {
+		return nil, err
+	}
+	x, idxT := ins[0], ins[1]
+	r := len(x.Shape)
+	if r < 2 {
+		return nil, errf(n, "X must have rank >= 2 ([..., N, d]), got shape %v", x.Shape)
+	}
+	if len(idxT.Shape) != r-1 || !equalInts(idxT.Shape[:r-2], x.Shape[:r-2]) {
+		return nil, errf(n, "idx shape %v does not match X %v (want [..., k] with X's leading dims)", idxT.Shape, x.Shape)
+	}
+	idx, err := intsInput(n, idxT, "idx")
+	if err != nil {
+		return nil, err
+	}
+	bl := blocksOf(x.Shape)
+	for i, v := range idx {
+		if v < 0 || v >= int64(bl.N) {
+			return nil, errf(n, "idx[%d] = %d out of range [0, %d)", i, v, bl.N)
+		}
+	}
+	k := idxT.Shape[r-2]
+	out := newTensor(x.DType, append(append([]int{}, idxT.Shape...), bl.d))
+	switch storage(x.DType) {
+	case ir.Float32:
+		gatherRows(ctx, bl, k, x.F32, out.F32, idx)
+	case ir.Float64:
+		gatherRows(ctx, bl, k, x.F64, out.F64, idx)
+	case ir.Int64:
+		gatherRows(ctx, bl, k, x.I64, out.I64, idx)
+	case ir.Int32:
+		gatherRows(ctx, bl, k, x.I32, out.I32, idx)
+	case ir.Bool:
+		gatherRows(ctx, bl, k, x.Bool, out.Bool, idx)
+	default:
+		return nil, errf(n, "unsupported dtype %v", x.DType)
+	}
+	return []*ir.Tensor{out}, nil
+}
+
+func gatherRows[T elem](ctx *Ctx, bl rowBlocks, k int, x, out []T, idx []int64) {
+	parallelFor(ctx, bl.B*k, bl.B*k*bl.d, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			src := ((r/k)*bl.N + int(idx[r])) * bl.d
+			copy(out[r*bl.d:(r+1)*bl.d], x[src:src+bl.d])
+		}
+	})
+}

@@ -18,7 +18,7 @@ func constantKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 	a := n.Attrs
 	switch {
 	case a.Tensor("value") != nil:
-		return []*ir.Tensor{a.Tensor("value").Clone()}, nil
+		return []*ir.Tensor{ctx.clone(a.Tensor("value"))}, nil
 	case a.Has("value_float"):
 		return []*ir.Tensor{ir.ScalarF32(a.Float("value_float", 0))}, nil
 	case a.Has("value_floats"):
@@ -82,7 +82,7 @@ func constantOfShapeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor
 	if err := checkData(n, val); err != nil {
 		return nil, err
 	}
-	out := newTensor(val.DType, shape)
+	out := ctx.newTensor(val.DType, shape)
 	fill(out, val)
 	return []*ir.Tensor{out}, nil
 }
@@ -314,15 +314,21 @@ func transposeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	return []*ir.Tensor{transpose(ctx, x, p)}, nil
 }
 
-// transpose returns x with its dims permuted: out dim i is x dim perm[i].
+// transpose returns x with its dims permuted (out dim i is x dim perm[i])
+// as a kernel output.
 func transpose(ctx *Ctx, x *ir.Tensor, perm []int) *ir.Tensor {
+	return transposeTo(ctx, x, perm, ctx.newTensor)
+}
+
+// transposeTo is transpose into a tensor from alloc.
+func transposeTo(ctx *Ctx, x *ir.Tensor, perm []int, alloc allocFunc) *ir.Tensor {
 	st := contiguousStrides(x.Shape)
 	dims := make([]int, len(perm))
 	strides := make([]int, len(perm))
 	for i, p := range perm {
 		dims[i], strides[i] = x.Shape[p], st[p]
 	}
-	out := newTensor(x.DType, dims)
+	out := alloc(x.DType, dims)
 	stridedCopy(ctx, out, x, 0, dims, strides)
 	return out
 }
@@ -355,7 +361,7 @@ func concatKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 		}
 		shape[axis] += t.Shape[axis]
 	}
-	out := newTensor(first.DType, shape)
+	out := ctx.newTensor(first.DType, shape)
 	outer := ir.NumElements(shape[:axis])
 	inner := ir.NumElements(shape[axis+1:])
 	rowOut := shape[axis] * inner
@@ -422,7 +428,7 @@ func splitKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	for i, s := range sizes {
 		shape := append([]int{}, x.Shape...)
 		shape[axis] = int(s)
-		out := newTensor(x.DType, shape)
+		out := ctx.newTensor(x.DType, shape)
 		blk := int(s) * inner
 		cp := rowCopier(out, x)
 		for o := 0; o < outer && blk > 0; o++ {
@@ -525,7 +531,7 @@ func sliceKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 			base += int(start) * st[a]
 		}
 	}
-	out := newTensor(x.DType, dims)
+	out := ctx.newTensor(x.DType, dims)
 	stridedCopy(ctx, out, x, base, dims, strides)
 	return []*ir.Tensor{out}, nil
 }
@@ -563,7 +569,7 @@ func gatherKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 		norm[i] = int(v)
 	}
 	shape := append(append(append([]int{}, x.Shape[:axis]...), idxT.Shape...), x.Shape[axis+1:]...)
-	out := newTensor(x.DType, shape)
+	out := ctx.newTensor(x.DType, shape)
 	outer := ir.NumElements(x.Shape[:axis])
 	inner := ir.NumElements(x.Shape[axis+1:])
 	cp := rowCopier(out, x)
@@ -607,7 +613,7 @@ func gatherElementsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor,
 	if err != nil {
 		return nil, err
 	}
-	out := newTensor(x.DType, idxT.Shape)
+	out := ctx.newTensor(x.DType, idxT.Shape)
 	st := contiguousStrides(x.Shape)
 	cp := rowCopier(out, x)
 	dim := int64(x.Shape[axis])
@@ -660,7 +666,7 @@ func expandKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	if err != nil {
 		return nil, err
 	}
-	out := newTensor(x.DType, shape)
+	out := ctx.newTensor(x.DType, shape)
 	if out.Len() == 0 {
 		return []*ir.Tensor{out}, nil
 	}
@@ -706,7 +712,7 @@ func tileKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		dims = append(dims, rv[i], d)
 		strides = append(strides, 0, st[i])
 	}
-	out := newTensor(x.DType, shape)
+	out := ctx.newTensor(x.DType, shape)
 	stridedCopy(ctx, out, x, 0, dims, strides)
 	return []*ir.Tensor{out}, nil
 }
@@ -738,7 +744,7 @@ func rangeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		if cnt > math.MaxInt32 {
 			return nil, errf(n, "range of %d elements is too large", cnt)
 		}
-		out := newTensor(dt, []int{int(cnt)})
+		out := ctx.newTensor(dt, []int{int(cnt)})
 		for i := int64(0); i < cnt; i++ {
 			v := start + i*delta
 			if out.I64 != nil {
@@ -762,7 +768,7 @@ func rangeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 			return nil, errf(n, "invalid range %v..%v step %v", start, limit, delta)
 		}
 		cnt := int(max(c, 0))
-		out := newTensor(dt, []int{cnt})
+		out := ctx.newTensor(dt, []int{cnt})
 		for i := 0; i < cnt; i++ {
 			if dt == ir.Float64 {
 				out.F64[i] = start + float64(i)*delta
@@ -809,8 +815,8 @@ func triluKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	upper := n.Attrs.Int("upper", 1) == 1
 	rows, cols := x.Shape[r-2], x.Shape[r-1]
-	out := x.Clone()
-	zero := newTensor(x.DType, []int{1})
+	out := ctx.clone(x)
+	zero := ctx.scratch(x.DType, []int{1})
 	cp := rowCopier(out, zero)
 	for m := 0; m < ir.NumElements(x.Shape[:r-2]); m++ {
 		for i := 0; i < rows; i++ {
@@ -854,7 +860,7 @@ func cumSumKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	}
 	excl := n.Attrs.Int("exclusive", 0) == 1
 	rev := n.Attrs.Int("reverse", 0) == 1
-	out := newTensor(x.DType, x.Shape)
+	out := ctx.newTensor(x.DType, x.Shape)
 	outer, dim, inner := ir.NumElements(x.Shape[:axis]), x.Shape[axis], ir.NumElements(x.Shape[axis+1:])
 	switch storage(x.DType) {
 	case ir.Float32:

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"crsc/passes"
+)
+
+// trainingFlags are the flags shared by every command that compiles a
+// training graph (compile, grad, plan, train).
+type trainingFlags struct {
+	loss, output, train, freeze string
+	estimator, gnorm, layers    string
+	keep                        float64
+	minRows                     int
+	lora                        int
+	loraAlpha                   float64
+	loraTargets                 string
+	bitfit, noMemory            bool
+	cmd                         *cobra.Command
+}
+
+func (f *trainingFlags) register(cmd *cobra.Command, withLoss bool) {
+	f.cmd = cmd
+	fl := cmd.Flags()
+	if withLoss {
+		fl.StringVar(&f.loss, "loss", "", "output, cross-entropy, mse or vjp (default: the model's scalar loss output)")
+		fl.StringVar(&f.output, "output", "", "the model output the loss applies to")
+	}
+	fl.StringVar(&f.train, "train", "", "regexp: train only the parameters whose name matches")
+	fl.StringVar(&f.freeze, "freeze", "", "regexp: freeze the parameters whose name matches")
+	fl.StringVar(&f.estimator, "estimator", "wta", "weight-gradient estimator: wta, crs, topk (biased baseline) or exact")
+	fl.Float64Var(&f.keep, "keep", 1, "fraction of activation rows kept for each sampled weight gradient (1 = exact)")
+	fl.IntVar(&f.minRows, "min-rows", 10, "rows kept at least")
+	fl.StringVar(&f.gnorm, "gnorm", "none", "where the ‖G_i‖ estimates come from: none, ema or cache")
+	fl.StringVar(&f.layers, "layers", "auto", "which linear layers to sample: auto, all, or a regexp")
+	fl.IntVar(&f.lora, "lora", 0, "LoRA rank (0: no adapters)")
+	fl.Float64Var(&f.loraAlpha, "lora-alpha", 0, "LoRA alpha (default: the rank)")
+	fl.StringVar(&f.loraTargets, "lora-targets", "", "regexp of the layers that get adapters (default: attention Q/K/V)")
+	fl.BoolVar(&f.bitfit, "bitfit", true, "with --lora, train the biases too")
+	fl.BoolVar(&f.noMemory, "no-memory-rewrites", false, "keep Dropout/ReLU masks and norm inputs as they are")
+}
+
+func (f *trainingFlags) spec() passes.TrainingSpec {
+	estimator := f.estimator
+	if !f.cmd.Flags().Changed("keep") && !f.cmd.Flags().Changed("estimator") {
+		// No sampling asked for: the exact graph, without sampling nodes.
+		// An explicit --keep 1 does insert them (k = N: bit-identical).
+		estimator = "exact"
+	}
+	return passes.TrainingSpec{
+		Loss:   passes.LossSpec{Kind: f.loss, Output: f.output},
+		Train:  passes.TrainSelection{Train: f.train, Freeze: f.freeze},
+		LoRA:   passes.LoRASpec{Rank: f.lora, Alpha: f.loraAlpha, Targets: f.loraTargets, BitFit: f.bitfit},
+		Memory: !f.noMemory,
+		Sampling: passes.SamplingSpec{
+			Estimator: estimator, Keep: f.keep, MinRows: f.minRows, GNorm: f.gnorm, Layers: f.layers,
+		},
+	}
+}

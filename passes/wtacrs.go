@@ -1,0 +1,264 @@
+package passes
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"crsc/ir"
+)
+
+// linearAttr marks the weight-gradient Gemm of a linear layer with the name
+// of its forward MatMul (set by the autodiff rule, read here; attributes
+// starting with "_" are not exported).
+const linearAttr = "_linear"
+
+// Estimators of WTACRS.md §4.
+var Estimators = []string{"exact", "crs", "topk", "wta"}
+
+// SamplingSpec is the user's WTA-CRS configuration.
+type SamplingSpec struct {
+	Estimator string  // exact, crs, topk (biased baseline) or wta
+	Keep      float64 // fraction of rows kept for each sampled weight gradient
+	MinRows   int     // k is at least this (default 10)
+	GNorm     string  // none, ema or cache: where ĝ ≈ ‖G_i‖ comes from
+	Layers    string  // auto, all, or a regexp over forward node and weight names
+}
+
+// Enabled reports whether the spec changes anything.
+func (s SamplingSpec) Enabled() bool {
+	return s.Estimator != "" && s.Estimator != "exact"
+}
+
+func (s SamplingSpec) validate() error {
+	known := false
+	for _, e := range Estimators {
+		known = known || s.Estimator == e
+	}
+	switch {
+	case !known:
+		return fmt.Errorf("--estimator %q: want %s", s.Estimator, strings.Join(Estimators, ", "))
+	case !(s.Keep > 0 && s.Keep <= 1):
+		return fmt.Errorf("--keep %g: want a ratio in (0, 1]", s.Keep)
+	case s.GNorm != "" && s.GNorm != "none" && s.GNorm != "ema" && s.GNorm != "cache":
+		return fmt.Errorf("--gnorm %q: want none, ema or cache", s.GNorm)
+	}
+	return nil
+}
+
+// LayerDecision says what the pass did with one linear layer, and why.
+type LayerDecision struct {
+	Node, Weight string
+	Sampled      bool
+	Why          string
+	Rows, Kept   int   // N and k (0 when N is symbolic)
+	RowBytes     int64 // bytes of one row of the activation
+	// GNormInput and GNormOutput name the graph input that carries ĝ for
+	// the layer and the output that returns the rows' ‖G_i‖ (ema/cache).
+	GNormInput, GNormOutput string
+}
+
+// GNormInputPrefix and GNormOutputPrefix name the per-layer ĝ input and
+// the ‖G‖ feedback output of a sampled layer.
+const (
+	GNormInputPrefix  = "gnorm/"
+	GNormOutputPrefix = "gnorm_out/"
+)
+
+// SampleLinearGrads rewrites the weight gradient dW = Xᵀ·G of each chosen
+// linear layer into its WTA-CRS estimate: the forward pass keeps only k
+// sampled (and rescaled) rows of X with their indices, and backward gathers
+// the same rows of G: dW ≈ Xsᵀ·G[idx]. dX and db stay exact. Where the
+// layer's activation is no longer read by anything else in backward, it now
+// dies in the forward pass.
+func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) {
+	if spec.MinRows == 0 {
+		spec.MinRows = 10
+	}
+	if spec.Layers == "" {
+		spec.Layers = "auto"
+	}
+	if err := spec.validate(); err != nil {
+		return nil, err
+	}
+	var pick *regexp.Regexp
+	if spec.Layers != "auto" && spec.Layers != "all" {
+		var err error
+		if pick, err = regexp.Compile(spec.Layers); err != nil {
+			return nil, fmt.Errorf("--layers %q: %v", spec.Layers, err)
+		}
+	}
+	byName := map[string]*ir.Node{}
+	for _, n := range g.Nodes {
+		byName[n.Name] = n
+	}
+	readers := g.Consumers()
+	backward := backwardNodes(g)
+	var decisions []LayerDecision
+	for _, dw := range append([]*ir.Node{}, g.Nodes...) {
+		if dw.Op != "Gemm" || !dw.Attrs.Has(linearAttr) {
+			continue
+		}
+		fwd := byName[dw.Attrs.String(linearAttr, "")]
+		if fwd == nil {
+			return nil, fmt.Errorf("internal error: weight gradient %q names no forward node", dw.Name)
+		}
+		x, w := fwd.In(0), weightName(fwd.In(1))
+		d := LayerDecision{Node: fwd.Name, Weight: w}
+		d.Sampled, d.Why = chooseLayer(spec, pick, fwd, x, w, dw, readers, backward)
+		width := x.Shape[len(x.Shape)-1]
+		if rows, ok := x.Shape.NumElements().Div(width); ok && rows.IsFixed() {
+			d.Rows = int(rows.Size)
+			d.Kept = min(max(int(spec.Keep*float64(d.Rows)), spec.MinRows), d.Rows)
+		}
+		d.RowBytes = width.Size * int64(x.DType.Size())
+		if d.Sampled {
+			if err := rewriteLayer(g, spec, fwd, dw, &d); err != nil {
+				return nil, err
+			}
+		}
+		decisions = append(decisions, d)
+	}
+	g.RemoveDeadNodes()
+	if err := g.InferShapes(); err != nil {
+		return nil, err
+	}
+	return decisions, g.Verify()
+}
+
+// weightName sees through a Transpose to the parameter.
+func weightName(w *ir.Value) string {
+	if w.Producer != nil && w.Producer.Op == "Transpose" {
+		return w.Producer.In(0).Name
+	}
+	return w.Name
+}
+
+// backwardNodes is the set of nodes the autodiff appended (named grad/…).
+func backwardNodes(g *ir.Graph) map[*ir.Node]bool {
+	set := map[*ir.Node]bool{}
+	for _, n := range g.Nodes {
+		if strings.HasPrefix(n.Name, "grad/") {
+			set[n] = true
+		}
+	}
+	return set
+}
+
+// chooseLayer applies --layers. auto samples a layer only where that takes
+// its full activation out of what backward keeps: when nothing else in
+// backward reads X (a norm's output that the norm's own backward needs, say,
+// stays in memory whatever we do, so sampling it saves nothing).
+func chooseLayer(spec SamplingSpec, pick *regexp.Regexp, fwd *ir.Node, x *ir.Value, w string, dw *ir.Node,
+	readers map[*ir.Value][]*ir.Node, backward map[*ir.Node]bool) (bool, string) {
+	switch {
+	case !x.HasShape || len(x.Shape) < 2 || !x.Shape[len(x.Shape)-1].IsFixed():
+		return false, "activation width unknown"
+	case spec.Layers == "all":
+		return true, "--layers all"
+	case pick != nil:
+		if pick.MatchString(fwd.Name) || pick.MatchString(w) {
+			return true, "matches --layers"
+		}
+		return false, "does not match --layers"
+	}
+	if width := x.Shape[len(x.Shape)-1].Size; width <= 64 {
+		return false, fmt.Sprintf("rows of width %d are too narrow to be worth sampling", width)
+	}
+	own := dw.In(0).Producer // the Reshape that feeds dW
+	for _, r := range viewReaders(x, readers) {
+		if backward[r] && r != own {
+			return false, fmt.Sprintf("its input stays kept for %s (%s)", r.Name, opKey(r))
+		}
+	}
+	return true, "removes the activation from what backward keeps"
+}
+
+// viewReaders lists the readers of v and of every view (Reshape, Identity…)
+// of it: reading a view keeps the same buffer alive.
+func viewReaders(v *ir.Value, readers map[*ir.Value][]*ir.Node) []*ir.Node {
+	var out []*ir.Node
+	for _, r := range readers[v] {
+		out = append(out, r)
+		if isView(r) && r.Outputs[0] != nil {
+			out = append(out, viewReaders(r.Outputs[0], readers)...)
+		}
+	}
+	return out
+}
+
+func isView(n *ir.Node) bool {
+	if n.Domain != "" {
+		return false
+	}
+	switch n.Op {
+	case "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity":
+		return true
+	}
+	return false
+}
+
+// rewriteLayer inserts the sampling after the forward MatMul and feeds the
+// weight gradient from the sampled rows.
+func rewriteLayer(g *ir.Graph, spec SamplingSpec, fwd, dw *ir.Node, d *LayerDecision) error {
+	x := fwd.In(0)
+	width := x.Shape[len(x.Shape)-1].Size
+	b := &gradBuilder{g: g, prefix: "wtacrs/" + fwd.Name}
+	rows := insertAfter(g, fwd, b.node("Reshape", "", nil, 1, x, b.ints(-1, width)))
+	ins := []*ir.Value{rows.Outputs[0]}
+	if spec.GNorm == "ema" || spec.GNorm == "cache" {
+		n := ir.UnknownDim
+		if d.Rows > 0 {
+			n = ir.Fixed(int64(d.Rows))
+		}
+		gn := g.AddInput(GNormInputPrefix+fwd.Name, ir.Float32, ir.Shape{n})
+		d.GNormInput = gn.Name
+		ins = append(ins, gn)
+	}
+	attrs := ir.Attrs{
+		"keep":      ir.FloatAttr(float32(spec.Keep)),
+		"min_rows":  ir.IntAttr(int64(spec.MinRows)),
+		"estimator": ir.StringAttr(spec.Estimator),
+	}
+	sample := insertAfter(g, rows, b.node("SampleRows", CrscDomain, attrs, 2, ins...))
+	// Backward: the same rows of G.
+	b.prefix = "grad/wtacrs/" + fwd.Name
+	gRows := dw.In(1)
+	gather := insertBefore(g, dw, b.node("GatherRows", CrscDomain, nil, 1, gRows, sample.Outputs[1]))
+	dw.Inputs[0], dw.Inputs[1] = sample.Outputs[0], gather.Outputs[0]
+	if d.GNormInput != "" {
+		norms := insertBefore(g, dw, b.node("RowNorms", CrscDomain, nil, 1, gRows))
+		norms.Outputs[0].Name = g.UniqueName(GNormOutputPrefix + fwd.Name)
+		g.Outputs = append(g.Outputs, norms.Outputs[0])
+		d.GNormOutput = norms.Outputs[0].Name
+	}
+	return b.err
+}
+
+// insertAfter moves the (just appended) node n to right after anchor.
+func insertAfter(g *ir.Graph, anchor, n *ir.Node) *ir.Node {
+	return moveNode(g, n, anchor, 1)
+}
+
+// insertBefore moves the (just appended) node n to right before anchor.
+func insertBefore(g *ir.Graph, anchor, n *ir.Node) *ir.Node {
+	return moveNode(g, n, anchor, 0)
+}
+
+func moveNode(g *ir.Graph, n, anchor *ir.Node, offset int) *ir.Node {
+	var nodes []*ir.Node
+	for _, m := range g.Nodes {
+		if m != n {
+			nodes = append(nodes, m)
+		}
+	}
+	for i, m := range nodes {
+		if m == anchor {
+			at := i + offset
+			nodes = append(nodes[:at], append([]*ir.Node{n}, nodes[at:]...)...)
+			break
+		}
+	}
+	g.Nodes = nodes
+	return n
+}
