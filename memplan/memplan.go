@@ -264,6 +264,8 @@ func (p *MemPlan) findSaved(shapes map[*ir.Value][]int) {
 			readers[b] = append(rs, n.Name)
 		}
 	}
+	// Largest first; equal sizes in definition order, so reports are stable.
+	sort.Slice(order, func(i, j int) bool { return order[i].ID < order[j].ID })
 	for _, b := range order {
 		n := p.Graph.Nodes[b.Node]
 		p.Saved = append(p.Saved, Saved{Node: n.Name, Op: opName(n), Value: b.Value.Name,

@@ -27,7 +27,8 @@ type Pass struct {
 
 // Load is the pipeline every imported model goes through before it runs:
 // expand ONNX Gradient ops into backward graphs, reject what cannot run, bind user shapes, infer shapes, fold constant and
-// shape subgraphs, fuse exact-GELU subgraphs into one op, drop dead nodes,
+// shape subgraphs, fuse exact-GELU and LayerNorm/RMSNorm subgraphs into one
+// op each, drop dead nodes,
 // and infer again over the folded graph.
 var Load = []Pass{
 	{"lower-gradient-ops", LowerGradientOps},
@@ -36,6 +37,7 @@ var Load = []Pass{
 	{"infer-shapes", InferShapes},
 	{"fold-constants", FoldConstants},
 	{"fuse-gelu", FuseGelu},
+	{"fuse-norms", FuseNorms},
 	{"dce", DeadCode},
 	{"infer-shapes", InferShapes},
 }

@@ -3,6 +3,7 @@ package passes
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"crsc/ir"
@@ -94,8 +95,11 @@ func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) 
 	}
 	readers := g.Consumers()
 	backward := backwardNodes(g)
-	var decisions []LayerDecision
-	for _, dw := range append([]*ir.Node{}, g.Nodes...) {
+	// The weight-gradient nodes of every activation: an activation leaves
+	// backward's keep set only if all its readers there are these.
+	var dws []*ir.Node
+	ownReaders := map[*ir.Value]map[*ir.Node]bool{}
+	for _, dw := range g.Nodes {
 		if dw.Op != "Gemm" || !dw.Attrs.Has(linearAttr) {
 			continue
 		}
@@ -103,9 +107,22 @@ func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) 
 		if fwd == nil {
 			return nil, fmt.Errorf("internal error: weight gradient %q names no forward node", dw.Name)
 		}
+		dws = append(dws, dw)
+		x := fwd.In(0)
+		if ownReaders[x] == nil {
+			ownReaders[x] = map[*ir.Node]bool{}
+		}
+		ownReaders[x][dw] = true
+		if r := dw.In(0).Producer; r != nil {
+			ownReaders[x][r] = true
+		}
+	}
+	var decisions []LayerDecision
+	for _, dw := range dws {
+		fwd := byName[dw.Attrs.String(linearAttr, "")]
 		x, w := fwd.In(0), weightName(fwd.In(1))
 		d := LayerDecision{Node: fwd.Name, Weight: w}
-		d.Sampled, d.Why = chooseLayer(spec, pick, fwd, x, w, dw, readers, backward)
+		d.Sampled, d.Why = chooseLayer(spec, pick, fwd, x, w, ownReaders[x], readers, backward)
 		width := x.Shape[len(x.Shape)-1]
 		if rows, ok := x.Shape.NumElements().Div(width); ok && rows.IsFixed() {
 			d.Rows = int(rows.Size)
@@ -119,6 +136,12 @@ func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) 
 		}
 		decisions = append(decisions, d)
 	}
+	// Report in forward order (the gradients were found in backward order).
+	pos := map[string]int{}
+	for i, n := range g.Nodes {
+		pos[n.Name] = i
+	}
+	sort.SliceStable(decisions, func(i, j int) bool { return pos[decisions[i].Node] < pos[decisions[j].Node] })
 	g.RemoveDeadNodes()
 	if err := g.InferShapes(); err != nil {
 		return nil, err
@@ -149,7 +172,7 @@ func backwardNodes(g *ir.Graph) map[*ir.Node]bool {
 // its full activation out of what backward keeps: when nothing else in
 // backward reads X (a norm's output that the norm's own backward needs, say,
 // stays in memory whatever we do, so sampling it saves nothing).
-func chooseLayer(spec SamplingSpec, pick *regexp.Regexp, fwd *ir.Node, x *ir.Value, w string, dw *ir.Node,
+func chooseLayer(spec SamplingSpec, pick *regexp.Regexp, fwd *ir.Node, x *ir.Value, w string, own map[*ir.Node]bool,
 	readers map[*ir.Value][]*ir.Node, backward map[*ir.Node]bool) (bool, string) {
 	switch {
 	case !x.HasShape || len(x.Shape) < 2 || !x.Shape[len(x.Shape)-1].IsFixed():
@@ -162,14 +185,16 @@ func chooseLayer(spec SamplingSpec, pick *regexp.Regexp, fwd *ir.Node, x *ir.Val
 		}
 		return false, "does not match --layers"
 	}
-	if width := x.Shape[len(x.Shape)-1].Size; width <= 64 {
-		return false, fmt.Sprintf("rows of width %d are too narrow to be worth sampling", width)
+	if p := x.Producer; p != nil && p.Op == "MatMul" && strings.HasSuffix(weightName(p.In(1)), ".lora_A") {
+		return false, "its input is a LoRA adapter's rank-r activation: small, kept whole"
 	}
-	own := dw.In(0).Producer // the Reshape that feeds dW
 	for _, r := range viewReaders(x, readers) {
-		if backward[r] && r != own {
+		if backward[r] && !own[r] {
 			return false, fmt.Sprintf("its input stays kept for %s (%s)", r.Name, opKey(r))
 		}
+	}
+	if len(own) > 2 {
+		return true, "with the layers sharing its input, removes the activation from what backward keeps"
 	}
 	return true, "removes the activation from what backward keeps"
 }

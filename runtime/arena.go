@@ -117,6 +117,29 @@ func (a *planAlloc) workspace(outs []*ir.Tensor) int64 {
 	return sum
 }
 
+// allocated reports whether the allocator handed out p during this node.
+func (a *planAlloc) allocated(p unsafe.Pointer) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.fallback[p]
+	return ok
+}
+
+// adopt copies t into slot (an output the kernel did not allocate there)
+// and returns the arena copy.
+func (a *planAlloc) adopt(slot memplan.Slot, t *ir.Tensor) *ir.Tensor {
+	a.mu.Lock()
+	a.highWater = max(a.highWater, slot.Offset+slot.Bytes)
+	a.mu.Unlock()
+	c := arenaTensor(a.mem[slot.Offset:slot.Offset+slot.Bytes], t.DType, t.Shape)
+	copy(c.F32, t.F32)
+	copy(c.F64, t.F64)
+	copy(c.I64, t.I64)
+	copy(c.I32, t.I32)
+	copy(c.Bool, t.Bool)
+	return c
+}
+
 // contains reports whether p points into the arena.
 func (a *planAlloc) contains(p unsafe.Pointer) bool {
 	if p == nil || len(a.mem) == 0 {

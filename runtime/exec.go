@@ -64,6 +64,9 @@ type Stats struct {
 	// MeasuredPeak = ArenaHighWater + WorkspacePeak + UnplannedPeak: an
 	// upper bound of what the run held besides inputs and weights.
 	MeasuredPeak int64
+	// Unplanned names ("node (op)") the nodes with an output that missed
+	// its planned slot: kernels to move to ctx.newTensor.
+	Unplanned []string
 }
 
 // Profile is the time a run spent per op type (domain-qualified).
@@ -179,8 +182,11 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 			return nil, err
 		}
 		if pa != nil {
-			workspacePeak = max(workspacePeak, pa.workspace(outs))
-			checkPlacement(pa, opt.Plan, n, ins, outs, unplanned)
+			stray, ok := placeOutputs(pa, opt.Plan, i, ins, outs, unplanned)
+			workspacePeak = max(workspacePeak, pa.workspace(outs)+stray)
+			if !ok && opt.Stats != nil {
+				opt.Stats.Unplanned = append(opt.Stats.Unplanned, fmt.Sprintf("%s (%s)", n.Name, opName(n)))
+			}
 		}
 		if opt.Profile != nil {
 			opt.Profile.Time[opName(n)] += time.Since(start)
@@ -421,12 +427,19 @@ func startPlan(g *ir.Graph, b Backend, opt Options) (*planAlloc, error) {
 	return pa, nil
 }
 
-// checkPlacement verifies where node n's outputs landed. In the arena, a
-// tensor must sit exactly where the plan put it: anything else aliases a
-// buffer whose lifetime the plan does not know, so it is moved to the heap
-// (a kernel returning a slice of its input, say). An output on the heap
-// where the plan expected the arena is counted as unplanned until freed.
-func checkPlacement(pa *planAlloc, p *memplan.MemPlan, n *ir.Node, ins, outs []*ir.Tensor, unplanned *liveBytes) {
+// placeOutputs makes node i's outputs sit where the plan put them. A
+// kernel that allocated an output itself (on the heap, or by returning a
+// slice of an arena tensor the plan does not know it aliases) has it copied
+// into its planned slot: the slot cannot overlap any input of the node, as
+// their lifetimes meet at i, and the plan's accounting stays exact. The
+// stray copy existed while the node ran, so its heap bytes (those the
+// allocator did not see already) are returned to count as workspace. A
+// view that does not alias its planned base is moved out of the arena or
+// left on the heap, and counted as unplanned until freed. ok reports
+// whether every output was already in place.
+func placeOutputs(pa *planAlloc, p *memplan.MemPlan, i int, ins, outs []*ir.Tensor, unplanned *liveBytes) (stray int64, ok bool) {
+	n := p.Graph.Nodes[i]
+	ok = true
 	for j, o := range n.Outputs {
 		if o == nil || j >= len(outs) || outs[j] == nil {
 			continue
@@ -436,26 +449,44 @@ func checkPlacement(pa *planAlloc, p *memplan.MemPlan, n *ir.Node, ins, outs []*
 		if buf == nil {
 			continue // empty tensor
 		}
-		want := unsafe.Pointer(nil)
-		if b := p.BufferOf(o); b != nil {
-			want = pa.at(b.Offset)
-		}
-		switch {
-		case buf == want:
+		b := p.BufferOf(o)
+		if b != nil && buf == pa.at(b.Offset) {
 			continue
-		case pa.contains(buf):
-			outs[j] = heapCopy(t)
-			unplanned.add(outs[j])
-		case want == nil && j == 0 && memplan.IsView(n) && len(ins) > 0 && ins[0] != nil && buf == bufferOf(ins[0]):
-			// A view of a graph input or weight, as planned; or of an
+		}
+		if slot, found := slotOf(p, i, j); found && storageBytes(t) == slot.Bytes {
+			if !pa.contains(buf) && !pa.allocated(buf) {
+				stray += storageBytes(t)
+			}
+			outs[j] = pa.adopt(slot, t)
+			ok = false
+			continue
+		}
+		if j == 0 && memplan.IsView(n) && b == nil && len(ins) > 0 && ins[0] != nil && buf == bufferOf(ins[0]) {
+			// A view of a graph input or weight, as planned, or of an
 			// unplanned tensor, which then stays counted while the view lives.
 			if unplanned.refs[buf] > 0 {
 				unplanned.add(t)
 			}
-		default:
-			unplanned.add(t)
+			continue
+		}
+		ok = false
+		if pa.contains(buf) {
+			t = heapCopy(t)
+			outs[j] = t
+		}
+		unplanned.add(t)
+	}
+	return stray, ok
+}
+
+// slotOf finds the planned slot of output j of node i.
+func slotOf(p *memplan.MemPlan, i, j int) (memplan.Slot, bool) {
+	for _, s := range p.NodeSlots(i) {
+		if s.Output == j {
+			return s, true
 		}
 	}
+	return memplan.Slot{}, false
 }
 
 // keepOutOfArena runs when a value named in Options.Keep is read for the

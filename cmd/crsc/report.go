@@ -35,7 +35,7 @@ func printLayerDecisions(w io.Writer, t *passes.Training) {
 		if d.Sampled {
 			mark = "sampled"
 			if d.Rows > 0 {
-				rows = fmt.Sprintf(" keeps %d/%d rows", d.Kept, d.Rows)
+				rows = fmt.Sprintf(" [keeps %d of %d rows]", d.Kept, d.Rows)
 			}
 		}
 		fmt.Fprintf(w, "  %s %-60s %s%s\n", mark, d.Node, d.Why, rows)
