@@ -26,6 +26,9 @@ type Config struct {
 	Steps   int // timed steps after one warm-up
 	Threads int
 	Seed    int64
+	// Training is how the step is compiled (loss is always cross-entropy
+	// on the logits): memory rewrites, WTA-CRS sampling, LoRA.
+	Training passes.TrainingSpec
 }
 
 // Result is what one benchmark measured.
@@ -84,7 +87,9 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 	switch cfg.Mode {
 	case "forward":
 	case "train":
-		if _, err := passes.BuildTraining(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}}); err != nil {
+		spec := cfg.Training
+		spec.Loss = passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}
+		if _, err := passes.Compile(g, spec); err != nil {
 			return nil, err
 		}
 		labels := make([]int64, cfg.Batch)

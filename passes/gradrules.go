@@ -233,9 +233,19 @@ func gradMatMul(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.
 		}
 		return b.crsc("MatMul", attrs, x, y)
 	}
+	// Products of two activations (attention) are marked so the WTA-CRS
+	// pass can sample their contractions with --attention.
+	weight := w.IsConst() || w.Producer != nil && w.Producer.Op == "Transpose" && w.Producer.In(0).IsConst()
+	activation := !weight && !a.IsConst() && len(a.Shape) >= 3 && len(w.Shape) >= 3
+	mark := func(v *ir.Value, side string) *ir.Value {
+		if activation {
+			v.Producer.Attrs[attentionAttr] = ir.StringAttr(side + ":" + n.Name)
+		}
+		return v
+	}
 	dx := make([]*ir.Value, 2)
 	if need[0] {
-		dx[0] = b.sumTo(matmulT(dy[0], w, false, true), a)
+		dx[0] = b.sumTo(mark(matmulT(dy[0], w, false, true), "a"), a)
 	}
 	if need[1] {
 		if len(w.Shape) == 2 && len(a.Shape) > 2 && a.Shape[len(a.Shape)-1].IsFixed() && w.Shape[1].IsFixed() {
@@ -246,7 +256,7 @@ func gradMatMul(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.
 			// the weight gradients it may sample.
 			dx[1] = b.op("Gemm", ir.Attrs{"transA": ir.IntAttr(1), linearAttr: ir.StringAttr(n.Name)}, a2, g2)
 		} else {
-			dx[1] = b.sumTo(matmulT(a, dy[0], true, false), w)
+			dx[1] = b.sumTo(mark(matmulT(a, dy[0], true, false), "b"), w)
 		}
 	}
 	return dx, nil

@@ -121,8 +121,9 @@ type TrainingSpec struct {
 type Training struct {
 	Graph          *ir.Graph
 	Trained        []ParamGrad
-	Layers         []LayerDecision // one per linear layer with a trained weight (WTA-CRS)
-	Adapters       []string        // LoRA adapter parameters added
+	Layers         []LayerDecision     // one per linear layer with a trained weight (WTA-CRS)
+	Attention      []AttentionDecision // with Sampling.Attention: each side of each attention product
+	Adapters       []string            // LoRA adapter parameters added
 	MemoryRewrites int
 }
 
@@ -164,7 +165,9 @@ func Compile(g *ir.Graph, spec TrainingSpec) (*Training, error) {
 		}},
 		{"wtacrs", func() (err error) {
 			if spec.Sampling.Enabled() {
-				t.Layers, err = SampleLinearGrads(g, spec.Sampling)
+				if t.Layers, err = SampleLinearGrads(g, spec.Sampling); err == nil && spec.Sampling.Attention {
+					t.Attention, err = SampleAttention(g, spec.Sampling)
+				}
 			}
 			return err
 		}},

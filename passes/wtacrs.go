@@ -24,6 +24,7 @@ type SamplingSpec struct {
 	MinRows   int     // k is at least this (default 10)
 	GNorm     string  // none, ema or cache: where ĝ ≈ ‖G_i‖ comes from
 	Layers    string  // auto, all, or a regexp over forward node and weight names
+	Attention bool    // also sample the products of two activations (QKᵀ, P·V)
 }
 
 // Enabled reports whether the spec changes anything.

@@ -213,7 +213,7 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 		for _, in := range n.Inputs {
 			if in != nil && lastUse[in] == i {
 				if keep[in] {
-					keepOutOfArena(pa, opt.Plan, in, live, unplanned)
+					keepOutOfArena(pa, opt.Plan, in, live, mem, unplanned)
 					continue
 				}
 				if in.Producer != nil {
@@ -226,7 +226,7 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 		for _, o := range n.Outputs {
 			if o != nil && lastUse[o] < i {
 				if keep[o] {
-					keepOutOfArena(pa, opt.Plan, o, live, unplanned)
+					keepOutOfArena(pa, opt.Plan, o, live, mem, unplanned)
 					continue
 				}
 				mem.drop(live[o])
@@ -440,6 +440,19 @@ func startPlan(g *ir.Graph, b Backend, opt Options) (*planAlloc, error) {
 func placeOutputs(pa *planAlloc, p *memplan.MemPlan, i int, ins, outs []*ir.Tensor, unplanned *liveBytes) (stray int64, ok bool) {
 	n := p.Graph.Nodes[i]
 	ok = true
+	// An output sitting in another output's slot (a kernel that allocated
+	// them out of order) must be moved aside before that slot is filled.
+	for j, o := range n.Outputs {
+		if o == nil || j >= len(outs) || outs[j] == nil {
+			continue
+		}
+		buf := bufferOf(outs[j])
+		if b := p.BufferOf(o); pa.contains(buf) && (b == nil || buf != pa.at(b.Offset)) {
+			if _, found := slotOf(p, i, j); found {
+				outs[j] = heapCopy(outs[j]) // counted as stray below
+			}
+		}
+	}
 	for j, o := range n.Outputs {
 		if o == nil || j >= len(outs) || outs[j] == nil {
 			continue
@@ -493,13 +506,16 @@ func slotOf(p *memplan.MemPlan, i, j int) (memplan.Slot, bool) {
 // last time (or was never read). The plan reuses its arena bytes from now
 // on, so a kept value that is not a graph output (those live to the end of
 // the plan) is copied to the heap.
-func keepOutOfArena(pa *planAlloc, p *memplan.MemPlan, v *ir.Value, live map[*ir.Value]*ir.Tensor, unplanned *liveBytes) {
+func keepOutOfArena(pa *planAlloc, p *memplan.MemPlan, v *ir.Value, live map[*ir.Value]*ir.Tensor, mem, unplanned *liveBytes) {
 	if pa == nil || isGraphOutput(p.Graph, v) {
 		return
 	}
 	if t := live[v]; t != nil && pa.contains(bufferOf(t)) {
-		live[v] = heapCopy(t)
-		unplanned.add(live[v])
+		c := heapCopy(t)
+		mem.drop(t) // the arena bytes go to the next buffer planned there
+		mem.add(c)
+		unplanned.add(c)
+		live[v] = c
 	}
 }
 

@@ -104,6 +104,11 @@ func checkPlannedRun(t *testing.T, s trainingStep) *memplan.MemPlan {
 		t.Fatal(err)
 	}
 	opts := runtime.Options{Seed: 7}
+	if len(plan.Saved) > 0 {
+		// Also return a forward activation that is not a graph output: the
+		// planned run must copy it out before its arena bytes are reused.
+		opts.Keep = []string{plan.Saved[len(plan.Saved)-1].Value}
+	}
 	start := time.Now()
 	want, err := runtime.Run(s.g, s.inputs, opts)
 	if err != nil {
@@ -246,4 +251,20 @@ func BenchmarkTrainStepBertBase(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestPlanReportBertBase prints the plan of a BERT-base training step at
+// batch 8 × seq 128 (planning only; set CRSC_BENCH_BERT=1 and -v).
+func TestPlanReportBertBase(t *testing.T) {
+	if os.Getenv("CRSC_BENCH_BERT") == "" {
+		t.Skip("set CRSC_BENCH_BERT=1 to plan a BERT-base step at 8 × 128")
+	}
+	s := bertTrainingStep(t, models.BertBase, 8, 128)
+	plan, err := memplan.Plan(s.g, memplan.Options{ForwardEnd: memplan.ForwardEnd(s.g)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	plan.Report(&b, 15)
+	t.Log("\n" + b.String())
 }

@@ -13,6 +13,7 @@ func benchCommand() *cobra.Command {
 	var device string
 	var asJSON bool
 	var top int
+	var flags trainingFlags
 	cmd := &cobra.Command{
 		Use:   "bench [--arch bert-base] [--mode forward|train] [--batch 8] [--seq 128]",
 		Short: "Time a forward pass or a training step on a preset architecture",
@@ -21,6 +22,7 @@ func benchCommand() *cobra.Command {
 			if err := checkDevice(device); err != nil {
 				return err
 			}
+			cfg.Training = flags.spec()
 			res, err := bench.Run(cfg, cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -45,5 +47,6 @@ func benchCommand() *cobra.Command {
 	cmd.Flags().StringVar(&device, "device", "cpu", "cpu, cuda or auto")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().IntVar(&top, "top", 12, "ops to list in the time breakdown")
+	flags.register(cmd, false)
 	return cmd
 }

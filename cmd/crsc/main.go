@@ -45,7 +45,7 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(inspectCommand(), runCommand(), gradCommand(), compileCommand(), benchCommand())
+	root.AddCommand(inspectCommand(), runCommand(), gradCommand(), compileCommand(), benchCommand(), planCommand())
 	return root
 }
 

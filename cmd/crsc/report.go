@@ -19,6 +19,15 @@ func printLayerDecisions(w io.Writer, t *passes.Training) {
 	if t.MemoryRewrites > 0 {
 		fmt.Fprintf(w, "memory:    %d rewrites (regenerated Dropout masks, 1-bit ReLU masks, norms from their output)\n", t.MemoryRewrites)
 	}
+	if len(t.Attention) > 0 {
+		sampled := 0
+		for _, d := range t.Attention {
+			if d.Sampled {
+				sampled++
+			}
+		}
+		fmt.Fprintf(w, "attention: %d of %d attention-product gradients sampled (the rest: %s)\n", sampled, len(t.Attention), firstExactReason(t.Attention))
+	}
 	if len(t.Layers) == 0 {
 		return
 	}
@@ -40,4 +49,13 @@ func printLayerDecisions(w io.Writer, t *passes.Training) {
 		}
 		fmt.Fprintf(w, "  %s %-60s %s%s\n", mark, d.Node, d.Why, rows)
 	}
+}
+
+func firstExactReason(ds []passes.AttentionDecision) string {
+	for _, d := range ds {
+		if !d.Sampled {
+			return d.Side + " of " + d.Node + ": " + d.Why
+		}
+	}
+	return "none"
 }

@@ -16,7 +16,7 @@ type trainingFlags struct {
 	lora                        int
 	loraAlpha                   float64
 	loraTargets                 string
-	bitfit, noMemory            bool
+	bitfit, noMemory, attention bool
 	cmd                         *cobra.Command
 }
 
@@ -38,6 +38,7 @@ func (f *trainingFlags) register(cmd *cobra.Command, withLoss bool) {
 	fl.Float64Var(&f.loraAlpha, "lora-alpha", 0, "LoRA alpha (default: the rank)")
 	fl.StringVar(&f.loraTargets, "lora-targets", "", "regexp of the layers that get adapters (default: attention Q/K/V)")
 	fl.BoolVar(&f.bitfit, "bitfit", true, "with --lora, train the biases too")
+	fl.BoolVar(&f.attention, "attention", false, "also sample the attention products (QKᵀ and P·V)")
 	fl.BoolVar(&f.noMemory, "no-memory-rewrites", false, "keep Dropout/ReLU masks and norm inputs as they are")
 }
 
@@ -54,7 +55,7 @@ func (f *trainingFlags) spec() passes.TrainingSpec {
 		LoRA:   passes.LoRASpec{Rank: f.lora, Alpha: f.loraAlpha, Targets: f.loraTargets, BitFit: f.bitfit},
 		Memory: !f.noMemory,
 		Sampling: passes.SamplingSpec{
-			Estimator: estimator, Keep: f.keep, MinRows: f.minRows, GNorm: f.gnorm, Layers: f.layers,
+			Estimator: estimator, Keep: f.keep, MinRows: f.minRows, GNorm: f.gnorm, Layers: f.layers, Attention: f.attention,
 		},
 	}
 }

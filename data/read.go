@@ -1,0 +1,251 @@
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Example is one labelled row.
+type Example struct {
+	Index        int    // position in its file (0-based): the cache key of the ‖G‖ cache
+	TextA, TextB string // TextB is empty for single-sentence tasks
+	Class        int    // class index (classification)
+	Target       float64
+	Line         int // line in the file, for messages
+}
+
+// Column names GLUE and common exports use, in order of preference.
+var (
+	textANames = []string{"sentence", "text", "text_a", "sentence1", "#1 String", "question1", "premise"}
+	textBNames = []string{"sentence2", "text_b", "#2 String", "question2", "hypothesis"}
+	labelNames = []string{"label", "Quality", "score", "gold_label"}
+)
+
+// ReadFile reads the examples of a task from a file: .tsv (GLUE), .csv
+// (with a header) or .jsonl/.json (JSON Lines). A folder means its
+// train.tsv (or the file the caller names: see Find).
+func ReadFile(path string, task *Task) ([]Example, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".json", ".ndjson":
+		return readJSONL(f, path, task)
+	case ".csv":
+		return readCSV(f, path, task)
+	default:
+		return readTSV(f, path, task)
+	}
+}
+
+// Find picks the split's file inside dir: <split>.tsv, .jsonl, .json or .csv.
+func Find(dir, split string) (string, error) {
+	for _, ext := range []string{".tsv", ".jsonl", ".json", ".csv"} {
+		p := filepath.Join(dir, split+ext)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no %s.tsv, %s.jsonl or %s.csv", dir, split, split, split)
+}
+
+// columns locates the text and label columns in a header.
+type columns struct{ a, b, label int }
+
+func findColumns(header []string, task *Task) (columns, error) {
+	index := map[string]int{}
+	for i, h := range header {
+		index[strings.TrimSpace(h)] = i
+	}
+	find := func(names []string) int {
+		for _, n := range names {
+			if i, ok := index[n]; ok {
+				return i
+			}
+		}
+		return -1
+	}
+	c := columns{a: find(textANames), b: find(textBNames), label: find(labelNames)}
+	// QNLI: question + sentence (the sentence is the second text).
+	if q, ok := index["question"]; ok {
+		c.b, c.a = c.a, q
+	}
+	if c.a < 0 {
+		return c, fmt.Errorf("no text column (want one of %s) in header %q", strings.Join(textANames, ", "), strings.Join(header, " | "))
+	}
+	if task.Pair && c.b < 0 {
+		return c, fmt.Errorf("task %s takes sentence pairs but the header %q has no second text column", task.Name, strings.Join(header, " | "))
+	}
+	if !task.Pair {
+		c.b = -1
+	}
+	if c.label < 0 {
+		return c, fmt.Errorf("no label column (want one of %s) in header %q", strings.Join(labelNames, ", "), strings.Join(header, " | "))
+	}
+	return c, nil
+}
+
+// row turns one record into an Example, validating its label.
+func (c columns) row(rec []string, task *Task, idx, line int) (Example, error) {
+	ex := Example{Index: idx, Line: line, TextA: rec[c.a]}
+	if c.b >= 0 {
+		ex.TextB = rec[c.b]
+	}
+	if strings.TrimSpace(ex.TextA) == "" {
+		return ex, fmt.Errorf("empty text")
+	}
+	var err error
+	ex.Class, ex.Target, err = task.ParseLabel(rec[c.label])
+	return ex, err
+}
+
+// readTSV reads a GLUE TSV: a header line, then tab-separated fields with
+// no quoting (GLUE is read with quoting off). CoLA's header-less layout
+// (source, label, original label, sentence) is recognized too.
+func readTSV(r io.Reader, path string, task *Task) ([]Example, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	var out []Example
+	var cols columns
+	width, line := 0, 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSuffix(sc.Text(), "\r")
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\ufeff")
+		}
+		fields := strings.Split(text, "\t")
+		if line == 1 {
+			if task.Name == "cola" && len(fields) == 4 && isInt(fields[1]) {
+				cols, width = columns{a: 3, b: -1, label: 1}, 4
+			} else {
+				var err error
+				if cols, err = findColumns(fields, task); err != nil {
+					return nil, fmt.Errorf("%s:1: %v", path, err)
+				}
+				width = len(fields)
+				continue
+			}
+		}
+		if text == "" {
+			return nil, fmt.Errorf("%s:%d: empty line", path, line)
+		}
+		if len(fields) != width {
+			return nil, fmt.Errorf("%s:%d: %d tab-separated fields, the header has %d", path, line, len(fields), width)
+		}
+		ex, err := cols.row(fields, task, len(out), line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		}
+		out = append(out, ex)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %v", path, line+1, err)
+	}
+	return nonEmpty(out, path)
+}
+
+func isInt(s string) bool { _, err := strconv.Atoi(s); return err == nil }
+
+func nonEmpty(out []Example, path string) ([]Example, error) {
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no examples", path)
+	}
+	return out, nil
+}
+
+// readCSV reads a CSV file with a header (RFC 4180 quoting).
+func readCSV(r io.Reader, path string, task *Task) ([]Example, error) {
+	cr := csv.NewReader(r)
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s:1: %v", path, err)
+	}
+	if len(header) > 0 {
+		header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	}
+	cols, err := findColumns(header, task)
+	if err != nil {
+		return nil, fmt.Errorf("%s:1: %v", path, err)
+	}
+	var out []Example
+	for {
+		rec, err := cr.Read()
+		line, _ := cr.FieldPos(0)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if pe, ok := err.(*csv.ParseError); ok {
+				return nil, fmt.Errorf("%s:%d: %v", path, pe.Line, pe.Err)
+			}
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		ex, err := cols.row(rec, task, len(out), line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		}
+		out = append(out, ex)
+	}
+	return nonEmpty(out, path)
+}
+
+// readJSONL reads one JSON object per line: {"text", "label"} or a pair
+// form ({"text_a", "text_b"} or {"sentence1", "sentence2"}); any of the
+// TSV column names work. Labels may be strings or numbers.
+func readJSONL(r io.Reader, path string, task *Task) ([]Example, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	var out []Example
+	line := 0
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue // blank lines are allowed between records
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(text, &obj); err != nil {
+			return nil, fmt.Errorf("%s:%d: not a JSON object: %v", path, line, err)
+		}
+		header := make([]string, 0, len(obj))
+		rec := make([]string, 0, len(obj))
+		for k, raw := range obj {
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				var n json.Number
+				d := json.NewDecoder(bytes.NewReader(raw))
+				d.UseNumber()
+				if err := d.Decode(&n); err != nil {
+					return nil, fmt.Errorf("%s:%d: field %q is neither a string nor a number", path, line, k)
+				}
+				s = n.String()
+			}
+			header = append(header, k)
+			rec = append(rec, s)
+		}
+		cols, err := findColumns(header, task)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		}
+		ex, err := cols.row(rec, task, len(out), line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		}
+		out = append(out, ex)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %v", path, line+1, err)
+	}
+	return nonEmpty(out, path)
+}

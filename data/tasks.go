@@ -1,0 +1,76 @@
+package data
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Task describes one GLUE-style task: its label set (or regression), whether
+// examples are sentence pairs, and which metric picks the best checkpoint.
+type Task struct {
+	Name string
+	// Labels are the accepted label spellings, in class-index order; a
+	// label in a file may also be given as its index ("0", "1").
+	Labels     []string
+	Regression bool // the label is a real number (STS-B), trained with MSE
+	Pair       bool // examples have two texts
+	// Metric is the key of Metrics' result that selects the best
+	// checkpoint (higher is better).
+	Metric string
+}
+
+// Tasks are the tasks crsc knows, by name.
+var Tasks = map[string]*Task{
+	"sst2": {Name: "sst2", Labels: []string{"0", "1"}, Metric: "accuracy"},
+	"cola": {Name: "cola", Labels: []string{"0", "1"}, Metric: "matthews"},
+	"mrpc": {Name: "mrpc", Labels: []string{"0", "1"}, Pair: true, Metric: "f1"},
+	"qnli": {Name: "qnli", Labels: []string{"entailment", "not_entailment"}, Pair: true, Metric: "accuracy"},
+	"rte":  {Name: "rte", Labels: []string{"entailment", "not_entailment"}, Pair: true, Metric: "accuracy"},
+	"stsb": {Name: "stsb", Regression: true, Pair: true, Metric: "pearson"},
+}
+
+// LookupTask returns the named task (case-insensitive; "sst-2" and "sts-b"
+// spellings work too).
+func LookupTask(name string) (*Task, error) {
+	key := strings.ReplaceAll(strings.ToLower(name), "-", "")
+	if t, ok := Tasks[key]; ok {
+		return t, nil
+	}
+	var names []string
+	for n := range Tasks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return nil, fmt.Errorf("unknown task %q (known: %s)", name, strings.Join(names, ", "))
+}
+
+// NumClasses is the number of labels, or 1 for a regression task (one
+// output).
+func (t *Task) NumClasses() int {
+	if t.Regression {
+		return 1
+	}
+	return len(t.Labels)
+}
+
+// ParseLabel maps a label as written in a file to its class index, or to
+// the regression target. It accepts the label's spelling or its index.
+func (t *Task) ParseLabel(s string) (class int, target float64, err error) {
+	s = strings.TrimSpace(s)
+	if t.Regression {
+		if _, err := fmt.Sscanf(s, "%g", &target); err != nil || strings.ContainsAny(s, " \t") {
+			return 0, 0, fmt.Errorf("label %q is not a number (task %s is a regression)", s, t.Name)
+		}
+		if target < 0 || target > 5 {
+			return 0, 0, fmt.Errorf("label %g is outside [0, 5] (task %s)", target, t.Name)
+		}
+		return 0, target, nil
+	}
+	for i, l := range t.Labels {
+		if s == l || s == fmt.Sprint(i) {
+			return i, 0, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("label %q is not one of task %s's labels %s", s, t.Name, strings.Join(t.Labels, ", "))
+}

@@ -1,0 +1,197 @@
+package tokenize
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// WordPiece is BERT's tokenizer: a basic tokenizer (clean up, optional
+// lower-casing and accent stripping, split on whitespace and punctuation,
+// CJK characters on their own) followed by greedy longest-match-first word
+// pieces, continuation pieces prefixed with "##".
+type WordPiece struct {
+	vocab  map[string]int
+	tokens []string
+	Lower  bool // lower-case and strip accents (uncased models)
+	// Ids of the special tokens.
+	UNK, CLS, SEP, PAD int
+}
+
+// maxWordChars: longer words become [UNK], as in BERT.
+const maxWordChars = 100
+
+// LoadVocab reads a vocab.txt (one token per line; the line number is the
+// id). Lower-casing is on (uncased models), as for bert-base-uncased.
+func LoadVocab(path string) (*WordPiece, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var tokens []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		tokens = append(tokens, strings.TrimRight(sc.Text(), "\r"))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	w, err := NewWordPiece(tokens, true)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return w, nil
+}
+
+// NewWordPiece builds a tokenizer from its vocabulary, which must contain
+// [UNK], [CLS], [SEP] and [PAD].
+func NewWordPiece(tokens []string, lower bool) (*WordPiece, error) {
+	w := &WordPiece{vocab: make(map[string]int, len(tokens)), tokens: tokens, Lower: lower}
+	for i, t := range tokens {
+		if _, dup := w.vocab[t]; !dup {
+			w.vocab[t] = i
+		}
+	}
+	for _, s := range []struct {
+		name string
+		id   *int
+	}{{"[UNK]", &w.UNK}, {"[CLS]", &w.CLS}, {"[SEP]", &w.SEP}, {"[PAD]", &w.PAD}} {
+		id, ok := w.vocab[s.name]
+		if !ok {
+			return nil, fmt.Errorf("vocabulary has no %s token", s.name)
+		}
+		*s.id = id
+	}
+	return w, nil
+}
+
+// VocabSize is the number of ids.
+func (w *WordPiece) VocabSize() int { return len(w.tokens) }
+
+// Token returns the string of id.
+func (w *WordPiece) Token(id int) string { return w.tokens[id] }
+
+// Tokenize splits text into word pieces.
+func (w *WordPiece) Tokenize(text string) []string {
+	var out []string
+	for _, word := range w.basic(text) {
+		out = append(out, w.pieces(word)...)
+	}
+	return out
+}
+
+// IDs returns the ids of text's word pieces (no special tokens).
+func (w *WordPiece) IDs(text string) []int {
+	var ids []int
+	for _, t := range w.Tokenize(text) {
+		ids = append(ids, w.vocab[t]) // pieces only returns vocabulary tokens
+	}
+	return ids
+}
+
+// basic is BERT's BasicTokenizer.
+func (w *WordPiece) basic(text string) []string {
+	var b strings.Builder
+	for _, r := range text {
+		switch {
+		case r == 0 || r == 0xFFFD || isControl(r):
+			continue
+		case unicode.IsSpace(r):
+			b.WriteByte(' ')
+		case isCJK(r):
+			b.WriteByte(' ')
+			b.WriteRune(r)
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	var words []string
+	for _, word := range strings.Fields(b.String()) {
+		if w.Lower {
+			word = stripAccents(strings.ToLower(word))
+		}
+		// Split on punctuation: each punctuation rune is its own token.
+		start := 0
+		for i, r := range word {
+			if isPunct(r) {
+				if start < i {
+					words = append(words, word[start:i])
+				}
+				words = append(words, string(r))
+				start = i + len(string(r))
+			}
+		}
+		if start < len(word) {
+			words = append(words, word[start:])
+		}
+	}
+	return words
+}
+
+// pieces is greedy longest-match-first WordPiece on one word.
+func (w *WordPiece) pieces(word string) []string {
+	runes := []rune(word)
+	if len(runes) > maxWordChars {
+		return []string{w.tokens[w.UNK]}
+	}
+	var out []string
+	for start := 0; start < len(runes); {
+		end := len(runes)
+		found := ""
+		for ; end > start; end-- {
+			s := string(runes[start:end])
+			if start > 0 {
+				s = "##" + s
+			}
+			if _, ok := w.vocab[s]; ok {
+				found = s
+				break
+			}
+		}
+		if found == "" {
+			return []string{w.tokens[w.UNK]} // the whole word is unknown
+		}
+		out = append(out, found)
+		start = end
+	}
+	return out
+}
+
+func stripAccents(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		if !unicode.Is(unicode.Mn, r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// isControl: BERT treats \t \n \r as whitespace, other C* runes as control.
+func isControl(r rune) bool {
+	if r == '\t' || r == '\n' || r == '\r' {
+		return false
+	}
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs)
+}
+
+// isPunct: all non-alphanumeric ASCII (BERT counts "^$`" as punctuation)
+// and Unicode P* categories.
+func isPunct(r rune) bool {
+	if (r >= 33 && r <= 47) || (r >= 58 && r <= 64) || (r >= 91 && r <= 96) || (r >= 123 && r <= 126) {
+		return true
+	}
+	return unicode.IsPunct(r)
+}
+
+func isCJK(r rune) bool {
+	return (r >= 0x4E00 && r <= 0x9FFF) || (r >= 0x3400 && r <= 0x4DBF) || (r >= 0x20000 && r <= 0x2A6DF) ||
+		(r >= 0x2A700 && r <= 0x2B73F) || (r >= 0x2B740 && r <= 0x2B81F) || (r >= 0x2B820 && r <= 0x2CEAF) ||
+		(r >= 0xF900 && r <= 0xFAFF) || (r >= 0x2F800 && r <= 0x2FA1F)
+}

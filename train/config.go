@@ -1,0 +1,99 @@
+package train
+
+import (
+	"fmt"
+	"io"
+
+	"crsc/data"
+	"crsc/passes"
+	"crsc/tokenize"
+)
+
+// Config is everything a run needs. Its JSON form is the run directory's
+// config.json.
+type Config struct {
+	Model string `json:"model,omitempty"` // an .onnx file; empty: Arch
+	Arch  string `json:"arch,omitempty"`  // a built-in architecture (see Archs) from random init
+
+	Task      string `json:"task"`
+	TrainFile string `json:"train_file,omitempty"`
+	EvalFile  string `json:"eval_file,omitempty"`
+	Vocab     string `json:"vocab,omitempty"` // a WordPiece vocab.txt
+
+	MaxLen      int     `json:"max_len"`
+	Batch       int     `json:"batch"`
+	Accum       int     `json:"grad_accum"` // micro-batches per optimizer step
+	Epochs      int     `json:"epochs"`
+	MaxSteps    int     `json:"max_steps,omitempty"` // stop after this many optimizer steps (0: all epochs)
+	LR          float64 `json:"lr"`
+	Warmup      float64 `json:"warmup"` // fraction of the steps (< 1) or a step count
+	ClipNorm    float64 `json:"clip_norm"`
+	WeightDecay float64 `json:"weight_decay"`
+	Seed        int64   `json:"seed"`
+	Threads     int     `json:"threads,omitempty"`
+	EMADecay    float64 `json:"gnorm_ema_decay"`
+
+	Out       string `json:"out"`
+	Resume    bool   `json:"resume"`
+	LogEvery  int    `json:"log_every"`
+	SaveEvery int    `json:"save_every"` // checkpoint every N steps (0: at each epoch end)
+	// StopAfter ends this invocation after that many optimizer steps,
+	// with a checkpoint, as if the run had been killed (resume tests).
+	StopAfter int  `json:"-"`
+	NoExport  bool `json:"no_export,omitempty"`
+
+	Spec passes.TrainingSpec `json:"spec"`
+
+	// Set by callers that have the data or tokenizer in memory (the
+	// built-in demo); they take precedence over the file fields.
+	TrainExamples []data.Example        `json:"-"`
+	EvalExamples  []data.Example        `json:"-"`
+	Tokenizer     *tokenize.WordPiece   `json:"-"`
+	Progress      io.Writer             `json:"-"` // progress bar or log lines (nil: none)
+	Terminal      bool                  `json:"-"` // Progress is a terminal: draw a bar
+}
+
+// Defaults fills the zero fields with the usual fine-tuning values.
+func (c *Config) Defaults() {
+	set := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	set(&c.MaxLen, 128)
+	set(&c.Batch, 32)
+	set(&c.Accum, 1)
+	set(&c.Epochs, 3)
+	set(&c.LogEvery, 10)
+	if c.LR == 0 {
+		c.LR = 2e-5
+	}
+	if c.ClipNorm == 0 {
+		c.ClipNorm = 1
+	}
+	if c.EMADecay == 0 {
+		c.EMADecay = 0.9
+	}
+	if c.Spec.Sampling.GNorm == "" {
+		c.Spec.Sampling.GNorm = "none"
+	}
+	c.Spec.LoRA.Seed = c.Seed
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Model == "" && c.Arch == "":
+		return fmt.Errorf("no model: give an .onnx file or --arch")
+	case c.MaxLen < 4:
+		return fmt.Errorf("--max-len %d: want at least 4", c.MaxLen)
+	case c.Batch < 1 || c.Accum < 1 || c.Epochs < 1:
+		return fmt.Errorf("--batch, --grad-accum and --epochs must be positive")
+	case c.LR <= 0:
+		return fmt.Errorf("--lr %g: want a positive learning rate", c.LR)
+	case c.Warmup < 0:
+		return fmt.Errorf("--warmup %g: want ≥ 0", c.Warmup)
+	case c.Out == "":
+		return fmt.Errorf("no run directory (--out)")
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package train
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"crsc/ir"
+	"crsc/models"
+	"crsc/onnx"
+	"crsc/passes"
+	"crsc/runtime"
+)
+
+// Archs are the built-in architectures --arch accepts: BERT classifiers
+// from random initialization (no pretrained weights are reachable here).
+var Archs = map[string]models.BertConfig{
+	// 4 layers, hidden 256: "a small BERT-style model" for SST-2 studies.
+	"bert-small": {Vocab: 30522, MaxPositions: 512, TypeVocab: 2, Hidden: 256, Layers: 4, Heads: 4, FFN: 1024, Labels: 2},
+	"bert-mini":  {Vocab: 30522, MaxPositions: 512, TypeVocab: 2, Hidden: 256, Layers: 4, Heads: 4, FFN: 1024, Labels: 2},
+	"bert-tiny":  {Vocab: 30522, MaxPositions: 512, TypeVocab: 2, Hidden: 128, Layers: 2, Heads: 2, FFN: 512, Labels: 2},
+}
+
+// model is a loaded forward graph, bound to static shapes.
+type model struct {
+	raw     *ir.Graph // as imported or built (dynamic shapes): the export base
+	forward *ir.Graph // after the load pipeline, shapes bound to batch×maxLen
+	inputs  map[string]bool
+	vocab   int // rows of the word embedding (0: not found)
+	classes int // logits' last dimension
+}
+
+// loadModel imports (or builds) the model and binds every [batch, seq]
+// input to batch×maxLen.
+func loadModel(c *Config, classes int) (*model, error) {
+	var raw *ir.Graph
+	name := c.Model
+	if c.Model != "" {
+		g, err := onnx.Load(c.Model)
+		if err != nil {
+			return nil, err
+		}
+		raw = g
+	} else {
+		arch, ok := Archs[c.Arch]
+		if !ok {
+			var names []string
+			for n := range Archs {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return nil, fmt.Errorf("--arch %q: want one of %s", c.Arch, strings.Join(names, ", "))
+		}
+		arch.Labels = classes
+		if c.Tokenizer != nil {
+			arch.Vocab = c.Tokenizer.VocabSize()
+		}
+		if arch.MaxPositions < c.MaxLen {
+			arch.MaxPositions = c.MaxLen
+		}
+		g, err := models.BuildBertWith(arch, models.BuildOptions{Seed: c.Seed})
+		if err != nil {
+			return nil, err
+		}
+		raw, name = g, "--arch "+c.Arch
+	}
+	m := &model{raw: raw, inputs: map[string]bool{}}
+	shapes := map[string]ir.Shape{}
+	for _, in := range raw.Inputs {
+		switch in.Name {
+		case "input_ids", "attention_mask", "token_type_ids":
+			shapes[in.Name] = ir.Shape{ir.Dim(c.Batch), ir.Dim(c.MaxLen)}
+			m.inputs[in.Name] = true
+		default:
+			return nil, fmt.Errorf("%s: input %q is not one a BERT-family classifier takes (input_ids, attention_mask, token_type_ids)", name, in.Name)
+		}
+	}
+	if !m.inputs["input_ids"] {
+		return nil, fmt.Errorf("%s: no input_ids input", name)
+	}
+	m.forward = raw.Clone()
+	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
+	if err := passes.Run(m.forward, passes.Load, cfg); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	logits := m.forward.Value("logits")
+	if logits == nil && len(m.forward.Outputs) > 0 {
+		logits = m.forward.Outputs[0]
+	}
+	dims, ok := logits.Shape.Ints()
+	if !ok || len(dims) != 2 || dims[0] != c.Batch {
+		return nil, fmt.Errorf("%s: output %q is %s, want logits [batch, classes]", name, logits.Name, ir.TypeString(logits))
+	}
+	m.classes = dims[1]
+	if m.classes != classes {
+		return nil, fmt.Errorf("%s: the model outputs %d logits per example, the task has %d classes", name, m.classes, classes)
+	}
+	m.vocab = embeddingRows(m.forward)
+	return m, nil
+}
+
+// embeddingRows finds the word-embedding table: the initializer a Gather
+// indexes with input_ids.
+func embeddingRows(g *ir.Graph) int {
+	for _, n := range g.Nodes {
+		if n.Op == "Gather" && n.In(1) != nil && n.In(1).Name == "input_ids" && n.In(0) != nil && n.In(0).Init != nil && len(n.In(0).Init.Shape) == 2 {
+			return n.In(0).Init.Shape[0]
+		}
+	}
+	return 0
+}
+
+// feeds builds the model inputs of one batch.
+func (m *model) feeds(b *batch) map[string]*ir.Tensor {
+	f := map[string]*ir.Tensor{"input_ids": b.ids}
+	if m.inputs["attention_mask"] {
+		f["attention_mask"] = b.mask
+	}
+	if m.inputs["token_type_ids"] {
+		f["token_type_ids"] = b.types
+	}
+	return f
+}
+
+// exportGraph is the forward graph with params' values written in and
+// LoRA adapters (name.lora_A, name.lora_B) merged into their base weight:
+// W + A·B·alpha/r. It prefers the model as imported (dynamic shapes) and
+// falls back to the loaded one when a parameter's name did not survive
+// loading.
+func (m *model) exportGraph(params map[string]*ir.Tensor, loraScale float64) (*ir.Graph, error) {
+	values := map[string]*ir.Tensor{}
+	for name, t := range params {
+		if base, ok := strings.CutSuffix(name, ".lora_A"); ok {
+			b := params[base+".lora_B"]
+			w := m.forward.Value(base)
+			if b == nil || w == nil || w.Init == nil {
+				return nil, fmt.Errorf("export: adapter %q has no lora_B or base weight", name)
+			}
+			values[base] = mergeLoRA(w.Init, t, b, loraScale)
+			continue
+		}
+		if strings.HasSuffix(name, ".lora_B") {
+			continue
+		}
+		values[name] = t
+	}
+	for _, base := range []*ir.Graph{m.raw, m.forward} {
+		g := base.Clone()
+		ok := true
+		for name, t := range values {
+			v := g.Value(name)
+			if v == nil || v.Init == nil || fmt.Sprint(v.Init.Shape) != fmt.Sprint(t.Shape) {
+				ok = false
+				break
+			}
+			v.Init = t.Clone()
+		}
+		if ok {
+			return g, nil
+		}
+	}
+	return nil, fmt.Errorf("export: the trained parameters do not match the model's initializers")
+}
+
+// mergeLoRA returns W + A·B·scale for W [in, out], A [in, r], B [r, out].
+func mergeLoRA(w, a, b *ir.Tensor, scale float64) *ir.Tensor {
+	in, out, r := w.Shape[0], w.Shape[1], a.Shape[1]
+	m := w.Clone()
+	for i := 0; i < in; i++ {
+		for j := 0; j < out; j++ {
+			var s float64
+			for k := 0; k < r; k++ {
+				s += float64(a.F32[i*r+k]) * float64(b.F32[k*out+j])
+			}
+			m.F32[i*out+j] += float32(s * scale)
+		}
+	}
+	return m
+}
