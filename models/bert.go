@@ -50,7 +50,7 @@ func BuildBertWith(c BertConfig, opts BuildOptions) (*ir.Graph, error) {
 	x := b.op("Gather", pre+"/word", nil, b.weight(pre+".word_embeddings.weight", 0.02, c.Vocab, c.Hidden), ids)
 	x = b.op("Add", pre+"/Add", nil, x, b.op("Gather", pre+"/type", nil, b.weight(pre+".token_type_embeddings.weight", 0.02, c.TypeVocab, c.Hidden), types))
 	x = b.op("Add", pre+"/Add_1", nil, x, b.op("Gather", pre+"/pos", nil, b.weight(pre+".position_embeddings.weight", 0.02, c.MaxPositions, c.Hidden), posIDs))
-	x = b.layerNorm(pre+".LayerNorm", x, c.Hidden, 1e-12)
+	x = b.drop(pre+".dropout", b.layerNorm(pre+".LayerNorm", x, c.Hidden, 1e-12))
 
 	// Extended attention mask: (1 - mask[:, None, None, :]) * -10000.
 	m := b.op("Cast", "mask/Cast", ir.Attrs{"to": ir.IntAttr(ir.DTypeToONNX(ir.Float32))},
@@ -67,7 +67,7 @@ func BuildBertWith(c BertConfig, opts BuildOptions) (*ir.Graph, error) {
 	pooled := b.op("Tanh", "bert.pooler/Tanh", nil, b.op("Gemm", "bert.pooler.dense", ir.Attrs{"transB": ir.IntAttr(1)},
 		first, b.weight("bert.pooler.dense.weight", 0.02, c.Hidden, c.Hidden), b.weight("bert.pooler.dense.bias", 0, c.Hidden)))
 	logits := b.op("Gemm", "classifier", ir.Attrs{"transB": ir.IntAttr(1)},
-		pooled, b.weight("classifier.weight", 0.02, c.Labels, c.Hidden), b.weight("classifier.bias", 0, c.Labels))
+		b.drop("dropout", pooled), b.weight("classifier.weight", 0.02, c.Labels, c.Hidden), b.weight("classifier.bias", 0, c.Labels))
 	g, err := b.finish(logits)
 	if err != nil {
 		return nil, err
@@ -88,16 +88,16 @@ func (b *builder) bertLayer(pre string, x, mask *ir.Value, c BertConfig, headDim
 	k := heads(att+".key", b.linear(att+".key", x, c.Hidden, c.Hidden, true), 0, 2, 3, 1)
 	v := heads(att+".value", b.linear(att+".value", x, c.Hidden, c.Hidden, true), 0, 2, 1, 3)
 	scores := b.op("Div", att+"/Div", nil, b.op("MatMul", att+"/MatMul", nil, q, k), b.scalar(att+"/scale", float32(math.Sqrt(float64(headDim)))))
-	probs := b.op("Softmax", att+"/Softmax", ir.Attrs{"axis": ir.IntAttr(-1)}, b.op("Add", att+"/Add", nil, scores, mask))
+	probs := b.drop(att+".dropout", b.op("Softmax", att+"/Softmax", ir.Attrs{"axis": ir.IntAttr(-1)}, b.op("Add", att+"/Add", nil, scores, mask)))
 	ctx := b.op("MatMul", att+"/MatMul_1", nil, probs, v)
 	ctx = b.op("Reshape", att+"/Reshape", nil, b.op("Transpose", att+"/Transpose", ir.Attrs{"perm": ir.IntsAttr(0, 2, 1, 3)}, ctx), merge)
 
 	out := pre + ".attention.output"
-	h := b.linear(out+".dense", ctx, c.Hidden, c.Hidden, true)
+	h := b.drop(out+".dropout", b.linear(out+".dense", ctx, c.Hidden, c.Hidden, true))
 	h = b.layerNorm(out+".LayerNorm", b.op("Add", out+"/Add", nil, h, x), c.Hidden, 1e-12)
 
 	inter := b.gelu(pre+".intermediate.gelu", b.linear(pre+".intermediate.dense", h, c.Hidden, c.FFN, true))
-	y := b.linear(pre+".output.dense", inter, c.FFN, c.Hidden, true)
+	y := b.drop(pre+".output.dropout", b.linear(pre+".output.dense", inter, c.FFN, c.Hidden, true))
 	return b.layerNorm(pre+".output.LayerNorm", b.op("Add", pre+".output/Add", nil, y, h), c.Hidden, 1e-12)
 }
 

@@ -16,6 +16,9 @@ type BuildOptions struct {
 	// dtypes only, nothing allocated. Such a graph can be compiled and its
 	// memory planned (T5-3B without its 11 GB of weights) but not run.
 	Abstract bool
+	// Dropout, when above 0, adds training-mode Dropout nodes at Hugging
+	// Face's places with this ratio, as a fine-tuning run has them.
+	Dropout float32
 }
 
 // builder wraps an ir.Graph with the few helpers graph construction needs,
@@ -24,10 +27,25 @@ type builder struct {
 	g        *ir.Graph
 	rng      *rand.Rand
 	abstract bool
+	dropout  float32
+	// the shared Dropout ratio and training_mode constants
+	dropRatio, training *ir.Value
 }
 
 func newBuilder(name string, opset int64, opts BuildOptions) *builder {
-	return &builder{g: ir.NewGraph(name, opset), rng: rand.New(rand.NewSource(opts.Seed)), abstract: opts.Abstract}
+	return &builder{g: ir.NewGraph(name, opset), rng: rand.New(rand.NewSource(opts.Seed)), abstract: opts.Abstract, dropout: opts.Dropout}
+}
+
+// drop applies training-mode Dropout when the model is built with one.
+func (b *builder) drop(name string, x *ir.Value) *ir.Value {
+	if b.dropout <= 0 {
+		return x
+	}
+	if b.dropRatio == nil {
+		b.dropRatio = b.g.AddInit("dropout/ratio", ir.ScalarF32(b.dropout))
+		b.training = b.g.AddInit("dropout/training_mode", &ir.Tensor{DType: ir.Bool, Bool: []bool{true}})
+	}
+	return b.op("Dropout", name+"/Dropout", nil, x, b.dropRatio, b.training)
 }
 
 // op adds a node with one output and returns that output.

@@ -150,7 +150,7 @@ func (t *t5) invertMask(name string, m *ir.Value) *ir.Value {
 
 // encoder is T5Stack(is_decoder=False); it returns the final hidden states.
 func (t *t5) encoder(shared, ids, mask *ir.Value) *ir.Value {
-	x := t.op("Gather", "/encoder/embed_tokens", nil, shared, ids)
+	x := t.drop("/encoder/dropout", t.op("Gather", "/encoder/embed_tokens", nil, shared, ids))
 	// attention_mask[:, None, None, :] → [batch, 1, 1, src_len].
 	m := t.op("Unsqueeze", "/encoder/mask/Unsqueeze", nil, mask, t.ints("/encoder/mask/axes", 1, 2))
 	m = t.invertMask("/encoder/mask", m)
@@ -163,16 +163,16 @@ func (t *t5) encoder(shared, ids, mask *ir.Value) *ir.Value {
 		if l == 0 {
 			bias = t.op("Add", att+".SelfAttention/Add_mask", nil, t.positionBias(att+".SelfAttention", h, true), m)
 		}
-		x = t.op("Add", att+"/Add", nil, x, t.attention(att+".SelfAttention", h, h, bias))
+		x = t.op("Add", att+"/Add", nil, x, t.drop(att+"/dropout", t.attention(att+".SelfAttention", h, h, bias)))
 		x = t.feedForward(pre+".layer.1", x)
 	}
-	return t.rmsNorm("encoder.final_layer_norm", x)
+	return t.drop("/encoder/dropout_final", t.rmsNorm("encoder.final_layer_norm", x))
 }
 
 // decoder is T5Stack(is_decoder=True) over the encoder output enc; encMask
 // is the encoder's 0/1 attention mask.
 func (t *t5) decoder(shared, ids, enc, encMask *ir.Value) *ir.Value {
-	x := t.op("Gather", "/decoder/embed_tokens", nil, shared, ids)
+	x := t.drop("/decoder/dropout", t.op("Gather", "/decoder/embed_tokens", nil, shared, ids))
 
 	// Causal self-attention mask, as get_extended_attention_mask builds it:
 	// seq_ids[None, None, :].repeat(batch, tgt_len, 1) <= seq_ids[None, :, None],
@@ -205,7 +205,7 @@ func (t *t5) decoder(shared, ids, enc, encMask *ir.Value) *ir.Value {
 		if l == 0 {
 			selfBias = t.op("Add", att+".SelfAttention/Add_mask", nil, t.positionBias(att+".SelfAttention", h, false), m)
 		}
-		x = t.op("Add", att+"/Add", nil, x, t.attention(att+".SelfAttention", h, h, selfBias))
+		x = t.op("Add", att+"/Add", nil, x, t.drop(att+"/dropout", t.attention(att+".SelfAttention", h, h, selfBias)))
 
 		cross := pre + ".layer.1"
 		h = t.rmsNorm(cross+".layer_norm", x)
@@ -221,11 +221,11 @@ func (t *t5) decoder(shared, ids, enc, encMask *ir.Value) *ir.Value {
 			zeros := t.op("ConstantOfShape", cross+".EncDecAttention/zeros", ir.Attrs{"value": ir.TensorAttr(ir.FromFloat32([]int{1}, []float32{0}))}, shape)
 			crossBias = t.op("Add", cross+".EncDecAttention/Add_mask", nil, zeros, encM)
 		}
-		x = t.op("Add", cross+"/Add", nil, x, t.attention(cross+".EncDecAttention", h, enc, crossBias))
+		x = t.op("Add", cross+"/Add", nil, x, t.drop(cross+"/dropout", t.attention(cross+".EncDecAttention", h, enc, crossBias)))
 
 		x = t.feedForward(pre+".layer.2", x)
 	}
-	return t.rmsNorm("decoder.final_layer_norm", x)
+	return t.drop("/decoder/dropout_final", t.rmsNorm("decoder.final_layer_norm", x))
 }
 
 // rmsNorm is T5LayerNorm as torch exports it: no mean subtraction, no bias:
@@ -252,7 +252,7 @@ func (t *t5) attention(pre string, x, kv, bias *ir.Value) *ir.Value {
 	k := heads(pre+".k", t.linear(pre+".k", kv, c.DModel, inner, false), 0, 2, 3, 1) // already transposed for q·kᵀ
 	v := heads(pre+".v", t.linear(pre+".v", kv, c.DModel, inner, false), 0, 2, 1, 3)
 	scores := t.op("Add", pre+"/Add", nil, t.op("MatMul", pre+"/MatMul", nil, q, k), bias)
-	probs := t.op("Softmax", pre+"/Softmax", ir.Attrs{"axis": ir.IntAttr(-1)}, scores)
+	probs := t.drop(pre+"/probs", t.op("Softmax", pre+"/Softmax", ir.Attrs{"axis": ir.IntAttr(-1)}, scores))
 	ctx := t.op("MatMul", pre+"/MatMul_1", nil, probs, v)
 	ctx = t.op("Reshape", pre+"/Reshape", nil, t.op("Transpose", pre+"/Transpose", ir.Attrs{"perm": ir.IntsAttr(0, 2, 1, 3)}, ctx), t.merge)
 	return t.linear(pre+".o", ctx, inner, c.DModel, false)
@@ -319,7 +319,7 @@ func (t *t5) feedForward(pre string, x *ir.Value) *ir.Value {
 	h := t.rmsNorm(pre+".layer_norm", x)
 	if c.FFN == "relu" {
 		ff := pre + ".DenseReluDense"
-		h = t.op("Relu", ff+"/Relu", nil, t.linear(ff+".wi", h, c.DModel, c.DFF, false))
+		h = t.drop(ff+"/act", t.op("Relu", ff+"/Relu", nil, t.linear(ff+".wi", h, c.DModel, c.DFF, false)))
 		h = t.linear(ff+".wo", h, c.DFF, c.DModel, false)
 	} else {
 		// T5DenseGatedActDense: gelu_new(h·wi_0) ⊙ (h·wi_1), then wo.
@@ -328,7 +328,7 @@ func (t *t5) feedForward(pre string, x *ir.Value) *ir.Value {
 		h = t.op("Mul", ff+"/Mul", nil, gate, t.linear(ff+".wi_1", h, c.DModel, c.DFF, false))
 		h = t.linear(ff+".wo", h, c.DFF, c.DModel, false)
 	}
-	return t.op("Add", pre+"/Add", nil, x, h)
+	return t.op("Add", pre+"/Add", nil, x, t.drop(pre+"/dropout", h))
 }
 
 // geluTanh is HF's gelu_new, the tanh approximation T5 v1.1 uses:

@@ -14,12 +14,13 @@ import (
 
 // Request says what to plan.
 type Request struct {
-	Model  string // an .onnx file, or
-	Arch   string // a preset (models.PresetNames)
-	Batch  int
-	Seq    int // source length
-	TgtLen int // target length of encoder-decoder models (T5)
-	Spec   passes.TrainingSpec
+	Model   string // an .onnx file, or
+	Arch    string // a preset (models.PresetNames)
+	Batch   int
+	Seq     int     // source length
+	TgtLen  int     // target length of encoder-decoder models (T5)
+	Dropout float32 // presets: training-mode Dropout ratio (fine-tuning uses 0.1)
+	Spec    passes.TrainingSpec
 }
 
 // Result is one planned training step. Every byte count is for the step's
@@ -95,7 +96,7 @@ func load(req Request) (*ir.Graph, error) {
 	case req.Model != "":
 		g, err = onnx.Load(req.Model)
 	case req.Arch != "":
-		g, err = models.Preset(req.Arch, models.BuildOptions{Abstract: true})
+		g, err = models.Preset(req.Arch, models.BuildOptions{Abstract: true, Dropout: req.Dropout})
 	default:
 		return nil, fmt.Errorf("give a model file or --arch (%s)", strings.Join(models.PresetNames(), ", "))
 	}

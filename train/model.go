@@ -69,7 +69,7 @@ func loadModel(c *Config, classes int) (*model, error) {
 	for _, in := range raw.Inputs {
 		switch in.Name {
 		case "input_ids", "attention_mask", "token_type_ids":
-			shapes[in.Name] = ir.Shape{ir.Dim(c.Batch), ir.Dim(c.MaxLen)}
+			shapes[in.Name] = ir.StaticShape(c.Batch, c.MaxLen)
 			m.inputs[in.Name] = true
 		default:
 			return nil, fmt.Errorf("%s: input %q is not one a BERT-family classifier takes (input_ids, attention_mask, token_type_ids)", name, in.Name)

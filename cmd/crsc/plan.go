@@ -70,6 +70,7 @@ backward keeps. With --budget it finds the largest batch that fits.`,
 	cmd.Flags().IntVar(&req.Batch, "batch", 8, "batch size")
 	cmd.Flags().IntVar(&req.Seq, "seq", 128, "sequence length (T5: source length)")
 	cmd.Flags().IntVar(&req.TgtLen, "tgt-len", 8, "T5 target length (text-to-text labels are short)")
+	cmd.Flags().Float32Var(&req.Dropout, "dropout", 0.1, "presets: Dropout ratio in training mode, as fine-tuning runs")
 	cmd.Flags().StringVar(&budget, "budget", "", "memory budget, e.g. 80GiB: report the largest batch that fits")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().IntVar(&top, "top", 10, "kept-for-backward tensors to list")

@@ -1,0 +1,72 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"crsc/ir"
+	"crsc/memplan"
+	"crsc/passes"
+)
+
+// writeMemoryReport writes the compiler's decisions and the training
+// graph's memory plan to memory.txt.
+func (t *trainer) writeMemoryReport() error {
+	f, err := os.Create(filepath.Join(t.cfg.Out, MemoryFile))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	WriteDecisions(f, t.compiled)
+	if p, err := PlanMemory(t.train); err == nil {
+		fmt.Fprintln(f)
+		p.Report(f, 20)
+	} else {
+		fmt.Fprintf(f, "\nmemory plan: %v\n", err)
+	}
+	return nil
+}
+
+// PlanMemory plans a training graph's activation memory.
+func PlanMemory(g *ir.Graph) (*memplan.MemPlan, error) {
+	return memplan.Plan(g, memplan.Options{ForwardEnd: memplan.ForwardEnd(g)})
+}
+
+// WriteDecisions lists, per linear layer, whether its weight gradient is
+// sampled and why.
+func WriteDecisions(w io.Writer, t *passes.Training) {
+	fmt.Fprintf(w, "trained tensors: %d", len(t.Trained))
+	if len(t.Adapters) > 0 {
+		fmt.Fprintf(w, " (LoRA: %d adapter tensors)", len(t.Adapters))
+	}
+	fmt.Fprintf(w, "\nmemory rewrites: %d\n", t.MemoryRewrites)
+	sampled := 0
+	for _, d := range t.Layers {
+		if d.Sampled {
+			sampled++
+		}
+	}
+	fmt.Fprintf(w, "wta-crs: %d of %d linear layers sampled\n", sampled, len(t.Layers))
+	for _, d := range t.Layers {
+		mark, rows := "exact  ", ""
+		if d.Sampled {
+			mark = "sampled"
+			if d.Rows > 0 {
+				rows = fmt.Sprintf(" [keeps %d of %d rows]", d.Kept, d.Rows)
+			}
+		}
+		fmt.Fprintf(w, "  %s %-56s %s%s\n", mark, d.Node, d.Why, rows)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

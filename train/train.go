@@ -1,0 +1,519 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"crsc/bench"
+	"crsc/checkpoint"
+	"crsc/data"
+	"crsc/ir"
+	"crsc/onnx"
+	"crsc/optim"
+	"crsc/passes"
+	"crsc/runtime"
+	"crsc/tokenize"
+)
+
+// Files in a run directory.
+const (
+	ConfigFile     = "config.json"
+	MetricsFile    = "metrics.jsonl"
+	PlotFile       = "curves.png"
+	MemoryFile     = "memory.txt"
+	CheckpointFile = "checkpoint.safetensors"
+	BestFile       = "best.safetensors"
+	ModelFile      = "model.onnx"
+	formatValue    = "crsc-train-1"
+)
+
+// Result summarizes a run.
+type Result struct {
+	Steps        int                // optimizer steps taken in total
+	Stopped      bool               // ended early by StopAfter
+	Eval         map[string]float64 // the last evaluation
+	Best         float64            // the best value of the task's metric
+	Metric       string
+	Wall         time.Duration // this invocation
+	TokensPerSec float64
+	PeakRSS      int64
+	CacheBytes   int64 // the ‖G‖ cache (--gnorm cache)
+	Params       map[string]*ir.Tensor
+	Compiled     *passes.Training
+}
+
+// trainer holds one run's state.
+type trainer struct {
+	cfg      *Config
+	task     *data.Task
+	m        *model
+	train    *ir.Graph // compiled training graph
+	eval     *ir.Graph // forward (with adapters), no training rewrites
+	compiled *passes.Training
+	params   map[string]*ir.Tensor // trained parameters (shared with both graphs)
+	infos    []optim.ParamInfo
+	opt      *optim.AdamW
+	gn       *gnorms
+	trainSet *encoded
+	evalSet  *encoded
+	log      *logger
+
+	step, epoch, batchInEpoch int // position: next batch to run
+	best                      float64
+	haveBest                  bool
+	totalSteps                int
+}
+
+// Run trains as c says and returns the summary.
+func Run(c Config) (*Result, error) {
+	c.Defaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	t, err := setup(&c)
+	if err != nil {
+		return nil, err
+	}
+	return t.run()
+}
+
+func setup(c *Config) (*trainer, error) {
+	task, err := data.LookupTask(c.Task)
+	if err != nil {
+		return nil, err
+	}
+	tok := c.Tokenizer
+	if tok == nil {
+		if c.Vocab == "" {
+			return nil, fmt.Errorf("no tokenizer: give --vocab vocab.txt")
+		}
+		if tok, err = tokenize.LoadVocab(c.Vocab); err != nil {
+			return nil, err
+		}
+		c.Tokenizer = tok
+	}
+	trainEx, evalEx := c.TrainExamples, c.EvalExamples
+	if trainEx == nil {
+		if trainEx, err = data.ReadFile(c.TrainFile, task); err != nil {
+			return nil, err
+		}
+	}
+	if evalEx == nil && c.EvalFile != "" {
+		if evalEx, err = data.ReadFile(c.EvalFile, task); err != nil {
+			return nil, err
+		}
+	}
+	if len(trainEx) < c.Batch*c.Accum {
+		return nil, fmt.Errorf("%d training examples: fewer than one step's batch (%d×%d)", len(trainEx), c.Batch, c.Accum)
+	}
+	m, err := loadModel(c, task.NumClasses())
+	if err != nil {
+		return nil, err
+	}
+	if m.vocab != 0 && m.vocab != tok.VocabSize() {
+		return nil, fmt.Errorf("the tokenizer has %d tokens but the model's word embedding has %d rows: wrong vocab for this model", tok.VocabSize(), m.vocab)
+	}
+	t := &trainer{cfg: c, task: task, m: m}
+	t.trainSet = encode(tok, trainEx, c.MaxLen)
+	if evalEx != nil {
+		t.evalSet = encode(tok, evalEx, c.MaxLen)
+	}
+	if err := t.compile(); err != nil {
+		return nil, err
+	}
+	perEpoch := trainBatches(len(trainEx), c.Batch) / c.Accum
+	t.totalSteps = perEpoch * c.Epochs
+	if c.MaxSteps > 0 && c.MaxSteps < t.totalSteps {
+		t.totalSteps = c.MaxSteps
+	}
+	return t, nil
+}
+
+// compile builds the training and eval graphs from the loaded forward
+// graph, and the optimizer over the trained parameters.
+func (t *trainer) compile() error {
+	c := t.cfg
+	spec := c.Spec
+	if t.task.Regression {
+		spec.Loss = passes.LossSpec{Kind: passes.LossMSE, Output: "logits"}
+	} else {
+		spec.Loss = passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}
+	}
+	g := t.m.forward.Clone()
+	if spec.LoRA.Rank > 0 {
+		// Adapters belong to the model: the eval graph gets them too.
+		if _, err := passes.AddLoRA(g, spec.LoRA); err != nil {
+			return err
+		}
+		if spec.Train.Train == "" {
+			spec.Train.Train = passes.LoRATrainPattern(spec.LoRA)
+		}
+		spec.LoRA.Rank = 0
+	}
+	t.eval = g.Clone()
+	compiled, err := passes.Compile(g, spec)
+	if err != nil {
+		return err
+	}
+	t.train, t.compiled = g, compiled
+	t.params = map[string]*ir.Tensor{}
+	for _, pg := range compiled.Trained {
+		p := pg.Param.Init
+		t.params[pg.Param.Name] = p
+		t.infos = append(t.infos, optim.ParamInfo{Name: pg.Param.Name, DType: p.DType, Shape: p.Shape, Decay: optim.DefaultDecay(pg.Param.Name, p.Shape)})
+	}
+	if len(t.infos) == 0 {
+		return fmt.Errorf("no parameter is trained (check --train/--freeze)")
+	}
+	ocfg := optim.DefaultAdamWConfig()
+	ocfg.WeightDecay = float32(c.WeightDecay)
+	if t.opt, err = optim.NewAdamW(t.params, t.infos, ocfg); err != nil {
+		return err
+	}
+	t.opt.Options = runtime.Options{Threads: c.Threads}
+	t.gn = newGNorms(spec.Sampling.GNorm, c.EMADecay, c.MaxLen, compiled.Layers)
+	return nil
+}
+
+// lr is the learning rate of optimizer step s (0-based): linear warmup to
+// LR, then linear decay to 0 at the last step.
+func (t *trainer) lr(s int) float32 {
+	total := float64(t.totalSteps)
+	warm := t.cfg.Warmup
+	if warm < 1 {
+		warm = math.Round(warm * total)
+	}
+	x := float64(s + 1)
+	if x <= warm {
+		return float32(t.cfg.LR * x / warm)
+	}
+	if total <= warm {
+		return float32(t.cfg.LR)
+	}
+	return float32(t.cfg.LR * math.Max(0, (total-x+1)/(total-warm)))
+}
+
+func (t *trainer) run() (*Result, error) {
+	c := t.cfg
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return nil, err
+	}
+	ckpt := filepath.Join(c.Out, CheckpointFile)
+	if c.Resume {
+		if err := t.restore(ckpt); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(ckpt); err == nil {
+		return nil, fmt.Errorf("%s already holds a run (checkpoint %s): pass --resume to continue it or choose another --out", c.Out, ckpt)
+	}
+	if err := t.writeConfig(); err != nil {
+		return nil, err
+	}
+	if err := t.writeMemoryReport(); err != nil {
+		return nil, err
+	}
+	var err error
+	if t.log, err = openLogger(c, t.totalSteps, t.step); err != nil {
+		return nil, err
+	}
+	defer t.log.close()
+
+	res := &Result{Metric: t.task.Metric, Compiled: t.compiled}
+	start := time.Now()
+	tokens, stepsHere := 0, 0
+	perEpoch := trainBatches(len(t.trainSet.examples), c.Batch) / c.Accum
+	for t.step < t.totalSteps {
+		order := epochOrder(len(t.trainSet.examples), c.Seed, t.epoch)
+		for t.batchInEpoch < perEpoch && t.step < t.totalSteps {
+			loss, gnorm, n, err := t.trainStep(order)
+			if err != nil {
+				return nil, err
+			}
+			tokens += n
+			t.step++
+			t.batchInEpoch++
+			stepsHere++
+			tps := float64(tokens) / time.Since(start).Seconds()
+			t.log.step(t.step, t.epoch, loss, t.lr(t.step-1), gnorm, tps)
+			if c.SaveEvery > 0 && t.step%c.SaveEvery == 0 {
+				if err := t.save(ckpt); err != nil {
+					return nil, err
+				}
+			}
+			if c.StopAfter > 0 && stepsHere >= c.StopAfter && t.step < t.totalSteps {
+				res.Stopped = true
+				if err := t.save(ckpt); err != nil {
+					return nil, err
+				}
+				return t.finish(res, start, tokens)
+			}
+		}
+		// End of an epoch (or of the run): evaluate, keep the best.
+		if t.batchInEpoch >= perEpoch {
+			t.epoch++
+			t.batchInEpoch = 0
+		}
+		if err := t.evaluate(res); err != nil {
+			return nil, err
+		}
+		if err := t.save(ckpt); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.export(); err != nil {
+		return nil, err
+	}
+	return t.finish(res, start, tokens)
+}
+
+func (t *trainer) finish(res *Result, start time.Time, tokens int) (*Result, error) {
+	res.Steps = t.step
+	res.Best = t.best
+	res.Wall = time.Since(start)
+	res.TokensPerSec = float64(tokens) / res.Wall.Seconds()
+	res.PeakRSS = bench.PeakRSS()
+	res.CacheBytes = t.gn.CacheBytes()
+	res.Params = t.params
+	t.log.done()
+	if err := writePlot(t.cfg.Out, t.task.Metric); err != nil {
+		return nil, fmt.Errorf("plot: %v", err)
+	}
+	return res, nil
+}
+
+// trainStep runs Accum micro-batches and one optimizer step. It returns
+// the mean loss, the gradient norm before clipping and the tokens seen.
+func (t *trainer) trainStep(order []int) (loss float32, norm float64, tokens int, err error) {
+	c := t.cfg
+	grads := map[string]*ir.Tensor{}
+	for micro := 0; micro < c.Accum; micro++ {
+		first := (t.batchInEpoch*c.Accum + micro) * c.Batch
+		rows := order[first : first+c.Batch]
+		b := t.trainSet.makeBatch(rows, t.task.Regression)
+		feeds := t.m.feeds(b)
+		if t.task.Regression {
+			feeds["targets"] = b.labels
+		} else {
+			feeds["labels"] = b.labels
+		}
+		t.gn.feed(feeds, rows)
+		// Seed and step key Dropout masks and WTA-CRS sampling: a resumed
+		// run draws the same numbers.
+		out, err := runtime.Run(t.train, feeds, runtime.Options{Threads: c.Threads, Seed: uint64(c.Seed), Step: uint64(t.step*c.Accum + micro)})
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("step %d: %v", t.step+1, err)
+		}
+		if err := t.gn.update(out, rows); err != nil {
+			return 0, 0, 0, err
+		}
+		loss += out[passes.LossName].F32[0] / float32(c.Accum)
+		for _, pg := range t.compiled.Trained {
+			g := out[pg.Grad.Name]
+			if acc := grads[pg.Param.Name]; acc == nil {
+				grads[pg.Param.Name] = g.Clone()
+			} else {
+				for i, v := range g.F32 {
+					acc.F32[i] += v
+				}
+			}
+		}
+		tokens += b.tokens
+	}
+	// Average over micro-batches, then clip by the global norm.
+	var sq float64
+	for _, g := range grads {
+		for i := range g.F32 {
+			g.F32[i] /= float32(c.Accum)
+			sq += float64(g.F32[i]) * float64(g.F32[i])
+		}
+	}
+	norm = math.Sqrt(sq)
+	if c.ClipNorm > 0 && norm > c.ClipNorm {
+		scale := float32(c.ClipNorm / (norm + 1e-6))
+		for _, g := range grads {
+			for i := range g.F32 {
+				g.F32[i] *= scale
+			}
+		}
+	}
+	if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+		return 0, 0, 0, fmt.Errorf("step %d: the loss is %v (try a smaller --lr)", t.step+1, loss)
+	}
+	return loss, norm, tokens, t.opt.Step(grads, t.lr(t.step))
+}
+
+// Predict runs the eval graph over an encoded set and returns one
+// prediction per example (class index, or the regression output).
+func (t *trainer) predict(set *encoded) ([]float64, error) {
+	var preds []float64
+	for _, rows := range evalBatches(len(set.examples), t.cfg.Batch) {
+		b := set.makeBatch(rows, t.task.Regression)
+		out, err := runtime.Run(t.eval, t.m.feeds(b), runtime.Options{Threads: t.cfg.Threads, ForceEval: true})
+		if err != nil {
+			return nil, fmt.Errorf("eval: %v", err)
+		}
+		logits := out["logits"]
+		if logits == nil {
+			logits = out[t.eval.Outputs[0].Name]
+		}
+		k := t.m.classes
+		for r, idx := range rows {
+			if idx < 0 {
+				continue
+			}
+			row := logits.F32[r*k : (r+1)*k]
+			if t.task.Regression {
+				preds = append(preds, float64(row[0]))
+				continue
+			}
+			best := 0
+			for j := range row {
+				if row[j] > row[best] {
+					best = j
+				}
+			}
+			preds = append(preds, float64(best))
+		}
+	}
+	return preds, nil
+}
+
+func gold(set *encoded, regression bool) []float64 {
+	g := make([]float64, len(set.examples))
+	for i, ex := range set.examples {
+		if regression {
+			g[i] = ex.Target
+		} else {
+			g[i] = float64(ex.Class)
+		}
+	}
+	return g
+}
+
+// evaluate scores the eval set, logs it and saves the best parameters.
+func (t *trainer) evaluate(res *Result) error {
+	if t.evalSet == nil {
+		return nil
+	}
+	preds, err := t.predict(t.evalSet)
+	if err != nil {
+		return err
+	}
+	m := t.task.Metrics(preds, gold(t.evalSet, t.task.Regression))
+	res.Eval = m
+	t.log.eval(t.step, t.epoch, m)
+	if v := m[t.task.Metric]; !t.haveBest || v > t.best {
+		t.best, t.haveBest = v, true
+		meta := map[string]string{"format": formatValue + "-params", "step": strconv.Itoa(t.step), t.task.Metric: fmt.Sprint(v)}
+		if err := checkpoint.Save(filepath.Join(t.cfg.Out, BestFile), t.params, meta); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// save writes the whole training state atomically.
+func (t *trainer) save(path string) error {
+	state := map[string]*ir.Tensor{}
+	for name, p := range t.params {
+		state["param/"+name] = p
+	}
+	for name, v := range t.opt.State() {
+		state["optim/"+name] = v
+	}
+	for name, v := range t.gn.state() {
+		state[name] = v
+	}
+	meta := map[string]string{
+		"format": formatValue, "step": strconv.Itoa(t.step), "epoch": strconv.Itoa(t.epoch),
+		"batch": strconv.Itoa(t.batchInEpoch), "best": strconv.FormatFloat(t.best, 'g', -1, 64),
+		"have_best": strconv.FormatBool(t.haveBest), "seed": strconv.FormatInt(t.cfg.Seed, 10),
+	}
+	return checkpoint.Save(path, state, meta)
+}
+
+// restore loads a checkpoint written by save, checking it fully before
+// changing anything.
+func (t *trainer) restore(path string) error {
+	state, meta, err := checkpoint.Load(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("--resume: no checkpoint at %s", path)
+		}
+		return fmt.Errorf("--resume: %v", err)
+	}
+	if meta["format"] != formatValue {
+		return fmt.Errorf("--resume: %s is not a crsc train checkpoint", path)
+	}
+	if meta["seed"] != strconv.FormatInt(t.cfg.Seed, 10) {
+		return fmt.Errorf("--resume: %s was written with --seed %s, not %d", path, meta["seed"], t.cfg.Seed)
+	}
+	for _, info := range t.infos {
+		p := state["param/"+info.Name]
+		if p == nil || p.DType != ir.Float32 || fmt.Sprint(p.Shape) != fmt.Sprint(info.Shape) {
+			return fmt.Errorf("--resume: %s has no parameter %q of shape %v", path, info.Name, info.Shape)
+		}
+	}
+	ost := map[string]*ir.Tensor{}
+	for name, v := range state {
+		if rest, ok := cutPrefix(name, "optim/"); ok {
+			ost[rest] = v
+		}
+	}
+	if err := t.opt.LoadState(ost); err != nil {
+		return fmt.Errorf("--resume: %s: %v", path, err)
+	}
+	if err := t.gn.load(state); err != nil {
+		return err
+	}
+	for _, info := range t.infos {
+		copy(t.params[info.Name].F32, state["param/"+info.Name].F32)
+	}
+	atoi := func(k string) int { n, _ := strconv.Atoi(meta[k]); return n }
+	t.step, t.epoch, t.batchInEpoch = atoi("step"), atoi("epoch"), atoi("batch")
+	t.best, _ = strconv.ParseFloat(meta["best"], 64)
+	t.haveBest = meta["have_best"] == "true"
+	return nil
+}
+
+func cutPrefix(s, p string) (string, bool) {
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):], true
+	}
+	return s, false
+}
+
+// export writes the forward graph with the best (else the last)
+// parameters, LoRA merged, as model.onnx.
+func (t *trainer) export() error {
+	if t.cfg.NoExport {
+		return nil
+	}
+	params := t.params
+	if best, _, err := checkpoint.Load(filepath.Join(t.cfg.Out, BestFile)); err == nil {
+		params = best
+	}
+	scale := 1.0
+	if t.cfg.Spec.LoRA.Rank > 0 && t.cfg.Spec.LoRA.Alpha != 0 {
+		scale = t.cfg.Spec.LoRA.Alpha / float64(t.cfg.Spec.LoRA.Rank)
+	}
+	g, err := t.m.exportGraph(params, scale)
+	if err != nil {
+		return err
+	}
+	return onnx.Save(g, filepath.Join(t.cfg.Out, ModelFile))
+}
+
+func (t *trainer) writeConfig() error {
+	b, err := json.MarshalIndent(t.cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(t.cfg.Out, ConfigFile), append(b, '\n'), 0o644)
+}
