@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"crsc/train"
+)
+
+// evalCommand wires `crsc eval`: score an exported model on a data file.
+func evalCommand() *cobra.Command {
+	var c train.EvalConfig
+	var device string
+	cmd := &cobra.Command{
+		Use:   "eval MODEL.onnx --task TASK --data FILE --vocab VOCAB.txt",
+		Short: "Score a model on a labelled data file with the task's metric",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkDevice(device); err != nil {
+				return err
+			}
+			c.Model = args[0]
+			if c.Task == "" || c.Data == "" {
+				return fmt.Errorf("--task and --data are required")
+			}
+			m, err := train.Evaluate(c)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, k := range []string{"accuracy", "f1", "matthews", "pearson", "spearman"} {
+				if v, ok := m[k]; ok {
+					fmt.Fprintf(w, "%-9s %.4f\n", k+":", v)
+				}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&c.Task, "task", "", "sst2, cola, mrpc, qnli, rte or stsb")
+	fl.StringVar(&c.Data, "data", "", "a labelled .tsv, .jsonl or .csv file")
+	fl.StringVar(&c.Vocab, "vocab", "", "WordPiece vocab.txt")
+	fl.IntVar(&c.MaxLen, "max-len", 128, "sequence length")
+	fl.IntVar(&c.Batch, "batch", 32, "examples per batch")
+	fl.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all cores)")
+	fl.StringVar(&device, "device", "cpu", "cpu, cuda or auto")
+	return cmd
+}
