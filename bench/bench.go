@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"crsc/ir"
+	"crsc/memplan"
 	"crsc/models"
 	"crsc/passes"
 	"crsc/runtime"
@@ -38,6 +39,9 @@ type Result struct {
 	StepTimes []time.Duration
 	PeakRSS   int64 // bytes: the process's high-water mark (VmHWM)
 	Profile   *runtime.Profile
+	// Planned is the memory plan's arena; Measured what the run used of
+	// it plus heap workspace (runtime.Stats.MeasuredPeak).
+	Planned, Measured, SavedForBackward int64
 }
 
 // Median is the median step time.
@@ -100,8 +104,15 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 	default:
 		return nil, fmt.Errorf("mode %q: want forward or train", cfg.Mode)
 	}
+	plan, err := memplan.Plan(g, memplan.Options{ForwardEnd: memplan.ForwardEnd(g)})
+	if err != nil {
+		return nil, err
+	}
+	res.Planned, res.SavedForBackward = plan.PlannedPeak, plan.SavedActivationBytes
+	arena := &runtime.Arena{} // one arena, reused by every step
 	for step := 0; step <= cfg.Steps; step++ {
-		opts := runtime.Options{Threads: cfg.Threads, Seed: uint64(cfg.Seed), Step: uint64(step)}
+		var stats runtime.Stats
+		opts := runtime.Options{Threads: cfg.Threads, Seed: uint64(cfg.Seed), Step: uint64(step), Plan: plan, Arena: arena, Stats: &stats}
 		if step > 0 {
 			opts.Profile = res.Profile
 		}
@@ -110,6 +121,7 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 			return nil, err
 		}
 		took := time.Since(start)
+		res.Measured = max(res.Measured, stats.MeasuredPeak)
 		if step > 0 { // step 0 warms caches and pools
 			res.StepTimes = append(res.StepTimes, took)
 		}
@@ -161,6 +173,8 @@ func (r *Result) Report(w io.Writer, top int) {
 	tokens := float64(r.Batch*r.Seq) / med.Seconds()
 	fmt.Fprintf(w, "%s %s batch %d × seq %d, %d threads: median %.1f ms/step over %d steps, %.0f tokens/s, peak RSS %.2f GiB, %.1fM parameters\n",
 		r.Arch, r.Mode, r.Batch, r.Seq, r.Threads, med.Seconds()*1000, len(r.StepTimes), tokens, float64(r.PeakRSS)/(1<<30), float64(r.Params)/1e6)
+	fmt.Fprintf(w, "memory: planned arena %s, measured %s (%.3f× plan), kept for backward %s\n",
+		memplan.FormatBytes(r.Planned), memplan.FormatBytes(r.Measured), float64(r.Measured)/float64(max(r.Planned, 1)), memplan.FormatBytes(r.SavedForBackward))
 	type opTime struct {
 		op string
 		t  time.Duration

@@ -26,7 +26,8 @@ type trainingStep struct {
 
 // tinyTrainingStep builds the training graph of a tiny reference export as
 // passes/model_grad_test.go does, with the shapes of its set0 inputs.
-func tinyTrainingStep(t testing.TB, model string, loss passes.LossSpec) trainingStep {
+func tinyTrainingStep(t testing.TB, model string, spec passes.TrainingSpec) trainingStep {
+	loss := spec.Loss
 	t.Helper()
 	dir := filepath.Join("..", "testdata", "onnx")
 	g, err := onnx.Load(filepath.Join(dir, model+".op13.eval.onnx"))
@@ -49,7 +50,7 @@ func tinyTrainingStep(t testing.TB, model string, loss passes.LossSpec) training
 	if err := passes.Run(g, passes.Load, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := passes.BuildTraining(g, passes.TrainingSpec{Loss: loss}); err != nil {
+	if _, err := passes.BuildTraining(g, spec); err != nil {
 		t.Fatal(err)
 	}
 	if loss.Kind == passes.LossVJP {
@@ -194,15 +195,21 @@ func equalSlices[T comparable](a, b []T) bool {
 // bit-identical gradients with and without the memory plan, and measure
 // within 5% of the planned peak.
 func TestPlannedTrainingTiny(t *testing.T) {
+	// The sampled variants add WTA-CRS on every linear layer and the
+	// attention products, and the memory rewrites.
+	sampled := passes.SamplingSpec{Estimator: "wta", Keep: 0.3, Layers: "all", Attention: true}
+	bertLoss := passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}
 	for _, tc := range []struct {
-		model string
-		loss  passes.LossSpec
+		name, model string
+		spec        passes.TrainingSpec
 	}{
-		{"bert_tiny_cls", passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}},
-		{"t5_tiny", passes.LossSpec{}},
+		{"bert_tiny_cls", "bert_tiny_cls", passes.TrainingSpec{Loss: bertLoss}},
+		{"t5_tiny", "t5_tiny", passes.TrainingSpec{}},
+		{"bert_tiny_cls/wta0.3", "bert_tiny_cls", passes.TrainingSpec{Loss: bertLoss, Memory: true, Sampling: sampled}},
+		{"t5_tiny/wta0.3", "t5_tiny", passes.TrainingSpec{Memory: true, Sampling: sampled}},
 	} {
-		t.Run(tc.model, func(t *testing.T) {
-			plan := checkPlannedRun(t, tinyTrainingStep(t, tc.model, tc.loss))
+		t.Run(tc.name, func(t *testing.T) {
+			plan := checkPlannedRun(t, tinyTrainingStep(t, tc.model, tc.spec))
 			if testing.Verbose() {
 				var b strings.Builder
 				plan.Report(&b, 5)

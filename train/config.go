@@ -46,11 +46,11 @@ type Config struct {
 
 	// Set by callers that have the data or tokenizer in memory (the
 	// built-in demo); they take precedence over the file fields.
-	TrainExamples []data.Example        `json:"-"`
-	EvalExamples  []data.Example        `json:"-"`
-	Tokenizer     *tokenize.WordPiece   `json:"-"`
-	Progress      io.Writer             `json:"-"` // progress bar or log lines (nil: none)
-	Terminal      bool                  `json:"-"` // Progress is a terminal: draw a bar
+	TrainExamples []data.Example      `json:"-"`
+	EvalExamples  []data.Example      `json:"-"`
+	Tokenizer     *tokenize.WordPiece `json:"-"`
+	Progress      io.Writer           `json:"-"` // progress bar or log lines (nil: none)
+	Terminal      bool                `json:"-"` // Progress is a terminal: draw a bar
 }
 
 // Defaults fills the zero fields with the usual fine-tuning values.

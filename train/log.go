@@ -14,15 +14,15 @@ import (
 // logger appends to metrics.jsonl and shows progress: a bar redrawn in
 // place on a terminal, a plain line every LogEvery steps otherwise.
 type logger struct {
-	cfg        *Config
-	f          *os.File
-	total      int
-	first      int // step this invocation started at
-	start      time.Time
-	lastLoss   float32
-	sinceLog   int
-	lossAcc    float64
-	drewBar    bool
+	cfg      *Config
+	f        *os.File
+	total    int
+	first    int // step this invocation started at
+	start    time.Time
+	lastLoss float32
+	sinceLog int
+	lossAcc  float64
+	drewBar  bool
 }
 
 func openLogger(c *Config, total, first int) (*logger, error) {

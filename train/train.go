@@ -441,11 +441,11 @@ func (t *trainer) save(path string) error {
 // restore loads a checkpoint written by save, checking it fully before
 // changing anything.
 func (t *trainer) restore(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("--resume: no checkpoint at %s", path)
+	}
 	state, meta, err := checkpoint.Load(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("--resume: no checkpoint at %s", path)
-		}
 		return fmt.Errorf("--resume: %v", err)
 	}
 	if meta["format"] != formatValue {

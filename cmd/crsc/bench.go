@@ -31,6 +31,7 @@ func benchCommand() *cobra.Command {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
 					"arch": res.Arch, "mode": res.Mode, "batch": res.Batch, "seq": res.Seq, "threads": res.Threads,
 					"median_ms": res.Median().Seconds() * 1000, "peak_rss_bytes": res.PeakRSS, "params": res.Params,
+					"planned_arena_bytes": res.Planned, "measured_arena_bytes": res.Measured, "saved_activation_bytes": res.SavedForBackward,
 				})
 			}
 			res.Report(cmd.OutOrStdout(), top)

@@ -46,6 +46,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(inspectCommand(), runCommand(), gradCommand(), compileCommand(), benchCommand(), planCommand())
+	root.AddCommand(trainCommand(), evalCommand())
 	return root
 }
 

@@ -53,7 +53,7 @@ func bitMaskKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 		return nil, err
 	}
 	x := ins[0]
-	out := newTensor(ir.Int32, []int{maskWords(x.Len())})
+	out := ctx.newTensor(ir.Int32, []int{maskWords(x.Len())})
 	switch storage(x.DType) {
 	case ir.Float32:
 		packPositive(ctx, x.F32, out.I32)
@@ -126,7 +126,7 @@ func reluGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 	if err := checkMaskBits(n, mask, dy.Len()); err != nil {
 		return nil, err
 	}
-	out := newTensor(dy.DType, dy.Shape)
+	out := ctx.newTensor(dy.DType, dy.Shape)
 	switch storage(dy.DType) {
 	case ir.Float32:
 		applyBits(ctx, dy.F32, mask.I32, out.F32)
@@ -208,7 +208,7 @@ func dropoutMaskGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor
 		return nil, errf(n, "unsupported dtype %v (want float)", dy.DType)
 	}
 	if !training || ratio == 0 {
-		return []*ir.Tensor{dy.Clone()}, nil
+		return []*ir.Tensor{ctx.clone(dy)}, nil
 	}
 	var seed, step uint64
 	if ctx != nil {
@@ -221,7 +221,7 @@ func dropoutMaskGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor
 	if ratio < 1 {
 		scale = 1 / (1 - ratio)
 	}
-	out := newTensor(dy.DType, dy.Shape)
+	out := ctx.newTensor(dy.DType, dy.Shape)
 	switch storage(dy.DType) {
 	case ir.Float32:
 		redrawDropout(ctx, dy.F32, out.F32, float32(scale), seed, step, stream, r32)
@@ -299,7 +299,7 @@ func normParamGrad(ctx *Ctx, n *ir.Node, sum []float64, p normParams, broadcast 
 			return nil, err
 		}
 	}
-	t = convert(t, dt)
+	t = ctx.convert(t, dt)
 	t.Shape = append([]int{}, to...)
 	return t, nil
 }
@@ -408,7 +408,7 @@ func normGradFromOutput(ctx *Ctx, n *ir.Node, dy, y, scale, bias, invT *ir.Tenso
 	}
 	var dx *ir.Tensor
 	if gradWantOutput(n, 0) {
-		dx = newTensor(y.DType, y.Shape)
+		dx = ctx.newTensor(y.DType, y.Shape)
 	}
 	var ds, db []float64
 	if gradWantOutput(n, 1) {
@@ -582,8 +582,8 @@ func rmsNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	for i := p.axis; i < len(statShape); i++ {
 		statShape[i] = 1
 	}
-	y := newTensor(x.DType, x.Shape)
-	inv := newTensor(x.DType, statShape)
+	y := ctx.newTensor(x.DType, x.Shape)
+	inv := ctx.newTensor(x.DType, statShape)
 	switch storage(x.DType) {
 	case ir.Float32:
 		rmsNorm(ctx, x.F32, sc, y.F32, inv.F32, p.outer, p.d, eps)

@@ -83,11 +83,11 @@ func sampleRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, err
 	bl := blocksOf(x.Shape)
 	k := int(ir.SampleBudget(keep, minRows, est, int64(bl.N)))
 	if k == bl.N { // exact: every row, weight 1, in order — bit-identical dW
-		idx := newTensor(ir.Int64, x.Shape[:r-1])
+		idx := ctx.newTensor(ir.Int64, x.Shape[:r-1])
 		for i := range idx.I64 {
 			idx.I64[i] = int64(i % max(bl.N, 1))
 		}
-		return trimOutputs(n, []*ir.Tensor{x.Clone(), idx}), nil
+		return trimOutputs(n, []*ir.Tensor{ctx.clone(x), idx}), nil
 	}
 
 	norms := rowNorms(ctx, x)
@@ -114,7 +114,7 @@ func sampleRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, err
 	})
 
 	lead := x.Shape[:r-2]
-	xs := newTensor(x.DType, append(append([]int{}, lead...), k, bl.d))
+	xs := ctx.newTensor(x.DType, append(append([]int{}, lead...), k, bl.d))
 	idxT := ir.FromInt64(append(append([]int{}, lead...), k), idx)
 	switch storage(x.DType) {
 	case ir.Float32:
@@ -394,7 +394,7 @@ func rowNormsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 		return nil, errf(n, "X must have rank >= 1, got a scalar")
 	}
 	norms := rowNorms(ctx, x)
-	out := newTensor(x.DType, x.Shape[:len(x.Shape)-1])
+	out := ctx.newTensor(x.DType, x.Shape[:len(x.Shape)-1])
 	switch storage(x.DType) {
 	case ir.Float32:
 		for i, v := range norms {
@@ -435,7 +435,7 @@ func gatherRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, err
 		}
 	}
 	k := idxT.Shape[r-2]
-	out := newTensor(x.DType, append(append([]int{}, idxT.Shape...), bl.d))
+	out := ctx.newTensor(x.DType, append(append([]int{}, idxT.Shape...), bl.d))
 	switch storage(x.DType) {
 	case ir.Float32:
 		gatherRows(ctx, bl, k, x.F32, out.F32, idx)
