@@ -27,6 +27,7 @@ type Config struct {
 	Steps   int // timed steps after one warm-up
 	Threads int
 	Seed    int64
+	Dropout float32 // training-mode Dropout in the model (0: none)
 	// Training is how the step is compiled (loss is always cross-entropy
 	// on the logits): memory rewrites, WTA-CRS sampling, LoRA.
 	Training passes.TrainingSpec
@@ -61,24 +62,16 @@ func Arch(name string) (models.BertConfig, error) {
 	case "bert-tiny":
 		return models.BertConfig{Vocab: 1000, MaxPositions: 128, TypeVocab: 2, Hidden: 64, Layers: 2, Heads: 2, FFN: 128, Labels: 2}, nil
 	}
-	return models.BertConfig{}, fmt.Errorf("unknown architecture %q (want bert-base, bert-large or bert-tiny)", name)
+	return models.BertConfig{}, fmt.Errorf("unknown architecture %q (want bert-base, bert-large, bert-tiny, t5-small, t5-base, t5-large or t5-3b)", name)
 }
 
 // Run builds the graph, runs one warm-up step and then cfg.Steps timed ones.
 func Run(cfg Config, progress io.Writer) (*Result, error) {
-	arch, err := Arch(cfg.Arch)
+	if cfg.Batch <= 0 || cfg.Seq <= 0 {
+		return nil, fmt.Errorf("batch %d × seq %d: both must be at least 1", cfg.Batch, cfg.Seq)
+	}
+	g, inputs, err := build(cfg)
 	if err != nil {
-		return nil, err
-	}
-	if cfg.Batch <= 0 || cfg.Seq <= 0 || cfg.Seq > arch.MaxPositions {
-		return nil, fmt.Errorf("batch %d × seq %d: want batch ≥ 1 and 1 ≤ seq ≤ %d", cfg.Batch, cfg.Seq, arch.MaxPositions)
-	}
-	g, err := models.BuildBert(arch, cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	shapes := map[string]ir.Shape{"input_ids": ir.StaticShape(cfg.Batch, cfg.Seq)}
-	if err := passes.Run(g, passes.Load, &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}); err != nil {
 		return nil, err
 	}
 	res := &Result{Config: cfg, Profile: runtime.NewProfile()}
@@ -87,20 +80,21 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 			res.Params += int64(v.Init.Len())
 		}
 	}
-	inputs := randomInputs(cfg, arch)
 	switch cfg.Mode {
 	case "forward":
 	case "train":
 		spec := cfg.Training
-		spec.Loss = passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}
+		if _, isT5 := inputs["decoder_input_ids"]; !isT5 {
+			spec.Loss = passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}
+			labels := make([]int64, cfg.Batch)
+			for i := range labels {
+				labels[i] = int64(i % 2)
+			}
+			inputs["labels"] = ir.FromInt64([]int{cfg.Batch}, labels)
+		}
 		if _, err := passes.Compile(g, spec); err != nil {
 			return nil, err
 		}
-		labels := make([]int64, cfg.Batch)
-		for i := range labels {
-			labels[i] = int64(i % arch.Labels)
-		}
-		inputs["labels"] = ir.FromInt64([]int{cfg.Batch}, labels)
 	default:
 		return nil, fmt.Errorf("mode %q: want forward or train", cfg.Mode)
 	}
@@ -131,6 +125,52 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 	}
 	res.PeakRSS = PeakRSS()
 	return res, nil
+}
+
+// build makes the preset's graph with random weights, bound to the batch
+// shape, and random inputs for it (T5: target length 8, the length of
+// text-to-text labels, with the labels as its LM loss input).
+func build(cfg Config) (*ir.Graph, map[string]*ir.Tensor, error) {
+	if strings.HasPrefix(cfg.Arch, "t5") {
+		g, err := models.Preset(cfg.Arch, models.BuildOptions{Seed: cfg.Seed, Dropout: cfg.Dropout})
+		if err != nil {
+			return nil, nil, err
+		}
+		const tgt = 8
+		r := rand.New(rand.NewSource(cfg.Seed))
+		vocab := int(g.Value("shared.weight").Init.Shape[0])
+		tok := func(b, s int) *ir.Tensor {
+			v := make([]int64, b*s)
+			for i := range v {
+				v[i] = int64(1 + r.Intn(vocab-1))
+			}
+			return ir.FromInt64([]int{b, s}, v)
+		}
+		mask := ir.NewTensor(ir.Int64, cfg.Batch, cfg.Seq)
+		for i := range mask.I64 {
+			mask.I64[i] = 1
+		}
+		inputs := map[string]*ir.Tensor{"input_ids": tok(cfg.Batch, cfg.Seq), "attention_mask": mask,
+			"decoder_input_ids": tok(cfg.Batch, tgt), "labels": tok(cfg.Batch, tgt)}
+		shapes := map[string]ir.Shape{"input_ids": ir.StaticShape(cfg.Batch, cfg.Seq), "decoder_input_ids": ir.StaticShape(cfg.Batch, tgt)}
+		return g, inputs, bind(g, shapes)
+	}
+	arch, err := Arch(cfg.Arch)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Seq > arch.MaxPositions {
+		return nil, nil, fmt.Errorf("seq %d: %s has %d positions", cfg.Seq, cfg.Arch, arch.MaxPositions)
+	}
+	g, err := models.BuildBertWith(arch, models.BuildOptions{Seed: cfg.Seed, Dropout: cfg.Dropout})
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, randomInputs(cfg, arch), bind(g, map[string]ir.Shape{"input_ids": ir.StaticShape(cfg.Batch, cfg.Seq)})
+}
+
+func bind(g *ir.Graph, shapes map[string]ir.Shape) error {
+	return passes.Run(g, passes.Load, &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports})
 }
 
 func randomInputs(cfg Config, arch models.BertConfig) map[string]*ir.Tensor {

@@ -15,7 +15,7 @@ func benchCommand() *cobra.Command {
 	var top int
 	var flags trainingFlags
 	cmd := &cobra.Command{
-		Use:   "bench [--arch bert-base] [--mode forward|train] [--batch 8] [--seq 128]",
+		Use:   "bench [--arch bert-base|t5-base|…] [--mode forward|train] [--batch 8] [--seq 128]",
 		Short: "Time a forward pass or a training step on a preset architecture",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,6 +45,7 @@ func benchCommand() *cobra.Command {
 	cmd.Flags().IntVar(&cfg.Steps, "steps", 3, "timed steps (after one warm-up)")
 	cmd.Flags().IntVar(&cfg.Threads, "threads", 2, "CPU threads")
 	cmd.Flags().Int64Var(&cfg.Seed, "seed", 1, "seed for weights and inputs")
+	cmd.Flags().Float32Var(&cfg.Dropout, "dropout", 0, "training-mode Dropout ratio in the model")
 	cmd.Flags().StringVar(&device, "device", "cpu", "cpu, cuda or auto")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().IntVar(&top, "top", 12, "ops to list in the time breakdown")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,5 +169,40 @@ func TestGradOnSharedExports(t *testing.T) {
 		if len(files) < 20 || !strings.Contains(stdout, "wrote") {
 			t.Fatalf("%s: %d gradient files; stdout %q", tc.model, len(files), stdout)
 		}
+	}
+}
+
+// TestPlanJSON: `crsc plan --json` carries the documented keys, and with
+// --budget the largest batch, which grows when WTA-CRS and LoRA shrink the
+// step.
+func TestPlanJSON(t *testing.T) {
+	get := func(args ...string) map[string]float64 {
+		code, out, stderr := crsc(append([]string{"plan", "--arch", "bert-base", "--seq", "64", "--json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		m := map[string]float64{}
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return m
+	}
+	full := get("--batch", "4", "--no-memory-rewrites")
+	for _, key := range []string{"params_bytes", "grads_bytes", "optimizer_bytes", "saved_activation_bytes", "planned_peak_bytes"} {
+		if full[key] <= 0 {
+			t.Errorf("%s = %v", key, full[key])
+		}
+	}
+	lean := get("--batch", "4", "--lora", "8", "--keep", "0.1", "--attention")
+	if lean["planned_peak_bytes"] >= full["planned_peak_bytes"] {
+		t.Errorf("LoRA+WTA peak %v not below full %v", lean["planned_peak_bytes"], full["planned_peak_bytes"])
+	}
+	a := get("--budget", "3GiB", "--no-memory-rewrites")
+	b := get("--budget", "3GiB", "--lora", "8", "--keep", "0.1", "--attention")
+	if a["max_batch"] < 1 || b["max_batch"] <= a["max_batch"] {
+		t.Errorf("max batch full %v, LoRA+WTA %v", a["max_batch"], b["max_batch"])
+	}
+	if code, _, stderr := crsc("plan", "--arch", "gpt-9", "--json"); code == 0 || !strings.Contains(stderr, "t5-base") {
+		t.Errorf("unknown arch: exit %d, %q", code, stderr)
 	}
 }

@@ -1,0 +1,54 @@
+//go:build ort
+
+package train
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+
+	"crsc/data"
+	"crsc/internal/ortoracle"
+	"crsc/ir"
+	"crsc/onnx"
+	"crsc/runtime"
+)
+
+// TestExportMatchesORT: the fine-tuned model.onnx (LoRA merged) gives the
+// same logits in ONNX Runtime as in crsc. Run with
+// CGO_ENABLED=1 go test -tags ort ./train
+func TestExportMatchesORT(t *testing.T) {
+	for _, lora := range []int{0, 2} {
+		c := tinyConfig(t, "wta", "none")
+		c.MaxSteps = 6
+		c.Spec.LoRA.Rank = lora
+		c.Spec.LoRA.BitFit = true
+		if _, err := Run(c); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(c.Out, ModelFile)
+		enc := encode(c.Tokenizer, data.Synthetic(8, 9), c.MaxLen)
+		b := enc.makeBatch([]int{0, 1, 2, 3, 4, 5, 6, 7}, false)
+		feeds := map[string]*ir.Tensor{"input_ids": b.ids, "attention_mask": b.mask, "token_type_ids": b.types}
+		want, err := ortoracle.Run(path, feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := onnx.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := runtime.Run(g, feeds, runtime.Options{ForceEval: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var worst float64
+		for i, v := range want["logits"].F32 {
+			worst = math.Max(worst, math.Abs(float64(v-got["logits"].F32[i])))
+		}
+		t.Logf("lora %d: max |ORT - crsc| = %.3g", lora, worst)
+		if worst > 1e-4 {
+			t.Errorf("lora %d: logits differ by %g", lora, worst)
+		}
+	}
+}
