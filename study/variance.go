@@ -51,8 +51,11 @@ type Error struct {
 	// OfMean is the relative error of the mean of the Repeats estimates.
 	// An unbiased estimator's shrinks like RMS/√Repeats; a biased one's
 	// stays (topk: every repeat is the same estimate).
-	OfMean  float64 `json:"of_mean"`
-	Repeats int     `json:"repeats"`
+	OfMean float64 `json:"of_mean"`
+	// MSEStdErr is the standard error of the Monte Carlo mean of
+	// ‖dŴ − dW‖²/‖dW‖² (whose square root is RMS).
+	MSEStdErr float64 `json:"mse_std_err"`
+	Repeats   int     `json:"repeats"`
 	// Deterministic: every repeat returned the same rows and scales.
 	Deterministic bool `json:"deterministic"`
 	// Biased: OfMean did not shrink below half of RMS over the repeats;
@@ -292,7 +295,7 @@ func (s *sampler) monteCarlo(gr *gram, name, est string, keep float64, ghat []fl
 	var firstIdx []int64           // the first draw, to test determinism
 	var firstXs []float64
 	res := Error{Repeats: repeats, Deterministic: true}
-	sqSum := 0.0
+	sqSum, sqSq := 0.0, 0.0 // Σ and Σ² of the relative squared errors
 	for r := 0; r < repeats; r++ {
 		xs, idx, err := s.sample(node, ghatT, uint64(r+1))
 		if err != nil {
@@ -314,7 +317,9 @@ func (s *sampler) monteCarlo(gr *gram, name, est string, keep float64, ghat []fl
 				w[j] += dot(xs.F64[t*d:(t+1)*d], s.x.F64[int(j)*d:(int(j)+1)*d]) / gr.xx[j]
 			}
 		}
-		sqSum += gr.sqErr(rows, w)
+		sq := gr.sqErr(rows, w) / gr.total
+		sqSum += sq
+		sqSq += sq * sq
 		for _, j := range rows {
 			wSum[j] += w[j]
 		}
@@ -322,7 +327,9 @@ func (s *sampler) monteCarlo(gr *gram, name, est string, keep float64, ghat []fl
 	for j := range wSum {
 		wSum[j] /= float64(repeats)
 	}
-	res.RMS = math.Sqrt(sqSum/float64(repeats)) / math.Sqrt(gr.total)
+	mse := sqSum / float64(repeats)
+	res.RMS = math.Sqrt(mse)
+	res.MSEStdErr = math.Sqrt(max(sqSq/float64(repeats)-mse*mse, 0) / float64(repeats-1))
 	res.OfMean = math.Sqrt(gr.sqErrDense(wSum)) / math.Sqrt(gr.total)
 	res.Biased = repeats > 1 && res.OfMean > 0.5*res.RMS
 	return res, nil
