@@ -118,12 +118,20 @@ func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) 
 			ownReaders[x][r] = true
 		}
 	}
+	// Layers that read one activation share one sample of its rows when ĝ
+	// is the same for all of them (none): every layer's estimate is still
+	// unbiased, and the activation is kept at k/N once instead of once per
+	// layer (T5's 24 cross-attention k/v projections read one encoder output).
+	shared := map[*ir.Value]*ir.Node{}
 	var decisions []LayerDecision
 	for _, dw := range dws {
 		fwd := byName[dw.Attrs.String(linearAttr, "")]
 		x, w := fwd.In(0), weightName(fwd.In(1))
 		d := LayerDecision{Node: fwd.Name, Weight: w}
 		d.Sampled, d.Why = chooseLayer(spec, pick, fwd, x, w, ownReaders[x], readers, backward)
+		if sites := len(ownReaders[x]) / 2; d.Sampled && spec.Layers == "auto" && !shareSamples(spec) && float64(sites)*spec.Keep >= 1 {
+			d.Sampled, d.Why = false, fmt.Sprintf("%d layers read it: %d separate samples would keep more than the activation", sites, sites)
+		}
 		width := x.Shape[len(x.Shape)-1]
 		if rows, ok := x.Shape.NumElements().Div(width); ok && rows.IsFixed() {
 			d.Rows = int(rows.Size)
@@ -131,7 +139,7 @@ func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) 
 		}
 		d.RowBytes = width.Size * int64(x.DType.Size())
 		if d.Sampled {
-			if err := rewriteLayer(g, spec, fwd, dw, &d); err != nil {
+			if err := rewriteLayer(g, spec, fwd, dw, &d, shared); err != nil {
 				return nil, err
 			}
 		}
@@ -226,10 +234,21 @@ func isView(n *ir.Node) bool {
 
 // rewriteLayer inserts the sampling after the forward MatMul and feeds the
 // weight gradient from the sampled rows.
-func rewriteLayer(g *ir.Graph, spec SamplingSpec, fwd, dw *ir.Node, d *LayerDecision) error {
+// shareSamples reports whether layers reading one activation can share its
+// sample: only when ĝ does not depend on the layer.
+func shareSamples(spec SamplingSpec) bool { return spec.GNorm == "" || spec.GNorm == "none" }
+
+func rewriteLayer(g *ir.Graph, spec SamplingSpec, fwd, dw *ir.Node, d *LayerDecision, shared map[*ir.Value]*ir.Node) error {
 	x := fwd.In(0)
 	width := x.Shape[len(x.Shape)-1].Size
 	b := &gradBuilder{g: g, prefix: "wtacrs/" + fwd.Name}
+	if sample, ok := shared[x]; ok && shareSamples(spec) {
+		b.prefix = "grad/wtacrs/" + fwd.Name
+		gather := insertBefore(g, dw, b.node("GatherRows", CrscDomain, nil, 1, dw.In(1), sample.Outputs[1]))
+		dw.Inputs[0], dw.Inputs[1] = sample.Outputs[0], gather.Outputs[0]
+		d.Why += " (shares the sample of its input)"
+		return b.err
+	}
 	rows := insertAfter(g, fwd, b.node("Reshape", "", nil, 1, x, b.ints(-1, width)))
 	ins := []*ir.Value{rows.Outputs[0]}
 	if spec.GNorm == "ema" || spec.GNorm == "cache" {
@@ -247,6 +266,7 @@ func rewriteLayer(g *ir.Graph, spec SamplingSpec, fwd, dw *ir.Node, d *LayerDeci
 		"estimator": ir.StringAttr(spec.Estimator),
 	}
 	sample := insertAfter(g, rows, b.node("SampleRows", CrscDomain, attrs, 2, ins...))
+	shared[x] = sample
 	// Backward: the same rows of G.
 	b.prefix = "grad/wtacrs/" + fwd.Name
 	gRows := dw.In(1)

@@ -14,9 +14,9 @@ import (
 
 // Config sizes the variance study.
 type Config struct {
-	Data  string             // GLUE SST-2 train.tsv
-	Model models.BertConfig  // the BERT classifier trained
-	Seed  int64              // weights, subset, shuffles
+	Data  string            // GLUE SST-2 train.tsv
+	Model models.BertConfig // the BERT classifier trained
+	Seed  int64             // weights, subset, shuffles
 	// Examples is the fixed training subset (a multiple of Batch); Seq
 	// the padded length.
 	Examples, Batch, Seq int
@@ -83,12 +83,12 @@ type Result struct {
 	SnapshotSteps []int `json:"snapshot_steps"`
 	// CacheValues is the size of the cache source for this subset:
 	// examples × positions × layers norms (4 bytes each in fp32).
-	CacheValues int64 `json:"cache_values"`
-	Layers      []string `json:"layers"`
-	Cases       []Case   `json:"cases"`
-	Summary     []Row    `json:"summary"`
-	TrainSeconds float64 `json:"train_seconds"`
-	StudySeconds float64 `json:"study_seconds"`
+	CacheValues  int64    `json:"cache_values"`
+	Layers       []string `json:"layers"`
+	Cases        []Case   `json:"cases"`
+	Summary      []Row    `json:"summary"`
+	TrainSeconds float64  `json:"train_seconds"`
+	StudySeconds float64  `json:"study_seconds"`
 }
 
 // Row is one line of the summary: the mean over snapshot steps and the

@@ -208,7 +208,7 @@ type capture struct {
 }
 
 type layerCapture struct {
-	X, G *ir.Tensor          // float32 [N, d_in], [N, d_out]
+	X, G *ir.Tensor           // float32 [N, d_in], [N, d_out]
 	GHat map[string][]float64 // source → ĝ [N]; none → nil
 }
 

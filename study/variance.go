@@ -288,11 +288,11 @@ func (s *sampler) monteCarlo(gr *gram, name, est string, keep float64, ghat []fl
 		ghatT = &ir.Tensor{DType: ir.Float64, Shape: []int{len(ghat)}, F64: ghat}
 	}
 	d := s.x.Shape[1]
-	w := make([]float64, gr.n)     // this draw's scale per row
-	wSum := make([]float64, gr.n)  // summed over draws, for the mean estimate
-	seen := make([]int, gr.n)      // draw number + 1 when the row is in rows
-	var rows []int                 // rows kept by this draw
-	var firstIdx []int64           // the first draw, to test determinism
+	w := make([]float64, gr.n)    // this draw's scale per row
+	wSum := make([]float64, gr.n) // summed over draws, for the mean estimate
+	seen := make([]int, gr.n)     // draw number + 1 when the row is in rows
+	var rows []int                // rows kept by this draw
+	var firstIdx []int64          // the first draw, to test determinism
 	var firstXs []float64
 	res := Error{Repeats: repeats, Deterministic: true}
 	sqSum, sqSq := 0.0, 0.0 // Σ and Σ² of the relative squared errors
@@ -383,4 +383,3 @@ func toF64(t *ir.Tensor) []float64 {
 	}
 	return out
 }
-
