@@ -127,13 +127,71 @@ func (r *Result) Markdown() string {
 		c.EMABeta, r.CacheValues, float64(4*r.CacheValues)/1e6)
 	b.WriteString(r.Tables())
 	b.WriteString("\n")
+	b.WriteString(r.closedFormNote())
 	b.WriteString(r.biasNote())
 	b.WriteString(r.violationNote())
-	b.WriteString("\nObservations. Padding rows (about 70 % of the rows here) have G = 0 but X ≠ 0; p ∝ ‖X‖ (none) spends " +
-		"most draws on them, so wta's rule never finds winners and wta = crs. cache knows each example's padding (its " +
-		"‖G‖ was 0 there last epoch) and ema knows the per-position profile, which gives wta winners that hold most of the " +
-		"mass. At keep 0.3 with cache or oracle the winners cover every non-padding row and wta is exact. topk often has " +
-		"the lowest error at one step, but it is biased: it never converges to dW however many draws are averaged.\n")
+	b.WriteString(r.observations())
+	return b.String()
+}
+
+// observations explains the pattern of the tables with numbers from
+// the run.
+func (r *Result) observations() string {
+	last := r.Config.Keeps[len(r.Config.Keeps)-1]
+	// Per source: cases, cases where the condition held, and cases at the
+	// largest keep where wta's expected error is 0 (winners take every
+	// row with G ≠ 0).
+	cases, held, exact := map[string]int{}, map[string]int{}, map[string]int{}
+	var few []string
+	for _, cs := range r.Cases {
+		cases[cs.Source]++
+		if cs.Condition {
+			held[cs.Source]++
+		}
+		if cs.Keep == last && cs.Errors["wta"].Expected < 1e-6 {
+			exact[cs.Source]++
+		}
+		if cs.Step == r.SnapshotSteps[0] && cs.Keep == last && cs.Source == "none" && cs.GRows < cs.Rows/4 {
+			few = append(few, fmt.Sprintf("%s (%d)", cs.Layer, cs.GRows))
+		}
+	}
+	perKeep := func(src string) int { return cases[src] / len(r.Config.Keeps) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nObservations. %.0f %% of the snapshot rows are padding, where G = 0 but X ≠ 0 (attention masks "+
+		"padded keys, so no gradient flows back there)", 100*r.PadFraction)
+	if len(few) > 0 {
+		fmt.Fprintf(&b, "; in the last encoder layer only the [CLS] rows reach the pooler, so these layers have G ≠ 0 on few rows "+
+			"(step %d): %s", r.SnapshotSteps[0], strings.Join(few, ", "))
+	}
+	fmt.Fprintf(&b, ". With ĝ = 1 (none) the probabilities follow ‖X‖ alone and the draws go mostly to rows with G = 0; "+
+		"P_c > c/k held in %d of %d cases, and where it does not wta is plain crs. cache knows each example's padding "+
+		"(its ‖G‖ was 0 there in the previous epoch) and ema the per-position profile, so they give WTA winners: the "+
+		"condition held in %d (cache) and %d (ema) of %d cases. ", held["none"], cases["none"], held["cache"], held["ema"], cases["cache"])
+	fmt.Fprintf(&b, "At keep %g the winners take every row with G ≠ 0, and wta is exact, in %d of %d cases with cache "+
+		"(oracle: %d of %d). crs with cache is worse than with ema: norms from the previous epoch underestimate some rows "+
+		"now, and a row drawn with a small p gets a large scale. topk often has the lowest error at one step, but it is "+
+		"biased: averaging any number of draws does not bring it to dW.\n",
+		last, exact["cache"], perKeep("cache"), exact["oracle"], perKeep("oracle"))
+	return b.String()
+}
+
+// closedFormNote compares the Monte Carlo errors with their closed form
+// over all layers.
+func (r *Result) closedFormNote() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Monte Carlo (%d draws) vs closed form, all layers. The expected squared error has a closed form given p "+
+		"(crs: (Σ_i ‖a_i‖²/p_i − ‖dW‖²)/k; wta: the same over the non-winners, scaled by 1 − P_c*, over k − c*; "+
+		"topk: the squared bias), with a_i = X_iᵀG_i. Where ĝ underestimates some rows' ‖G_i‖, the squared error "+
+		"is heavy-tailed and a few hundred draws tend to run below it.\n\n", r.Config.Repeats)
+	b.WriteString("| keep | source | wta MC / closed | crs MC / closed | topk |\n|---:|---|---:|---:|---:|\n")
+	for _, keep := range r.Config.Keeps {
+		for _, src := range Sources {
+			row, _ := r.row("all", keep, src)
+			fmt.Fprintf(&b, "| %g | %s | %.3f / %.3f | %.3f / %.3f | %.3f |\n", keep, src,
+				row.Error["wta"], row.Expected["wta"], row.Error["crs"], row.Expected["crs"], row.Error["topk"])
+		}
+	}
+	b.WriteString("\n")
 	return b.String()
 }
 
@@ -194,8 +252,15 @@ func (r *Result) violationNote() string {
 		b.WriteString(", and in the Monte Carlo measurement within 2 %.\n")
 		return b.String()
 	}
-	fmt.Fprintf(&b, "; the Monte Carlo measurement has wta more than 2 %% above crs in %d, all within its noise "+
-		"(heavy-tailed draws: a row with small p gets a large scale):\n\n", len(vs))
+	noisy := 0
+	for _, cs := range vs {
+		w, c := cs.Errors["wta"], cs.Errors["crs"]
+		if w.RMS*w.RMS-c.RMS*c.RMS <= 3*math.Hypot(w.MSEStdErr, c.MSEStdErr) {
+			noisy++
+		}
+	}
+	fmt.Fprintf(&b, "; the Monte Carlo measurement has wta more than 2 %% above crs in %d, of which %d lie within 3 "+
+		"standard errors of the draws (heavy-tailed draws: a row with small p gets a large scale):\n\n", len(vs), noisy)
 	b.WriteString("| layer | step | keep | source | c* | P_c* | wta RMS | crs RMS | wta expected | crs expected |\n|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, cs := range vs {
 		w, c := cs.Errors["wta"], cs.Errors["crs"]
@@ -266,7 +331,8 @@ func (r *Result) Plot(path string) error {
 		"crs":  {R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
 		"topk": {R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
 	}
-	width := vg.Points(11)
+	width := vg.Points(16)
+	top := 0.0
 	nBars := len(r.Config.Keeps) * len(Estimators)
 	i := 0
 	for ki, keep := range r.Config.Keeps {
@@ -275,6 +341,7 @@ func (r *Result) Plot(path string) error {
 			for s, src := range Sources {
 				row, _ := r.row("all", keep, src)
 				vals[s] = row.Error[est]
+				top = max(top, vals[s])
 			}
 			bars, err := plotter.NewBarChart(vals, width)
 			if err != nil {
@@ -289,6 +356,8 @@ func (r *Result) Plot(path string) error {
 		}
 	}
 	p.NominalX(Sources...)
+	p.X.Min, p.X.Max = -0.6, float64(len(Sources))-0.4
+	p.Y.Min, p.Y.Max = 0, 1.1*top
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	return p.Save(9*vg.Inch, 5*vg.Inch, path)

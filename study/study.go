@@ -83,7 +83,9 @@ type Result struct {
 	SnapshotSteps []int `json:"snapshot_steps"`
 	// CacheValues is the size of the cache source for this subset:
 	// examples × positions × layers norms (4 bytes each in fp32).
-	CacheValues  int64    `json:"cache_values"`
+	CacheValues int64 `json:"cache_values"`
+	// PadFraction is the share of padding rows in the snapshot batches.
+	PadFraction  float64  `json:"pad_fraction"`
 	Layers       []string `json:"layers"`
 	Cases        []Case   `json:"cases"`
 	Summary      []Row    `json:"summary"`
@@ -98,6 +100,8 @@ type Row struct {
 	Keep   float64            `json:"keep"`
 	Source string             `json:"source"`
 	Error  map[string]float64 `json:"error"` // estimator → mean RMS relative error
+	// Expected is the mean of the closed-form expected errors.
+	Expected map[string]float64 `json:"expected"`
 	// WTAOverCRS is the mean over cases of wta's error divided by crs's.
 	WTAOverCRS float64 `json:"wta_over_crs"`
 	// Condition counts the cases where P_c > c/k held, of Cases.
@@ -129,6 +133,7 @@ func Run(c Config) (*Result, error) {
 	}
 	for _, cp := range tr.captures {
 		r.SnapshotSteps = append(r.SnapshotSteps, cp.Step)
+		r.PadFraction += cp.PadFraction / float64(len(tr.captures))
 	}
 
 	start = time.Now()
@@ -190,7 +195,7 @@ func summarize(cases []Case, keeps []float64) []Row {
 	for _, group := range append(append([]string{}, Groups...), "all") {
 		for _, keep := range keeps {
 			for _, src := range Sources {
-				row := Row{Group: group, Keep: keep, Source: src, Error: map[string]float64{}}
+				row := Row{Group: group, Keep: keep, Source: src, Error: map[string]float64{}, Expected: map[string]float64{}}
 				for _, cs := range cases {
 					if cs.Keep != keep || cs.Source != src || (group != "all" && cs.Group != group) {
 						continue
@@ -198,6 +203,7 @@ func summarize(cases []Case, keeps []float64) []Row {
 					row.Cases++
 					for _, est := range Estimators {
 						row.Error[est] += cs.Errors[est].RMS
+						row.Expected[est] += cs.Errors[est].Expected
 					}
 					row.WTAOverCRS += ratio(cs.Errors["wta"].RMS, cs.Errors["crs"].RMS)
 					if cs.Condition {
@@ -207,8 +213,9 @@ func summarize(cases []Case, keeps []float64) []Row {
 				if row.Cases == 0 {
 					continue
 				}
-				for est := range row.Error {
+				for _, est := range Estimators {
 					row.Error[est] /= float64(row.Cases)
+					row.Expected[est] /= float64(row.Cases)
 				}
 				row.WTAOverCRS /= float64(row.Cases)
 				rows = append(rows, row)

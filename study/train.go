@@ -203,8 +203,9 @@ func (t *normTracker) cacheValues(examples int) int64 {
 // capture is what the study keeps of one snapshot step: X and G of every
 // layer and the ĝ each source offered at that step.
 type capture struct {
-	Step   int
-	Layers []layerCapture
+	Step        int
+	PadFraction float64 // share of the batch's rows that are padding
+	Layers      []layerCapture
 }
 
 type layerCapture struct {
@@ -285,6 +286,9 @@ func train(c Config, all []example) (*training, error) {
 		var cp capture
 		if snap {
 			cp.Step = step + 1
+			for _, ex := range batch {
+				cp.PadFraction += float64(c.Seq-ex.Len) / float64(c.Seq*len(batch))
+			}
 		}
 		for l, ly := range m.layers {
 			norms := rowNorms(out[ly.G])

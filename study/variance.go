@@ -27,8 +27,9 @@ type Case struct {
 	Step   int     `json:"step"`
 	Keep   float64 `json:"keep"`
 	Source string  `json:"source"`
-	Rows   int     `json:"rows"` // N = batch·seq
-	K      int     `json:"k"`    // rows kept
+	Rows   int     `json:"rows"`   // N = batch·seq
+	GRows  int     `json:"g_rows"` // rows with G ≠ 0
+	K      int     `json:"k"`      // rows kept
 	// CStar is the number of winners WTA's rule takes with p from this ĝ,
 	// and PCStar their probability mass P_{c*}. Condition reports the
 	// paper's condition, P_c > c/k for some 1 ≤ c < k, which holds exactly
@@ -78,6 +79,7 @@ type gram struct {
 	row   []float64 // h_i
 	total float64   // ‖dW‖²_F
 	xx    []float64 // ‖x_i‖²
+	gRows int       // rows with G ≠ 0
 }
 
 // newGram computes H in float64 from X [N, dx] and G [N, dg].
@@ -88,6 +90,9 @@ func newGram(x []float64, dx int, g []float64, dg int) *gram {
 	for i := range n {
 		gr.xx[i] = dot(x[i*dx:(i+1)*dx], x[i*dx:(i+1)*dx])
 		gg[i] = dot(g[i*dg:(i+1)*dg], g[i*dg:(i+1)*dg])
+		if gg[i] > 0 {
+			gr.gRows++
+		}
 	}
 	for i := range n {
 		if gg[i] == 0 || gr.xx[i] == 0 {
@@ -356,7 +361,7 @@ func studyLayer(ly layer, lc layerCapture, step int, c Config) ([]Case, error) {
 			p := probabilities(gr.xx, ghat)
 			order, cStar, pc := winners(p, k)
 			exp := gr.expected(p, order, k, cStar)
-			cs := Case{Layer: ly.Name, Group: ly.Group, Step: step, Keep: keep, Source: src, Rows: n, K: k,
+			cs := Case{Layer: ly.Name, Group: ly.Group, Step: step, Keep: keep, Source: src, Rows: n, GRows: gr.gRows, K: k,
 				CStar: cStar, PCStar: pc, Condition: cStar > 0, Errors: map[string]Error{}}
 			for _, est := range Estimators {
 				reps := c.Repeats
