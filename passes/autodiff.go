@@ -3,8 +3,6 @@ package passes
 import (
 	"fmt"
 	"regexp"
-	"sort"
-	"strings"
 
 	"crsc/ir"
 )
@@ -224,20 +222,7 @@ func checkRules(g *ir.Graph, path pathSets) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	var ops []string
-	for op := range missing {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
-	parts := make([]string, len(ops))
-	for i, op := range ops {
-		nodes := missing[op]
-		if len(nodes) > 5 {
-			nodes = append(nodes[:5:5], fmt.Sprintf("and %d more", len(missing[op])-5))
-		}
-		parts[i] = fmt.Sprintf("%s (nodes %s)", op, strings.Join(nodes, ", "))
-	}
-	return fmt.Errorf("no gradient rule for: %s", strings.Join(parts, "; "))
+	return fmt.Errorf("no gradient rule for: %s", listByOp(missing))
 }
 
 func opKey(n *ir.Node) string {

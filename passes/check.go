@@ -28,20 +28,27 @@ func CheckSupported(g *ir.Graph, cfg *Config) error {
 	if len(missing) == 0 {
 		return nil
 	}
+	return fmt.Errorf("unsupported ops: %s", listByOp(missing))
+}
+
+// listByOp formats op → node names as "Op (nodes a, b); Other (nodes c)",
+// sorted by op, at most five node names per op.
+func listByOp(nodesByOp map[string][]string) string {
 	var ops []string
-	for op := range missing {
+	for op := range nodesByOp {
 		ops = append(ops, op)
 	}
 	sort.Strings(ops)
 	parts := make([]string, len(ops))
 	for i, op := range ops {
-		nodes := missing[op]
+		nodes := nodesByOp[op]
 		if len(nodes) > 5 {
-			nodes = append(nodes[:5:5], fmt.Sprintf("and %d more", len(missing[op])-5))
+			nodes = append(nodes[:5:5], fmt.Sprintf("and %d more", len(nodesByOp[op])-5))
 		}
 		parts[i] = fmt.Sprintf("%s (nodes %s)", op, strings.Join(nodes, ", "))
 	}
-	return fmt.Errorf("unsupported ops: %s", strings.Join(parts, "; "))
+	return strings.Join(parts, "; ")
+
 }
 
 // BindShapes applies --shape bindings to graph inputs. A bound shape must

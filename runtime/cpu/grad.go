@@ -431,25 +431,9 @@ func dropoutGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 		return nil, err
 	}
 	dy, mask := ins[0], in(ins, 1)
-	ratio := float64(n.Attrs.Float("ratio", 0.5))
-	if t := in(ins, 2); t != nil {
-		if t.Len() != 1 || !t.DType.IsFloat() {
-			return nil, errf(n, "ratio must be a float scalar")
-		}
-		ratio = t.Float64At(0)
-	}
-	if ratio < 0 || ratio > 1 {
-		return nil, errf(n, "ratio %v outside [0, 1]", ratio)
-	}
-	training := false
-	if t := in(ins, 3); t != nil {
-		if t.Len() != 1 || t.DType != ir.Bool {
-			return nil, errf(n, "training_mode must be a bool scalar")
-		}
-		training = t.Bool[0]
-	}
-	if ctx != nil && ctx.ForceEval {
-		training = false
+	ratio, training, err := dropoutMode(ctx, n, ins, 2, 3)
+	if err != nil {
+		return nil, err
 	}
 	if st := storage(dy.DType); st != ir.Float32 && st != ir.Float64 {
 		return nil, errf(n, "unsupported dtype %v (want float)", dy.DType)

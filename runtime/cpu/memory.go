@@ -184,25 +184,9 @@ func dropoutMaskGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor
 	if fwdName == "" {
 		return nil, errf(n, "missing string attribute forward_node (the Dropout node's name)")
 	}
-	ratio := float64(n.Attrs.Float("ratio", 0.5))
-	if t := in(ins, 1); t != nil {
-		if t.Len() != 1 || !t.DType.IsFloat() {
-			return nil, errf(n, "ratio must be a float scalar")
-		}
-		ratio = t.Float64At(0)
-	}
-	if ratio < 0 || ratio > 1 {
-		return nil, errf(n, "ratio %v outside [0, 1]", ratio)
-	}
-	training := false
-	if t := in(ins, 2); t != nil {
-		if t.Len() != 1 || t.DType != ir.Bool {
-			return nil, errf(n, "training_mode must be a bool scalar")
-		}
-		training = t.Bool[0]
-	}
-	if ctx != nil && ctx.ForceEval {
-		training = false
+	ratio, training, err := dropoutMode(ctx, n, ins, 1, 2)
+	if err != nil {
+		return nil, err
 	}
 	if st := storage(dy.DType); st != ir.Float32 && st != ir.Float64 {
 		return nil, errf(n, "unsupported dtype %v (want float)", dy.DType)

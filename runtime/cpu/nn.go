@@ -249,25 +249,9 @@ func dropoutKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 		return nil, err
 	}
 	x := ins[0]
-	ratio := float64(n.Attrs.Float("ratio", 0.5))
-	if t := in(ins, 1); t != nil {
-		if t.Len() != 1 || !t.DType.IsFloat() {
-			return nil, errf(n, "ratio must be a float scalar")
-		}
-		ratio = t.Float64At(0)
-	}
-	if ratio < 0 || ratio > 1 {
-		return nil, errf(n, "ratio %v outside [0, 1]", ratio)
-	}
-	training := false
-	if t := in(ins, 2); t != nil {
-		if t.Len() != 1 || t.DType != ir.Bool {
-			return nil, errf(n, "training_mode must be a bool scalar")
-		}
-		training = t.Bool[0]
-	}
-	if ctx != nil && ctx.ForceEval {
-		training = false
+	ratio, training, err := dropoutMode(ctx, n, ins, 1, 2)
+	if err != nil {
+		return nil, err
 	}
 	mask := ctx.newTensor(ir.Bool, x.Shape)
 	if !training || ratio == 0 {
@@ -412,4 +396,31 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// dropoutMode reads a Dropout-family node's ratio (input ri, else the old
+// opsets' attribute, default 0.5) and training_mode (input ti, default
+// false; ctx.ForceEval turns it off), shared by Dropout and its gradients so
+// that all of them agree on when a mask applies.
+func dropoutMode(ctx *Ctx, n *ir.Node, ins []*ir.Tensor, ri, ti int) (ratio float64, training bool, err error) {
+	ratio = float64(n.Attrs.Float("ratio", 0.5))
+	if t := in(ins, ri); t != nil {
+		if t.Len() != 1 || !t.DType.IsFloat() {
+			return 0, false, errf(n, "ratio must be a float scalar")
+		}
+		ratio = t.Float64At(0)
+	}
+	if ratio < 0 || ratio > 1 {
+		return 0, false, errf(n, "ratio %v outside [0, 1]", ratio)
+	}
+	if t := in(ins, ti); t != nil {
+		if t.Len() != 1 || t.DType != ir.Bool {
+			return 0, false, errf(n, "training_mode must be a bool scalar")
+		}
+		training = t.Bool[0]
+	}
+	if ctx != nil && ctx.ForceEval {
+		training = false
+	}
+	return ratio, training, nil
 }
