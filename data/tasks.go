@@ -18,16 +18,30 @@ type Task struct {
 	// Metric is the key of Metrics' result that selects the best
 	// checkpoint (higher is better).
 	Metric string
+	// Words are the target words of each class when a text-to-text model
+	// (T5) is trained on the task, and Fields the names that introduce
+	// each text in its input ("sst2 sentence: …"): both as T5's own GLUE
+	// preprocessing spells them, so a pretrained T5 sees the format it
+	// was trained on.
+	Words  []string
+	Fields []string
 }
 
 // Tasks are the tasks crsc knows, by name.
 var Tasks = map[string]*Task{
-	"sst2": {Name: "sst2", Labels: []string{"0", "1"}, Metric: "accuracy"},
-	"cola": {Name: "cola", Labels: []string{"0", "1"}, Metric: "matthews"},
-	"mrpc": {Name: "mrpc", Labels: []string{"0", "1"}, Pair: true, Metric: "f1"},
-	"qnli": {Name: "qnli", Labels: []string{"entailment", "not_entailment"}, Pair: true, Metric: "accuracy"},
-	"rte":  {Name: "rte", Labels: []string{"entailment", "not_entailment"}, Pair: true, Metric: "accuracy"},
-	"stsb": {Name: "stsb", Regression: true, Pair: true, Metric: "pearson"},
+	"sst2": {Name: "sst2", Labels: []string{"0", "1"}, Metric: "accuracy",
+		Words: []string{"negative", "positive"}, Fields: []string{"sentence"}},
+	"cola": {Name: "cola", Labels: []string{"0", "1"}, Metric: "matthews",
+		Words: []string{"unacceptable", "acceptable"}, Fields: []string{"sentence"}},
+	"mrpc": {Name: "mrpc", Labels: []string{"0", "1"}, Pair: true, Metric: "f1",
+		Words: []string{"not_equivalent", "equivalent"}, Fields: []string{"sentence1", "sentence2"}},
+	"qnli": {Name: "qnli", Labels: []string{"entailment", "not_entailment"}, Pair: true, Metric: "accuracy",
+		Words: []string{"entailment", "not_entailment"}, Fields: []string{"question", "sentence"}},
+	"rte": {Name: "rte", Labels: []string{"entailment", "not_entailment"}, Pair: true, Metric: "accuracy",
+		Words: []string{"entailment", "not_entailment"}, Fields: []string{"sentence1", "sentence2"}},
+	// T5 trains STS-B as text too ("3.8"), which needs generation or 26
+	// scored classes; crsc does not do it yet (no Words).
+	"stsb": {Name: "stsb", Regression: true, Pair: true, Metric: "pearson", Fields: []string{"sentence1", "sentence2"}},
 }
 
 // LookupTask returns the named task (case-insensitive; "sst-2" and "sts-b"
@@ -73,4 +87,22 @@ func (t *Task) ParseLabel(s string) (class int, target float64, err error) {
 		}
 	}
 	return 0, 0, fmt.Errorf("label %q is not one of task %s's labels %s", s, t.Name, strings.Join(t.Labels, ", "))
+}
+
+// TextInput is the input text of a text-to-text model for one example:
+// "<task> <field1>: a" or "<task> <field1>: a <field2>: b", as T5's GLUE
+// preprocessing writes it.
+func (t *Task) TextInput(a, b string) string {
+	f1, f2 := "sentence", "sentence2"
+	if len(t.Fields) > 0 {
+		f1 = t.Fields[0]
+	}
+	if len(t.Fields) > 1 {
+		f2 = t.Fields[1]
+	}
+	s := t.Name + " " + f1 + ": " + a
+	if t.Pair {
+		s += " " + f2 + ": " + b
+	}
+	return s
 }

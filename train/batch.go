@@ -1,7 +1,9 @@
 package train
 
 import (
+	"fmt"
 	"math/rand"
+	"slices"
 
 	"crsc/data"
 	"crsc/ir"
@@ -15,6 +17,10 @@ type encoded struct {
 	enc      []tokenize.Encoding
 	tokens   int // non-pad tokens, for throughput
 	maxLen   int
+	// targets[c] is class c's label sequence for a text-to-text model
+	// (label word pieces, </s>, then -100 up to the target length); nil
+	// for a classifier.
+	targets [][]int64
 }
 
 func encode(tok *tokenize.WordPiece, examples []data.Example, maxLen int) *encoded {
@@ -25,27 +31,123 @@ func encode(tok *tokenize.WordPiece, examples []data.Example, maxLen int) *encod
 	return e
 }
 
+// encodeT5 tokenizes examples as a text-to-text model reads them: the
+// task's input text (prefix and field names) truncated to maxLen with
+// </s>, and the label words as targets.
+func encodeT5(tok *tokenize.Unigram, task *data.Task, examples []data.Example, maxLen int, targets [][]int64) *encoded {
+	e := &encoded{examples: examples, enc: make([]tokenize.Encoding, len(examples)), maxLen: maxLen, targets: targets}
+	for i, ex := range examples {
+		ids, mask, trunc := tok.EncodeText(task.TextInput(ex.TextA, ex.TextB), maxLen)
+		e.enc[i] = tokenize.Encoding{IDs: ids, Mask: mask, Types: make([]int64, maxLen), Truncated: trunc}
+	}
+	return e
+}
+
+// labelTargets returns each class's label sequence: the pieces of its
+// word, then </s>, padded with -100 (ignored by the loss) to tgtLen; and
+// the length the longest one needs. tgtLen 0 means that length.
+func labelTargets(tok *tokenize.Unigram, task *data.Task, tgtLen int) ([][]int64, int, error) {
+	if task.Regression || len(task.Words) != task.NumClasses() {
+		return nil, 0, fmt.Errorf("task %s has no label words: a text-to-text model cannot be trained on it", task.Name)
+	}
+	seqs := make([][]int, len(task.Words))
+	need := 0
+	for c, w := range task.Words {
+		seqs[c] = append(tok.IDs(w), tok.EOS)
+		need = max(need, len(seqs[c]))
+	}
+	for c := range seqs {
+		for d := range c {
+			if slices.Equal(seqs[c], seqs[d]) {
+				return nil, 0, fmt.Errorf("task %s: label words %q and %q tokenize alike", task.Name, task.Words[d], task.Words[c])
+			}
+		}
+	}
+	if tgtLen == 0 {
+		tgtLen = need
+	}
+	if tgtLen < need {
+		return nil, 0, fmt.Errorf("--tgt-len %d: task %s's longest label needs %d (its pieces and </s>)", tgtLen, task.Name, need)
+	}
+	out := make([][]int64, len(seqs))
+	for c, s := range seqs {
+		out[c] = make([]int64, tgtLen)
+		for i := range out[c] {
+			out[c][i] = -100
+			if i < len(s) {
+				out[c][i] = int64(s[i])
+			}
+		}
+	}
+	return out, tgtLen, nil
+}
+
+// shiftRight is Hugging Face's T5 _shift_right: the decoder input at t is
+// the label at t-1, starting from the pad id (T5's decoder_start_token_id),
+// with the ignored -100 positions read as pad.
+func shiftRight(labels []int64, pad int64, dst []int64) {
+	dst[0] = pad
+	for i := 1; i < len(dst); i++ {
+		dst[i] = labels[i-1]
+		if dst[i] == -100 {
+			dst[i] = pad
+		}
+	}
+}
+
 // batch is one fixed-size batch. rows[i] is the example index of row i, or
 // -1 for a padding row (evaluation's last batch).
 type batch struct {
 	ids, mask, types *ir.Tensor
-	labels           *ir.Tensor // int64 [B] (classification) or f32 [B,1] (regression)
+	labels           *ir.Tensor // int64 [B] (classification), f32 [B,1] (regression), int64 [B,tgt] (T5)
+	decIDs           *ir.Tensor // T5: labels shifted right
 	rows             []int
 	tokens           int
 }
 
 // makeBatch stacks the given examples (by index; -1 pads) into tensors.
 func (e *encoded) makeBatch(rows []int, regression bool) *batch {
+	return e.makeBatchAs(rows, regression, -1)
+}
+
+// makeBatchAs is makeBatch with, for a text-to-text model, every row's
+// targets set to class as (-1: each example's own class; padding rows get
+// class 0's, so that no row's loss is all ignored).
+func (e *encoded) makeBatchAs(rows []int, regression bool, as int) *batch {
 	n, L := len(rows), e.maxLen
 	b := &batch{ids: ir.NewTensor(ir.Int64, n, L), mask: ir.NewTensor(ir.Int64, n, L), types: ir.NewTensor(ir.Int64, n, L), rows: rows}
-	if regression {
+	if e.targets != nil {
+		T := len(e.targets[0])
+		b.labels, b.decIDs = ir.NewTensor(ir.Int64, n, T), ir.NewTensor(ir.Int64, n, T)
+		for r, idx := range rows {
+			c := as
+			if c < 0 {
+				c = 0
+				if idx >= 0 {
+					c = e.examples[idx].Class
+				}
+			}
+			copy(b.labels.I64[r*T:], e.targets[c])
+			shiftRight(e.targets[c], 0, b.decIDs.I64[r*T:(r+1)*T])
+			if idx >= 0 {
+				for _, v := range e.targets[c] {
+					if v != -100 {
+						b.tokens++
+					}
+				}
+			}
+		}
+	}
+	switch {
+	case e.targets != nil:
+	case regression:
 		b.labels = ir.NewTensor(ir.Float32, n, 1)
-	} else {
+	default:
 		b.labels = ir.NewTensor(ir.Int64, n)
 	}
 	for r, idx := range rows {
 		if idx < 0 {
-			if !regression {
+			if !regression && e.targets == nil {
 				b.labels.I64[r] = -100 // ignored by the loss
 			}
 			continue
@@ -57,9 +159,11 @@ func (e *encoded) makeBatch(rows []int, regression bool) *batch {
 		for _, m := range enc.Mask {
 			b.tokens += int(m)
 		}
-		if regression {
+		switch {
+		case e.targets != nil:
+		case regression:
 			b.labels.F32[r] = float32(e.examples[idx].Target)
-		} else {
+		default:
 			b.labels.I64[r] = int64(e.examples[idx].Class)
 		}
 	}

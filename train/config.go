@@ -19,8 +19,13 @@ type Config struct {
 	TrainFile string `json:"train_file,omitempty"`
 	EvalFile  string `json:"eval_file,omitempty"`
 	Vocab     string `json:"vocab,omitempty"` // a WordPiece vocab.txt
+	// TokenizerFile is a Hugging Face tokenizer.json (Unigram: T5's).
+	TokenizerFile string `json:"tokenizer,omitempty"`
 
-	MaxLen      int     `json:"max_len"`
+	MaxLen int `json:"max_len"`
+	// TgtLen is a text-to-text model's target length (label pieces +
+	// </s>); 0: the longest label word's.
+	TgtLen      int     `json:"tgt_len,omitempty"`
 	Batch       int     `json:"batch"`
 	Accum       int     `json:"grad_accum"` // micro-batches per optimizer step
 	Epochs      int     `json:"epochs"`
@@ -49,6 +54,7 @@ type Config struct {
 	TrainExamples []data.Example      `json:"-"`
 	EvalExamples  []data.Example      `json:"-"`
 	Tokenizer     *tokenize.WordPiece `json:"-"`
+	Unigram       *tokenize.Unigram   `json:"-"` // T5's tokenizer, instead of TokenizerFile
 	Progress      io.Writer           `json:"-"` // progress bar or log lines (nil: none)
 	Terminal      bool                `json:"-"` // Progress is a terminal: draw a bar
 }
@@ -90,6 +96,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--batch, --grad-accum and --epochs must be positive")
 	case c.LR <= 0:
 		return fmt.Errorf("--lr %g: want a positive learning rate", c.LR)
+	case c.TgtLen < 0:
+		return fmt.Errorf("--tgt-len %d: want ≥ 0", c.TgtLen)
 	case c.Warmup < 0:
 		return fmt.Errorf("--warmup %g: want ≥ 0", c.Warmup)
 	case c.Out == "":

@@ -75,7 +75,10 @@ func CompareMemory(c Config) (*MemoryComparison, error) {
 		if est != "" {
 			cc.Spec.Sampling.Estimator = est
 		}
-		m, err := loadModel(&cc, task.NumClasses())
+		if _, err := loadTokenizer(&cc, task); err != nil {
+			return nil, err
+		}
+		m, err := loadModel(&cc, task)
 		if err != nil {
 			return nil, err
 		}

@@ -1,8 +1,6 @@
 package train
 
 import (
-	"fmt"
-
 	"crsc/data"
 	"crsc/tokenize"
 )
@@ -10,8 +8,11 @@ import (
 // EvalConfig says what Evaluate scores.
 type EvalConfig struct {
 	Model, Task, Data, Vocab string
+	TokenizerFile            string // a tokenizer.json (T5)
 	MaxLen, Batch, Threads   int
+	TgtLen                   int                 // T5's target length (0: the label words')
 	Tokenizer                *tokenize.WordPiece // instead of Vocab
+	Unigram                  *tokenize.Unigram   // instead of TokenizerFile
 }
 
 // Evaluate runs an exported model (Dropout off) over a labelled file and
@@ -21,29 +22,26 @@ func Evaluate(e EvalConfig) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Config{Model: e.Model, Task: e.Task, MaxLen: e.MaxLen, Batch: e.Batch, Threads: e.Threads, Tokenizer: e.Tokenizer}
+	c := &Config{Model: e.Model, Task: e.Task, MaxLen: e.MaxLen, Batch: e.Batch, Threads: e.Threads, TgtLen: e.TgtLen,
+		Vocab: e.Vocab, TokenizerFile: e.TokenizerFile, Tokenizer: e.Tokenizer, Unigram: e.Unigram}
 	c.Defaults()
-	if c.Tokenizer == nil {
-		if e.Vocab == "" {
-			return nil, fmt.Errorf("no tokenizer: give --vocab vocab.txt")
-		}
-		if c.Tokenizer, err = tokenize.LoadVocab(e.Vocab); err != nil {
-			return nil, err
-		}
+	targets, err := loadTokenizer(c, task)
+	if err != nil {
+		return nil, err
 	}
 	examples, err := data.ReadFile(e.Data, task)
 	if err != nil {
 		return nil, err
 	}
-	m, err := loadModel(c, task.NumClasses())
+	m, err := loadModel(c, task)
 	if err != nil {
 		return nil, err
 	}
-	if m.vocab != 0 && m.vocab != c.Tokenizer.VocabSize() {
-		return nil, fmt.Errorf("the tokenizer has %d tokens but the model's word embedding has %d rows: wrong vocab for this model", c.Tokenizer.VocabSize(), m.vocab)
+	if err := checkVocab(c, m); err != nil {
+		return nil, err
 	}
 	t := &trainer{cfg: c, task: task, m: m, eval: m.forward}
-	set := encode(c.Tokenizer, examples, c.MaxLen)
+	set := t.encode(examples, targets)
 	preds, err := t.predict(set)
 	if err != nil {
 		return nil, err

@@ -19,18 +19,24 @@ import (
 type gnorms struct {
 	mode   string
 	decay  float64
-	seq    int
+	seqOf  map[string]int // layer → rows per example (T5: src_len or tgt_len)
 	layers []passes.LayerDecision
 	ema    map[string][]float32         // layer → [seq]; nil entry: no estimate yet (ĝ = 1)
 	cache  map[string]map[int][]float32 // layer → example index → [seq]
 }
 
-func newGNorms(mode string, decay float64, seq int, layers []passes.LayerDecision) *gnorms {
-	g := &gnorms{mode: mode, decay: decay, seq: seq, ema: map[string][]float32{}, cache: map[string]map[int][]float32{}}
+func newGNorms(mode string, decay float64, batch, seq int, layers []passes.LayerDecision) *gnorms {
+	g := &gnorms{mode: mode, decay: decay, seqOf: map[string]int{}, ema: map[string][]float32{}, cache: map[string]map[int][]float32{}}
 	for _, d := range layers {
 		if d.GNormInput != "" {
 			g.layers = append(g.layers, d)
 			g.cache[d.GNormInput] = map[int][]float32{}
+			// A layer's rows are batch × its own sequence: a T5 decoder
+			// layer has tgt_len rows per example, not the source's.
+			g.seqOf[d.GNormInput] = seq
+			if d.Rows > 0 && d.Rows%batch == 0 {
+				g.seqOf[d.GNormInput] = d.Rows / batch
+			}
 		}
 	}
 	return g
@@ -40,14 +46,15 @@ func newGNorms(mode string, decay float64, seq int, layers []passes.LayerDecisio
 // holds example rows[r].
 func (g *gnorms) feed(feeds map[string]*ir.Tensor, rows []int) {
 	for _, d := range g.layers {
-		t := ir.NewTensor(ir.Float32, len(rows)*g.seq)
+		seq := g.seqOf[d.GNormInput]
+		t := ir.NewTensor(ir.Float32, len(rows)*seq)
 		ema := g.ema[d.GNormInput]
 		for r, ex := range rows {
 			var cached []float32
 			if g.mode == "cache" {
 				cached = g.cache[d.GNormInput][ex]
 			}
-			for p := 0; p < g.seq; p++ {
+			for p := 0; p < seq; p++ {
 				v := float32(1)
 				switch {
 				case cached != nil:
@@ -55,7 +62,7 @@ func (g *gnorms) feed(feeds map[string]*ir.Tensor, rows []int) {
 				case ema != nil:
 					v = ema[p]
 				}
-				t.F32[r*g.seq+p] = v
+				t.F32[r*seq+p] = v
 			}
 		}
 		feeds[d.GNormInput] = t
@@ -65,14 +72,15 @@ func (g *gnorms) feed(feeds map[string]*ir.Tensor, rows []int) {
 // update folds one step's measured norms into the estimates.
 func (g *gnorms) update(out map[string]*ir.Tensor, rows []int) error {
 	for _, d := range g.layers {
+		seq := g.seqOf[d.GNormInput]
 		got := out[d.GNormOutput]
-		if got == nil || len(got.F32) != len(rows)*g.seq {
-			return fmt.Errorf("training graph: output %q missing or not [%d]", d.GNormOutput, len(rows)*g.seq)
+		if got == nil || len(got.F32) != len(rows)*seq {
+			return fmt.Errorf("training graph: output %q missing or not [%d]", d.GNormOutput, len(rows)*seq)
 		}
-		mean := make([]float32, g.seq)
+		mean := make([]float32, seq)
 		for r := range rows {
-			for p := 0; p < g.seq; p++ {
-				mean[p] += got.F32[r*g.seq+p] / float32(len(rows))
+			for p := 0; p < seq; p++ {
+				mean[p] += got.F32[r*seq+p] / float32(len(rows))
 			}
 		}
 		ema := g.ema[d.GNormInput]
@@ -85,7 +93,7 @@ func (g *gnorms) update(out map[string]*ir.Tensor, rows []int) error {
 		}
 		if g.mode == "cache" {
 			for r, ex := range rows {
-				g.cache[d.GNormInput][ex] = append([]float32(nil), got.F32[r*g.seq:(r+1)*g.seq]...)
+				g.cache[d.GNormInput][ex] = append([]float32(nil), got.F32[r*seq:(r+1)*seq]...)
 			}
 		}
 	}
@@ -95,8 +103,8 @@ func (g *gnorms) update(out map[string]*ir.Tensor, rows []int) error {
 // CacheBytes is the memory the cache's values take.
 func (g *gnorms) CacheBytes() int64 {
 	var n int64
-	for _, m := range g.cache {
-		n += int64(len(m)) * int64(g.seq) * 4
+	for name, m := range g.cache {
+		n += int64(len(m)) * int64(g.seqOf[name]) * 4
 	}
 	return n
 }
@@ -116,12 +124,13 @@ func (g *gnorms) state() map[string]*ir.Tensor {
 			keys = append(keys, int64(k))
 		}
 		sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-		vals := make([]float32, 0, len(keys)*g.seq)
+		seq := g.seqOf[name]
+		vals := make([]float32, 0, len(keys)*seq)
 		for _, k := range keys {
 			vals = append(vals, m[int(k)]...)
 		}
 		s["gnorm_cache_keys/"+name] = ir.FromInt64([]int{len(keys)}, keys)
-		s["gnorm_cache/"+name] = ir.FromFloat32([]int{len(keys), g.seq}, vals)
+		s["gnorm_cache/"+name] = ir.FromFloat32([]int{len(keys), seq}, vals)
 	}
 	return s
 }
@@ -130,9 +139,10 @@ func (g *gnorms) state() map[string]*ir.Tensor {
 func (g *gnorms) load(s map[string]*ir.Tensor) error {
 	for _, d := range g.layers {
 		name := d.GNormInput
+		seq := g.seqOf[name]
 		if t := s["gnorm_ema/"+name]; t != nil {
-			if len(t.F32) != g.seq {
-				return fmt.Errorf("checkpoint: gnorm_ema/%s has %d entries, want %d", name, len(t.F32), g.seq)
+			if len(t.F32) != seq {
+				return fmt.Errorf("checkpoint: gnorm_ema/%s has %d entries, want %d", name, len(t.F32), seq)
 			}
 			g.ema[name] = append([]float32(nil), t.F32...)
 		}
@@ -140,11 +150,11 @@ func (g *gnorms) load(s map[string]*ir.Tensor) error {
 		if keys == nil || vals == nil {
 			continue
 		}
-		if len(vals.F32) != len(keys.I64)*g.seq {
+		if len(vals.F32) != len(keys.I64)*seq {
 			return fmt.Errorf("checkpoint: gnorm_cache/%s does not match its keys", name)
 		}
 		for i, k := range keys.I64 {
-			g.cache[name][int(k)] = append([]float32(nil), vals.F32[i*g.seq:(i+1)*g.seq]...)
+			g.cache[name][int(k)] = append([]float32(nil), vals.F32[i*seq:(i+1)*seq]...)
 		}
 	}
 	return nil

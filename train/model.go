@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"crsc/data"
 	"crsc/ir"
 	"crsc/models"
 	"crsc/onnx"
@@ -21,18 +22,59 @@ var Archs = map[string]models.BertConfig{
 	"bert-tiny":  {Vocab: 30522, MaxPositions: 512, TypeVocab: 2, Hidden: 128, Layers: 2, Heads: 2, FFN: 512, Labels: 2},
 }
 
+// T5Archs are the built-in text-to-text architectures --arch accepts,
+// from random initialization, with t5-small's vocabulary size (32128 rows:
+// the tokenizer's 32100 pieces padded, as the checkpoint has them).
+var T5Archs = map[string]models.T5Config{
+	// Small enough to train SST-2 in minutes on two cores; T5 v1.0 layout.
+	"t5-tiny":  {Vocab: 32128, DModel: 64, DKV: 16, DFF: 256, Layers: 2, DecoderLayers: 2, Heads: 4, Buckets: 32, MaxDistance: 128, FFN: "relu"},
+	"t5-small": models.T5Small,
+}
+
+// archNames lists every --arch value, for messages.
+func archNames() string {
+	var names []string
+	for n := range Archs {
+		names = append(names, n)
+	}
+	for n := range T5Archs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
 // model is a loaded forward graph, bound to static shapes.
 type model struct {
 	raw     *ir.Graph // as imported or built (dynamic shapes): the export base
 	forward *ir.Graph // after the load pipeline, shapes bound to batch×maxLen
 	inputs  map[string]bool
 	vocab   int // rows of the word embedding (0: not found)
-	classes int // logits' last dimension
+	classes int // logits' last dimension (T5: the task's classes)
+	// t5: a text-to-text model (inputs decoder_input_ids and labels, a
+	// scalar loss output, logits [batch, tgtLen, vocab]).
+	t5     bool
+	tgtLen int
+}
+
+// isT5 says whether g is a text-to-text model that computes its own loss:
+// it takes decoder_input_ids and labels and outputs a "loss".
+func isT5(g *ir.Graph) bool {
+	has := map[string]bool{}
+	for _, in := range g.Inputs {
+		has[in.Name] = true
+	}
+	loss := false
+	for _, out := range g.Outputs {
+		loss = loss || out.Name == passes.LossName
+	}
+	return has["decoder_input_ids"] && has["labels"] && loss
 }
 
 // loadModel imports (or builds) the model and binds every [batch, seq]
-// input to batch×maxLen.
-func loadModel(c *Config, classes int) (*model, error) {
+// input to batch×maxLen (a T5's decoder inputs to batch×TgtLen).
+func loadModel(c *Config, task *data.Task) (*model, error) {
+	classes := task.NumClasses()
 	var raw *ir.Graph
 	name := c.Model
 	if c.Model != "" {
@@ -41,15 +83,16 @@ func loadModel(c *Config, classes int) (*model, error) {
 			return nil, err
 		}
 		raw = g
+	} else if arch, ok := T5Archs[c.Arch]; ok {
+		g, err := models.BuildT5(arch, models.BuildOptions{Seed: c.Seed})
+		if err != nil {
+			return nil, err
+		}
+		raw, name = g, "--arch "+c.Arch
 	} else {
 		arch, ok := Archs[c.Arch]
 		if !ok {
-			var names []string
-			for n := range Archs {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			return nil, fmt.Errorf("--arch %q: want one of %s", c.Arch, strings.Join(names, ", "))
+			return nil, fmt.Errorf("--arch %q: want one of %s", c.Arch, archNames())
 		}
 		arch.Labels = classes
 		if c.Tokenizer != nil {
@@ -64,16 +107,22 @@ func loadModel(c *Config, classes int) (*model, error) {
 		}
 		raw, name = g, "--arch "+c.Arch
 	}
-	m := &model{raw: raw, inputs: map[string]bool{}}
+	m := &model{raw: raw, inputs: map[string]bool{}, t5: isT5(raw), tgtLen: c.TgtLen}
+	if m.t5 && (c.TgtLen < 1 || c.Unigram == nil) {
+		// The target length comes from the label words' pieces.
+		return nil, fmt.Errorf("%s is a text-to-text (T5) model: give its tokenizer.json with --tokenizer", name)
+	}
 	shapes := map[string]ir.Shape{}
 	for _, in := range raw.Inputs {
-		switch in.Name {
-		case "input_ids", "attention_mask", "token_type_ids":
+		switch {
+		case in.Name == "input_ids" || in.Name == "attention_mask" || (in.Name == "token_type_ids" && !m.t5):
 			shapes[in.Name] = ir.StaticShape(c.Batch, c.MaxLen)
-			m.inputs[in.Name] = true
+		case m.t5 && (in.Name == "decoder_input_ids" || in.Name == "labels"):
+			shapes[in.Name] = ir.StaticShape(c.Batch, c.TgtLen)
 		default:
-			return nil, fmt.Errorf("%s: input %q is not one a BERT-family classifier takes (input_ids, attention_mask, token_type_ids)", name, in.Name)
+			return nil, fmt.Errorf("%s: input %q is not one a BERT-family classifier (input_ids, attention_mask, token_type_ids) or a T5 (input_ids, attention_mask, decoder_input_ids, labels) takes", name, in.Name)
 		}
+		m.inputs[in.Name] = true
 	}
 	if !m.inputs["input_ids"] {
 		return nil, fmt.Errorf("%s: no input_ids input", name)
@@ -87,7 +136,21 @@ func loadModel(c *Config, classes int) (*model, error) {
 	if logits == nil && len(m.forward.Outputs) > 0 {
 		logits = m.forward.Outputs[0]
 	}
+	m.vocab = embeddingRows(m.forward)
 	dims, ok := logits.Shape.Ints()
+	if m.t5 {
+		if task.Regression || len(task.Words) != classes {
+			return nil, fmt.Errorf("%s is a text-to-text model; task %s has no label words to train it on (regression is not supported)", name, task.Name)
+		}
+		if !ok || len(dims) != 3 || dims[0] != c.Batch || dims[1] != c.TgtLen {
+			return nil, fmt.Errorf("%s: output %q is %s, want logits [batch, tgt_len, vocab]", name, logits.Name, ir.TypeString(logits))
+		}
+		if m.vocab == 0 {
+			m.vocab = dims[2]
+		}
+		m.classes = classes
+		return m, nil
+	}
 	if !ok || len(dims) != 2 || dims[0] != c.Batch {
 		return nil, fmt.Errorf("%s: output %q is %s, want logits [batch, classes]", name, logits.Name, ir.TypeString(logits))
 	}
@@ -95,7 +158,6 @@ func loadModel(c *Config, classes int) (*model, error) {
 	if m.classes != classes {
 		return nil, fmt.Errorf("%s: the model outputs %d logits per example, the task has %d classes", name, m.classes, classes)
 	}
-	m.vocab = embeddingRows(m.forward)
 	return m, nil
 }
 
@@ -118,6 +180,9 @@ func (m *model) feeds(b *batch) map[string]*ir.Tensor {
 	}
 	if m.inputs["token_type_ids"] {
 		f["token_type_ids"] = b.types
+	}
+	if m.t5 {
+		f["decoder_input_ids"], f["labels"] = b.decIDs, b.labels
 	}
 	return f
 }

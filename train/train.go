@@ -18,7 +18,6 @@ import (
 	"crsc/optim"
 	"crsc/passes"
 	"crsc/runtime"
-	"crsc/tokenize"
 )
 
 // Files in a run directory.
@@ -88,15 +87,9 @@ func setup(c *Config) (*trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok := c.Tokenizer
-	if tok == nil {
-		if c.Vocab == "" {
-			return nil, fmt.Errorf("no tokenizer: give --vocab vocab.txt")
-		}
-		if tok, err = tokenize.LoadVocab(c.Vocab); err != nil {
-			return nil, err
-		}
-		c.Tokenizer = tok
+	targets, err := loadTokenizer(c, task)
+	if err != nil {
+		return nil, err
 	}
 	trainEx, evalEx := c.TrainExamples, c.EvalExamples
 	if trainEx == nil {
@@ -112,17 +105,17 @@ func setup(c *Config) (*trainer, error) {
 	if len(trainEx) < c.Batch*c.Accum {
 		return nil, fmt.Errorf("%d training examples: fewer than one step's batch (%d×%d)", len(trainEx), c.Batch, c.Accum)
 	}
-	m, err := loadModel(c, task.NumClasses())
+	m, err := loadModel(c, task)
 	if err != nil {
 		return nil, err
 	}
-	if m.vocab != 0 && m.vocab != tok.VocabSize() {
-		return nil, fmt.Errorf("the tokenizer has %d tokens but the model's word embedding has %d rows: wrong vocab for this model", tok.VocabSize(), m.vocab)
+	if err := checkVocab(c, m); err != nil {
+		return nil, err
 	}
 	t := &trainer{cfg: c, task: task, m: m}
-	t.trainSet = encode(tok, trainEx, c.MaxLen)
+	t.trainSet = t.encode(trainEx, targets)
 	if evalEx != nil {
-		t.evalSet = encode(tok, evalEx, c.MaxLen)
+		t.evalSet = t.encode(evalEx, targets)
 	}
 	if err := t.compile(); err != nil {
 		return nil, err
@@ -140,9 +133,14 @@ func setup(c *Config) (*trainer, error) {
 func (t *trainer) compile() error {
 	c := t.cfg
 	spec := c.Spec
-	if t.task.Regression {
+	switch {
+	case t.m.t5:
+		// The model's own loss: LM cross-entropy over the label pieces,
+		// -100 ignored, as HF's T5ForConditionalGeneration computes it.
+		spec.Loss = passes.LossSpec{Kind: passes.LossOutput, Output: passes.LossName}
+	case t.task.Regression:
 		spec.Loss = passes.LossSpec{Kind: passes.LossMSE, Output: "logits"}
-	} else {
+	default:
 		spec.Loss = passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}
 	}
 	g := t.m.forward.Clone()
@@ -177,7 +175,7 @@ func (t *trainer) compile() error {
 		return err
 	}
 	t.opt.Options = runtime.Options{Threads: c.Threads}
-	t.gn = newGNorms(spec.Sampling.GNorm, c.EMADecay, c.MaxLen, compiled.Layers)
+	t.gn = newGNorms(spec.Sampling.GNorm, c.EMADecay, c.Batch, c.MaxLen, compiled.Layers)
 	return nil
 }
 
@@ -297,9 +295,11 @@ func (t *trainer) trainStep(order []int) (loss float32, norm float64, tokens int
 		rows := order[first : first+c.Batch]
 		b := t.trainSet.makeBatch(rows, t.task.Regression)
 		feeds := t.m.feeds(b)
-		if t.task.Regression {
+		switch {
+		case t.m.t5: // feeds has labels and decoder_input_ids already
+		case t.task.Regression:
 			feeds["targets"] = b.labels
-		} else {
+		default:
 			feeds["labels"] = b.labels
 		}
 		t.gn.feed(feeds, rows)
@@ -351,6 +351,9 @@ func (t *trainer) trainStep(order []int) (loss float32, norm float64, tokens int
 // Predict runs the eval graph over an encoded set and returns one
 // prediction per example (class index, or the regression output).
 func (t *trainer) predict(set *encoded) ([]float64, error) {
+	if t.m.t5 {
+		return t.predictT5(set)
+	}
 	var preds []float64
 	for _, rows := range evalBatches(len(set.examples), t.cfg.Batch) {
 		b := set.makeBatch(rows, t.task.Regression)

@@ -13,7 +13,7 @@ func evalCommand() *cobra.Command {
 	var c train.EvalConfig
 	var device string
 	cmd := &cobra.Command{
-		Use:   "eval MODEL.onnx --task TASK --data FILE --vocab VOCAB.txt",
+		Use:   "eval MODEL.onnx --task TASK --data FILE (--vocab VOCAB.txt | --tokenizer tokenizer.json)",
 		Short: "Score a model on a labelled data file with the task's metric",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -41,6 +41,8 @@ func evalCommand() *cobra.Command {
 	fl.StringVar(&c.Task, "task", "", "sst2, cola, mrpc, qnli, rte or stsb")
 	fl.StringVar(&c.Data, "data", "", "a labelled .tsv, .jsonl or .csv file")
 	fl.StringVar(&c.Vocab, "vocab", "", "WordPiece vocab.txt")
+	fl.StringVar(&c.TokenizerFile, "tokenizer", "", "Hugging Face tokenizer.json of a T5 (Unigram)")
+	fl.IntVar(&c.TgtLen, "tgt-len", 0, "T5 target length (0: the longest label word's)")
 	fl.IntVar(&c.MaxLen, "max-len", 128, "sequence length")
 	fl.IntVar(&c.Batch, "batch", 32, "examples per batch")
 	fl.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all cores)")

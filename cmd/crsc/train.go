@@ -20,12 +20,18 @@ func trainCommand() *cobra.Command {
 	var flags trainingFlags
 	var dataDir, device string
 	cmd := &cobra.Command{
-		Use:   "train [MODEL.onnx | --arch NAME] --task TASK --data DIR --vocab VOCAB.txt [options]",
+		Use:   "train [MODEL.onnx | --arch NAME] --task TASK --data DIR (--vocab VOCAB.txt | --tokenizer tokenizer.json) [options]",
 		Short: "Fine-tune a model on a GLUE-style task (with no arguments: a one-minute built-in demo)",
 		Long: `Fine-tunes a BERT-family classifier on a task's train split and evaluates it
 on the dev split each epoch, keeping a run directory (--out) with the
 configuration, metrics.jsonl, curves.png, memory.txt, atomic checkpoints,
 the best parameters and the fine-tuned model.onnx.
+
+A T5 (an export with decoder_input_ids, labels and a loss output, or
+--arch t5-tiny / t5-small) is trained text to text with its tokenizer.json
+(--tokenizer): input "sst2 sentence: …", target the label word
+("negative"/"positive") and </s>; evaluation scores each label word's
+likelihood and picks the best.
 
 With no arguments it runs the built-in demo: the bundled tiny BERT on a
 synthetic sentiment task generated in Go, WTA-CRS at keep 0.3, ending with
@@ -63,11 +69,13 @@ the accuracy and the memory saved against exact training.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&c.Arch, "arch", "", "train a built-in architecture from random init instead of MODEL (bert-tiny, bert-small)")
+	fl.StringVar(&c.Arch, "arch", "", "train a built-in architecture from random init instead of MODEL (bert-tiny, bert-small, t5-tiny, t5-small)")
 	fl.StringVar(&c.Task, "task", "", "sst2, cola, mrpc, qnli, rte or stsb")
 	fl.StringVar(&dataDir, "data", "", "folder with train and dev files (.tsv, .jsonl or .csv), or one training file")
 	fl.StringVar(&c.EvalFile, "eval-data", "", "evaluation file (default: DIR/dev.*)")
 	fl.StringVar(&c.Vocab, "vocab", "", "WordPiece vocab.txt (e.g. bert-base-uncased.vocab.txt)")
+	fl.StringVar(&c.TokenizerFile, "tokenizer", "", "Hugging Face tokenizer.json of a T5 (Unigram)")
+	fl.IntVar(&c.TgtLen, "tgt-len", 0, "T5 target length: label pieces + </s> (0: the longest label word's)")
 	fl.IntVar(&c.MaxLen, "max-len", 128, "sequence length (truncate and pad to it)")
 	fl.IntVar(&c.Batch, "batch", 32, "examples per micro-batch")
 	fl.IntVar(&c.Accum, "grad-accum", 1, "micro-batches per optimizer step")

@@ -1,0 +1,147 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"crsc/data"
+	"crsc/ir"
+	"crsc/runtime"
+	"crsc/tokenize"
+)
+
+// Text-to-text training (T5): the input is the task's text with its
+// prefix ("sst2 sentence: …"), the target the class's label word
+// ("negative"/"positive") and </s>; the model computes its own LM
+// cross-entropy. Prediction scores each class's label sequence and picks
+// the most likely, which is exact for a closed label set and needs no
+// generation loop.
+
+// loadTokenizer resolves c's tokenizer: a tokenizer.json (Unigram, for a
+// text-to-text model) or a WordPiece vocab.txt. With the Unigram it
+// returns each class's target sequence and sets c.TgtLen to its length.
+func loadTokenizer(c *Config, task *data.Task) (targets [][]int64, err error) {
+	if c.Unigram == nil && c.TokenizerFile != "" {
+		if c.Unigram, err = tokenize.LoadUnigram(c.TokenizerFile); err != nil {
+			return nil, err
+		}
+	}
+	if c.Unigram != nil {
+		targets, c.TgtLen, err = labelTargets(c.Unigram, task, c.TgtLen)
+		return targets, err
+	}
+	if c.Tokenizer == nil {
+		if c.Vocab == "" {
+			return nil, fmt.Errorf("no tokenizer: give --vocab vocab.txt (BERT) or --tokenizer tokenizer.json (T5)")
+		}
+		if c.Tokenizer, err = tokenize.LoadVocab(c.Vocab); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// checkVocab checks that the tokenizer suits the model: the kind (Unigram
+// for a text-to-text model, WordPiece for a classifier) and the size. A
+// T5's embedding may have more rows than the tokenizer has pieces (t5-small:
+// 32128 for 32100), never fewer: an id past the table would be out of range.
+func checkVocab(c *Config, m *model) error {
+	if m.t5 {
+		if c.Unigram == nil {
+			return fmt.Errorf("a text-to-text (T5) model needs its tokenizer.json (--tokenizer), not a WordPiece vocab")
+		}
+		if m.vocab != 0 && c.Unigram.VocabSize() > m.vocab {
+			return fmt.Errorf("the tokenizer has %d pieces but the model's embedding has only %d rows: wrong tokenizer for this model", c.Unigram.VocabSize(), m.vocab)
+		}
+		return nil
+	}
+	if c.Tokenizer == nil {
+		return fmt.Errorf("a BERT-family classifier needs a WordPiece vocab.txt (--vocab), not a tokenizer.json")
+	}
+	if m.vocab != 0 && m.vocab != c.Tokenizer.VocabSize() {
+		return fmt.Errorf("the tokenizer has %d tokens but the model's word embedding has %d rows: wrong vocab for this model", c.Tokenizer.VocabSize(), m.vocab)
+	}
+	return nil
+}
+
+// encode tokenizes examples for t's model.
+func (t *trainer) encode(examples []data.Example, targets [][]int64) *encoded {
+	if t.m.t5 {
+		return encodeT5(t.cfg.Unigram, t.task, examples, t.cfg.MaxLen, targets)
+	}
+	return encode(t.cfg.Tokenizer, examples, t.cfg.MaxLen)
+}
+
+// predictT5 ranks the classes of every example by the log-likelihood of
+// their label sequences, log p(word pieces, </s> | input), and returns
+// the best class (ties go to the lower class).
+func (t *trainer) predictT5(set *encoded) ([]float64, error) {
+	var preds []float64
+	for _, rows := range evalBatches(len(set.examples), t.cfg.Batch) {
+		scores, err := t.scoreT5(set, rows)
+		if err != nil {
+			return nil, err
+		}
+		for r, idx := range rows {
+			if idx < 0 {
+				continue
+			}
+			best := 0
+			for c := range scores {
+				if scores[c][r] > scores[best][r] {
+					best = c
+				}
+			}
+			preds = append(preds, float64(best))
+		}
+	}
+	return preds, nil
+}
+
+// scoreT5 returns scores[class][row]: the summed log-probability of the
+// class's label sequence for each row of a batch. It runs the eval graph
+// once per class, teacher-forced on that class's decoder inputs (the
+// decoder is causal, so each position's distribution depends only on the
+// pieces before it, as in generation).
+func (t *trainer) scoreT5(set *encoded, rows []int) ([][]float64, error) {
+	scores := make([][]float64, len(set.targets))
+	for c := range set.targets {
+		b := set.makeBatchAs(rows, false, c)
+		out, err := runtime.Run(t.eval, t.m.feeds(b), runtime.Options{Threads: t.cfg.Threads, ForceEval: true})
+		if err != nil {
+			return nil, fmt.Errorf("eval: %v", err)
+		}
+		logits := out["logits"]
+		if logits == nil {
+			return nil, fmt.Errorf("eval: the model has no logits output")
+		}
+		scores[c] = sequenceLogProbs(logits, set.targets[c], len(rows))
+	}
+	return scores, nil
+}
+
+// sequenceLogProbs sums, for each of n rows of logits [n, T, V], the
+// log-softmax at the target ids (positions with -100 skipped), in float64.
+func sequenceLogProbs(logits *ir.Tensor, target []int64, n int) []float64 {
+	T := len(target)
+	V := len(logits.F32) / (n * T)
+	out := make([]float64, n)
+	for r := 0; r < n; r++ {
+		for p, id := range target {
+			if id < 0 {
+				continue
+			}
+			row := logits.F32[(r*T+p)*V : (r*T+p+1)*V]
+			m := float64(row[0])
+			for _, v := range row {
+				m = math.Max(m, float64(v))
+			}
+			var sum float64
+			for _, v := range row {
+				sum += math.Exp(float64(v) - m)
+			}
+			out[r] += float64(row[id]) - m - math.Log(sum)
+		}
+	}
+	return out
+}
