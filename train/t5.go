@@ -83,19 +83,23 @@ func (t *trainer) predictT5(set *encoded) ([]float64, error) {
 			return nil, err
 		}
 		for r, idx := range rows {
-			if idx < 0 {
-				continue
+			if idx >= 0 {
+				preds = append(preds, float64(bestClass(scores, r)))
 			}
-			best := 0
-			for c := range scores {
-				if scores[c][r] > scores[best][r] {
-					best = c
-				}
-			}
-			preds = append(preds, float64(best))
 		}
 	}
 	return preds, nil
+}
+
+// bestClass is the class of highest score in row r (the lowest on ties).
+func bestClass(scores [][]float64, r int) int {
+	best := 0
+	for c := range scores {
+		if scores[c][r] > scores[best][r] {
+			best = c
+		}
+	}
+	return best
 }
 
 // scoreT5 returns scores[class][row]: the summed log-probability of the
