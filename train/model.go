@@ -88,6 +88,7 @@ func loadModel(c *Config, task *data.Task) (*model, error) {
 		if err != nil {
 			return nil, err
 		}
+		t5Init(g, arch, c.Seed)
 		raw, name = g, "--arch "+c.Arch
 	} else {
 		arch, ok := Archs[c.Arch]

@@ -11,6 +11,7 @@ import (
 	"crsc/internal/ortoracle"
 	"crsc/ir"
 	"crsc/onnx"
+	"crsc/passes"
 	"crsc/runtime"
 )
 
@@ -49,6 +50,49 @@ func TestExportMatchesORT(t *testing.T) {
 		t.Logf("lora %d: max |ORT - crsc| = %.3g", lora, worst)
 		if worst > 1e-4 {
 			t.Errorf("lora %d: logits differ by %g", lora, worst)
+		}
+	}
+}
+
+// TestExportT5MatchesORT: the same for a text-to-text T5 (exact and with
+// LoRA merged): logits and loss of the exported model.onnx agree.
+func TestExportT5MatchesORT(t *testing.T) {
+	for _, lora := range []int{0, 2} {
+		c := t5Config(t, "wta")
+		c.MaxSteps = 6
+		c.Spec.LoRA = passes.LoRASpec{Rank: lora, BitFit: true}
+		if _, err := Run(c); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(c.Out, ModelFile)
+		targets, _, err := labelTargets(c.Unigram, data.Tasks["sst2"], c.TgtLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc := encodeT5(c.Unigram, data.Tasks["sst2"], data.Synthetic(8, 9), c.MaxLen, targets)
+		b := enc.makeBatch([]int{0, 1, 2, 3, 4, 5, 6, 7}, false)
+		feeds := map[string]*ir.Tensor{"input_ids": b.ids, "attention_mask": b.mask, "decoder_input_ids": b.decIDs, "labels": b.labels}
+		want, err := ortoracle.Run(path, feeds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := onnx.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := runtime.Run(g, feeds, runtime.Options{ForceEval: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, out := range []string{"logits", "loss"} {
+			var worst float64
+			for i, v := range want[out].F32 {
+				worst = math.Max(worst, math.Abs(float64(v-got[out].F32[i])))
+			}
+			t.Logf("lora %d: %s max |ORT - crsc| = %.3g", lora, out, worst)
+			if worst > 1e-4 {
+				t.Errorf("lora %d: %s differ by %g", lora, out, worst)
+			}
 		}
 	}
 }
