@@ -78,21 +78,7 @@ func FuseGelu(g *ir.Graph, _ *Config) error {
 		last.Outputs[0].Producer = last
 		delete(removed, last)
 	}
-	if len(removed) == 0 {
-		return nil
-	}
-	var kept []*ir.Node
-	for _, n := range g.Nodes {
-		if !removed[n] {
-			kept = append(kept, n)
-		}
-	}
-	g.Nodes = kept
-	if _, ok := g.Opsets[msDomain]; !ok {
-		g.Opsets[msDomain] = 1
-	}
-	g.RemoveDeadNodes()
-	return g.InferShapes()
+	return finishFusion(g, removed, msDomain)
 }
 
 // other returns n's input that is not v (for a two-input node), or nil.
@@ -111,8 +97,26 @@ func other(n *ir.Node, v *ir.Value) *ir.Value {
 
 // isScalar reports whether v is a one-element float constant close to want.
 func isScalar(v *ir.Value, want float64) bool {
-	if v == nil || !v.IsConst() || v.Init.Len() != 1 || !v.Init.DType.IsFloat() {
-		return false
+	x, ok := scalarValue(v)
+	return ok && math.Abs(x-want) <= 1e-6*math.Abs(want)
+}
+
+// finishFusion drops the nodes a fusion pass replaced, declares the fused
+// ops' domain, and re-infers shapes.
+func finishFusion(g *ir.Graph, removed map[*ir.Node]bool, domain string) error {
+	if len(removed) == 0 {
+		return nil
 	}
-	return math.Abs(v.Init.Float64At(0)-want) <= 1e-6*math.Abs(want)
+	var kept []*ir.Node
+	for _, n := range g.Nodes {
+		if !removed[n] {
+			kept = append(kept, n)
+		}
+	}
+	g.Nodes = kept
+	if _, ok := g.Opsets[domain]; !ok {
+		g.Opsets[domain] = 1
+	}
+	g.RemoveDeadNodes()
+	return g.InferShapes()
 }

@@ -94,21 +94,7 @@ func FuseNorms(g *ir.Graph, _ *Config) error {
 			continue
 		}
 	}
-	if len(removed) == 0 {
-		return nil
-	}
-	var kept []*ir.Node
-	for _, n := range g.Nodes {
-		if !removed[n] {
-			kept = append(kept, n)
-		}
-	}
-	g.Nodes = kept
-	if _, ok := g.Opsets[CrscDomain]; !ok {
-		g.Opsets[CrscDomain] = 1
-	}
-	g.RemoveDeadNodes()
-	return g.InferShapes()
+	return finishFusion(g, removed, CrscDomain)
 }
 
 // invSqrt matches √(v + ε) followed by a division, returning ε, the Sqrt
