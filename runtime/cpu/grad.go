@@ -315,26 +315,7 @@ func gradSliceRegion(n *ir.Node, shape []int, starts, ends, axes, steps []int64)
 		if step == 0 {
 			return nil, nil, 0, errf(n, "step 0 on axis %d", a)
 		}
-		if start < 0 {
-			start += d
-		}
-		if end < 0 {
-			end += d
-		}
-		var cnt int64
-		if step > 0 {
-			start = min(max(start, 0), d)
-			end = min(max(end, 0), d)
-			if end > start {
-				cnt = (end - start + step - 1) / step
-			}
-		} else {
-			start = min(max(start, -1), d-1)
-			end = min(max(end, -1), d-1)
-			if start > end {
-				cnt = (start - end + (-step) - 1) / (-step)
-			}
-		}
+		start, cnt := clampSlice(d, start, end, step)
 		dims[a] = int(cnt)
 		strides[a] = st[a] * int(step)
 		if cnt > 0 {

@@ -505,26 +505,7 @@ func sliceKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		if step == 0 {
 			return nil, errf(n, "step 0 on axis %d", a)
 		}
-		if start < 0 {
-			start += d
-		}
-		if end < 0 {
-			end += d
-		}
-		var cnt int64
-		if step > 0 {
-			start = min(max(start, 0), d)
-			end = min(max(end, 0), d)
-			if end > start {
-				cnt = (end - start + step - 1) / step
-			}
-		} else {
-			start = min(max(start, -1), d-1)
-			end = min(max(end, -1), d-1)
-			if start > end {
-				cnt = (start - end + (-step) - 1) / (-step)
-			}
-		}
+		start, cnt := clampSlice(d, start, end, step)
 		dims[a] = int(cnt)
 		strides[a] = st[a] * int(step)
 		if cnt > 0 {
@@ -897,4 +878,29 @@ func cumsum[T num](x, out []T, outer, dim, inner int, excl, rev bool) {
 			}
 		}
 	}
+}
+
+// clampSlice applies ONNX Slice's rules to one axis of length d: negative
+// start/end count from the end, then both are clamped (to [0, d] going
+// forward, [-1, d-1] going backward). It returns the first index and how
+// many elements the slice has.
+func clampSlice(d, start, end, step int64) (first, count int64) {
+	if start < 0 {
+		start += d
+	}
+	if end < 0 {
+		end += d
+	}
+	if step > 0 {
+		start, end = min(max(start, 0), d), min(max(end, 0), d)
+		if end > start {
+			count = (end - start + step - 1) / step
+		}
+		return start, count
+	}
+	start, end = min(max(start, -1), d-1), min(max(end, -1), d-1)
+	if start > end {
+		count = (start - end - step - 1) / -step
+	}
+	return start, count
 }
