@@ -654,37 +654,17 @@ func sceLossGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 	if st := storage(logp.DType); st != ir.Float32 && st != ir.Float64 {
 		return nil, errf(n, "unsupported dtype %v (want float)", logp.DType)
 	}
-	if len(logp.Shape) < 2 {
-		return nil, errf(n, "log_prob must be [N, C, ...], got %v", logp.Shape)
-	}
-	N, C := logp.Shape[0], logp.Shape[1]
-	D := ir.NumElements(logp.Shape[2:])
-	wantLabels := append([]int{N}, logp.Shape[2:]...)
-	if !equalInts(labels.Shape, wantLabels) {
-		return nil, errf(n, "labels shape %v, want %v", labels.Shape, wantLabels)
-	}
-	lab, err := intsInput(n, labels, "labels")
+	a, err := parseSCE(n, logp, labels, weights, "log_prob")
 	if err != nil {
 		return nil, err
 	}
-	var w []float64
-	if weights != nil {
-		if weights.Len() != C || weights.DType != logp.DType {
-			return nil, errf(n, "weights must be %v [%d], got %v %v", logp.DType, C, weights.DType, weights.Shape)
-		}
-		w = toFloat64(weights).F64
-	}
-	hasIgnore := n.Attrs.Has("ignore_index")
-	ignore := n.Attrs.Int("ignore_index", 0)
-	reduction := n.Attrs.String("reduction", "mean")
-	if reduction != "none" && reduction != "sum" && reduction != "mean" {
-		return nil, errf(n, "unknown reduction %q", reduction)
-	}
+	N, C, D, lab, w := a.N, a.C, a.D, a.labels, a.weights
+	hasIgnore, ignore, reduction := a.hasIgnore, a.ignore, a.reduction
 	if !dLoss.DType.IsFloat() {
 		return nil, errf(n, "dLoss must be float, got %v", dLoss.DType)
 	}
 	if reduction == "none" {
-		if !equalInts(dLoss.Shape, wantLabels) {
+		if wantLabels := labels.Shape; !equalInts(dLoss.Shape, wantLabels) {
 			return nil, errf(n, "dLoss shape %v, want %v for reduction none", dLoss.Shape, wantLabels)
 		}
 	} else if dLoss.Len() != 1 {

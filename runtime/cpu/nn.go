@@ -310,32 +310,12 @@ func sceLossKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 		return nil, err
 	}
 	scores, labels, weights := ins[0], ins[1], in(ins, 2)
-	if len(scores.Shape) < 2 {
-		return nil, errf(n, "scores must be [N, C, ...], got %v", scores.Shape)
-	}
-	N, C := scores.Shape[0], scores.Shape[1]
-	D := ir.NumElements(scores.Shape[2:])
-	wantLabels := append([]int{N}, scores.Shape[2:]...)
-	if !equalInts(labels.Shape, wantLabels) {
-		return nil, errf(n, "labels shape %v, want %v", labels.Shape, wantLabels)
-	}
-	lab, err := intsInput(n, labels, "labels")
+	a, err := parseSCE(n, scores, labels, weights, "scores")
 	if err != nil {
 		return nil, err
 	}
-	var w []float64
-	if weights != nil {
-		if weights.Len() != C || weights.DType != scores.DType {
-			return nil, errf(n, "weights must be %v [%d], got %v %v", scores.DType, C, weights.DType, weights.Shape)
-		}
-		w = toFloat64(weights).F64
-	}
-	hasIgnore := n.Attrs.Has("ignore_index")
-	ignore := n.Attrs.Int("ignore_index", 0)
-	reduction := n.Attrs.String("reduction", "mean")
-	if reduction != "none" && reduction != "sum" && reduction != "mean" {
-		return nil, errf(n, "unknown reduction %q", reduction)
-	}
+	N, C, D, lab, w := a.N, a.C, a.D, a.labels, a.weights
+	hasIgnore, ignore, reduction := a.hasIgnore, a.ignore, a.reduction
 	// log_prob in the scores' dtype, via the LogSoftmax code path.
 	logp := ctx.newTensor(scores.DType, scores.Shape)
 	var lp []float64
@@ -373,7 +353,7 @@ func sceLossKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	var loss *ir.Tensor
 	switch reduction {
 	case "none":
-		loss = ctx.convert(&ir.Tensor{DType: ir.Float64, Shape: wantLabels, F64: perSample}, scores.DType)
+		loss = ctx.convert(&ir.Tensor{DType: ir.Float64, Shape: append([]int{}, labels.Shape...), F64: perSample}, scores.DType)
 	case "sum":
 		loss = ctx.convert(&ir.Tensor{DType: ir.Float64, Shape: []int{}, F64: []float64{sum}}, scores.DType)
 	default:
@@ -423,4 +403,47 @@ func dropoutMode(ctx *Ctx, n *ir.Node, ins []*ir.Tensor, ri, ti int) (ratio floa
 		training = false
 	}
 	return ratio, training, nil
+}
+
+// sceArgs are SoftmaxCrossEntropyLoss's checked inputs and attributes,
+// shared by the loss and its gradient so both read them the same way.
+type sceArgs struct {
+	N, C, D   int // batch, classes, and the product of the extra dims
+	labels    []int64
+	weights   []float64 // nil: no class weights
+	hasIgnore bool
+	ignore    int64
+	reduction string
+}
+
+// parseSCE checks scores (or log_prob, named what) [N, C, d1…], labels
+// [N, d1…] and optional class weights [C].
+func parseSCE(n *ir.Node, scores, labels, weights *ir.Tensor, what string) (sceArgs, error) {
+	var a sceArgs
+	if len(scores.Shape) < 2 {
+		return a, errf(n, "%s must be [N, C, ...], got %v", what, scores.Shape)
+	}
+	a.N, a.C = scores.Shape[0], scores.Shape[1]
+	a.D = ir.NumElements(scores.Shape[2:])
+	wantLabels := append([]int{a.N}, scores.Shape[2:]...)
+	if !equalInts(labels.Shape, wantLabels) {
+		return a, errf(n, "labels shape %v, want %v", labels.Shape, wantLabels)
+	}
+	var err error
+	if a.labels, err = intsInput(n, labels, "labels"); err != nil {
+		return a, err
+	}
+	if weights != nil {
+		if weights.Len() != a.C || weights.DType != scores.DType {
+			return a, errf(n, "weights must be %v [%d], got %v %v", scores.DType, a.C, weights.DType, weights.Shape)
+		}
+		a.weights = toFloat64(weights).F64
+	}
+	a.hasIgnore = n.Attrs.Has("ignore_index")
+	a.ignore = n.Attrs.Int("ignore_index", 0)
+	a.reduction = n.Attrs.String("reduction", "mean")
+	if a.reduction != "none" && a.reduction != "sum" && a.reduction != "mean" {
+		return a, errf(n, "unknown reduction %q", a.reduction)
+	}
+	return a, nil
 }
