@@ -29,6 +29,17 @@ type Tensor struct {
 	I64      []int64
 	I32      []int32
 	Bool     []bool
+	// Device, when set, holds the data in an accelerator's memory instead
+	// of the host slices (which are then nil). Only the backend that made
+	// the tensor knows the concrete type; everything else treats the tensor
+	// as opaque until that backend copies it back to the host.
+	Device DeviceData
+}
+
+// DeviceData is a tensor's storage on an accelerator.
+type DeviceData interface {
+	// DeviceBytes is the size of the device allocation.
+	DeviceBytes() int64
 }
 
 // NumElements is the product of the dims of shape (1 for a scalar).
@@ -186,6 +197,9 @@ func (d DType) Storage() DType {
 // indexing by shape cannot go out of range. An abstract tensor fails: it
 // has no data for a kernel to read.
 func (t *Tensor) CheckData() error {
+	if t.Device != nil {
+		return fmt.Errorf("tensor %v%v lives in device memory: copy it to the host first", t.DType, t.Shape)
+	}
 	if t.Abstract {
 		return fmt.Errorf("abstract tensor %v%v has no data (built for planning only)", t.DType, t.Shape)
 	}

@@ -1,6 +1,7 @@
 package memplan
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,4 +141,31 @@ func equal(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+// TestAtPeak: the chain's first 768-byte moment is node 3 (a, b, c alive),
+// all forward Add/Relu buffers of 64 floats.
+func TestAtPeak(t *testing.T) {
+	g := chain(t)
+	p, err := Plan(g, Options{ForwardEnd: ForwardEnd(g)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, groups := p.AtPeak()
+	if node != 3 {
+		t.Fatalf("peak at node %d, want 3", node)
+	}
+	want := []PeakGroup{
+		{Phase: "forward", Op: "Relu", Shape: []int{64}, Count: 2, Bytes: 512},
+		{Phase: "forward", Op: "Add", Shape: []int{4, 16}, Count: 1, Bytes: 256},
+	}
+	if len(groups) != len(want) {
+		t.Fatalf("groups %+v, want %+v", groups, want)
+	}
+	for i := range want {
+		g, w := groups[i], want[i]
+		if g.Phase != w.Phase || g.Op != w.Op || g.Count != w.Count || g.Bytes != w.Bytes || !slices.Equal(g.Shape, w.Shape) {
+			t.Errorf("group %d = %+v, want %+v", i, g, w)
+		}
+	}
 }

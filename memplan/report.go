@@ -24,6 +24,7 @@ func (p *MemPlan) Report(w io.Writer, top int) {
 		return
 	}
 	row("saved for backward", p.SavedActivationBytes, fmt.Sprintf("%d forward tensors read by the backward pass", len(p.Saved)))
+	p.reportPeak(w, top)
 	if len(p.Saved) == 0 {
 		return
 	}
@@ -65,4 +66,25 @@ func clip(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n+1:]
+}
+
+// reportPeak lists what is alive at the busiest moment, grouped by phase,
+// op and shape (the top largest groups; all when top <= 0).
+func (p *MemPlan) reportPeak(w io.Writer, top int) {
+	node, groups := p.AtPeak()
+	if len(groups) == 0 {
+		return
+	}
+	phase := "forward"
+	if p.ForwardEnd >= 0 && node > p.ForwardEnd {
+		phase = "backward"
+	}
+	if top > 0 && top < len(groups) {
+		groups = groups[:top]
+	}
+	fmt.Fprintf(w, "alive at the peak (node %d of %d, %s: %s):\n", node, len(p.Graph.Nodes), phase, clip(p.Graph.Nodes[node].Name, 60))
+	fmt.Fprintf(w, "  %10s  %5s  %-8s %-22s %s\n", "bytes", "count", "phase", "op", "shape")
+	for _, g := range groups {
+		fmt.Fprintf(w, "  %10s  %5d  %-8s %-22s %v\n", FormatBytes(g.Bytes), g.Count, g.Phase, g.Op, g.Shape)
+	}
 }

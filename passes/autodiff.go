@@ -131,7 +131,16 @@ func gradientValues(g *ir.Graph, xs []*ir.Value, seeds map[*ir.Value]*ir.Value) 
 		}
 		for j, d := range dx {
 			if d != nil && j < len(need) && need[j] {
-				grads[n.Inputs[j]] = append(grads[n.Inputs[j]], d)
+				// Add each contribution as soon as it exists: summing them
+				// all at the producer would keep every one alive until then
+				// (T5's encoder output, read by 24 decoder projections,
+				// would hold 24 gradients at once). The order of the adds
+				// is the same either way.
+				x := n.Inputs[j]
+				if prev := grads[x]; len(prev) > 0 {
+					d = b.sum(x.Name, append(prev, d))
+				}
+				grads[x] = []*ir.Value{d}
 			}
 		}
 	}

@@ -245,7 +245,14 @@ func gradMatMul(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.
 	}
 	dx := make([]*ir.Value, 2)
 	if need[0] {
-		dx[0] = b.sumTo(mark(matmulT(dy[0], w, false, true), "a"), a)
+		// dA = dR·Bᵀ. When B is itself a transpose (a tied LM head's Eᵀ,
+		// attention's Kᵀ), read its source untransposed: the transposed
+		// copy then dies after forward instead of being kept for backward.
+		src, transB := w, true
+		if p := w.Producer; p != nil && p.Op == "Transpose" && p.Domain == "" && isLastTwoSwap(p, len(w.Shape)) {
+			src, transB = p.In(0), false
+		}
+		dx[0] = b.sumTo(mark(matmulT(dy[0], src, false, transB), "a"), a)
 	}
 	if need[1] {
 		if len(w.Shape) == 2 && len(a.Shape) > 2 && a.Shape[len(a.Shape)-1].IsFixed() && w.Shape[1].IsFixed() {

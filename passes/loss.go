@@ -2,6 +2,7 @@ package passes
 
 import (
 	"fmt"
+	"slices"
 
 	"crsc/ir"
 )
@@ -150,6 +151,10 @@ func Compile(g *ir.Graph, spec TrainingSpec) (*Training, error) {
 			if err != nil {
 				return err
 			}
+			// A training step returns the loss and the gradients. The
+			// model's other outputs (logits) would stay alive to the end
+			// of the step for nobody: 98 MiB for T5-base at 100×8×32128.
+			g.Outputs = slices.DeleteFunc(g.Outputs, func(v *ir.Value) bool { return v.Name != LossName })
 			params, err := Params(g, spec.Train)
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package passes
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"crsc/ir"
@@ -17,7 +18,10 @@ type AttentionDecision struct {
 	Node    string // the forward MatMul
 	Side    string // "dA" (samples the contraction over R's columns) or "dB" (over R's rows)
 	Sampled bool
-	Why     string
+	// Recomputed: the operand is not kept at all but rebuilt in backward
+	// from a tensor backward keeps anyway (exact, and no memory).
+	Recomputed bool
+	Why        string
 }
 
 // SampleAttention applies WTA-CRS to products of two activations, R = A·B
@@ -29,7 +33,10 @@ type AttentionDecision struct {
 // and gathers the matching rows of dRᵀ or dR in backward. Each side is
 // sampled only when the operand it replaces is read by nothing else in
 // backward (the softmax output P is kept for softmax's own gradient, so
-// sampling it would add memory, not save it).
+// sampling it would add memory, not save it). When the operand is a Dropout
+// of such a kept tensor (P' = Dropout(P) in P·V), it is neither kept nor
+// sampled: backward rebuilds it from P with the regenerated mask, which is
+// exact and costs no memory.
 func SampleAttention(g *ir.Graph, spec SamplingSpec) ([]AttentionDecision, error) {
 	if spec.MinRows == 0 {
 		spec.MinRows = 10
@@ -65,7 +72,9 @@ func SampleAttention(g *ir.Graph, spec SamplingSpec) ([]AttentionDecision, error
 			}
 		}
 		if d.Sampled {
-			if err := rewriteAttentionSide(g, spec, fwd, grad, side); err != nil {
+			if why, ok := recomputeDropout(g, grad, operand, readers, backward); ok {
+				d.Sampled, d.Recomputed, d.Why = false, true, why
+			} else if err := rewriteAttentionSide(g, spec, fwd, grad, side); err != nil {
 				return nil, err
 			}
 		}
@@ -76,6 +85,43 @@ func SampleAttention(g *ir.Graph, spec SamplingSpec) ([]AttentionDecision, error
 		return nil, err
 	}
 	return out, g.Verify()
+}
+
+// recomputeDropout rebuilds operand = Dropout(x) right before grad when x
+// is kept for backward anyway: DropoutMaskGrad redraws the forward's mask
+// from the seed, so applying it to x reproduces the forward output exactly.
+func recomputeDropout(g *ir.Graph, grad *ir.Node, operand *ir.Value, readers map[*ir.Value][]*ir.Node, backward map[*ir.Node]bool) (string, bool) {
+	drop := operand.Producer
+	if drop == nil || drop.Op != "Dropout" || drop.Domain != "" || drop.In(0) == nil {
+		return "", false
+	}
+	x := drop.In(0)
+	var keeper *ir.Node
+	for _, r := range viewReaders(x, readers) {
+		if backward[r] {
+			keeper = r
+			break
+		}
+	}
+	if keeper == nil || !slices.Contains(grad.Inputs, operand) {
+		return "", false
+	}
+	b := &gradBuilder{g: g, prefix: "grad/recompute/" + drop.Name}
+	inputs := []*ir.Value{x, drop.In(1), drop.In(2)}
+	for len(inputs) > 1 && inputs[len(inputs)-1] == nil {
+		inputs = inputs[:len(inputs)-1]
+	}
+	re := b.node("DropoutMaskGrad", CrscDomain, ir.Attrs{"forward_node": ir.StringAttr(drop.Name)}, 1, inputs...)
+	if b.err != nil {
+		return "", false
+	}
+	insertBefore(g, grad, re)
+	for i, in := range grad.Inputs {
+		if in == operand {
+			grad.Inputs[i] = re.Outputs[0]
+		}
+	}
+	return fmt.Sprintf("recomputed from %s (kept for %s) with the regenerated Dropout mask: exact, no memory", x.Name, keeper.Name), true
 }
 
 func rewriteAttentionSide(g *ir.Graph, spec SamplingSpec, fwd, grad *ir.Node, side string) error {

@@ -20,6 +20,23 @@ type Backend interface {
 	Run(n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 }
 
+// DeviceBackend is a backend whose tensors live in accelerator memory
+// (ir.Tensor.Device). It accepts host inputs (graph inputs, weights) and
+// copies them over itself; the executor tells it what runs next and what
+// died, and brings the results back to the host.
+type DeviceBackend interface {
+	Backend
+	// StartNode announces that node i of the graph runs next, so that a
+	// backend built with a memory plan can place its outputs at the
+	// planned offsets.
+	StartNode(i int)
+	// Release is called once for each node output no later node reads.
+	// Values may share storage (views), so backends count references.
+	Release(t *ir.Tensor)
+	// ToHost returns a host copy of t (t itself if it is on the host).
+	ToHost(t *ir.Tensor) (*ir.Tensor, error)
+}
+
 // Options configure one execution.
 type Options struct {
 	Threads int    // 0: all cores
@@ -131,8 +148,9 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 	if err := CheckInputs(g, inputs); err != nil {
 		return nil, err
 	}
+	db, onDevice := b.(DeviceBackend)
 	var pa *planAlloc
-	if opt.Plan != nil {
+	if opt.Plan != nil && !onDevice {
 		var err error
 		if pa, err = startPlan(g, b, opt); err != nil {
 			return nil, err
@@ -177,6 +195,9 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 		if pa != nil {
 			pa.startNode(opt.Plan.NodeSlots(i))
 		}
+		if onDevice {
+			db.StartNode(i)
+		}
 		outs, err := runNode(b, n, ins)
 		if err != nil {
 			return nil, err
@@ -213,12 +234,18 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 		for _, in := range n.Inputs {
 			if in != nil && lastUse[in] == i {
 				if keep[in] {
+					if err := keepOnHost(db, in, live); err != nil {
+						return nil, err
+					}
 					keepOutOfArena(pa, opt.Plan, in, live, mem, unplanned)
 					continue
 				}
 				if in.Producer != nil {
 					mem.drop(live[in])
 					unplanned.drop(live[in])
+					if onDevice {
+						db.Release(live[in])
+					}
 				}
 				delete(live, in)
 			}
@@ -226,11 +253,17 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 		for _, o := range n.Outputs {
 			if o != nil && lastUse[o] < i {
 				if keep[o] {
+					if err := keepOnHost(db, o, live); err != nil {
+						return nil, err
+					}
 					keepOutOfArena(pa, opt.Plan, o, live, mem, unplanned)
 					continue
 				}
 				mem.drop(live[o])
 				unplanned.drop(live[o])
+				if onDevice {
+					db.Release(live[o])
+				}
 				delete(live, o) // produced but never read
 			}
 		}
@@ -243,13 +276,34 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 	}
 	result := map[string]*ir.Tensor{}
 	for v := range keep {
-		t, ok := live[v]
-		if !ok {
+		if _, ok := live[v]; !ok {
 			return nil, fmt.Errorf("value %q was not computed", v.Name)
 		}
-		result[v.Name] = t
+		if err := keepOnHost(db, v, live); err != nil {
+			return nil, err
+		}
+		result[v.Name] = live[v]
 	}
 	return result, nil
+}
+
+// keepOnHost replaces a device value that the caller asked for by its host
+// copy, as soon as no node reads it any more: its device memory may be
+// planned for reuse by a later node.
+func keepOnHost(db DeviceBackend, v *ir.Value, live map[*ir.Value]*ir.Tensor) error {
+	t := live[v]
+	if db == nil || t == nil || t.Device == nil {
+		return nil
+	}
+	h, err := db.ToHost(t)
+	if err != nil {
+		return fmt.Errorf("value %q: %w", v.Name, err)
+	}
+	if v.Producer != nil {
+		db.Release(t)
+	}
+	live[v] = h
+	return nil
 }
 
 // runNode runs one node, turning a kernel panic into an error that names

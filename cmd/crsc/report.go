@@ -20,13 +20,20 @@ func printLayerDecisions(w io.Writer, t *passes.Training) {
 		fmt.Fprintf(w, "memory:    %d rewrites (regenerated Dropout masks, 1-bit ReLU masks, norms from their output)\n", t.MemoryRewrites)
 	}
 	if len(t.Attention) > 0 {
-		sampled := 0
+		sampled, recomputed := 0, 0
 		for _, d := range t.Attention {
-			if d.Sampled {
+			switch {
+			case d.Sampled:
 				sampled++
+			case d.Recomputed:
+				recomputed++
 			}
 		}
-		fmt.Fprintf(w, "attention: %d of %d attention-product gradients sampled (the rest: %s)\n", sampled, len(t.Attention), firstExactReason(t.Attention))
+		fmt.Fprintf(w, "attention: %d of %d attention-product gradients sampled", sampled, len(t.Attention))
+		if recomputed > 0 {
+			fmt.Fprintf(w, ", %d exact from a recomputed operand", recomputed)
+		}
+		fmt.Fprintf(w, " (the rest: %s)\n", firstExactReason(t.Attention))
 	}
 	if len(t.Layers) == 0 {
 		return
@@ -53,7 +60,7 @@ func printLayerDecisions(w io.Writer, t *passes.Training) {
 
 func firstExactReason(ds []passes.AttentionDecision) string {
 	for _, d := range ds {
-		if !d.Sampled {
+		if !d.Sampled && !d.Recomputed {
 			return d.Side + " of " + d.Node + ": " + d.Why
 		}
 	}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SST-2 study of issue 5, second half: the tiny T5 trained text to text
+# (random init) exact, WTA@0.3 and WTA@0.1 with 3 seeds each, and LoRA vs
+# LoRA+WTA@0.3 on the small BERT with adapters on every linear layer (so that
+# some adapter inputs are sampled), 3 seeds each. Two runs at a time, one
+# thread each; prints a Markdown table of dev accuracy, wall time and peak
+# memory.
+#   scripts/t5-study.sh [T5_STEPS] [LORA_STEPS] [OUT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t5steps=${1:-1200} lorasteps=${2:-400} out=${3:-runs/t5-study}
+data=../shared/data/sst2
+tok=../shared/tokenizers/t5-small.tokenizer.json vocab=../shared/tokenizers/bert-base-uncased.vocab.txt
+[[ -d $data ]] || { echo "needs ../shared/data/sst2" >&2; exit 1; }
+mkdir -p bin "$out"
+CGO_ENABLED=0 go build -o bin/crsc ./cmd/crsc
+t5=(--arch t5-tiny --tokenizer "$tok" --max-len 48 --batch 32 --max-steps "$t5steps" --lr 3e-3 --warmup 0.1)
+lora=(--arch bert-small --vocab "$vocab" --max-len 48 --batch 32 --max-steps "$lorasteps" --lr 2e-3 --warmup 0.1
+	--lora 16 --lora-targets 'query|key|value|attention.output.dense|intermediate.dense|output.dense')
+run() { # name seed flags...
+	local name=$1 seed=$2
+	shift 2
+	local dir=$out/$name-s$seed
+	rm -rf "$dir"
+	local log acc time mem
+	log=$(bin/crsc train --task sst2 --data "$data" --threads 1 --log-every 500 --seed "$seed" --out "$dir" "$@" 2>&1 | tail -6)
+	acc=$(echo "$log" | sed -n 's/^best accuracy: *//p')
+	time=$(echo "$log" | sed -n 's|^steps: .* in \([^ ]*\) (\([0-9]*\) tokens/s.*|\1, \2 tok/s|p')
+	mem=$(echo "$log" | sed -n 's/.*peak RSS \(.*\)$/\1/p')
+	arena=$(sed -n 's/^ *arena (planned peak) *\([0-9.]* [KMG]iB\).*/\1/p' "$dir/memory.txt" | head -1)
+	echo "| $name | $seed | $acc | $time | $arena | $mem |" >> "$out/rows.md"
+	echo "$name s$seed: $acc"
+}
+rm -f "$out/rows.md"
+jobs=()
+for seed in 1 2 3; do
+	jobs+=("t5-exact $seed ${t5[*]@Q}" "t5-wta0.3 $seed ${t5[*]@Q} --keep 0.3" "t5-wta0.1 $seed ${t5[*]@Q} --keep 0.1")
+	jobs+=("lora16 $seed ${lora[*]@Q}" "lora16+wta0.3 $seed ${lora[*]@Q} --keep 0.3")
+done
+for ((i = 0; i < ${#jobs[@]}; i += 2)); do
+	eval "run ${jobs[i]}" &
+	if ((i + 1 < ${#jobs[@]})); then eval "run ${jobs[i+1]}" & fi
+	wait
+done
+{
+	echo "| run | seed | dev accuracy | wall time, tokens/s | planned arena | peak RSS |"
+	echo "|---|---|---|---|---|---|"
+	sort -t'|' -k2,2 -k3,3n "$out/rows.md"
+} >"$out/table.md"
+cat "$out/table.md"
