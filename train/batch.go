@@ -107,14 +107,15 @@ type batch struct {
 
 // makeBatch stacks the given examples (by index; -1 pads) into tensors.
 func (e *encoded) makeBatch(rows []int, regression bool) *batch {
-	return e.makeBatchAs(rows, regression, -1)
+	return e.makeBatchAs(rows, regression, -1, e.maxLen)
 }
 
 // makeBatchAs is makeBatch with, for a text-to-text model, every row's
 // targets set to class as (-1: each example's own class; padding rows get
-// class 0's, so that no row's loss is all ignored).
-func (e *encoded) makeBatchAs(rows []int, regression bool, as int) *batch {
-	n, L := len(rows), e.maxLen
+// class 0's, so that no row's loss is all ignored), padded to L columns
+// (at least the batch's longest example: padding is at the end).
+func (e *encoded) makeBatchAs(rows []int, regression bool, as, L int) *batch {
+	n := len(rows)
 	b := &batch{ids: ir.NewTensor(ir.Int64, n, L), mask: ir.NewTensor(ir.Int64, n, L), types: ir.NewTensor(ir.Int64, n, L), rows: rows}
 	if e.targets != nil {
 		T := len(e.targets[0])
@@ -153,9 +154,9 @@ func (e *encoded) makeBatchAs(rows []int, regression bool, as int) *batch {
 			continue
 		}
 		enc := e.enc[idx]
-		copy(b.ids.I64[r*L:], enc.IDs)
-		copy(b.mask.I64[r*L:], enc.Mask)
-		copy(b.types.I64[r*L:], enc.Types)
+		copy(b.ids.I64[r*L:(r+1)*L], enc.IDs)
+		copy(b.mask.I64[r*L:(r+1)*L], enc.Mask)
+		copy(b.types.I64[r*L:(r+1)*L], enc.Types)
 		for _, m := range enc.Mask {
 			b.tokens += int(m)
 		}
@@ -168,6 +169,28 @@ func (e *encoded) makeBatchAs(rows []int, regression bool, as int) *batch {
 		}
 	}
 	return b
+}
+
+// PadMultiple rounds dynamically padded lengths up, so that a data set
+// needs a handful of compiled training graphs, not one per length.
+const PadMultiple = 8
+
+// paddedLen is the length a batch of rows is padded to: its longest
+// example (counted by attention mask), rounded up to PadMultiple, at most
+// maxLen.
+func (e *encoded) paddedLen(rows []int) int {
+	longest := 1
+	for _, idx := range rows {
+		if idx < 0 {
+			continue
+		}
+		n := 0
+		for _, m := range e.enc[idx].Mask {
+			n += int(m)
+		}
+		longest = max(longest, n)
+	}
+	return min(e.maxLen, (longest+PadMultiple-1)/PadMultiple*PadMultiple)
 }
 
 // epochOrder is the shuffled example order of an epoch: a function of the

@@ -23,6 +23,11 @@ type Config struct {
 	TokenizerFile string `json:"tokenizer,omitempty"`
 
 	MaxLen int `json:"max_len"`
+	// StaticPadding pads every training batch to MaxLen. Otherwise a batch
+	// is padded to its longest example, rounded up to a multiple of
+	// PadMultiple, and runs on a training graph compiled for that length
+	// (one per length, compiled on first use).
+	StaticPadding bool `json:"static_padding,omitempty"`
 	// TgtLen is a text-to-text model's target length (label pieces +
 	// </s>); 0: the longest label word's.
 	TgtLen      int     `json:"tgt_len,omitempty"`

@@ -108,29 +108,22 @@ func loadModel(c *Config, task *data.Task) (*model, error) {
 		}
 		raw, name = g, "--arch "+c.Arch
 	}
+	if name, rows := positionTable(raw); rows > 0 && c.MaxLen > rows {
+		return nil, fmt.Errorf("--max-len %d exceeds the %d positions of %s (%s): use --max-len %d or less", c.MaxLen, rows, name, c.Model, rows)
+	}
 	m := &model{raw: raw, inputs: map[string]bool{}, t5: isT5(raw), tgtLen: c.TgtLen}
 	if m.t5 && (c.TgtLen < 1 || c.Unigram == nil) {
 		// The target length comes from the label words' pieces.
 		return nil, fmt.Errorf("%s is a text-to-text (T5) model: give its tokenizer.json with --tokenizer", name)
 	}
-	shapes := map[string]ir.Shape{}
-	for _, in := range raw.Inputs {
-		switch {
-		case in.Name == "input_ids" || in.Name == "attention_mask" || (in.Name == "token_type_ids" && !m.t5):
-			shapes[in.Name] = ir.StaticShape(c.Batch, c.MaxLen)
-		case m.t5 && (in.Name == "decoder_input_ids" || in.Name == "labels"):
-			shapes[in.Name] = ir.StaticShape(c.Batch, c.TgtLen)
-		default:
-			return nil, fmt.Errorf("%s: input %q is not one a BERT-family classifier (input_ids, attention_mask, token_type_ids) or a T5 (input_ids, attention_mask, decoder_input_ids, labels) takes", name, in.Name)
-		}
-		m.inputs[in.Name] = true
+	shapes, err := m.inputShapes(name, c.Batch, c.MaxLen)
+	if err != nil {
+		return nil, err
 	}
 	if !m.inputs["input_ids"] {
 		return nil, fmt.Errorf("%s: no input_ids input", name)
 	}
-	m.forward = raw.Clone()
-	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(m.forward, passes.Load, cfg); err != nil {
+	if m.forward, err = m.load(shapes); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	logits := m.forward.Value("logits")
@@ -160,6 +153,35 @@ func loadModel(c *Config, task *data.Task) (*model, error) {
 		return nil, fmt.Errorf("%s: the model outputs %d logits per example, the task has %d classes", name, m.classes, classes)
 	}
 	return m, nil
+}
+
+// inputShapes binds every [batch, seq] input to batch×seqLen (a T5's
+// decoder inputs to batch×tgtLen) and records which inputs the model has.
+func (m *model) inputShapes(name string, batch, seqLen int) (map[string]ir.Shape, error) {
+	shapes := map[string]ir.Shape{}
+	for _, in := range m.raw.Inputs {
+		switch {
+		case in.Name == "input_ids" || in.Name == "attention_mask" || (in.Name == "token_type_ids" && !m.t5):
+			shapes[in.Name] = ir.StaticShape(batch, seqLen)
+		case m.t5 && (in.Name == "decoder_input_ids" || in.Name == "labels"):
+			shapes[in.Name] = ir.StaticShape(batch, m.tgtLen)
+		default:
+			return nil, fmt.Errorf("%s: input %q is not one a BERT-family classifier (input_ids, attention_mask, token_type_ids) or a T5 (input_ids, attention_mask, decoder_input_ids, labels) takes", name, in.Name)
+		}
+		m.inputs[in.Name] = true
+	}
+	return shapes, nil
+}
+
+// load runs the load pipeline on a copy of the raw graph with the given
+// input shapes. The copy shares the raw graph's weight tensors.
+func (m *model) load(shapes map[string]ir.Shape) (*ir.Graph, error) {
+	g := m.raw.Clone()
+	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
+	if err := passes.Run(g, passes.Load, cfg); err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
 // embeddingRows finds the word-embedding table: the initializer a Gather
@@ -242,4 +264,16 @@ func mergeLoRA(w, a, b *ir.Tensor, scale float64) *ir.Tensor {
 		}
 	}
 	return m
+}
+
+// positionTable finds a learned absolute position embedding (BERT's
+// position_embeddings): a 2-D float initializer named like one. T5's
+// relative attention has none, so any length works there.
+func positionTable(g *ir.Graph) (string, int) {
+	for _, v := range g.Inits {
+		if v.Init != nil && len(v.Init.Shape) == 2 && v.DType.IsFloat() && strings.Contains(strings.ToLower(v.Name), "position_embeddings") {
+			return v.Name, v.Init.Shape[0]
+		}
+	}
+	return "", 0
 }

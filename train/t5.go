@@ -113,7 +113,7 @@ func bestClass(scores [][]float64, r int) int {
 func (t *trainer) scoreT5(set *encoded, rows []int) ([][]float64, error) {
 	scores := make([][]float64, len(set.targets))
 	for c := range set.targets {
-		b := set.makeBatchAs(rows, false, c)
+		b := set.makeBatchAs(rows, false, c, set.maxLen)
 		out, err := runtime.Run(t.eval, t.m.feeds(b), runtime.Options{Threads: t.cfg.Threads, ForceEval: true})
 		if err != nil {
 			return nil, fmt.Errorf("eval: %v", err)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -55,7 +56,9 @@ type trainer struct {
 	train    *ir.Graph // compiled training graph
 	eval     *ir.Graph // forward (with adapters), no training rewrites
 	compiled *passes.Training
-	params   map[string]*ir.Tensor // trained parameters (shared with both graphs)
+	spec     passes.TrainingSpec   // as compiled (loss chosen, LoRA already added)
+	byLen    map[int]*ir.Graph     // dynamic padding: training graphs by length (not --max-len)
+	params   map[string]*ir.Tensor // trained parameters (shared with all graphs)
 	infos    []optim.ParamInfo
 	opt      *optim.AdamW
 	gn       *gnorms
@@ -143,22 +146,12 @@ func (t *trainer) compile() error {
 	default:
 		spec.Loss = passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}
 	}
-	g := t.m.forward.Clone()
-	if spec.LoRA.Rank > 0 {
-		// Adapters belong to the model: the eval graph gets them too.
-		if _, err := passes.AddLoRA(g, spec.LoRA); err != nil {
-			return err
-		}
-		if spec.Train.Train == "" {
-			spec.Train.Train = passes.LoRATrainPattern(spec.LoRA)
-		}
-		spec.LoRA.Rank = 0
-	}
-	t.eval = g.Clone()
-	compiled, err := passes.Compile(g, spec)
+	t.spec = spec
+	g, eval, compiled, err := t.build(t.m.forward)
 	if err != nil {
 		return err
 	}
+	t.eval = eval
 	t.train, t.compiled = g, compiled
 	t.params = map[string]*ir.Tensor{}
 	for _, pg := range compiled.Trained {
@@ -177,6 +170,74 @@ func (t *trainer) compile() error {
 	t.opt.Options = runtime.Options{Threads: c.Threads}
 	t.gn = newGNorms(spec.Sampling.GNorm, c.EMADecay, c.Batch, c.MaxLen, compiled.Layers)
 	return nil
+}
+
+// build compiles the training graph (and the eval graph: the forward
+// with adapters) from a loaded forward graph.
+func (t *trainer) build(forward *ir.Graph) (train, eval *ir.Graph, compiled *passes.Training, err error) {
+	spec := t.spec
+	g := forward.Clone()
+	if spec.LoRA.Rank > 0 {
+		// Adapters belong to the model: the eval graph gets them too.
+		if _, err := passes.AddLoRA(g, spec.LoRA); err != nil {
+			return nil, nil, nil, err
+		}
+		if spec.Train.Train == "" {
+			spec.Train.Train = passes.LoRATrainPattern(spec.LoRA)
+		}
+		spec.LoRA.Rank = 0
+	}
+	eval = g.Clone()
+	compiled, err = passes.Compile(g, spec)
+	return g, eval, compiled, err
+}
+
+// dynamicPadding says whether training batches are padded to their own
+// longest example. The gnorm estimates are laid out per position of
+// --max-len, so they need every batch at that length.
+func (t *trainer) dynamicPadding() bool {
+	gnorm := t.spec.Sampling.GNorm
+	return !t.cfg.StaticPadding && (gnorm == "" || gnorm == "none")
+}
+
+// graphFor returns the training graph for batches of length L, compiling
+// it on first use. It shares every trained tensor with the main graph
+// (compiled for --max-len): the optimizer updates those in place, and LoRA
+// drew fresh adapters for this copy that must not be used.
+func (t *trainer) graphFor(L int) (*ir.Graph, error) {
+	if L == t.cfg.MaxLen {
+		return t.train, nil
+	}
+	if g, ok := t.byLen[L]; ok {
+		return g, nil
+	}
+	shapes, err := t.m.inputShapes("the model", t.cfg.Batch, L)
+	if err != nil {
+		return nil, err
+	}
+	fwd, err := t.m.load(shapes)
+	if err != nil {
+		return nil, fmt.Errorf("compiling for length %d: %v", L, err)
+	}
+	g, _, compiled, err := t.build(fwd)
+	if err != nil {
+		return nil, fmt.Errorf("compiling for length %d: %v", L, err)
+	}
+	for _, v := range g.Inits {
+		if p, ok := t.params[v.Name]; ok && slices.Equal(p.Shape, v.Init.Shape) {
+			v.Init = p
+		}
+	}
+	for _, pg := range t.compiled.Trained {
+		if g.Value(pg.Grad.Name) == nil || !slices.ContainsFunc(compiled.Trained, func(q passes.ParamGrad) bool { return q.Param.Name == pg.Param.Name && q.Param.Init == pg.Param.Init }) {
+			return nil, fmt.Errorf("internal error: the graph for length %d does not train %s like the main one", L, pg.Param.Name)
+		}
+	}
+	if t.byLen == nil {
+		t.byLen = map[int]*ir.Graph{}
+	}
+	t.byLen[L] = g
+	return g, nil
 }
 
 // lr is the learning rate of optimizer step s (0-based): linear warmup to
@@ -293,7 +354,15 @@ func (t *trainer) trainStep(order []int) (loss float32, norm float64, tokens int
 	for micro := 0; micro < c.Accum; micro++ {
 		first := (t.batchInEpoch*c.Accum + micro) * c.Batch
 		rows := order[first : first+c.Batch]
-		b := t.trainSet.makeBatch(rows, t.task.Regression)
+		L := t.trainSet.maxLen
+		if t.dynamicPadding() {
+			L = t.trainSet.paddedLen(rows)
+		}
+		g, err := t.graphFor(L)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		b := t.trainSet.makeBatchAs(rows, t.task.Regression, -1, L)
 		feeds := t.m.feeds(b)
 		switch {
 		case t.m.t5: // feeds has labels and decoder_input_ids already
@@ -305,7 +374,7 @@ func (t *trainer) trainStep(order []int) (loss float32, norm float64, tokens int
 		t.gn.feed(feeds, rows)
 		// Seed and step key Dropout masks and WTA-CRS sampling: a resumed
 		// run draws the same numbers.
-		out, err := runtime.Run(t.train, feeds, runtime.Options{Threads: c.Threads, Seed: uint64(c.Seed), Step: uint64(t.step*c.Accum + micro)})
+		out, err := runtime.Run(g, feeds, runtime.Options{Threads: c.Threads, Seed: uint64(c.Seed), Step: uint64(t.step*c.Accum + micro)})
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("step %d: %v", t.step+1, err)
 		}

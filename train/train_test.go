@@ -187,4 +187,61 @@ func TestBadInputs(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("max-len beyond the positions", func(t *testing.T) {
+		c := tinyConfig(t, "exact", "none")
+		c.Model, c.Arch, c.MaxLen = "../testdata/onnx/bert_tiny_cls.op17.train.onnx", "", 100
+		if _, err := Run(c); err == nil || !strings.Contains(err.Error(), "--max-len 100 exceeds the 64 positions") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+// TestDynamicPadding: batches are padded to their longest example (rounded
+// up to PadMultiple), each length gets its own compiled graph, and every
+// graph trains the very tensors the optimizer updates; with LoRA too,
+// whose adapters a fresh compile would otherwise draw anew.
+func TestDynamicPadding(t *testing.T) {
+	for _, lora := range []int{0, 4} {
+		c := tinyConfig(t, "wta", "none")
+		c.MaxLen, c.MaxSteps = 32, 6
+		c.Spec.LoRA = passes.LoRASpec{Rank: lora, BitFit: true}
+		c.Defaults()
+		tr, err := setup(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.run(); err != nil {
+			t.Fatal(err)
+		}
+		if len(tr.byLen) == 0 {
+			t.Fatalf("lora %d: every batch ran at --max-len %d: no dynamic padding", lora, c.MaxLen)
+		}
+		for L, g := range tr.byLen {
+			if L%PadMultiple != 0 || L >= c.MaxLen {
+				t.Errorf("graph for length %d", L)
+			}
+			for _, v := range g.Inits {
+				if p, ok := tr.params[v.Name]; ok && p != v.Init {
+					t.Errorf("lora %d, length %d: %s is not the trained tensor", lora, L, v.Name)
+				}
+			}
+		}
+	}
+}
+
+func TestPaddedLen(t *testing.T) {
+	e := &encoded{maxLen: 20, enc: []tokenize.Encoding{
+		{Mask: []int64{1, 1, 1, 0}}, {Mask: []int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 0}}, {Mask: make([]int64, 20)},
+	}}
+	for i := range e.enc[2].Mask {
+		e.enc[2].Mask[i] = 1
+	}
+	for _, tc := range []struct {
+		rows []int
+		want int
+	}{{[]int{0}, 8}, {[]int{0, 1}, 16}, {[]int{0, -1}, 8}, {[]int{2}, 20}} {
+		if got := e.paddedLen(tc.rows); got != tc.want {
+			t.Errorf("paddedLen(%v) = %d, want %d", tc.rows, got, tc.want)
+		}
+	}
 }

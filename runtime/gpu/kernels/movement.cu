@@ -1,0 +1,66 @@
+// Data-movement kernels of runtime/gpu, by element size (1, 4 or 8 bytes:
+// the values are only moved, so one kernel serves every dtype of a size).
+//
+//   strided_E  Transpose, Slice, Expand, Tile: the contiguous output read
+//              from x at base + Σ index_d · stride_d, with m = [rank,
+//              dims[rank], strides[rank]] (strides may be 0 or negative)
+//   block_E    Concat and Split: rows of blk elements copied between two
+//              row-major layouts, y[o·ys + yo + j] = x[o·xs + xo + j]
+//   gather_E_I Gather along an axis with int64 (I = i64) or int32 indices
+//   fill_E     ConstantOfShape (the value passed as its bit pattern)
+
+typedef unsigned char u8;
+
+DEVICE i64 strided_off(const i64* m, i64 i) {
+  int r = (int)m[0];
+  const i64* dims = m + 1;
+  const i64* st = m + 1 + r;
+  if (r == 1) return i * st[0];
+  i64 off = 0;
+  for (int d = r - 1; d >= 0; d--) {
+    i64 c = i % dims[d];
+    i /= dims[d];
+    off += c * st[d];
+  }
+  return off;
+}
+
+#define MOVE_KERNELS(E, T)                                                            \
+  KERNEL void strided_##E(T* y, const T* x, const i64* m, i64 base, i64 n) {           \
+    i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;                                \
+    if (i < n) y[i] = x[base + strided_off(m, i)];                                     \
+  }                                                                                    \
+  KERNEL void block_##E(T* y, const T* x, i64 rows, i64 blk, i64 ys, i64 yo, i64 xs,  \
+                        i64 xo) {                                                      \
+    i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;                                \
+    if (i >= rows * blk) return;                                                       \
+    i64 o = i / blk, j = i % blk;                                                      \
+    y[o * ys + yo + j] = x[o * xs + xo + j];                                           \
+  }                                                                                    \
+  KERNEL void gather_##E##_i64(T* y, const T* x, const i64* idx, i64 k, i64 inner,     \
+                               i64 dim, i64 n) {                                       \
+    i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;                                \
+    if (i >= n) return;                                                                \
+    i64 u = i / inner, o = u / k;                                                      \
+    i64 v = idx[u % k];                                                                \
+    if (v < 0) v += dim;                                                               \
+    /* Out of range (checked on the host when it can be): write zeros. */              \
+    y[i] = (v >= 0 && v < dim) ? x[(o * dim + v) * inner + i % inner] : (T)0;          \
+  }                                                                                    \
+  KERNEL void gather_##E##_i32(T* y, const T* x, const int* idx, i64 k, i64 inner,     \
+                               i64 dim, i64 n) {                                       \
+    i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;                                \
+    if (i >= n) return;                                                                \
+    i64 u = i / inner, o = u / k;                                                      \
+    i64 v = idx[u % k];                                                                \
+    if (v < 0) v += dim;                                                               \
+    y[i] = (v >= 0 && v < dim) ? x[(o * dim + v) * inner + i % inner] : (T)0;          \
+  }                                                                                    \
+  KERNEL void fill_##E(T* y, u64 bits, i64 n) {                                        \
+    i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;                                \
+    if (i < n) y[i] = (T)bits; /* the value's bits, low bytes first */                 \
+  }
+
+MOVE_KERNELS(1, u8)
+MOVE_KERNELS(4, u32)
+MOVE_KERNELS(8, u64)

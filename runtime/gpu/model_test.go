@@ -1,0 +1,105 @@
+package gpu
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"crsc/internal/npy"
+	"crsc/ir"
+	"crsc/memplan"
+	"crsc/onnx"
+	"crsc/passes"
+	"crsc/runtime"
+)
+
+// tinyModel loads a tiny reference export (testdata/onnx) with the shapes
+// of its set0 inputs; train adds the backward pass (a VJP loss against the
+// reference cotangent), so the graph runs the training kernels as well.
+func tinyModel(t *testing.T, model string, train bool) (*ir.Graph, map[string]*ir.Tensor) {
+	t.Helper()
+	dir := filepath.Join("..", "..", "testdata", "onnx")
+	g, err := onnx.Load(filepath.Join(dir, model+".op13.eval.onnx"))
+	if err != nil {
+		t.Skipf("no tiny model: %v", err)
+	}
+	set := filepath.Join(dir, "ref", model, "set0")
+	files, _ := filepath.Glob(filepath.Join(set, "input_*.npy"))
+	inputs := map[string]*ir.Tensor{}
+	shapes := map[string]ir.Shape{}
+	for _, f := range files {
+		x, err := npy.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "input_"), ".npy")
+		inputs[name], shapes[name] = x, ir.StaticShape(x.Shape...)
+	}
+	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
+	if err := passes.Run(g, passes.Load, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if train {
+		spec := passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}}
+		if _, err := passes.BuildTraining(g, spec); err != nil {
+			t.Fatal(err)
+		}
+		cot, err := npy.ReadFile(filepath.Join(set, "cotangent_logits.npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs["logits_cotangent"] = cot
+	}
+	return g, inputs
+}
+
+// TestTinyModels runs the tiny BERT and T5 exports, forward and training
+// step, through runtime.Execute on the emulated GPU, with and without a
+// memory plan, and compares every output with the CPU backend.
+func TestTinyModels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("whole models on the emulator")
+	}
+	dev := device(t)
+	for _, tc := range []struct {
+		model string
+		train bool
+	}{{"bert_tiny_cls", false}, {"bert_tiny_cls", true}, {"t5_tiny", false}} {
+		name := tc.model
+		if tc.train {
+			name += "/train"
+		}
+		t.Run(name, func(t *testing.T) {
+			g, inputs := tinyModel(t, tc.model, tc.train)
+			opt := runtime.Options{Seed: 7}
+			want, err := runtime.Run(g, inputs, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := memplan.Plan(g, memplan.Options{ForwardEnd: memplan.ForwardEnd(g)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []*memplan.MemPlan{nil, plan} {
+				b, err := New(dev, Options{Seed: opt.Seed, Plan: p})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var db runtime.DeviceBackend = b
+				if p != nil {
+					db = &placed{Backend: b, plan: p, t: t}
+				}
+				got, err := runtime.Execute(g, db, inputs, opt)
+				if err != nil {
+					b.Close()
+					t.Fatal(err)
+				}
+				sameResults(t, got, want, 1e-4)
+				st := b.Stats()
+				t.Logf("%d nodes, plan %v: fallbacks %v, host ops %v, misplaced %v, pool high water %d, arena %d",
+					len(g.Nodes), p != nil, st.Fallbacks, st.HostOps, st.Misplaced, st.PoolHighWater, st.ArenaBytes)
+				b.Close()
+			}
+		})
+	}
+}
