@@ -16,6 +16,8 @@ import (
 	"crsc/models"
 	"crsc/passes"
 	"crsc/runtime"
+	"crsc/runtime/device"
+	"crsc/runtime/gpu"
 )
 
 // Config picks what to time.
@@ -31,6 +33,8 @@ type Config struct {
 	// Training is how the step is compiled (loss is always cross-entropy
 	// on the logits): memory rewrites, WTA-CRS sampling, LoRA.
 	Training passes.TrainingSpec
+	// Device runs the steps (nil: the CPU).
+	Device *device.Device `json:"-"`
 }
 
 // Result is what one benchmark measured.
@@ -43,6 +47,12 @@ type Result struct {
 	// Planned is the memory plan's arena; Measured what the run used of
 	// it plus heap workspace (runtime.Stats.MeasuredPeak).
 	Planned, Measured, SavedForBackward int64
+	// On a GPU: its name, the most device memory held at once (arena,
+	// pool, cuBLAS workspace is the driver's) and the ops that fell back
+	// to the CPU.
+	DeviceName string
+	DevicePeak int64
+	Fallbacks  map[string]int
 }
 
 // Median is the median step time.
@@ -103,6 +113,9 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 		return nil, err
 	}
 	res.Planned, res.SavedForBackward = plan.PlannedPeak, plan.SavedActivationBytes
+	if cfg.Device != nil && cfg.Device.GPU != nil {
+		return res, runOnGPU(cfg, g, inputs, plan, res, progress)
+	}
 	arena := &runtime.Arena{} // one arena, reused by every step
 	for step := 0; step <= cfg.Steps; step++ {
 		var stats runtime.Stats
@@ -125,6 +138,37 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 	}
 	res.PeakRSS = PeakRSS()
 	return res, nil
+}
+
+// runOnGPU times the steps on the device with one backend (one arena laid
+// out by plan) for all of them. Execute returns the loss and gradients on
+// the host, so each timed step includes waiting for the device.
+func runOnGPU(cfg Config, g *ir.Graph, inputs map[string]*ir.Tensor, plan *memplan.MemPlan, res *Result, progress io.Writer) error {
+	b, err := gpu.New(cfg.Device.GPU, gpu.Options{Seed: uint64(cfg.Seed), Plan: plan})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	res.DeviceName = cfg.Device.String()
+	for step := 0; step <= cfg.Steps; step++ {
+		b.SetStep(uint64(step))
+		opts := runtime.Options{Seed: uint64(cfg.Seed), Step: uint64(step)}
+		start := time.Now()
+		if _, err := runtime.Execute(g, b, inputs, opts); err != nil {
+			return err
+		}
+		took := time.Since(start)
+		if step > 0 {
+			res.StepTimes = append(res.StepTimes, took)
+		}
+		if progress != nil {
+			fmt.Fprintf(progress, "step %d/%d: %.0f ms\n", step, cfg.Steps, took.Seconds()*1000)
+		}
+	}
+	st := b.Stats()
+	res.Measured, res.DevicePeak, res.Fallbacks = st.ArenaBytes+st.PoolHighWater, st.PeakDeviceBytes, st.Fallbacks
+	res.PeakRSS = PeakRSS()
+	return nil
 }
 
 // build makes the preset's graph with random weights, bound to the batch
@@ -215,6 +259,11 @@ func (r *Result) Report(w io.Writer, top int) {
 		r.Arch, r.Mode, r.Batch, r.Seq, r.Threads, med.Seconds()*1000, len(r.StepTimes), tokens, float64(r.PeakRSS)/(1<<30), float64(r.Params)/1e6)
 	fmt.Fprintf(w, "memory: planned arena %s, measured %s (%.3f× plan), kept for backward %s\n",
 		memplan.FormatBytes(r.Planned), memplan.FormatBytes(r.Measured), float64(r.Measured)/float64(max(r.Planned, 1)), memplan.FormatBytes(r.SavedForBackward))
+	if r.DeviceName != "" {
+		fmt.Fprintf(w, "device: %s; peak device memory %s (arena, pool, metadata; weights and inputs are uploaded each step); CPU fallbacks %v\n",
+			r.DeviceName, memplan.FormatBytes(r.DevicePeak), r.Fallbacks)
+		return // kernel launches are asynchronous: host-side per-op times would mislead
+	}
 	type opTime struct {
 		op string
 		t  time.Duration

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"crsc/runtime/device"
 	"fmt"
 	"io"
 
@@ -61,7 +62,10 @@ type Config struct {
 	Tokenizer     *tokenize.WordPiece `json:"-"`
 	Unigram       *tokenize.Unigram   `json:"-"` // T5's tokenizer, instead of TokenizerFile
 	Progress      io.Writer           `json:"-"` // progress bar or log lines (nil: none)
-	Terminal      bool                `json:"-"` // Progress is a terminal: draw a bar
+	// Device runs the training and evaluation graphs (nil: the CPU). The
+	// optimizer step stays on the CPU, so the weights travel each step.
+	Device   *device.Device `json:"-"`
+	Terminal bool           `json:"-"` // Progress is a terminal: draw a bar
 }
 
 // Defaults fills the zero fields with the usual fine-tuning values.

@@ -2,6 +2,7 @@ package train
 
 import (
 	"crsc/data"
+	"crsc/runtime/device"
 	"crsc/tokenize"
 )
 
@@ -13,6 +14,7 @@ type EvalConfig struct {
 	TgtLen                   int                 // T5's target length (0: the label words')
 	Tokenizer                *tokenize.WordPiece // instead of Vocab
 	Unigram                  *tokenize.Unigram   // instead of TokenizerFile
+	Device                   *device.Device      // nil: the CPU
 }
 
 // Evaluate runs an exported model (Dropout off) over a labelled file and
@@ -23,7 +25,7 @@ func Evaluate(e EvalConfig) (map[string]float64, error) {
 		return nil, err
 	}
 	c := &Config{Model: e.Model, Task: e.Task, MaxLen: e.MaxLen, Batch: e.Batch, Threads: e.Threads, TgtLen: e.TgtLen,
-		Vocab: e.Vocab, TokenizerFile: e.TokenizerFile, Tokenizer: e.Tokenizer, Unigram: e.Unigram}
+		Vocab: e.Vocab, TokenizerFile: e.TokenizerFile, Tokenizer: e.Tokenizer, Unigram: e.Unigram, Device: e.Device}
 	c.Defaults()
 	targets, err := loadTokenizer(c, task)
 	if err != nil {

@@ -114,7 +114,7 @@ func (t *trainer) scoreT5(set *encoded, rows []int) ([][]float64, error) {
 	scores := make([][]float64, len(set.targets))
 	for c := range set.targets {
 		b := set.makeBatchAs(rows, false, c, set.maxLen)
-		out, err := runtime.Run(t.eval, t.m.feeds(b), runtime.Options{Threads: t.cfg.Threads, ForceEval: true})
+		out, err := t.cfg.Device.Run(t.eval, t.m.feeds(b), runtime.Options{Threads: t.cfg.Threads, ForceEval: true})
 		if err != nil {
 			return nil, fmt.Errorf("eval: %v", err)
 		}

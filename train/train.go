@@ -374,7 +374,7 @@ func (t *trainer) trainStep(order []int) (loss float32, norm float64, tokens int
 		t.gn.feed(feeds, rows)
 		// Seed and step key Dropout masks and WTA-CRS sampling: a resumed
 		// run draws the same numbers.
-		out, err := runtime.Run(g, feeds, runtime.Options{Threads: c.Threads, Seed: uint64(c.Seed), Step: uint64(t.step*c.Accum + micro)})
+		out, err := c.Device.Run(g, feeds, runtime.Options{Threads: c.Threads, Seed: uint64(c.Seed), Step: uint64(t.step*c.Accum + micro)})
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("step %d: %v", t.step+1, err)
 		}
@@ -426,7 +426,7 @@ func (t *trainer) predict(set *encoded) ([]float64, error) {
 	var preds []float64
 	for _, rows := range evalBatches(len(set.examples), t.cfg.Batch) {
 		b := set.makeBatch(rows, t.task.Regression)
-		out, err := runtime.Run(t.eval, t.m.feeds(b), runtime.Options{Threads: t.cfg.Threads, ForceEval: true})
+		out, err := t.cfg.Device.Run(t.eval, t.m.feeds(b), runtime.Options{Threads: t.cfg.Threads, ForceEval: true})
 		if err != nil {
 			return nil, fmt.Errorf("eval: %v", err)
 		}

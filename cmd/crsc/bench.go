@@ -19,9 +19,12 @@ func benchCommand() *cobra.Command {
 		Short: "Time a forward pass or a training step on a preset architecture",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkDevice(device); err != nil {
+			dev, err := openDevice(device, cmd.ErrOrStderr())
+			if err != nil {
 				return err
 			}
+			defer dev.Close()
+			cfg.Device = dev
 			cfg.Training = flags.spec()
 			res, err := bench.Run(cfg, cmd.ErrOrStderr())
 			if err != nil {
@@ -32,6 +35,7 @@ func benchCommand() *cobra.Command {
 					"arch": res.Arch, "mode": res.Mode, "batch": res.Batch, "seq": res.Seq, "threads": res.Threads,
 					"median_ms": res.Median().Seconds() * 1000, "peak_rss_bytes": res.PeakRSS, "params": res.Params,
 					"planned_arena_bytes": res.Planned, "measured_arena_bytes": res.Measured, "saved_activation_bytes": res.SavedForBackward,
+					"device": dev.String(), "device_peak_bytes": res.DevicePeak, "fallbacks": res.Fallbacks,
 				})
 			}
 			res.Report(cmd.OutOrStdout(), top)
@@ -46,7 +50,7 @@ func benchCommand() *cobra.Command {
 	cmd.Flags().IntVar(&cfg.Threads, "threads", 2, "CPU threads")
 	cmd.Flags().Int64Var(&cfg.Seed, "seed", 1, "seed for weights and inputs")
 	cmd.Flags().Float32Var(&cfg.Dropout, "dropout", 0, "training-mode Dropout ratio in the model")
-	cmd.Flags().StringVar(&device, "device", "cpu", "cpu, cuda or auto")
+	cmd.Flags().StringVar(&device, "device", "cpu", deviceHelp)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().IntVar(&top, "top", 12, "ops to list in the time breakdown")
 	flags.register(cmd, false)

@@ -17,9 +17,12 @@ func evalCommand() *cobra.Command {
 		Short: "Score a model on a labelled data file with the task's metric",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkDevice(device); err != nil {
+			dev, err := openDevice(device, cmd.ErrOrStderr())
+			if err != nil {
 				return err
 			}
+			defer dev.Close()
+			c.Device = dev
 			c.Model = args[0]
 			if c.Task == "" || c.Data == "" {
 				return fmt.Errorf("--task and --data are required")
@@ -46,6 +49,6 @@ func evalCommand() *cobra.Command {
 	fl.IntVar(&c.MaxLen, "max-len", 128, "sequence length")
 	fl.IntVar(&c.Batch, "batch", 32, "examples per batch")
 	fl.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all cores)")
-	fl.StringVar(&device, "device", "cpu", "cpu, cuda or auto")
+	fl.StringVar(&device, "device", "cpu", deviceHelp)
 	return cmd
 }

@@ -30,9 +30,11 @@ by --train and --freeze. With --keep < 1 the weight gradients of linear layers
 are WTA-CRS estimates (--estimator, --seed pick the sample).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkDevice(device); err != nil {
+			dev, err := openDevice(device, cmd.ErrOrStderr())
+			if err != nil {
 				return err
 			}
+			defer dev.Close()
 			if out == "" {
 				return fmt.Errorf("--out DIR is required")
 			}
@@ -74,7 +76,7 @@ are WTA-CRS estimates (--estimator, --seed pick the sample).`,
 			}
 			trained := compiled.Trained
 			feeds[outName+"_cotangent"] = cot
-			results, err := runtime.Run(g, feeds, runtime.Options{Seed: seed})
+			results, err := dev.Run(g, feeds, runtime.Options{Seed: seed})
 			if err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
@@ -95,7 +97,7 @@ are WTA-CRS estimates (--estimator, --seed pick the sample).`,
 	cmd.Flags().StringArrayVar(&cotangents, "cotangent", nil, "OUTPUT=FILE.npy: the output to differentiate and its cotangent")
 	cmd.Flags().StringVar(&out, "out", "", "folder for the gradient .npy files")
 	flags.register(cmd, false)
-	cmd.Flags().StringVar(&device, "device", "cpu", "cpu, cuda or auto")
+	cmd.Flags().StringVar(&device, "device", "cpu", deviceHelp)
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "seed for Dropout masks and WTA-CRS sampling")
 	return cmd
 }

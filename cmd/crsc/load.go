@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+
+	"crsc/runtime/device"
 	"fmt"
 	"strings"
 
@@ -42,14 +45,18 @@ func loadModel(path string, shapes map[string]ir.Shape, after func(string, *ir.G
 	return g, nil
 }
 
-// checkDevice validates --device. The CPU runtime is the only one in this
-// build; auto means the best available.
-func checkDevice(device string) error {
-	switch device {
-	case "cpu", "auto", "":
-		return nil
-	case "cuda":
-		return fmt.Errorf("--device cuda: no CUDA runtime is available in this build; use --device cpu")
+// openDevice opens the runtime --device names and shows why auto fell
+// back to the CPU. The caller closes it.
+func openDevice(name string, stderr io.Writer) (*device.Device, error) {
+	d, err := device.Open(name)
+	if err != nil {
+		return nil, err
 	}
-	return fmt.Errorf("--device %q: want cpu, cuda or auto", device)
+	if d.Note != "" {
+		fmt.Fprintln(stderr, d.Note)
+	}
+	return d, nil
 }
+
+// deviceHelp documents --device.
+const deviceHelp = "cpu, cuda (an NVIDIA GPU), auto (cuda if one is found, else cpu) or emu (the CUDA backend on a CPU emulator of the GPU, for testing)"

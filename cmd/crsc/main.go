@@ -46,7 +46,7 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(inspectCommand(), runCommand(), gradCommand(), compileCommand(), benchCommand(), planCommand())
-	root.AddCommand(trainCommand(), evalCommand(), studyCommand())
+	root.AddCommand(trainCommand(), evalCommand(), studyCommand(), selftestCommand())
 	return root
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crsc/cuda"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -115,7 +116,6 @@ func TestBadInput(t *testing.T) {
 		{"missing npy", []string{"run", tinyBert, "--input", "input_ids=" + filepath.Join(dir, "x.npy"), "--out", dir}, []string{"x.npy"}},
 		{"bad shape flag", []string{"inspect", tinyBert, "--shape", "input_ids"}, []string{"NAME=DIMS"}},
 		{"shape of unknown input", []string{"inspect", tinyBert, "--shape", "pixels=1x3"}, []string{`no input "pixels"`}},
-		{"cuda", []string{"run", tinyBert, "--device", "cuda", "--out", dir}, []string{"--device cuda"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := crsc(tc.args...)
@@ -204,5 +204,33 @@ func TestPlanJSON(t *testing.T) {
 	}
 	if code, _, stderr := crsc("plan", "--arch", "gpt-9", "--json"); code == 0 || !strings.Contains(stderr, "t5-base") {
 		t.Errorf("unknown arch: exit %d, %q", code, stderr)
+	}
+}
+
+// TestNoGPU: without a GPU, every command asked for one says so in one
+// line and exits non-zero; selftest also prints its tally.
+func TestNoGPU(t *testing.T) {
+	if d, err := cuda.Open(0); err == nil {
+		d.Close()
+		t.Skip("this machine has a GPU")
+	}
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"run", tinyBert, "--device", "cuda", "--out", dir},
+		{"train", "--device", "cuda"},
+		{"bench", "--device", "cuda", "--arch", "bert-tiny"},
+		{"selftest", "--device", "cuda"},
+	} {
+		code, stdout, stderr := crsc(args...)
+		if code == 0 || strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 || strings.Contains(stderr, "goroutine") {
+			t.Errorf("%v: exit %d, stderr:\n%s", args, code, stderr)
+		}
+		if args[0] == "selftest" {
+			if !strings.Contains(stdout, "FAIL device: --device cuda: libcuda.so.1 not found") || !strings.Contains(stdout, "0 passed, 1 failed") {
+				t.Errorf("selftest stdout:\n%s", stdout)
+			}
+		} else if !strings.Contains(stderr, "--device cuda: libcuda.so.1 not found") {
+			t.Errorf("%v: stderr %q", args, stderr)
+		}
 	}
 }

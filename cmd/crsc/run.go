@@ -28,9 +28,11 @@ becomes '_'. Input shapes are bound from the given arrays, so shape subgraphs
 fold away before the run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkDevice(device); err != nil {
+			dev, err := openDevice(device, cmd.ErrOrStderr())
+			if err != nil {
 				return err
 			}
+			defer dev.Close()
 			if out == "" {
 				return fmt.Errorf("--out DIR is required")
 			}
@@ -53,7 +55,7 @@ fold away before the run.`,
 			if g, err = loadModel(args[0], shapes, nil); err != nil {
 				return err
 			}
-			results, err := runtime.Run(g, feeds, runtime.Options{Threads: threads, Seed: seed})
+			results, err := dev.Run(g, feeds, runtime.Options{Threads: threads, Seed: seed})
 			if err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
@@ -77,7 +79,7 @@ fold away before the run.`,
 	}
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "input NAME=FILE.npy (repeat for each input)")
 	cmd.Flags().StringVar(&out, "out", "", "folder for the output .npy files")
-	cmd.Flags().StringVar(&device, "device", "cpu", "cpu, cuda or auto")
+	cmd.Flags().StringVar(&device, "device", "cpu", deviceHelp)
 	cmd.Flags().IntVar(&threads, "threads", 0, "CPU threads (0: all cores)")
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "seed for training-mode Dropout masks")
 	return cmd

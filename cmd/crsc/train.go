@@ -38,9 +38,12 @@ synthetic sentiment task generated in Go, WTA-CRS at keep 0.3, ending with
 the accuracy and the memory saved against exact training.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkDevice(device); err != nil {
+			dev, err := openDevice(device, cmd.ErrOrStderr())
+			if err != nil {
 				return err
 			}
+			defer dev.Close()
+			c.Device = dev
 			w := cmd.OutOrStdout()
 			if len(args) == 0 && c.Arch == "" {
 				return runDemo(cmd, c.Out)
@@ -92,7 +95,7 @@ the accuracy and the memory saved against exact training.`,
 	fl.BoolVar(&c.Resume, "resume", false, "continue the run in --out from its checkpoint")
 	fl.IntVar(&c.LogEvery, "log-every", 10, "log every N steps")
 	fl.IntVar(&c.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
-	fl.StringVar(&device, "device", "cpu", "cpu, cuda or auto")
+	fl.StringVar(&device, "device", "cpu", deviceHelp)
 	flags.register(cmd, false)
 	return cmd
 }
