@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"math/rand"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -77,6 +79,75 @@ func Arch(name string) (models.BertConfig, error) {
 
 // Run builds the graph, runs one warm-up step and then cfg.Steps timed ones.
 func Run(cfg Config, progress io.Writer) (*Result, error) {
+	r, err := prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Device != nil && cfg.Device.GPU != nil {
+		return r.res, runOnGPU(cfg, r.g, r.inputs, r.plan, r.res, progress)
+	}
+	for step := 0; step <= cfg.Steps; step++ {
+		took, err := r.step(step)
+		if err != nil {
+			return nil, err
+		}
+		if progress != nil {
+			fmt.Fprintf(progress, "step %d/%d: %.0f ms\n", step, cfg.Steps, took.Seconds()*1000)
+		}
+	}
+	r.res.PeakRSS = PeakRSS()
+	return r.res, nil
+}
+
+// Compare times the exact step and the sampled step cfg describes in one
+// process, alternating which goes first, so that the machine's drift
+// (other jobs, clocks) hits both alike: the ratio of their medians is what
+// WTA-CRS costs or saves at equal batch. CPU only.
+func Compare(cfg Config, progress io.Writer) (exact, sampled *Result, err error) {
+	if cfg.Device != nil && cfg.Device.GPU != nil {
+		return nil, nil, fmt.Errorf("--vs-exact runs on the CPU; time each on the GPU with its own crsc bench")
+	}
+	ex := cfg
+	ex.Training.Sampling = passes.SamplingSpec{}
+	re, err := prepare(ex)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, err := prepare(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	for step := 0; step <= cfg.Steps; step++ {
+		pair := [2]*runner{re, rs}
+		if step%2 == 1 {
+			pair = [2]*runner{rs, re}
+		}
+		for _, r := range pair {
+			took, err := r.step(step)
+			if err != nil {
+				return nil, nil, err
+			}
+			if progress != nil {
+				fmt.Fprintf(progress, "step %d/%d %s: %.0f ms\n", step, cfg.Steps, r.name, took.Seconds()*1000)
+			}
+		}
+	}
+	re.res.PeakRSS, rs.res.PeakRSS = PeakRSS(), PeakRSS()
+	return re.res, rs.res, nil
+}
+
+// runner is one compiled, planned step and its inputs.
+type runner struct {
+	name   string
+	cfg    Config
+	g      *ir.Graph
+	inputs map[string]*ir.Tensor
+	plan   *memplan.MemPlan
+	arena  *runtime.Arena // one arena, reused by every step
+	res    *Result
+}
+
+func prepare(cfg Config) (*runner, error) {
 	if cfg.Batch <= 0 || cfg.Seq <= 0 {
 		return nil, fmt.Errorf("batch %d × seq %d: both must be at least 1", cfg.Batch, cfg.Seq)
 	}
@@ -113,31 +184,31 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 		return nil, err
 	}
 	res.Planned, res.SavedForBackward = plan.PlannedPeak, plan.SavedActivationBytes
-	if cfg.Device != nil && cfg.Device.GPU != nil {
-		return res, runOnGPU(cfg, g, inputs, plan, res, progress)
+	name := "exact"
+	if cfg.Training.Sampling.Enabled() {
+		name = fmt.Sprintf("%s@%g", cfg.Training.Sampling.Estimator, cfg.Training.Sampling.Keep)
 	}
-	arena := &runtime.Arena{} // one arena, reused by every step
-	for step := 0; step <= cfg.Steps; step++ {
-		var stats runtime.Stats
-		opts := runtime.Options{Threads: cfg.Threads, Seed: uint64(cfg.Seed), Step: uint64(step), Plan: plan, Arena: arena, Stats: &stats}
-		if step > 0 {
-			opts.Profile = res.Profile
-		}
-		start := time.Now()
-		if _, err := runtime.Run(g, inputs, opts); err != nil {
-			return nil, err
-		}
-		took := time.Since(start)
-		res.Measured = max(res.Measured, stats.MeasuredPeak)
-		if step > 0 { // step 0 warms caches and pools
-			res.StepTimes = append(res.StepTimes, took)
-		}
-		if progress != nil {
-			fmt.Fprintf(progress, "step %d/%d: %.0f ms\n", step, cfg.Steps, took.Seconds()*1000)
-		}
+	return &runner{name: name, cfg: cfg, g: g, inputs: inputs, plan: plan, arena: &runtime.Arena{}, res: res}, nil
+}
+
+// step runs step number i on the CPU; step 0 warms caches and pools and
+// is not recorded.
+func (r *runner) step(i int) (time.Duration, error) {
+	var stats runtime.Stats
+	opts := runtime.Options{Threads: r.cfg.Threads, Seed: uint64(r.cfg.Seed), Step: uint64(i), Plan: r.plan, Arena: r.arena, Stats: &stats}
+	if i > 0 {
+		opts.Profile = r.res.Profile
 	}
-	res.PeakRSS = PeakRSS()
-	return res, nil
+	start := time.Now()
+	if _, err := runtime.Run(r.g, r.inputs, opts); err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	r.res.Measured = max(r.res.Measured, stats.MeasuredPeak)
+	if i > 0 {
+		r.res.StepTimes = append(r.res.StepTimes, took)
+	}
+	return took, nil
 }
 
 // runOnGPU times the steps on the device with one backend (one arena laid
@@ -282,5 +353,37 @@ func (r *Result) Report(w io.Writer, top int) {
 		}
 		fmt.Fprintf(w, "  %-34s %6.1f%%  %8.1f ms/step  (%d calls/step)\n", o.op, 100*o.t.Seconds()/total.Seconds(),
 			o.t.Seconds()*1000/float64(len(r.StepTimes)), r.Profile.Count[o.op]/len(r.StepTimes))
+	}
+}
+
+// ReportDiff prints how the sampled step's time compares with the exact
+// one's: the ratio of the medians, and the ops whose time changed most
+// (per step, from both profiles).
+func ReportDiff(w io.Writer, exact, sampled *Result, top int) {
+	e, s := exact.Median(), sampled.Median()
+	fmt.Fprintf(w, "%s vs exact, %s batch %d × seq %d, alternating in one process: %.1f vs %.1f ms/step, ratio %.3f\n",
+		sampled.Training.Sampling.Estimator, sampled.Arch, sampled.Batch, sampled.Seq, s.Seconds()*1000, e.Seconds()*1000, s.Seconds()/e.Seconds())
+	perStep := func(r *Result, op string) float64 {
+		return r.Profile.Time[op].Seconds() * 1000 / float64(max(len(r.StepTimes), 1))
+	}
+	type delta struct {
+		op   string
+		a, b float64
+	}
+	var ds []delta
+	for _, p := range []*Result{exact, sampled} {
+		for op := range p.Profile.Time {
+			if !slices.ContainsFunc(ds, func(d delta) bool { return d.op == op }) {
+				ds = append(ds, delta{op, perStep(exact, op), perStep(sampled, op)})
+			}
+		}
+	}
+	sort.Slice(ds, func(i, j int) bool { return math.Abs(ds[i].b-ds[i].a) > math.Abs(ds[j].b-ds[j].a) })
+	fmt.Fprintln(w, "where the time changed (ms/step, exact → sampled):")
+	for i, d := range ds {
+		if i == top {
+			break
+		}
+		fmt.Fprintf(w, "  %-34s %8.1f → %8.1f  (%+.1f)\n", d.op, d.a, d.b, d.b-d.a)
 	}
 }

@@ -12,8 +12,10 @@ t5steps=${1:-1200} lorasteps=${2:-400} out=${3:-runs/t5-study}
 data=../shared/data/sst2
 tok=../shared/tokenizers/t5-small.tokenizer.json vocab=../shared/tokenizers/bert-base-uncased.vocab.txt
 [[ -d $data ]] || { echo "needs ../shared/data/sst2" >&2; exit 1; }
-mkdir -p bin "$out"
-CGO_ENABLED=0 go build -o bin/crsc ./cmd/crsc
+mkdir -p "$out"
+# A binary of its own: rebuilding bin/crsc meanwhile must not change later runs.
+crsc=$out/crsc
+CGO_ENABLED=0 go build -o "$crsc" ./cmd/crsc
 t5=(--arch t5-tiny --tokenizer "$tok" --max-len 48 --batch 32 --max-steps "$t5steps" --lr 3e-3 --warmup 0.1)
 lora=(--arch bert-small --vocab "$vocab" --max-len 48 --batch 32 --max-steps "$lorasteps" --lr 2e-3 --warmup 0.1
 	--lora 16 --lora-targets 'query|key|value|attention.output.dense|intermediate.dense|output.dense')
@@ -23,7 +25,7 @@ run() { # name seed flags...
 	local dir=$out/$name-s$seed
 	rm -rf "$dir"
 	local log acc time mem
-	log=$(bin/crsc train --task sst2 --data "$data" --threads 1 --log-every 500 --seed "$seed" --out "$dir" "$@" 2>&1 | tail -6)
+	log=$("$crsc" train --task sst2 --data "$data" --threads 1 --log-every 500 --seed "$seed" --out "$dir" "$@" 2>&1 | tail -6)
 	acc=$(echo "$log" | sed -n 's/^best accuracy: *//p')
 	time=$(echo "$log" | sed -n 's|^steps: .* in \([^ ]*\) (\([0-9]*\) tokens/s.*|\1, \2 tok/s|p')
 	mem=$(echo "$log" | sed -n 's/.*peak RSS \(.*\)$/\1/p')

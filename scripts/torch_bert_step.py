@@ -1,9 +1,13 @@
 """PyTorch peer for `crsc bench`: the same BERT-base-shaped classifier
 (embeddings, 12 post-LN encoder layers with exact GELU, pooler, classifier),
 timed for one training step (forward + cross-entropy + backward, no optimizer)
-on the CPU with the same threads. Prints one JSON line like `crsc bench --json`.
+on the CPU with the same threads, or on a GPU (--device cuda: plain FP32, TF32
+off, as crsc computes; peak = torch.cuda.max_memory_allocated). Prints one JSON
+line like `crsc bench --json`. --max-batch searches the largest batch that
+fits on the GPU (doubling, then bisecting on out-of-memory).
 
     OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 scripts/torch_bert_step.py --batch 8 --seq 128
+    python3 scripts/torch_bert_step.py --device cuda --batch 32 --seq 128 --steps 10
 """
 import argparse, json, math, resource, time
 import torch
@@ -39,11 +43,38 @@ class Bert(nn.Module):
 
     def forward(s, ids, mask, types):
         t = ids.shape[1]
-        x = s.ln(s.word(ids) + s.tok_type(types) + s.pos(torch.arange(t))[None])
+        x = s.ln(s.word(ids) + s.tok_type(types) + s.pos(torch.arange(t, device=ids.device))[None])
         m = (1.0 - mask[:, None, None, :].float()) * -10000.0
         for layer in s.layers:
             x = layer(x, m)
         return s.cls(torch.tanh(s.pool(x[:, 0])))
+
+
+def step(model, ids, mask, types, labels, mode):
+    if mode == "train":
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(ids, mask, types), labels).backward()
+    else:
+        with torch.no_grad():
+            model(ids, mask, types)
+
+
+def inputs(batch, seq, dev):
+    ids = torch.randint(0, 30522, (batch, seq), device=dev)
+    return ids, torch.ones_like(ids), torch.zeros_like(ids), torch.arange(batch, device=dev) % 2
+
+
+def fits(model, batch, seq, dev, mode):
+    """One step at batch: True if it ran, False on out-of-memory."""
+    try:
+        step(model, *inputs(batch, seq, dev), mode)
+        torch.cuda.synchronize()
+        return True
+    except torch.cuda.OutOfMemoryError:
+        return False
+    finally:
+        model.zero_grad(set_to_none=True)
+        torch.cuda.empty_cache()
 
 
 def main():
@@ -53,28 +84,44 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--mode", default="train")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--max-batch", action="store_true", help="find the largest batch that fits (GPU)")
     a = ap.parse_args()
     torch.manual_seed(1)
     torch.set_num_threads(a.threads)
-    model = Bert()
-    ids = torch.randint(0, 30522, (a.batch, a.seq))
-    mask, types = torch.ones_like(ids), torch.zeros_like(ids)
-    labels = torch.arange(a.batch) % 2
+    dev = torch.device(a.device)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    model = Bert().to(dev)
+    if a.max_batch:
+        lo, hi = 0, a.batch
+        while fits(model, hi, a.seq, dev, a.mode):
+            lo, hi = hi, hi * 2
+        while hi - lo > max(1, lo // 64):
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if fits(model, mid, a.seq, dev, a.mode) else (lo, mid)
+        print(json.dumps({"peer": "pytorch " + torch.__version__, "device": a.device, "mode": a.mode, "seq": a.seq, "max_batch": lo}))
+        return
+    batch = inputs(a.batch, a.seq, dev)
     times = []
-    for step in range(a.steps + 1):
+    for i in range(a.steps + 1):
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         start = time.perf_counter()
-        if a.mode == "train":
-            model.zero_grad(set_to_none=True)
-            F.cross_entropy(model(ids, mask, types), labels).backward()
-        else:
-            with torch.no_grad():
-                model(ids, mask, types)
-        if step > 0:
+        step(model, *batch, a.mode)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        if i > 0:
             times.append(time.perf_counter() - start)
     times.sort()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"peer": "pytorch " + torch.__version__, "mode": a.mode, "batch": a.batch, "seq": a.seq,
-                      "threads": a.threads, "median_ms": times[len(times) // 2] * 1000, "peak_rss_bytes": peak}))
+    out = {"peer": "pytorch " + torch.__version__, "device": a.device, "mode": a.mode, "batch": a.batch, "seq": a.seq,
+           "threads": a.threads, "median_ms": times[len(times) // 2] * 1000,
+           "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    if dev.type == "cuda":
+        out["device_name"] = torch.cuda.get_device_name()
+        out["device_peak_bytes"] = torch.cuda.max_memory_allocated()
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

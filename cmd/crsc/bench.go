@@ -2,16 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"crsc/bench"
+	"crsc/runtime/device"
 )
 
 func benchCommand() *cobra.Command {
 	cfg := bench.Config{}
 	var device string
-	var asJSON bool
+	var asJSON, vsExact bool
 	var top int
 	var flags trainingFlags
 	cmd := &cobra.Command{
@@ -26,19 +28,34 @@ func benchCommand() *cobra.Command {
 			defer dev.Close()
 			cfg.Device = dev
 			cfg.Training = flags.spec()
+			w := cmd.OutOrStdout()
+			if vsExact {
+				if !cfg.Training.Sampling.Enabled() {
+					return fmt.Errorf("--vs-exact compares a sampled step with the exact one: give --keep below 1")
+				}
+				ex, sa, err := bench.Compare(cfg, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				ratio := sa.Median().Seconds() / ex.Median().Seconds()
+				if asJSON {
+					return json.NewEncoder(w).Encode(map[string]any{"exact": benchJSON(ex, dev), "sampled": benchJSON(sa, dev), "ratio": ratio})
+				}
+				ex.Report(w, top)
+				fmt.Fprintln(w)
+				sa.Report(w, top)
+				fmt.Fprintln(w)
+				bench.ReportDiff(w, ex, sa, top)
+				return nil
+			}
 			res, err := bench.Run(cfg, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{
-					"arch": res.Arch, "mode": res.Mode, "batch": res.Batch, "seq": res.Seq, "threads": res.Threads,
-					"median_ms": res.Median().Seconds() * 1000, "peak_rss_bytes": res.PeakRSS, "params": res.Params,
-					"planned_arena_bytes": res.Planned, "measured_arena_bytes": res.Measured, "saved_activation_bytes": res.SavedForBackward,
-					"device": dev.String(), "device_peak_bytes": res.DevicePeak, "fallbacks": res.Fallbacks,
-				})
+				return json.NewEncoder(w).Encode(benchJSON(res, dev))
 			}
-			res.Report(cmd.OutOrStdout(), top)
+			res.Report(w, top)
 			return nil
 		},
 	}
@@ -52,7 +69,18 @@ func benchCommand() *cobra.Command {
 	cmd.Flags().Float32Var(&cfg.Dropout, "dropout", 0, "training-mode Dropout ratio in the model")
 	cmd.Flags().StringVar(&device, "device", "cpu", deviceHelp)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	cmd.Flags().BoolVar(&vsExact, "vs-exact", false, "time the exact step too, alternating with the sampled one in the same process, and report the ratio and where the time goes")
 	cmd.Flags().IntVar(&top, "top", 12, "ops to list in the time breakdown")
 	flags.register(cmd, false)
 	return cmd
+}
+
+// benchJSON is one benchmark result as `bench --json` prints it.
+func benchJSON(res *bench.Result, dev *device.Device) map[string]any {
+	return map[string]any{
+		"arch": res.Arch, "mode": res.Mode, "batch": res.Batch, "seq": res.Seq, "threads": res.Threads,
+		"median_ms": res.Median().Seconds() * 1000, "peak_rss_bytes": res.PeakRSS, "params": res.Params,
+		"planned_arena_bytes": res.Planned, "measured_arena_bytes": res.Measured, "saved_activation_bytes": res.SavedForBackward,
+		"device": dev.String(), "device_peak_bytes": res.DevicePeak, "fallbacks": res.Fallbacks,
+	}
 }

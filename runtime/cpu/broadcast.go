@@ -1,30 +1,14 @@
 package cpu
 
-import "crsc/ir"
+import (
+	"crsc/ir"
+	"crsc/runtime/shapes"
+)
 
 // broadcastShape applies ONNX multidirectional (numpy) broadcasting.
-func broadcastShape(n *ir.Node, shapes ...[]int) ([]int, error) {
-	rank := 0
-	for _, s := range shapes {
-		rank = max(rank, len(s))
-	}
-	out := make([]int, rank)
-	for i := range out {
-		out[i] = 1
-	}
-	for _, s := range shapes {
-		off := rank - len(s)
-		for i, d := range s {
-			switch o := out[off+i]; {
-			case d == o || d == 1:
-			case o == 1:
-				out[off+i] = d
-			default:
-				return nil, errf(n, "shapes %v are not broadcast-compatible", shapes)
-			}
-		}
-	}
-	return out, nil
+func broadcastShape(n *ir.Node, ss ...[]int) ([]int, error) {
+	out, err := shapes.Broadcast(ss...)
+	return out, nodeErr(n, err)
 }
 
 // bcastPlan iterates an output of shape out in rows of its innermost dim,
@@ -40,20 +24,10 @@ type bcastPlan struct {
 }
 
 func planBroadcast(out []int, ins ...[]int) *bcastPlan {
-	rank := len(out)
 	// Per-input strides aligned to out, 0 where broadcast.
 	full := make([][]int, len(ins))
 	for k, s := range ins {
-		st := make([]int, rank)
-		off := rank - len(s)
-		acc := 1
-		for i := len(s) - 1; i >= 0; i-- {
-			if s[i] != 1 {
-				st[off+i] = acc
-			}
-			acc *= s[i]
-		}
-		full[k] = st
+		full[k] = shapes.AlignedStrides(s, len(out))
 	}
 	return planStrided(out, full...)
 }
@@ -62,31 +36,8 @@ func planBroadcast(out []int, ins ...[]int) *bcastPlan {
 // including 0 for broadcast and steps for Slice), one per dim of out.
 func planStrided(out []int, full ...[]int) *bcastPlan {
 	ins := full
-	rank := len(out)
-	p := &bcastPlan{strides: make([][]int, len(ins))}
-	for d := 0; d < rank; d++ {
-		if out[d] == 1 {
-			continue
-		}
-		last := len(p.dims) - 1
-		mergeable := last >= 0
-		for k := range ins {
-			if mergeable && p.strides[k][last] != full[k][d]*out[d] {
-				mergeable = false
-			}
-		}
-		if mergeable {
-			p.dims[last] *= out[d]
-			for k := range ins {
-				p.strides[k][last] = full[k][d]
-			}
-			continue
-		}
-		p.dims = append(p.dims, out[d])
-		for k := range ins {
-			p.strides[k] = append(p.strides[k], full[k][d])
-		}
-	}
+	p := &bcastPlan{}
+	p.dims, p.strides = shapes.Collapse(out, full...)
 	if len(p.dims) == 0 { // scalar output, or all dims 1
 		p.dims = []int{1}
 		for k := range ins {
@@ -209,15 +160,4 @@ func stridedCopy(ctx *Ctx, dst, src *ir.Tensor, base int, dims, strides []int) {
 	cp := rowCopier(dst, src)
 	s := p.inner[0]
 	p.run(ctx, func(o int, offs []int, n int) { cp(o, base+offs[0], n, s) })
-}
-
-// contiguousStrides returns row-major strides for shape.
-func contiguousStrides(shape []int) []int {
-	st := make([]int, len(shape))
-	acc := 1
-	for i := len(shape) - 1; i >= 0; i-- {
-		st[i] = acc
-		acc *= shape[i]
-	}
-	return st
 }

@@ -2,8 +2,10 @@ package cpu
 
 import (
 	"math"
+	"slices"
 
 	"crsc/ir"
+	"crsc/runtime/shapes"
 )
 
 // crscDomain holds crsc's own ops; here, the gradient helpers the autodiff
@@ -32,7 +34,7 @@ func geluGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 		return nil, err
 	}
 	dy, x := ins[0], ins[1]
-	if !equalInts(dy.Shape, x.Shape) || dy.DType != x.DType {
+	if !slices.Equal(dy.Shape, x.Shape) || dy.DType != x.DType {
 		return nil, errf(n, "dY %v%v and X %v%v differ", dy.DType, dy.Shape, x.DType, x.Shape)
 	}
 	out := ctx.newTensor(x.DType, x.Shape)
@@ -83,24 +85,8 @@ func gradTargetShape(n *ir.Node, t *ir.Tensor, what string) ([]int, error) {
 // that the result reshapes to to: the leading axes to lacks, and those where
 // to has 1 and from does not. It fails unless to broadcasts to from.
 func gradSumToAxes(n *ir.Node, from, to []int) ([]int, error) {
-	if len(to) > len(from) {
-		return nil, errf(n, "cannot sum shape %v to the larger rank shape %v", from, to)
-	}
-	off := len(from) - len(to)
-	var axes []int
-	for i := 0; i < off; i++ {
-		axes = append(axes, i)
-	}
-	for i, d := range to {
-		switch f := from[off+i]; {
-		case f == d:
-		case d == 1:
-			axes = append(axes, off+i)
-		default:
-			return nil, errf(n, "shape %v does not broadcast to %v, so %v cannot be summed to it", to, from, from)
-		}
-	}
-	return axes, nil
+	axes, err := shapes.SumToAxes(from, to)
+	return axes, nodeErr(n, err)
 }
 
 // sumTo sums x over the axes broadcasting expanded, so that it gets shape to.
@@ -177,32 +163,16 @@ func gatherGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, err
 	if err != nil {
 		return nil, err
 	}
-	want := append(append(append([]int{}, shape[:axis]...), idxT.Shape...), shape[axis+1:]...)
-	if !equalInts(dy.Shape, want) {
+	want := shapes.Gather(shape, idxT.Shape, axis)
+	if !slices.Equal(dy.Shape, want) {
 		return nil, errf(n, "dY shape %v, want %v (Gather of %v by indices %v on axis %d)", dy.Shape, want, shape, idxT.Shape, axis)
 	}
 	dim := shape[axis]
-	rowsOf := make([]int, len(idx)) // normalized index per position j
-	start := make([]int, dim+1)     // CSR offsets: positions reading row r are order[start[r]:start[r+1]]
-	for j, v := range idx {
-		if v < -int64(dim) || v >= int64(dim) {
-			return nil, errf(n, "index %d out of range for axis %d of size %d", v, axis, dim)
-		}
-		if v < 0 {
-			v += int64(dim)
-		}
-		rowsOf[j] = int(v)
-		start[v+1]++
+	rowsOf, err := shapes.Indices(idx, axis, dim) // normalized index per position j
+	if err != nil {
+		return nil, nodeErr(n, err)
 	}
-	for r := 0; r < dim; r++ {
-		start[r+1] += start[r]
-	}
-	order := make([]int, len(idx))
-	fill := append([]int(nil), start[:dim]...)
-	for j, r := range rowsOf {
-		order[fill[r]] = j
-		fill[r]++
-	}
+	start, order := shapes.InvertIndex(rowsOf, dim) // positions reading row r: order[start[r]:start[r+1]]
 	out := ctx.newTensor(dy.DType, shape)
 	g := gatherGradPlan{outer: ir.NumElements(shape[:axis]), dim: dim, k: len(idx),
 		inner: ir.NumElements(shape[axis+1:]), start: start, order: order}
@@ -280,51 +250,6 @@ func scatterAddRows[T float](ctx *Ctx, g *gatherGradPlan, dy, out []T) {
 	})
 }
 
-// gradSliceRegion computes where ONNX Slice over a tensor of the given shape
-// reads: the result dims, and the base offset and per-dim strides of the
-// read within the row-major source. Clamping follows sliceKernel exactly
-// (separately for positive and negative steps).
-func gradSliceRegion(n *ir.Node, shape []int, starts, ends, axes, steps []int64) (dims, strides []int, base int, err error) {
-	if len(starts) != len(ends) {
-		return nil, nil, 0, errf(n, "starts %v and ends %v differ in length", starts, ends)
-	}
-	if axes == nil {
-		for i := range starts {
-			axes = append(axes, int64(i))
-		}
-	}
-	if steps == nil {
-		steps = make([]int64, len(starts))
-		for i := range steps {
-			steps[i] = 1
-		}
-	}
-	if len(axes) != len(starts) || len(steps) != len(starts) {
-		return nil, nil, 0, errf(n, "starts, ends, axes and steps differ in length")
-	}
-	ax, err := normAxes(n, axes, len(shape))
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	st := contiguousStrides(shape)
-	dims = append([]int{}, shape...)
-	strides = append([]int{}, st...)
-	for i, a := range ax {
-		d := int64(shape[a])
-		start, end, step := starts[i], ends[i], steps[i]
-		if step == 0 {
-			return nil, nil, 0, errf(n, "step 0 on axis %d", a)
-		}
-		start, cnt := clampSlice(d, start, end, step)
-		dims[a] = int(cnt)
-		strides[a] = st[a] * int(step)
-		if cnt > 0 {
-			base += int(start) * st[a]
-		}
-	}
-	return dims, strides, base, nil
-}
-
 // sliceGradKernel: SliceGrad(dY, shape, starts, ends, axes?, steps?) is the
 // adjoint of Slice(x, starts, ends, axes, steps) with x of the given shape:
 // zeros with dY written where the slice read. A slice reads each element at
@@ -354,11 +279,11 @@ func sliceGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 			return nil, err
 		}
 	}
-	dims, strides, base, err := gradSliceRegion(n, shape, lists[0], lists[1], lists[2], lists[3])
+	dims, strides, base, err := shapes.Slice(shape, lists[0], lists[1], lists[2], lists[3])
 	if err != nil {
-		return nil, err
+		return nil, nodeErr(n, err)
 	}
-	if !equalInts(dy.Shape, dims) {
+	if !slices.Equal(dy.Shape, dims) {
 		return nil, errf(n, "dY shape %v, want %v (the slice of %v)", dy.Shape, dims, shape)
 	}
 	out := ctx.newTensor(dy.DType, shape)
@@ -425,7 +350,7 @@ func dropoutGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 	if mask == nil {
 		return nil, errf(n, "missing mask (input 1), needed in training mode")
 	}
-	if mask.DType != ir.Bool || !equalInts(mask.Shape, dy.Shape) {
+	if mask.DType != ir.Bool || !slices.Equal(mask.Shape, dy.Shape) {
 		return nil, errf(n, "mask must be bool %v, got %v %v", dy.Shape, mask.DType, mask.Shape)
 	}
 	scale := 0.0
@@ -486,19 +411,14 @@ func layerNormGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, 
 	if st := storage(x.DType); st != ir.Float32 && st != ir.Float64 {
 		return nil, errf(n, "unsupported dtype %v (want float)", x.DType)
 	}
-	if dy.DType != x.DType || !equalInts(dy.Shape, x.Shape) {
+	if dy.DType != x.DType || !slices.Equal(dy.Shape, x.Shape) {
 		return nil, errf(n, "dY %v %v must match X %v %v", dy.DType, dy.Shape, x.DType, x.Shape)
 	}
-	r := len(x.Shape)
-	if r == 0 {
-		return nil, errf(n, "input must have rank >= 1")
-	}
-	axis, err := normAxis(n, n.Attrs.Int("axis", -1), r)
+	p, err := normLayout(n, x)
 	if err != nil {
 		return nil, err
 	}
-	norm := x.Shape[axis:]
-	outer, d := ir.NumElements(x.Shape[:axis]), ir.NumElements(norm)
+	axis, norm, outer, d := p.Axis, p.Norm, p.Outer, p.D
 	if scale.DType != x.DType {
 		return nil, errf(n, "scale dtype %v differs from input %v", scale.DType, x.DType)
 	}
@@ -664,7 +584,7 @@ func sceLossGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 		return nil, errf(n, "dLoss must be float, got %v", dLoss.DType)
 	}
 	if reduction == "none" {
-		if wantLabels := labels.Shape; !equalInts(dLoss.Shape, wantLabels) {
+		if wantLabels := labels.Shape; !slices.Equal(dLoss.Shape, wantLabels) {
 			return nil, errf(n, "dLoss shape %v, want %v for reduction none", dLoss.Shape, wantLabels)
 		}
 	} else if dLoss.Len() != 1 {

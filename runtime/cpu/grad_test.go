@@ -3,6 +3,7 @@ package cpu
 import (
 	"math"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,12 +68,12 @@ func fdCheck(t *testing.T, what string, f func(ins []*ir.Tensor) *ir.Tensor, ins
 	t.Helper()
 	const h = 1e-6
 	x := ins[wrt]
-	if grad == nil || !equalInts(grad.Shape, x.Shape) || grad.DType != ir.Float64 {
+	if grad == nil || !slices.Equal(grad.Shape, x.Shape) || grad.DType != ir.Float64 {
 		t.Fatalf("%s: gradient %v, want f64 of shape %v", what, grad, x.Shape)
 	}
 	dot := func() float64 {
 		y := f(ins)
-		if !equalInts(y.Shape, cot.Shape) {
+		if !slices.Equal(y.Shape, cot.Shape) {
 			t.Fatalf("%s: forward shape %v, cotangent %v", what, y.Shape, cot.Shape)
 		}
 		s := 0.0
@@ -132,12 +133,12 @@ func TestSumToGrad(t *testing.T) {
 		t.Errorf("SumTo scalar: %v, want %g", s, want)
 	}
 	c := gRun(t, nil, crsc("SumTo", nil), cot, gShape(2, 3, 4))[0]
-	if !equalInts(c.Shape, cot.Shape) || &c.F64[0] == &cot.F64[0] || c.F64[5] != cot.F64[5] {
+	if !slices.Equal(c.Shape, cot.Shape) || &c.F64[0] == &cot.F64[0] || c.F64[5] != cot.F64[5] {
 		t.Errorf("SumTo same shape: %v", c)
 	}
 	// float32 accumulates in float64.
 	f := ir.FromFloat32([]int{3, 2}, []float32{1, 2, 3, 4, 5, 6})
-	if got := gRun(t, nil, crsc("SumTo", nil), f, gShape(1, 2))[0]; !equalInts(got.Shape, []int{1, 2}) || got.F32[0] != 9 || got.F32[1] != 12 {
+	if got := gRun(t, nil, crsc("SumTo", nil), f, gShape(1, 2))[0]; !slices.Equal(got.Shape, []int{1, 2}) || got.F32[0] != 9 || got.F32[1] != 12 {
 		t.Errorf("SumTo f32: %v", got)
 	}
 }
@@ -301,7 +302,7 @@ func TestLayerNormGrad(t *testing.T) {
 		f := fwd(t, nil, ln, 0)
 		fdCheck(t, tc.name+" dX", f, []*ir.Tensor{x, scale, bias}, 0, cot, g[0])
 		fdCheck(t, tc.name+" dScale", f, []*ir.Tensor{x, scale, bias}, 1, cot, g[1])
-		if equalInts(tc.scale, tc.b) {
+		if slices.Equal(tc.scale, tc.b) {
 			fdCheck(t, tc.name+" dBias", f, []*ir.Tensor{x, scale, bias}, 2, cot, g[2])
 		}
 	}

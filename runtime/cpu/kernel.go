@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"crsc/ir"
+	"crsc/runtime/shapes"
 )
 
 // Ctx carries what kernels need besides their inputs.
@@ -167,33 +168,24 @@ func required(n *ir.Node, ins []*ir.Tensor, k int) error {
 	return nil
 }
 
+// nodeErr names the node in an error of runtime/shapes (nil stays nil).
+func nodeErr(n *ir.Node, err error) error {
+	if err == nil {
+		return nil
+	}
+	return errf(n, "%v", err)
+}
+
 // normAxis maps a possibly negative axis into [0, rank).
 func normAxis(n *ir.Node, axis int64, rank int) (int, error) {
-	if axis < -int64(rank) || axis >= int64(rank) {
-		return 0, errf(n, "axis %d out of range for rank %d", axis, rank)
-	}
-	if axis < 0 {
-		axis += int64(rank)
-	}
-	return int(axis), nil
+	ax, err := shapes.Axis(axis, rank)
+	return ax, nodeErr(n, err)
 }
 
 // normAxes normalizes a list of axes and rejects duplicates.
 func normAxes(n *ir.Node, axes []int64, rank int) ([]int, error) {
-	out := make([]int, len(axes))
-	seen := make([]bool, rank)
-	for i, a := range axes {
-		ax, err := normAxis(n, a, rank)
-		if err != nil {
-			return nil, err
-		}
-		if seen[ax] {
-			return nil, errf(n, "axis %d repeated", a)
-		}
-		seen[ax] = true
-		out[i] = ax
-	}
-	return out, nil
+	ax, err := shapes.Axes(axes, rank)
+	return ax, nodeErr(n, err)
 }
 
 // intsInput reads an int64/int32 shape-like input.

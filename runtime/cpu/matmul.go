@@ -3,6 +3,7 @@ package cpu
 import (
 	"crsc/ir"
 	"crsc/runtime/gemm"
+	"crsc/runtime/shapes"
 )
 
 // matMulKernel implements numpy matmul: 1-D operands are promoted (a to
@@ -24,75 +25,26 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	if err := sameType(n, a, b); err != nil {
 		return nil, err
 	}
-	if len(a.Shape) == 0 || len(b.Shape) == 0 {
-		return nil, errf(n, "operands must have rank >= 1, got %v and %v", a.Shape, b.Shape)
-	}
-	as, bs := a.Shape, b.Shape
-	if len(as) == 1 {
-		as = []int{1, as[0]}
-	}
-	if len(bs) == 1 {
-		bs = []int{bs[0], 1}
-	}
 	ta, tb := n.Attrs.Int("transA", 0) != 0, n.Attrs.Int("transB", 0) != 0
-	if (ta && len(a.Shape) < 2) || (tb && len(b.Shape) < 2) {
-		return nil, errf(n, "a transposed operand must have rank >= 2")
-	}
-	m, k := as[len(as)-2], as[len(as)-1]
-	if ta {
-		m, k = k, m
-	}
-	k2, nn := bs[len(bs)-2], bs[len(bs)-1]
-	if tb {
-		k2, nn = nn, k2
-	}
-	lda, ldb := k, nn
-	if ta {
-		lda = m
-	}
-	if tb {
-		ldb = k
-	}
-	if k != k2 {
-		return nil, errf(n, "inner dims differ: %v × %v", a.Shape, b.Shape)
-	}
-	aBatch, bBatch := as[:len(as)-2], bs[:len(bs)-2]
-	batch, err := broadcastShape(n, aBatch, bBatch)
+	mm, err := shapes.MatMulShape(a.Shape, b.Shape, ta, tb)
 	if err != nil {
-		return nil, err
+		return nil, nodeErr(n, err)
 	}
-	outShape := append(append([]int{}, batch...), m, nn)
-	final := append([]int{}, batch...)
-	if len(a.Shape) > 1 {
-		final = append(final, m)
-	}
-	if len(b.Shape) > 1 {
-		final = append(final, nn)
-	}
-	out := ctx.newTensor(a.DType, outShape)
-	nb := ir.NumElements(batch)
+	m, k, nn, lda, ldb := mm.M, mm.K, mm.N, mm.LDA, mm.LDB
+	out := ctx.newTensor(a.DType, append(append([]int{}, mm.Batch...), m, nn))
+	nb := ir.NumElements(mm.Batch)
 	if out.Len() == 0 {
-		out.Shape = final
+		out.Shape = mm.Shape
 		return []*ir.Tensor{out}, nil
 	}
-	// Offsets of each batch's A and B matrices, via the broadcast plan over
-	// the batch dims (a row of length 1 per batch when dims do not merge).
-	aOff, bOff := make([]int, nb), make([]int, nb)
-	if nb > 0 {
-		p := planBroadcast(append(append([]int{}, batch...), 1), append(append([]int{}, aBatch...), 1), append(append([]int{}, bBatch...), 1))
-		sa, sb := p.inner[0], p.inner[1]
-		p.run(nil, func(o int, offs []int, cnt int) {
-			for i := 0; i < cnt; i++ {
-				aOff[o+i], bOff[o+i] = (offs[0]+i*sa)*m*k, (offs[1]+i*sb)*k*nn
-			}
-		})
-	}
+	// Offsets of each batch's A and B matrices.
+	aOff, bOff := mm.Offsets()
 	switch storage(a.DType) {
 	case ir.Float32:
 		if k == 0 {
 			break // the product of empty sums is the zero output
 		}
-		strideA, strideB, uniform := batchStrides(aOff, bOff)
+		strideA, strideB, uniform := shapes.BatchStrides(aOff, bOff)
 		switch {
 		case uniform && strideB == 0 && strideA == m*k && !ta:
 			// A batch against one B: a single tall GEMM.
@@ -113,22 +65,8 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	default:
 		return nil, errf(n, "unsupported dtype %v", a.DType)
 	}
-	out.Shape = final
+	out.Shape = mm.Shape
 	return []*ir.Tensor{out}, nil
-}
-
-// batchStrides reports whether the batch offsets advance by constant
-// strides (so one SgemmBatched call covers them).
-func batchStrides(aOff, bOff []int) (sa, sb int, ok bool) {
-	if len(aOff) > 1 {
-		sa, sb = aOff[1]-aOff[0], bOff[1]-bOff[0]
-	}
-	for i := range aOff {
-		if aOff[i] != aOff[0]+i*sa || bOff[i] != bOff[0]+i*sb {
-			return 0, 0, false
-		}
-	}
-	return sa, sb, sa >= 0 && sb >= 0
 }
 
 func naiveMatMul[T num](a, b, c []T, aOff, bOff []int, m, n, k int, ta, tb bool) {
@@ -190,7 +128,7 @@ func gemmKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 			return nil, errf(n, "C shape %v does not broadcast to [%d %d]", c.Shape, m, nn)
 		}
 		if y.Len() > 0 {
-			stridedCopy(ctx, y, c, 0, []int{m, nn}, alignedStrides(c.Shape, 2))
+			stridedCopy(ctx, y, c, 0, []int{m, nn}, shapes.AlignedStrides(c.Shape, 2))
 		}
 	} else {
 		beta = 0
@@ -232,18 +170,4 @@ func scaleF32(x []float32, s float32) {
 	for i := range x {
 		x[i] *= s
 	}
-}
-
-// alignedStrides returns the strides of a contiguous tensor of shape s
-// right-aligned to rank r, 0 along broadcast (size-1 or missing) dims.
-func alignedStrides(s []int, r int) []int {
-	st := contiguousStrides(s)
-	out := make([]int, r)
-	off := r - len(s)
-	for i, d := range s {
-		if d != 1 {
-			out[off+i] = st[i]
-		}
-	}
-	return out
 }

@@ -3,9 +3,11 @@ package cpu
 import (
 	"math"
 	"math/bits"
+	"slices"
 
 	"crsc/ir"
 	"crsc/runtime/rng"
+	"crsc/runtime/shapes"
 )
 
 // memoryKernels holds the ops of the memory-saving rewrites (domain
@@ -227,24 +229,13 @@ func redrawDropout[T float](ctx *Ctx, x, out []T, s T, seed, step, stream uint64
 }
 
 // normParams describes the normalized block of a norm node: X (or Y)
-// flattened to outer rows of d elements at axis.
-type normParams struct {
-	axis, outer, d int
-	norm           []int // x.Shape[axis:]
-}
+// flattened to Outer rows of D elements at Axis.
+type normParams = shapes.Norm
 
 // normLayout reads the axis attribute (default -1) against x's rank.
 func normLayout(n *ir.Node, x *ir.Tensor) (normParams, error) {
-	r := len(x.Shape)
-	if r == 0 {
-		return normParams{}, errf(n, "input must have rank >= 1")
-	}
-	axis, err := normAxis(n, n.Attrs.Int("axis", -1), r)
-	if err != nil {
-		return normParams{}, err
-	}
-	norm := x.Shape[axis:]
-	return normParams{axis: axis, outer: ir.NumElements(x.Shape[:axis]), d: ir.NumElements(norm), norm: norm}, nil
+	p, err := shapes.NormLayout(x.Shape, n.Attrs.Int("axis", -1))
+	return p, nodeErr(n, err)
 }
 
 // normParam returns a scale or bias input as float64 over the normalized
@@ -259,14 +250,14 @@ func normParam(ctx *Ctx, n *ir.Node, t *ir.Tensor, dt ir.DType, p normParams, wh
 		return nil, false, errf(n, "%s dtype %v differs from input %v", what, t.DType, dt)
 	}
 	v = toFloat64(t).F64
-	if t.Len() == p.d && len(t.Shape) <= len(p.norm) {
+	if t.Len() == p.D && len(t.Shape) <= len(p.Norm) {
 		return v, false, nil
 	}
-	shape, err := broadcastShape(n, p.norm, t.Shape)
-	if err != nil || len(shape) != len(p.norm) || ir.NumElements(shape) != p.d {
-		return nil, false, errf(n, "%s shape %v does not broadcast to %v", what, t.Shape, p.norm)
+	shape, err := broadcastShape(n, p.Norm, t.Shape)
+	if err != nil || len(shape) != len(p.Norm) || ir.NumElements(shape) != p.D {
+		return nil, false, errf(n, "%s shape %v does not broadcast to %v", what, t.Shape, p.Norm)
 	}
-	return broadcastTo(ctx, v, t.Shape, p.norm), true, nil
+	return broadcastTo(ctx, v, t.Shape, p.Norm), true, nil
 }
 
 // normParamGrad turns column sums over the normalized dims into the
@@ -276,7 +267,7 @@ func normParamGrad(ctx *Ctx, n *ir.Node, sum []float64, p normParams, broadcast 
 	if sum == nil {
 		return nil, nil
 	}
-	t := &ir.Tensor{DType: ir.Float64, Shape: append([]int{}, p.norm...), F64: sum}
+	t := &ir.Tensor{DType: ir.Float64, Shape: append([]int{}, p.Norm...), F64: sum}
 	if broadcast {
 		var err error
 		if t, err = gradSumTo(ctx, n, t, to); err != nil {
@@ -300,9 +291,9 @@ func checkFloat(n *ir.Node, t *ir.Tensor) error {
 // must have outer elements (shape X.shape[:axis] + ones, as the forward
 // writes it).
 func rowStat(n *ir.Node, t *ir.Tensor, p normParams, what string) ([]float64, error) {
-	if !t.DType.IsFloat() || t.Len() != p.outer {
+	if !t.DType.IsFloat() || t.Len() != p.Outer {
 		return nil, errf(n, "%s must be float with %d elements (X.shape[:%d] + ones), got %v %v",
-			what, p.outer, p.axis, t.DType, t.Shape)
+			what, p.Outer, p.Axis, t.DType, t.Shape)
 	}
 	return toFloat64(t).F64, nil
 }
@@ -367,7 +358,7 @@ func normGradFromOutput(ctx *Ctx, n *ir.Node, dy, y, scale, bias, invT *ir.Tenso
 	if err := checkFloat(n, y); err != nil {
 		return nil, err
 	}
-	if dy.DType != y.DType || !equalInts(dy.Shape, y.Shape) {
+	if dy.DType != y.DType || !slices.Equal(dy.Shape, y.Shape) {
 		return nil, errf(n, "dY %v %v must match Y %v %v", dy.DType, dy.Shape, y.DType, y.Shape)
 	}
 	p, err := normLayout(n, y)
@@ -396,12 +387,12 @@ func normGradFromOutput(ctx *Ctx, n *ir.Node, dy, y, scale, bias, invT *ir.Tenso
 	}
 	var ds, db []float64
 	if gradWantOutput(n, 1) {
-		ds = make([]float64, p.d)
+		ds = make([]float64, p.D)
 	}
 	if centered && gradWantOutput(n, 2) {
-		db = make([]float64, p.d)
+		db = make([]float64, p.D)
 	}
-	k := normGradArgs{sc: sc, bias: bs, inv: inv, ds: ds, db: db, outer: p.outer, d: p.d, centered: centered}
+	k := normGradArgs{sc: sc, bias: bs, inv: inv, ds: ds, db: db, outer: p.Outer, d: p.D, centered: centered}
 	switch storage(y.DType) {
 	case ir.Float32:
 		var o []float32
@@ -562,17 +553,13 @@ func rmsNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	if err != nil {
 		return nil, err
 	}
-	statShape := append([]int{}, x.Shape...)
-	for i := p.axis; i < len(statShape); i++ {
-		statShape[i] = 1
-	}
 	y := ctx.newTensor(x.DType, x.Shape)
-	inv := ctx.newTensor(x.DType, statShape)
+	inv := ctx.newTensor(x.DType, shapes.StatShape(x.Shape, p.Axis))
 	switch storage(x.DType) {
 	case ir.Float32:
-		rmsNorm(ctx, x.F32, sc, y.F32, inv.F32, p.outer, p.d, eps)
+		rmsNorm(ctx, x.F32, sc, y.F32, inv.F32, p.Outer, p.D, eps)
 	default:
-		rmsNorm(ctx, x.F64, sc, y.F64, inv.F64, p.outer, p.d, eps)
+		rmsNorm(ctx, x.F64, sc, y.F64, inv.F64, p.Outer, p.D, eps)
 	}
 	return trimOutputs(n, []*ir.Tensor{y, inv}), nil
 }

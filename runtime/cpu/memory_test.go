@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,7 +105,7 @@ func memBits(t *ir.Tensor) []uint64 {
 
 func memIdentical(t *testing.T, what string, got, want *ir.Tensor) {
 	t.Helper()
-	if got.DType != want.DType || !equalInts(got.Shape, want.Shape) {
+	if got.DType != want.DType || !slices.Equal(got.Shape, want.Shape) {
 		t.Fatalf("%s: got %v %v, want %v %v", what, got.DType, got.Shape, want.DType, want.Shape)
 	}
 	g, w := memBits(got), memBits(want)
@@ -120,7 +121,7 @@ func memIdentical(t *testing.T, what string, got, want *ir.Tensor) {
 // float64 reference for a float32 result.
 func memClose(t *testing.T, what string, got, want *ir.Tensor, tol float64) {
 	t.Helper()
-	if got == nil || !equalInts(got.Shape, want.Shape) {
+	if got == nil || !slices.Equal(got.Shape, want.Shape) {
 		t.Fatalf("%s: got %v, want shape %v", what, got, want.Shape)
 	}
 	peak := 0.0
@@ -174,7 +175,7 @@ func TestBitMaskReluGrad(t *testing.T) {
 					t    *ir.Tensor
 				}{{"Y", y}, {"X", x}} {
 					bits := memRun(t, ctx, memNode(crscDomain, "BitMask", "bm", nil), src.t)[0]
-					if bits.DType != ir.Int32 || !equalInts(bits.Shape, []int{(size + 31) / 32}) {
+					if bits.DType != ir.Int32 || !slices.Equal(bits.Shape, []int{(size + 31) / 32}) {
 						t.Fatalf("BitMask(%s): %v %v", src.name, bits.DType, bits.Shape)
 					}
 					for i := 0; i < size; i++ {
@@ -347,7 +348,7 @@ func TestLayerNormGradFromOutput(t *testing.T) {
 				}
 				memIdentical(t, what+" "+name+" threads 1 vs 8", par[i], got[i])
 				w := want[i]
-				if name == "dBias" && bias != nil && !equalInts(bias.Shape, scale.Shape) {
+				if name == "dBias" && bias != nil && !slices.Equal(bias.Shape, scale.Shape) {
 					// LayerNormalizationGrad gives dBias scale's shape;
 					// this op gives bias's: sum the reference down.
 					var err error
@@ -451,7 +452,7 @@ func TestRMSNormalization(t *testing.T) {
 			}
 			y, inv := memRMSRef(x, scale, axis, float64(float32(eps)))
 			memClose(t, what+" Y", out[0], &ir.Tensor{DType: ir.Float64, Shape: tc.shape, F64: y}, tol)
-			if !equalInts(out[1].Shape, tc.stat) || out[1].DType != dt {
+			if !slices.Equal(out[1].Shape, tc.stat) || out[1].DType != dt {
 				t.Fatalf("%s: inv_rms %v %v, want %v %v", what, out[1].DType, out[1].Shape, dt, tc.stat)
 			}
 			memClose(t, what+" inv_rms", out[1], &ir.Tensor{DType: ir.Float64, Shape: tc.stat, F64: inv}, tol)
@@ -485,7 +486,7 @@ func TestRMSNormalizationGradFromOutputFD(t *testing.T) {
 		ins := []*ir.Tensor{x, scale}
 		for wrt, grad := range g {
 			in := ins[wrt]
-			if !equalInts(grad.Shape, in.Shape) {
+			if !slices.Equal(grad.Shape, in.Shape) {
 				t.Fatalf("%s: grad %d shape %v, want %v", what, wrt, grad.Shape, in.Shape)
 			}
 			const h = 1e-6
@@ -611,16 +612,16 @@ func TestMemoryInfer(t *testing.T) {
 	// The kernels agree on the same inputs.
 	r := rand.New(rand.NewSource(7))
 	xt, st, bt := memRand(r, ir.Float32, 2, 3, 40), memScale(r, ir.Float32, 40), memRand(r, ir.Float32, 1, 40)
-	if got := memRun(t, nil, memNode(crscDomain, "BitMask", "b", nil), xt)[0]; !equalInts(got.Shape, []int{8}) {
+	if got := memRun(t, nil, memNode(crscDomain, "BitMask", "b", nil), xt)[0]; !slices.Equal(got.Shape, []int{8}) {
 		t.Errorf("BitMask kernel shape %v", got.Shape)
 	}
 	ro := memRun(t, nil, memNode(crscDomain, "RMSNormalization", "r", ir.Attrs{"axis": ir.IntAttr(1)}), xt, st)
-	if !equalInts(ro[1].Shape, []int{2, 1, 1}) {
+	if !slices.Equal(ro[1].Shape, []int{2, 1, 1}) {
 		t.Errorf("RMSNormalization kernel inv_rms shape %v", ro[1].Shape)
 	}
 	ln := memRun(t, nil, memNode("", "LayerNormalization", "ln", ax1), xt, st, bt)
 	lo := memRun(t, nil, memNode(crscDomain, "LayerNormalizationGradFromOutput", "l", ax1), xt, ln[0], st, bt, ln[2])
-	if !equalInts(lo[1].Shape, []int{40}) || !equalInts(lo[2].Shape, []int{1, 40}) {
+	if !slices.Equal(lo[1].Shape, []int{40}) || !slices.Equal(lo[2].Shape, []int{1, 40}) {
 		t.Errorf("LayerNormalizationGradFromOutput kernel shapes %v %v", lo[1].Shape, lo[2].Shape)
 	}
 

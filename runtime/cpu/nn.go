@@ -2,9 +2,11 @@ package cpu
 
 import (
 	"math"
+	"slices"
 
 	"crsc/ir"
 	"crsc/runtime/rng"
+	"crsc/runtime/shapes"
 )
 
 // trimOutputs drops optional trailing outputs the node does not declare.
@@ -28,27 +30,9 @@ func softmaxKernel(logOut bool) Kernel {
 		if err := checkData(n, x); err != nil {
 			return nil, err
 		}
-		r := len(x.Shape)
-		var outer, dim, inner int
-		if n.Attrs.Int("_opset", 13) >= 13 {
-			axis, err := normAxis(n, n.Attrs.Int("axis", -1), max(r, 1))
-			if err != nil {
-				return nil, err
-			}
-			if r == 0 {
-				outer, dim, inner = 1, 1, 1
-			} else {
-				outer, dim, inner = ir.NumElements(x.Shape[:axis]), x.Shape[axis], ir.NumElements(x.Shape[axis+1:])
-			}
-		} else {
-			axis := n.Attrs.Int("axis", 1)
-			if axis < -int64(r) || axis > int64(r) {
-				return nil, errf(n, "axis %d out of range for rank %d", axis, r)
-			}
-			if axis < 0 {
-				axis += int64(r)
-			}
-			outer, dim, inner = ir.NumElements(x.Shape[:axis]), ir.NumElements(x.Shape[axis:]), 1
+		outer, dim, inner, err := softmaxLayout(n, x.Shape)
+		if err != nil {
+			return nil, nodeErr(n, err)
 		}
 		out := ctx.newTensor(x.DType, x.Shape)
 		switch storage(x.DType) {
@@ -65,6 +49,17 @@ func softmaxKernel(logOut bool) Kernel {
 		}
 		return []*ir.Tensor{out}, nil
 	}
+}
+
+// softmaxLayout reads a Softmax node's axis as its opset means it: one
+// axis (default -1) from opset 13 on, before that the input coerced to
+// 2-D at axis (default 1). The importer records the opset in the int
+// attribute "_opset" (default 13).
+func softmaxLayout(n *ir.Node, shape []int) (outer, dim, inner int, err error) {
+	if n.Attrs.Int("_opset", 13) >= 13 {
+		return shapes.Softmax(shape, n.Attrs.Int("axis", -1), false)
+	}
+	return shapes.Softmax(shape, n.Attrs.Int("axis", 1), true)
 }
 
 // softmaxRows32 is the attention case: contiguous float32 rows, exp in
@@ -143,17 +138,12 @@ func layerNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	if st := storage(x.DType); st != ir.Float32 && st != ir.Float64 {
 		return nil, errf(n, "unsupported dtype %v (want float)", x.DType)
 	}
-	r := len(x.Shape)
-	if r == 0 {
-		return nil, errf(n, "input must have rank >= 1")
-	}
-	axis, err := normAxis(n, n.Attrs.Int("axis", -1), r)
+	p, err := normLayout(n, x)
 	if err != nil {
 		return nil, err
 	}
 	eps := float64(n.Attrs.Float("epsilon", 1e-5))
-	norm := x.Shape[axis:]
-	outer, d := ir.NumElements(x.Shape[:axis]), ir.NumElements(norm)
+	norm, outer, d := p.Norm, p.Outer, p.D
 	// Scale and bias broadcast unidirectionally to the normalized dims.
 	param := func(t *ir.Tensor, what string) (*ir.Tensor, error) {
 		if t == nil {
@@ -182,10 +172,7 @@ func layerNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	if bias, err = param(bias, "bias"); err != nil {
 		return nil, err
 	}
-	statShape := append([]int{}, x.Shape...)
-	for i := axis; i < r; i++ {
-		statShape[i] = 1
-	}
+	statShape := shapes.StatShape(x.Shape, p.Axis)
 	y := ctx.newTensor(x.DType, x.Shape)
 	mean := ctx.newTensor(x.DType, statShape)
 	inv := ctx.newTensor(x.DType, statShape)
@@ -366,18 +353,6 @@ func sceLossKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	return trimOutputs(n, []*ir.Tensor{loss, logp}), nil
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // dropoutMode reads a Dropout-family node's ratio (input ri, else the old
 // opsets' attribute, default 0.5) and training_mode (input ti, default
 // false; ctx.ForceEval turns it off), shared by Dropout and its gradients so
@@ -426,7 +401,7 @@ func parseSCE(n *ir.Node, scores, labels, weights *ir.Tensor, what string) (sceA
 	a.N, a.C = scores.Shape[0], scores.Shape[1]
 	a.D = ir.NumElements(scores.Shape[2:])
 	wantLabels := append([]int{a.N}, scores.Shape[2:]...)
-	if !equalInts(labels.Shape, wantLabels) {
+	if !slices.Equal(labels.Shape, wantLabels) {
 		return a, errf(n, "labels shape %v, want %v", labels.Shape, wantLabels)
 	}
 	var err error

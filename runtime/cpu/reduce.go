@@ -2,9 +2,9 @@ package cpu
 
 import (
 	"math"
-	"sort"
 
 	"crsc/ir"
+	"crsc/runtime/shapes"
 )
 
 type redKind int
@@ -38,18 +38,12 @@ func reduceKernel(kind redKind) Kernel {
 		if err != nil {
 			return nil, err
 		}
-		r := len(x.Shape)
-		if len(axes) == 0 {
-			if n.Attrs.Int("noop_with_empty_axes", 0) == 1 {
-				return []*ir.Tensor{ctx.clone(x)}, nil
-			}
-			for i := 0; i < r; i++ {
-				axes = append(axes, int64(i))
-			}
+		if len(axes) == 0 && n.Attrs.Int("noop_with_empty_axes", 0) == 1 {
+			return []*ir.Tensor{ctx.clone(x)}, nil
 		}
-		ax, err := normAxes(n, axes, r)
+		ax, err := shapes.ReduceAxes(axes, len(x.Shape))
 		if err != nil {
-			return nil, err
+			return nil, nodeErr(n, err)
 		}
 		out, err := reduce(ctx, n, kind, x, ax, n.Attrs.Int("keepdims", 1) == 1)
 		if err != nil {
@@ -61,48 +55,15 @@ func reduceKernel(kind redKind) Kernel {
 
 // reduce reduces x over axes (normalized, distinct).
 func reduce(ctx *Ctx, n *ir.Node, kind redKind, x *ir.Tensor, axes []int, keep bool) (*ir.Tensor, error) {
-	r := len(x.Shape)
-	sort.Ints(axes)
-	isRed := make([]bool, r)
-	for _, a := range axes {
-		isRed[a] = true
-	}
-	var outShape []int
-	for i, d := range x.Shape {
-		switch {
-		case !isRed[i]:
-			outShape = append(outShape, d)
-		case keep:
-			outShape = append(outShape, 1)
-		}
-	}
-	if outShape == nil {
-		outShape = []int{}
-	}
 	// Lay x out as [outer, R, inner]: directly when the reduced axes are
 	// adjacent, else by moving them last. LogSumExp needs inner == 1.
+	lay := shapes.Reduce(x.Shape, axes, keep, kind == redLogSumExp)
 	src := x
-	outer, red, inner := 1, 1, 1
-	contiguous := len(axes) == 0 || axes[len(axes)-1]-axes[0] == len(axes)-1
-	if contiguous && len(axes) > 0 && !(kind == redLogSumExp && axes[len(axes)-1] != r-1) {
-		outer = ir.NumElements(x.Shape[:axes[0]])
-		red = ir.NumElements(x.Shape[axes[0] : axes[len(axes)-1]+1])
-		inner = ir.NumElements(x.Shape[axes[len(axes)-1]+1:])
-	} else {
-		var perm []int
-		for i := 0; i < r; i++ {
-			if !isRed[i] {
-				perm = append(perm, i)
-				outer *= x.Shape[i]
-			}
-		}
-		for _, a := range axes {
-			perm = append(perm, a)
-			red *= x.Shape[a]
-		}
-		src = transposeTo(ctx, x, perm, ctx.scratch)
+	if lay.Perm != nil {
+		src = transposeTo(ctx, x, lay.Perm, ctx.scratch)
 	}
-	out := ctx.newTensor(x.DType, outShape)
+	outer, red, inner := lay.Outer, lay.Red, lay.Inner
+	out := ctx.newTensor(x.DType, lay.Shape)
 	switch storage(x.DType) {
 	case ir.Float32:
 		reduceFloat(ctx, kind, src.F32, out.F32, outer, red, inner)

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math"
+	"slices"
 
 	"crsc/ir"
 	"crsc/runtime/rng"
@@ -112,7 +113,7 @@ func sampleGnorm(n *ir.Node, t *ir.Tensor, want []int) ([]float64, error) {
 	if t == nil {
 		return nil, nil
 	}
-	if !equalInts(t.Shape, want) {
+	if !slices.Equal(t.Shape, want) {
 		return nil, errf(n, "gnorm shape %v, want %v (X's shape without its last axis)", t.Shape, want)
 	}
 	var g []float64
@@ -234,7 +235,7 @@ func gatherRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, err
 	if r < 2 {
 		return nil, errf(n, "X must have rank >= 2 ([..., N, d]), got shape %v", x.Shape)
 	}
-	if len(idxT.Shape) != r-1 || !equalInts(idxT.Shape[:r-2], x.Shape[:r-2]) {
+	if len(idxT.Shape) != r-1 || !slices.Equal(idxT.Shape[:r-2], x.Shape[:r-2]) {
 		return nil, errf(n, "idx shape %v does not match X %v (want [..., k] with X's leading dims)", idxT.Shape, x.Shape)
 	}
 	idx, err := intsInput(n, idxT, "idx")

@@ -122,7 +122,7 @@ func TestSampleRowsExact(t *testing.T) {
 		}
 		outs := gRun(t, nil, sNode("s", c.keep, minRows, c.est), x)
 		xs, idx := outs[0], outs[1]
-		if !equalInts(xs.Shape, x.Shape) || !slices.Equal(idx.Shape, []int{37}) {
+		if !slices.Equal(xs.Shape, x.Shape) || !slices.Equal(idx.Shape, []int{37}) {
 			t.Fatalf("%s keep %v: shapes %v %v", c.est, c.keep, xs.Shape, idx.Shape)
 		}
 		for i, v := range x.F32 {

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"crsc/ir"
+	"crsc/runtime/shapes"
 )
 
 func identityKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
@@ -44,19 +45,8 @@ func shapeOf(n *ir.Node, t *ir.Tensor, what string) ([]int64, error) {
 
 // dimsOf converts int64 dims to ints, rejecting negatives and absurd sizes.
 func dimsOf(n *ir.Node, v []int64) ([]int, error) {
-	out := make([]int, len(v))
-	total := int64(1)
-	for i, d := range v {
-		if d < 0 {
-			return nil, errf(n, "negative dim %d in %v", d, v)
-		}
-		if d > 0 && total > (1<<31)/d { // refuse before allocating absurd outputs
-			return nil, errf(n, "shape %v is too large", v)
-		}
-		total *= d
-		out[i] = int(d)
-	}
-	return out, nil
+	out, err := shapes.Dims(v)
+	return out, nodeErr(n, err)
 }
 
 // constantOfShapeKernel: value defaults to float32 0.
@@ -119,21 +109,7 @@ func shapeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, err
 	}
 	r := int64(len(ins[0].Shape))
-	clamp := func(v int64) int64 {
-		if v < 0 {
-			v += r
-		}
-		return min(max(v, 0), r)
-	}
-	start := clamp(n.Attrs.Int("start", 0))
-	end := clamp(n.Attrs.Int("end", r))
-	var dims []int64
-	for i := start; i < end; i++ {
-		dims = append(dims, int64(ins[0].Shape[i]))
-	}
-	if dims == nil {
-		dims = []int64{}
-	}
+	dims := shapes.Range(ins[0].Shape, n.Attrs.Int("start", 0), n.Attrs.Int("end", r))
 	return []*ir.Tensor{ir.FromInt64([]int{len(dims)}, dims)}, nil
 }
 
@@ -163,38 +139,9 @@ func reshapeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	if err != nil {
 		return nil, err
 	}
-	allowZero := n.Attrs.Int("allowzero", 0) == 1
-	shape := make([]int, len(spec))
-	infer := -1
-	known := 1
-	for i, d := range spec {
-		switch {
-		case d == -1:
-			if infer >= 0 {
-				return nil, errf(n, "more than one -1 in shape %v", spec)
-			}
-			infer = i
-			continue
-		case d == 0 && !allowZero:
-			if i >= len(x.Shape) {
-				return nil, errf(n, "shape %v copies dim %d of a rank-%d input", spec, i, len(x.Shape))
-			}
-			shape[i] = x.Shape[i]
-		case d < 0:
-			return nil, errf(n, "invalid dim %d in shape %v", d, spec)
-		default:
-			shape[i] = int(d)
-		}
-		known *= shape[i]
-	}
-	total := x.Len()
-	if infer >= 0 {
-		if known == 0 || total%known != 0 {
-			return nil, errf(n, "cannot infer -1 in shape %v for %d elements", spec, total)
-		}
-		shape[infer] = total / known
-	} else if known != total {
-		return nil, errf(n, "shape %v does not hold %d elements of input %v", spec, total, x.Shape)
+	shape, err := shapes.Reshape(x.Shape, spec, n.Attrs.Int("allowzero", 0) == 1)
+	if err != nil {
+		return nil, nodeErr(n, err)
 	}
 	return []*ir.Tensor{reshaped(x, shape)}, nil
 }
@@ -204,16 +151,11 @@ func flattenKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 		return nil, err
 	}
 	x := ins[0]
-	r := len(x.Shape)
-	axis := n.Attrs.Int("axis", 1)
-	if axis < -int64(r) || axis > int64(r) {
-		return nil, errf(n, "axis %d out of range for rank %d", axis, r)
+	shape, err := shapes.Flatten(x.Shape, n.Attrs.Int("axis", 1))
+	if err != nil {
+		return nil, nodeErr(n, err)
 	}
-	if axis < 0 {
-		axis += int64(r)
-	}
-	outer := ir.NumElements(x.Shape[:axis])
-	return []*ir.Tensor{reshaped(x, []int{outer, ir.NumElements(x.Shape[axis:])})}, nil
+	return []*ir.Tensor{reshaped(x, shape)}, nil
 }
 
 // squeezeKernel takes axes from input 1 (opset 13) or the attribute; with
@@ -227,28 +169,9 @@ func squeezeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	if err != nil {
 		return nil, err
 	}
-	drop := make([]bool, len(x.Shape))
-	if ok {
-		ax, err := normAxes(n, axes, len(x.Shape))
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range ax {
-			if x.Shape[a] != 1 {
-				return nil, errf(n, "cannot squeeze axis %d of size %d", a, x.Shape[a])
-			}
-			drop[a] = true
-		}
-	} else {
-		for i, d := range x.Shape {
-			drop[i] = d == 1
-		}
-	}
-	shape := []int{}
-	for i, d := range x.Shape {
-		if !drop[i] {
-			shape = append(shape, d)
-		}
+	shape, err := shapes.Squeeze(x.Shape, axes, ok)
+	if err != nil {
+		return nil, nodeErr(n, err)
 	}
 	return []*ir.Tensor{reshaped(x, shape)}, nil
 }
@@ -266,24 +189,9 @@ func unsqueezeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	if !ok {
 		return nil, errf(n, "missing axes")
 	}
-	r := len(x.Shape) + len(axes)
-	ax, err := normAxes(n, axes, r)
+	shape, err := shapes.Unsqueeze(x.Shape, axes)
 	if err != nil {
-		return nil, err
-	}
-	insert := make([]bool, r)
-	for _, a := range ax {
-		insert[a] = true
-	}
-	shape := make([]int, r)
-	j := 0
-	for i := range shape {
-		if insert[i] {
-			shape[i] = 1
-		} else {
-			shape[i] = x.Shape[j]
-			j++
-		}
+		return nil, nodeErr(n, err)
 	}
 	return []*ir.Tensor{reshaped(x, shape)}, nil
 }
@@ -297,19 +205,9 @@ func transposeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	if err := checkData(n, x); err != nil {
 		return nil, err
 	}
-	r := len(x.Shape)
-	perm := n.Attrs.Ints("perm")
-	if perm == nil {
-		for i := r - 1; i >= 0; i-- {
-			perm = append(perm, int64(i))
-		}
-	}
-	if len(perm) != r {
-		return nil, errf(n, "perm %v does not match rank %d", perm, r)
-	}
-	p, err := normAxes(n, perm, r)
+	p, err := shapes.Perm(n.Attrs.Ints("perm"), len(x.Shape))
 	if err != nil {
-		return nil, err
+		return nil, nodeErr(n, err)
 	}
 	return []*ir.Tensor{transpose(ctx, x, p)}, nil
 }
@@ -322,12 +220,7 @@ func transpose(ctx *Ctx, x *ir.Tensor, perm []int) *ir.Tensor {
 
 // transposeTo is transpose into a tensor from alloc.
 func transposeTo(ctx *Ctx, x *ir.Tensor, perm []int, alloc allocFunc) *ir.Tensor {
-	st := contiguousStrides(x.Shape)
-	dims := make([]int, len(perm))
-	strides := make([]int, len(perm))
-	for i, p := range perm {
-		dims[i], strides[i] = x.Shape[p], st[p]
-	}
+	dims, strides := shapes.Transpose(x.Shape, perm)
 	out := alloc(x.DType, dims)
 	stridedCopy(ctx, out, x, 0, dims, strides)
 	return out
@@ -348,18 +241,14 @@ func concatKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	if err != nil {
 		return nil, err
 	}
-	shape := append([]int{}, first.Shape...)
-	shape[axis] = 0
-	for _, t := range ins {
+	shape, bad := shapes.Concat(shapesOf(ins), axis)
+	for i, t := range ins { // the first input that does not fit names the error
 		if t.DType != first.DType || len(t.Shape) != len(first.Shape) {
 			return nil, errf(n, "inputs %v %v and %v %v cannot be concatenated", first.DType, first.Shape, t.DType, t.Shape)
 		}
-		for i, d := range t.Shape {
-			if i != axis && d != first.Shape[i] {
-				return nil, errf(n, "input shapes %v and %v differ off axis %d", first.Shape, t.Shape, axis)
-			}
+		if i == bad {
+			return nil, errf(n, "input shapes %v and %v differ off axis %d", first.Shape, t.Shape, axis)
 		}
-		shape[axis] += t.Shape[axis]
 	}
 	out := ctx.newTensor(first.DType, shape)
 	outer := ir.NumElements(shape[:axis])
@@ -402,24 +291,12 @@ func splitKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	case n.Attrs.Has("split"):
 		sizes = n.Attrs.Ints("split")
 	default:
-		k := int(n.Attrs.Int("num_outputs", int64(len(n.Outputs))))
-		if k <= 0 {
-			return nil, errf(n, "no split sizes and no outputs to split into")
-		}
-		chunk := (dim + k - 1) / k
-		for left := dim; len(sizes) < k; left -= chunk {
-			sizes = append(sizes, int64(max(min(chunk, left), 0)))
+		if sizes, err = shapes.EvenSplit(dim, int(n.Attrs.Int("num_outputs", int64(len(n.Outputs))))); err != nil {
+			return nil, nodeErr(n, err)
 		}
 	}
-	total := int64(0)
-	for _, s := range sizes {
-		if s < 0 {
-			return nil, errf(n, "negative split size in %v", sizes)
-		}
-		total += s
-	}
-	if total != int64(dim) {
-		return nil, errf(n, "split sizes %v do not sum to dim %d", sizes, dim)
+	if err := shapes.CheckSplit(sizes, dim); err != nil {
+		return nil, nodeErr(n, err)
 	}
 	outer := ir.NumElements(x.Shape[:axis])
 	inner := ir.NumElements(x.Shape[axis+1:])
@@ -451,7 +328,6 @@ func sliceKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err := checkData(n, x); err != nil {
 		return nil, err
 	}
-	r := len(x.Shape)
 	get := func(i int, attr string) ([]int64, error) {
 		if t := in(ins, i); t != nil {
 			return intsInput(n, t, attr)
@@ -474,43 +350,9 @@ func sliceKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(starts) != len(ends) {
-		return nil, errf(n, "starts %v and ends %v differ in length", starts, ends)
-	}
-	if axes == nil {
-		for i := range starts {
-			axes = append(axes, int64(i))
-		}
-	}
-	if steps == nil {
-		steps = make([]int64, len(starts))
-		for i := range steps {
-			steps[i] = 1
-		}
-	}
-	if len(axes) != len(starts) || len(steps) != len(starts) {
-		return nil, errf(n, "starts, ends, axes and steps differ in length")
-	}
-	ax, err := normAxes(n, axes, r)
+	dims, strides, base, err := shapes.Slice(x.Shape, starts, ends, axes, steps)
 	if err != nil {
-		return nil, err
-	}
-	st := contiguousStrides(x.Shape)
-	dims := append([]int{}, x.Shape...)
-	strides := append([]int{}, st...)
-	base := 0
-	for i, a := range ax {
-		d := int64(x.Shape[a])
-		start, end, step := starts[i], ends[i], steps[i]
-		if step == 0 {
-			return nil, errf(n, "step 0 on axis %d", a)
-		}
-		start, cnt := clampSlice(d, start, end, step)
-		dims[a] = int(cnt)
-		strides[a] = st[a] * int(step)
-		if cnt > 0 {
-			base += int(start) * st[a]
-		}
+		return nil, nodeErr(n, err)
 	}
 	out := ctx.newTensor(x.DType, dims)
 	stridedCopy(ctx, out, x, base, dims, strides)
@@ -539,18 +381,11 @@ func gatherKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 		return nil, err
 	}
 	dim := x.Shape[axis]
-	norm := make([]int, len(idx))
-	for i, v := range idx {
-		if v < -int64(dim) || v >= int64(dim) {
-			return nil, errf(n, "index %d out of range for axis %d of size %d", v, axis, dim)
-		}
-		if v < 0 {
-			v += int64(dim)
-		}
-		norm[i] = int(v)
+	norm, err := shapes.Indices(idx, axis, dim)
+	if err != nil {
+		return nil, nodeErr(n, err)
 	}
-	shape := append(append(append([]int{}, x.Shape[:axis]...), idxT.Shape...), x.Shape[axis+1:]...)
-	out := ctx.newTensor(x.DType, shape)
+	out := ctx.newTensor(x.DType, shapes.Gather(x.Shape, idxT.Shape, axis))
 	outer := ir.NumElements(x.Shape[:axis])
 	inner := ir.NumElements(x.Shape[axis+1:])
 	cp := rowCopier(out, x)
@@ -595,21 +430,18 @@ func gatherElementsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor,
 		return nil, err
 	}
 	out := ctx.newTensor(x.DType, idxT.Shape)
-	st := contiguousStrides(x.Shape)
+	st := shapes.Strides(x.Shape)
 	cp := rowCopier(out, x)
-	dim := int64(x.Shape[axis])
 	pos := make([]int, r)
 	for i, v := range idx {
-		if v < -dim || v >= dim {
-			return nil, errf(n, "index %d out of range for axis %d of size %d", v, axis, dim)
-		}
-		if v < 0 {
-			v += dim
+		j, err := shapes.Index(v, axis, x.Shape[axis])
+		if err != nil {
+			return nil, nodeErr(n, err)
 		}
 		off := 0
 		for d := range pos {
 			if d == axis {
-				off += int(v) * st[d]
+				off += j * st[d]
 			} else {
 				off += pos[d] * st[d]
 			}
@@ -652,15 +484,7 @@ func expandKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 		return []*ir.Tensor{out}, nil
 	}
 	// Strides of x aligned to the output, 0 where x broadcasts.
-	st := contiguousStrides(x.Shape)
-	strides := make([]int, len(shape))
-	off := len(shape) - len(x.Shape)
-	for i, d := range x.Shape {
-		if d != 1 {
-			strides[off+i] = st[i]
-		}
-	}
-	stridedCopy(ctx, out, x, 0, shape, strides)
+	stridedCopy(ctx, out, x, 0, shape, shapes.AlignedStrides(x.Shape, len(shape)))
 	return []*ir.Tensor{out}, nil
 }
 
@@ -685,14 +509,7 @@ func tileKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := contiguousStrides(x.Shape)
-	shape := make([]int, len(x.Shape))
-	var dims, strides []int
-	for i, d := range x.Shape {
-		shape[i] = d * rv[i]
-		dims = append(dims, rv[i], d)
-		strides = append(strides, 0, st[i])
-	}
+	shape, dims, strides := shapes.Tile(x.Shape, rv)
 	out := ctx.newTensor(x.DType, shape)
 	stridedCopy(ctx, out, x, 0, dims, strides)
 	return []*ir.Tensor{out}, nil
@@ -880,27 +697,11 @@ func cumsum[T num](x, out []T, outer, dim, inner int, excl, rev bool) {
 	}
 }
 
-// clampSlice applies ONNX Slice's rules to one axis of length d: negative
-// start/end count from the end, then both are clamped (to [0, d] going
-// forward, [-1, d-1] going backward). It returns the first index and how
-// many elements the slice has.
-func clampSlice(d, start, end, step int64) (first, count int64) {
-	if start < 0 {
-		start += d
+// shapesOf lists the shapes of ts.
+func shapesOf(ts []*ir.Tensor) [][]int {
+	ss := make([][]int, len(ts))
+	for i, t := range ts {
+		ss[i] = t.Shape
 	}
-	if end < 0 {
-		end += d
-	}
-	if step > 0 {
-		start, end = min(max(start, 0), d), min(max(end, 0), d)
-		if end > start {
-			count = (end - start + step - 1) / step
-		}
-		return start, count
-	}
-	start, end = min(max(start, -1), d-1), min(max(end, -1), d-1)
-	if start > end {
-		count = (start - end - step - 1) / -step
-	}
-	return start, count
+	return ss
 }

@@ -1,92 +1,15 @@
 package gpu
 
-import "crsc/ir"
+import (
+	"crsc/ir"
+	"crsc/runtime/shapes"
+)
 
-// Shape arithmetic shared by the generic kernels. Errors in attributes or
+// Helpers shared by the generic kernels. The shape arithmetic itself is
+// runtime/shapes, shared with the CPU backend. Errors in attributes or
 // shapes are not diagnosed here: a kernel that finds its inputs invalid
 // returns errFallback, so the CPU kernel runs and reports the error in
 // exactly the words of the CPU backend.
-
-// broadcastShape applies ONNX multidirectional (numpy) broadcasting.
-func broadcastShape(shapes ...[]int) ([]int, bool) {
-	rank := 0
-	for _, s := range shapes {
-		rank = max(rank, len(s))
-	}
-	out := make([]int, rank)
-	for i := range out {
-		out[i] = 1
-	}
-	for _, s := range shapes {
-		off := rank - len(s)
-		for i, d := range s {
-			switch o := out[off+i]; {
-			case d == o || d == 1:
-			case o == 1:
-				out[off+i] = d
-			default:
-				return nil, false
-			}
-		}
-	}
-	return out, true
-}
-
-// contiguousStrides returns the row-major element strides of shape.
-func contiguousStrides(shape []int) []int {
-	st := make([]int, len(shape))
-	acc := 1
-	for i := len(shape) - 1; i >= 0; i-- {
-		st[i] = acc
-		acc *= shape[i]
-	}
-	return st
-}
-
-// alignedStrides returns the strides of a contiguous tensor of shape s
-// right-aligned to rank r, 0 along broadcast (size-1 or missing) dims.
-func alignedStrides(s []int, r int) []int {
-	st := contiguousStrides(s)
-	out := make([]int, r)
-	off := r - len(s)
-	for i, d := range s {
-		if d != 1 {
-			out[off+i] = st[i]
-		}
-	}
-	return out
-}
-
-// collapse drops unit dims of out and merges adjacent dims that every
-// input walks contiguously, so kernels index few dims (a same-shape
-// elementwise op becomes rank 1). strides[k] are input k's strides over out.
-func collapse(out []int, strides ...[]int) (dims []int, st [][]int) {
-	st = make([][]int, len(strides))
-	for d, size := range out {
-		if size == 1 {
-			continue
-		}
-		last := len(dims) - 1
-		merge := last >= 0
-		for k := range strides {
-			if merge && st[k][last] != strides[k][d]*size {
-				merge = false
-			}
-		}
-		if merge {
-			dims[last] *= size
-			for k := range strides {
-				st[k][last] = strides[k][d]
-			}
-			continue
-		}
-		dims = append(dims, size)
-		for k := range strides {
-			st[k] = append(st[k], strides[k][d])
-		}
-	}
-	return dims, st
-}
 
 // layoutMeta is the array bcast_off and strided_off read:
 // [rank, dims[rank], strides of input 0[rank], strides of input 1, …].
@@ -109,35 +32,18 @@ func layoutMeta(dims []int, st [][]int) []int64 {
 func broadcastMeta(out []int, ins ...[]int) []int64 {
 	full := make([][]int, len(ins))
 	for k, s := range ins {
-		full[k] = alignedStrides(s, len(out))
+		full[k] = shapes.AlignedStrides(s, len(out))
 	}
-	return layoutMeta(collapse(out, full...))
+	return layoutMeta(shapes.Collapse(out, full...))
 }
 
-// normAxis maps a possibly negative axis into [0, rank).
-func normAxis(axis int64, rank int) (int, bool) {
-	if axis < -int64(rank) || axis >= int64(rank) {
-		return 0, false
+// shapesOf lists the shapes of ts.
+func shapesOf(ts []*ir.Tensor) [][]int {
+	ss := make([][]int, len(ts))
+	for i, t := range ts {
+		ss[i] = t.Shape
 	}
-	if axis < 0 {
-		axis += int64(rank)
-	}
-	return int(axis), true
-}
-
-// normAxes normalizes axes, rejecting duplicates.
-func normAxes(axes []int64, rank int) ([]int, bool) {
-	out := make([]int, len(axes))
-	seen := make([]bool, rank)
-	for i, a := range axes {
-		ax, ok := normAxis(a, rank)
-		if !ok || seen[ax] {
-			return nil, false
-		}
-		seen[ax] = true
-		out[i] = ax
-	}
-	return out, true
+	return ss
 }
 
 // input returns ins[i], or nil when it is absent.

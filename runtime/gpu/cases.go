@@ -3,6 +3,7 @@ package gpu
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"crsc/cuda"
@@ -98,7 +99,7 @@ func compare(got, want *ir.Tensor, tol float64) error {
 	if got.DType != want.DType {
 		return fmt.Errorf("dtype %v, want %v", got.DType, want.DType)
 	}
-	if !sameShape(got.Shape, want.Shape) {
+	if !slices.Equal(got.Shape, want.Shape) {
 		return fmt.Errorf("shape %v, want %v", got.Shape, want.Shape)
 	}
 	if want.DType == ir.Int64 {
@@ -154,18 +155,6 @@ func elemAt(t *ir.Tensor, i int) float64 {
 		return 0
 	}
 	return t.Float64At(i)
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // unravel turns a flat index into a multi-index of shape.

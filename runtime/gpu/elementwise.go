@@ -4,6 +4,7 @@ import (
 	_ "embed"
 
 	"crsc/ir"
+	"crsc/runtime/shapes"
 )
 
 //go:embed kernels/elementwise.cu
@@ -111,12 +112,8 @@ func notKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // bcast launches a broadcasting kernel (y, in0, in1, …, meta, n, extra…)
 // over ins into a new output of dtype dt.
 func (c *ctx) bcast(name string, dt ir.DType, ins []*ir.Tensor, extra ...any) (*ir.Tensor, error) {
-	shapes := make([][]int, len(ins))
-	for k, t := range ins {
-		shapes[k] = t.Shape
-	}
-	shape, ok := broadcastShape(shapes...)
-	if !ok {
+	shape, err := shapes.Broadcast(shapesOf(ins)...)
+	if err != nil {
 		return nil, errFallback
 	}
 	dev := make([]*ir.Tensor, len(ins))
@@ -141,11 +138,7 @@ func (c *ctx) bcast(name string, dt ir.DType, ins []*ir.Tensor, extra ...any) (*
 // bcastInto is bcast into an existing device tensor y (of the broadcast
 // shape) from device inputs.
 func (c *ctx) bcastInto(name string, y *ir.Tensor, ins []*ir.Tensor, extra ...any) error {
-	shapes := make([][]int, len(ins))
-	for k, t := range ins {
-		shapes[k] = t.Shape
-	}
-	m, err := c.meta(broadcastMeta(y.Shape, shapes...)...)
+	m, err := c.meta(broadcastMeta(y.Shape, shapesOf(ins)...)...)
 	if err != nil {
 		return err
 	}
@@ -229,8 +222,8 @@ func variadicKernel(op int32) kernel {
 				}
 				return []*ir.Tensor{y}, nil
 			}
-			shape, ok := broadcastShape(acc.Shape, t.Shape)
-			if !ok {
+			shape, err := shapes.Broadcast(acc.Shape, t.Shape)
+			if err != nil {
 				return nil, errFallback
 			}
 			s, free, err := c.scratch(dt, shape)

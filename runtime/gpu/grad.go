@@ -2,9 +2,11 @@ package gpu
 
 import (
 	_ "embed"
+	"slices"
 
 	"crsc/cuda"
 	"crsc/ir"
+	"crsc/runtime/shapes"
 )
 
 // The gradient helpers of runtime/cpu/grad.go that run on the GPU: SumTo
@@ -25,20 +27,7 @@ func nnHostInts(c *ctx, t *ir.Tensor, maxRank int) ([]int64, bool, error) {
 	if t == nil || t.Abstract || (maxRank >= 0 && len(t.Shape) > maxRank) {
 		return nil, false, nil
 	}
-	switch t.DType {
-	case ir.Int64, ir.Int32, ir.Int8, ir.Uint8:
-	default:
-		return nil, false, nil
-	}
-	h, err := c.host(t)
-	if err != nil {
-		return nil, false, err
-	}
-	v := h.Int64s()
-	if len(v) != t.Len() {
-		return nil, false, nil
-	}
-	return v, true, nil
+	return c.ints(t)
 }
 
 // nnTargetShape is runtime/cpu gradTargetShape: a 1-D shape input of
@@ -48,16 +37,8 @@ func nnTargetShape(c *ctx, t *ir.Tensor) ([]int, bool, error) {
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	out := make([]int, len(v))
-	total := int64(1)
-	for i, d := range v {
-		if d < 0 || (d > 0 && total > (1<<31)/d) {
-			return nil, false, nil
-		}
-		total *= d
-		out[i] = int(d)
-	}
-	return out, true, nil
+	out, err := shapes.Dims(v)
+	return out, err == nil, nil
 }
 
 // nnSumToMaxRank is the most dims sum_to_f32 takes after merging.
@@ -76,37 +57,32 @@ const (
 // nnSumTo is runtime/cpu sumToKernel for float32: SumTo(dY, shape) sums dY
 // over the axes that broadcasting to its shape expanded.
 func nnSumTo(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	x := nnIn(ins, 0)
+	x := input(ins, 0)
 	if x == nil || !nnAllF32(x) {
 		return nil, errFallback
 	}
-	to, ok, err := nnTargetShape(c, nnIn(ins, 1))
+	to, ok, err := nnTargetShape(c, input(ins, 1))
 	if err != nil || !ok {
-		return nil, nnFirstErr(err, errFallback)
+		return nil, orFallback(err)
 	}
+	// The reduced axes, as runtime/cpu finds them; then the view of x as
+	// few dims as possible: size-1 dims dropped, neighbours of the same
+	// kind merged (row-major order, and so the order of the summands, is
+	// unchanged).
 	from := x.Shape
-	if len(to) > len(from) {
+	axes, err := shapes.SumToAxes(from, to)
+	if err != nil {
 		return nil, errFallback
 	}
-	// Reduced axes as runtime/cpu gradSumToAxes finds them; then the view
-	// of x as few dims as possible: size-1 dims dropped, neighbours of
-	// the same kind merged (row-major order, and so the order of the
-	// summands, is unchanged).
-	off := len(from) - len(to)
+	isRed := make([]bool, len(from))
+	for _, a := range axes {
+		isRed[a] = true
+	}
 	var dims []int64
 	var red []bool
 	nout, nred := 1, 1
 	for i, f := range from {
-		r := i < off
-		if !r {
-			switch d := to[i-off]; {
-			case f == d:
-			case d == 1:
-				r = true
-			default:
-				return nil, errFallback
-			}
-		}
+		r := isRed[i]
 		if r {
 			nred *= f
 		} else {
@@ -183,48 +159,28 @@ func nnSumTo(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // element's contributions in that order, in float64. This is a
 // deterministic scatter-add without atomics whose sums equal the CPU's.
 func nnGatherGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	dy, idxT := nnIn(ins, 0), nnIn(ins, 1)
+	dy, idxT := input(ins, 0), input(ins, 1)
 	if dy == nil || !nnAllF32(dy) {
 		return nil, errFallback
 	}
-	shape, ok, err := nnTargetShape(c, nnIn(ins, 2))
+	shape, ok, err := nnTargetShape(c, input(ins, 2))
 	if err != nil || !ok || len(shape) == 0 {
-		return nil, nnFirstErr(err, errFallback)
+		return nil, orFallback(err)
 	}
-	axis, ok := nnAxis(n.Attrs.Int("axis", 0), len(shape))
-	if !ok || idxT == nil {
-		return nil, errFallback
-	}
-	want := append(append(append([]int{}, shape[:axis]...), idxT.Shape...), shape[axis+1:]...)
-	if !nnEqual(dy.Shape, want) {
+	axis, err := shapes.Axis(n.Attrs.Int("axis", 0), len(shape))
+	if err != nil || idxT == nil || !slices.Equal(dy.Shape, shapes.Gather(shape, idxT.Shape, axis)) {
 		return nil, errFallback
 	}
 	idx, ok, err := nnHostInts(c, idxT, -1)
 	if err != nil || !ok {
-		return nil, nnFirstErr(err, errFallback)
+		return nil, orFallback(err)
 	}
 	dim := shape[axis]
-	start := make([]int64, dim+1)
-	rows := make([]int64, len(idx))
-	for j, v := range idx {
-		if v < -int64(dim) || v >= int64(dim) {
-			return nil, errFallback
-		}
-		if v < 0 {
-			v += int64(dim)
-		}
-		rows[j] = v
-		start[v+1]++
+	rows, err := shapes.Indices(idx, axis, dim)
+	if err != nil {
+		return nil, errFallback
 	}
-	for r := 0; r < dim; r++ {
-		start[r+1] += start[r]
-	}
-	order := make([]int64, len(idx))
-	fill := append([]int64(nil), start[:dim]...)
-	for j, r := range rows {
-		order[fill[r]] = int64(j)
-		fill[r]++
-	}
+	start, order := shapes.InvertIndex(rows, dim)
 	out, err := c.out(ir.Float32, shape)
 	if err != nil {
 		return nil, err
@@ -238,11 +194,11 @@ func nnGatherGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	var frees nnFreeAll
 	defer frees.run()
-	startD, free, err := nnUpload(c, ir.FromInt64([]int{len(start)}, start))
+	startD, free, err := nnUpload(c, ir.FromInt64([]int{len(start)}, int64s(start)))
 	if err == nil {
 		frees.add(free)
 		var orderD *ir.Tensor
-		orderD, free, err = nnUpload(c, ir.FromInt64([]int{len(order)}, order))
+		orderD, free, err = nnUpload(c, ir.FromInt64([]int{len(order)}, int64s(order)))
 		if err == nil {
 			frees.add(free)
 			outer, inner := ir.NumElements(shape[:axis]), ir.NumElements(shape[axis+1:])
@@ -259,67 +215,24 @@ func nnGatherGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 
 // nnSliceGrad is runtime/cpu sliceGradKernel: SliceGrad(dY, shape, starts,
 // ends, axes?, steps?) (or those as attributes) writes dY into zeros of
-// the given shape where Slice read it, with Slice's clamping (clampSlice,
-// shared with the GPU Slice). Any dtype: values are only moved.
+// the given shape where Slice read it, with Slice's clamping (runtime/shapes
+// Slice, shared with the GPU and CPU Slice). Any dtype: values are only moved.
 func nnSliceGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	dy := nnIn(ins, 0)
+	dy := input(ins, 0)
 	if dy == nil || dy.Abstract || sizeSuffix(dy.DType) == "" {
 		return nil, errFallback
 	}
-	shape, ok, err := nnTargetShape(c, nnIn(ins, 1))
+	shape, ok, err := nnTargetShape(c, input(ins, 1))
 	if err != nil || !ok {
-		return nil, nnFirstErr(err, errFallback)
+		return nil, orFallback(err)
 	}
-	var lists [4][]int64
-	for i, attr := range []string{"starts", "ends", "axes", "steps"} {
-		if t := nnIn(ins, i+2); t != nil {
-			v, ok, err := nnHostInts(c, t, -1)
-			if err != nil || !ok {
-				return nil, nnFirstErr(err, errFallback)
-			}
-			lists[i] = v
-		} else {
-			lists[i] = n.Attrs.Ints(attr)
-		}
+	lists, ok, err := sliceLists(n, ins, 2, func(t *ir.Tensor) ([]int64, bool, error) { return nnHostInts(c, t, -1) })
+	if err != nil || !ok {
+		return nil, orFallback(err)
 	}
-	// runtime/cpu gradSliceRegion: the region's dims, strides and base.
-	starts, ends, axes, steps := lists[0], lists[1], lists[2], lists[3]
-	if len(starts) != len(ends) {
-		return nil, errFallback
-	}
-	if axes == nil {
-		for i := range starts {
-			axes = append(axes, int64(i))
-		}
-	}
-	if steps == nil {
-		for range starts {
-			steps = append(steps, 1)
-		}
-	}
-	if len(axes) != len(starts) || len(steps) != len(starts) {
-		return nil, errFallback
-	}
-	ax, ok := normAxes(axes, len(shape))
-	if !ok {
-		return nil, errFallback
-	}
-	st := contiguousStrides(shape)
-	dims := append([]int{}, shape...)
-	strides := append([]int{}, st...)
-	base := 0
-	for i, a := range ax {
-		if steps[i] == 0 {
-			return nil, errFallback
-		}
-		first, cnt := clampSlice(int64(shape[a]), starts[i], ends[i], steps[i])
-		dims[a] = int(cnt)
-		strides[a] = st[a] * int(steps[i])
-		if cnt > 0 {
-			base += int(first) * st[a]
-		}
-	}
-	if !nnEqual(dy.Shape, dims) {
+	// The region Slice reads: its dims, strides and base.
+	dims, strides, base, err := shapes.Slice(shape, lists[0], lists[1], lists[2], lists[3])
+	if err != nil || !slices.Equal(dy.Shape, dims) {
 		return nil, errFallback
 	}
 	if err := nnOnDevice(c, &dy); err != nil {
@@ -332,7 +245,7 @@ func nnSliceGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		}
 		return []*ir.Tensor{out}, nil
 	}
-	cd, cs := collapse(dims, strides)
+	cd, cs := shapes.Collapse(dims, strides)
 	m, err := c.meta(layoutMeta(cd, cs)...)
 	if err == nil {
 		err = c.launch(gradSrc, "slice_grad_"+sizeSuffix(dy.DType), dy.Len(), c.ptr(out), c.ptr(dy), m,
@@ -343,4 +256,13 @@ func nnSliceGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, err
 	}
 	return []*ir.Tensor{out}, nil
+}
+
+// int64s converts ints to int64s (an index table to upload).
+func int64s(v []int) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package gpu
 
 import (
+	"slices"
+
 	"crsc/cuda"
 	"crsc/ir"
 )
@@ -117,8 +119,8 @@ func nnStatOK(t *ir.Tensor, outer int) bool {
 // nnLayerNormGrad is runtime/cpu layerNormGradKernel:
 // LayerNormalizationGrad(dY, X, scale, mean, inv_std_dev; axis).
 func nnLayerNormGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	dy, x, scale, mean, inv := nnIn(ins, 0), nnIn(ins, 1), nnIn(ins, 2), nnIn(ins, 3), nnIn(ins, 4)
-	if dy == nil || x == nil || scale == nil || !nnAllF32(dy, x) || !nnEqual(dy.Shape, x.Shape) {
+	dy, x, scale, mean, inv := input(ins, 0), input(ins, 1), input(ins, 2), input(ins, 3), input(ins, 4)
+	if dy == nil || x == nil || scale == nil || !nnAllF32(dy, x) || !slices.Equal(dy.Shape, x.Shape) {
 		return nil, errFallback
 	}
 	axis, outer, d, ok := nnNormLayout(n, x)
@@ -136,7 +138,7 @@ func nnLayerNormGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 // nnNormGradFromOutput is runtime/cpu normGradFromOutput: the FromOutput
 // gradients of LayerNorm (centered, dBias) and RMSNorm.
 func nnNormGradFromOutput(c *ctx, n *ir.Node, dy, y, scale, bias, inv *ir.Tensor, centered bool) ([]*ir.Tensor, error) {
-	if dy == nil || y == nil || scale == nil || !nnAllF32(dy, y) || !nnEqual(dy.Shape, y.Shape) {
+	if dy == nil || y == nil || scale == nil || !nnAllF32(dy, y) || !slices.Equal(dy.Shape, y.Shape) {
 		return nil, errFallback
 	}
 	axis, outer, d, ok := nnNormLayout(n, y)
@@ -163,11 +165,11 @@ func nnNormGradFromOutput(c *ctx, n *ir.Node, dy, y, scale, bias, inv *ir.Tensor
 // nnLayerNormGradFromOutput: LayerNormalizationGradFromOutput(dY, Y,
 // scale, bias?, inv_std_dev; axis).
 func nnLayerNormGradFromOutput(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	return nnNormGradFromOutput(c, n, nnIn(ins, 0), nnIn(ins, 1), nnIn(ins, 2), nnIn(ins, 3), nnIn(ins, 4), true)
+	return nnNormGradFromOutput(c, n, input(ins, 0), input(ins, 1), input(ins, 2), input(ins, 3), input(ins, 4), true)
 }
 
 // nnRMSNormGradFromOutput: RMSNormalizationGradFromOutput(dY, Y, scale,
 // inv_rms; axis).
 func nnRMSNormGradFromOutput(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	return nnNormGradFromOutput(c, n, nnIn(ins, 0), nnIn(ins, 1), nnIn(ins, 2), nil, nnIn(ins, 3), false)
+	return nnNormGradFromOutput(c, n, input(ins, 0), input(ins, 1), input(ins, 2), nil, input(ins, 3), false)
 }

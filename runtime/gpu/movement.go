@@ -4,6 +4,7 @@ import (
 	_ "embed"
 
 	"crsc/ir"
+	"crsc/runtime/shapes"
 )
 
 //go:embed kernels/movement.cu
@@ -23,7 +24,7 @@ func (c *ctx) stridedCopy(y, x *ir.Tensor, base int, dims, strides []int) error 
 	if err != nil {
 		return err
 	}
-	cd, cs := collapse(dims, strides)
+	cd, cs := shapes.Collapse(dims, strides)
 	m, err := c.meta(layoutMeta(cd, cs)...)
 	if err != nil {
 		return err
@@ -62,33 +63,12 @@ func transposeKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 		return nil, errFallback
 	}
 	x := ins[0]
-	r := len(x.Shape)
-	perm := n.Attrs.Ints("perm")
-	if perm == nil {
-		for i := r - 1; i >= 0; i-- {
-			perm = append(perm, int64(i))
-		}
-	}
-	if len(perm) != r {
+	p, err := shapes.Perm(n.Attrs.Ints("perm"), len(x.Shape))
+	if err != nil {
 		return nil, errFallback
 	}
-	p, ok := normAxes(perm, r)
-	if !ok {
-		return nil, errFallback
-	}
-	dims, strides := transposed(x.Shape, p)
+	dims, strides := shapes.Transpose(x.Shape, p)
 	return c.stridedOut(x, 0, dims, strides)
-}
-
-// transposed returns the dims of x's shape permuted by perm and the
-// strides that read x in that order.
-func transposed(shape []int, perm []int) (dims, strides []int) {
-	st := contiguousStrides(shape)
-	dims, strides = make([]int, len(perm)), make([]int, len(perm))
-	for i, p := range perm {
-		dims[i], strides[i] = shape[p], st[p]
-	}
-	return dims, strides
 }
 
 // expandKernel broadcasts input and shape bidirectionally.
@@ -101,30 +81,15 @@ func expandKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err != nil || !ok {
 		return nil, orFallback(err)
 	}
-	target, ok := dims(sv)
-	if !ok {
+	target, err := shapes.Dims(sv)
+	if err != nil {
 		return nil, errFallback
 	}
-	shape, ok := broadcastShape(x.Shape, target)
-	if !ok {
+	shape, err := shapes.Broadcast(x.Shape, target)
+	if err != nil {
 		return nil, errFallback
 	}
-	return c.stridedOut(x, 0, shape, alignedStrides(x.Shape, len(shape)))
-}
-
-// dims converts int64 dims to ints, refusing negative and absurd ones as
-// the CPU does.
-func dims(v []int64) ([]int, bool) {
-	out := make([]int, len(v))
-	total := int64(1)
-	for i, d := range v {
-		if d < 0 || (d > 0 && total > (1<<31)/d) {
-			return nil, false
-		}
-		total *= d
-		out[i] = int(d)
-	}
-	return out, true
+	return c.stridedOut(x, 0, shape, shapes.AlignedStrides(x.Shape, len(shape)))
 }
 
 // tileKernel views the output as [r0, d0, r1, d1, …] reading x with stride
@@ -138,21 +103,11 @@ func tileKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err != nil || !ok || len(reps) != len(x.Shape) {
 		return nil, orFallback(err)
 	}
-	rv, ok := dims(reps)
-	if !ok {
+	rv, err := shapes.Dims(reps)
+	if err != nil || sizeSuffix(x.DType) == "" {
 		return nil, errFallback
 	}
-	st := contiguousStrides(x.Shape)
-	shape := make([]int, len(x.Shape))
-	var ds, strides []int
-	for i, d := range x.Shape {
-		shape[i] = d * rv[i]
-		ds = append(ds, rv[i], d)
-		strides = append(strides, 0, st[i])
-	}
-	if sizeSuffix(x.DType) == "" {
-		return nil, errFallback
-	}
+	shape, ds, strides := shapes.Tile(x.Shape, rv)
 	y, err := c.out(x.DType, shape)
 	if err != nil {
 		return nil, err
@@ -171,81 +126,31 @@ func sliceKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, errFallback
 	}
 	x := ins[0]
-	r := len(x.Shape)
-	get := func(i int, attr string) ([]int64, bool, error) {
-		if t := input(ins, i); t != nil {
-			return c.ints(t)
-		}
-		return n.Attrs.Ints(attr), true, nil
+	lists, ok, err := sliceLists(n, ins, 1, c.ints)
+	if err != nil || !ok {
+		return nil, orFallback(err)
 	}
-	var lists [4][]int64
-	for i, attr := range []string{"starts", "ends", "axes", "steps"} {
-		v, ok, err := get(i+1, attr)
-		if err != nil || !ok {
-			return nil, orFallback(err)
-		}
-		lists[i] = v
-	}
-	starts, ends, axes, steps := lists[0], lists[1], lists[2], lists[3]
-	if len(starts) != len(ends) {
+	ds, strides, base, err := shapes.Slice(x.Shape, lists[0], lists[1], lists[2], lists[3])
+	if err != nil {
 		return nil, errFallback
-	}
-	if axes == nil {
-		for i := range starts {
-			axes = append(axes, int64(i))
-		}
-	}
-	if steps == nil {
-		for range starts {
-			steps = append(steps, 1)
-		}
-	}
-	if len(axes) != len(starts) || len(steps) != len(starts) {
-		return nil, errFallback
-	}
-	ax, ok := normAxes(axes, r)
-	if !ok {
-		return nil, errFallback
-	}
-	st := contiguousStrides(x.Shape)
-	ds := append([]int{}, x.Shape...)
-	strides := append([]int{}, st...)
-	base := 0
-	for i, a := range ax {
-		if steps[i] == 0 {
-			return nil, errFallback
-		}
-		first, cnt := clampSlice(int64(x.Shape[a]), starts[i], ends[i], steps[i])
-		ds[a] = int(cnt)
-		strides[a] = st[a] * int(steps[i])
-		if cnt > 0 {
-			base += int(first) * st[a]
-		}
 	}
 	return c.stridedOut(x, base, ds, strides)
 }
 
-// clampSlice applies ONNX Slice's rules to one axis of length d (see
-// runtime/cpu): it returns the first index and the element count.
-func clampSlice(d, start, end, step int64) (first, count int64) {
-	if start < 0 {
-		start += d
-	}
-	if end < 0 {
-		end += d
-	}
-	if step > 0 {
-		start, end = min(max(start, 0), d), min(max(end, 0), d)
-		if end > start {
-			count = (end - start + step - 1) / step
+// sliceLists reads Slice's starts, ends, axes and steps from inputs
+// first.. first+3 (opset 10) with read, or the attributes of those names
+// (opset 1); ok is false when read refuses an input.
+func sliceLists(n *ir.Node, ins []*ir.Tensor, first int, read func(*ir.Tensor) ([]int64, bool, error)) (lists [4][]int64, ok bool, err error) {
+	for i, attr := range []string{"starts", "ends", "axes", "steps"} {
+		if t := input(ins, first+i); t != nil {
+			if lists[i], ok, err = read(t); err != nil || !ok {
+				return lists, ok, err
+			}
+		} else {
+			lists[i] = n.Attrs.Ints(attr)
 		}
-		return start, count
 	}
-	start, end = min(max(start, -1), d-1), min(max(end, -1), d-1)
-	if start > end {
-		count = (start - end - step - 1) / -step
-	}
-	return start, count
+	return lists, true, nil
 }
 
 // concatKernel copies each input's rows into its column range of the
@@ -255,22 +160,18 @@ func concatKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, errFallback
 	}
 	first := ins[0]
-	axis, ok := normAxis(n.Attrs.Int("axis", 0), len(first.Shape))
-	if !ok {
+	axis, err := shapes.Axis(n.Attrs.Int("axis", 0), len(first.Shape))
+	if err != nil {
 		return nil, errFallback
 	}
-	shape := append([]int{}, first.Shape...)
-	shape[axis] = 0
+	shape, bad := shapes.Concat(shapesOf(ins), axis)
+	if bad >= 0 {
+		return nil, errFallback
+	}
 	for _, t := range ins {
-		if t.DType != first.DType || len(t.Shape) != len(first.Shape) {
+		if t.DType != first.DType {
 			return nil, errFallback
 		}
-		for i, d := range t.Shape {
-			if i != axis && d != first.Shape[i] {
-				return nil, errFallback
-			}
-		}
-		shape[axis] += t.Shape[axis]
 	}
 	y, err := c.out(first.DType, shape)
 	if err != nil {
@@ -304,8 +205,8 @@ func splitKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, errFallback
 	}
 	x := ins[0]
-	axis, ok := normAxis(n.Attrs.Int("axis", 0), len(x.Shape))
-	if !ok {
+	axis, err := shapes.Axis(n.Attrs.Int("axis", 0), len(x.Shape))
+	if err != nil {
 		return nil, errFallback
 	}
 	dim := x.Shape[axis]
@@ -320,23 +221,11 @@ func splitKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	case n.Attrs.Has("split"):
 		sizes = n.Attrs.Ints("split")
 	default:
-		k := int(n.Attrs.Int("num_outputs", int64(len(n.Outputs))))
-		if k <= 0 {
+		if sizes, err = shapes.EvenSplit(dim, int(n.Attrs.Int("num_outputs", int64(len(n.Outputs))))); err != nil {
 			return nil, errFallback
 		}
-		chunk := (dim + k - 1) / k
-		for left := dim; len(sizes) < k; left -= chunk {
-			sizes = append(sizes, int64(max(min(chunk, left), 0)))
-		}
 	}
-	total := int64(0)
-	for _, s := range sizes {
-		if s < 0 {
-			return nil, errFallback
-		}
-		total += s
-	}
-	if total != int64(dim) {
+	if shapes.CheckSplit(sizes, dim) != nil {
 		return nil, errFallback
 	}
 	xd, err := c.device(x)
@@ -379,8 +268,8 @@ func gatherKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, errFallback
 	}
 	x, idx := ins[0], ins[1]
-	axis, ok := normAxis(n.Attrs.Int("axis", 0), len(x.Shape))
-	if !ok {
+	axis, err := shapes.Axis(n.Attrs.Int("axis", 0), len(x.Shape))
+	if err != nil {
 		return nil, errFallback
 	}
 	var name string
@@ -397,14 +286,11 @@ func gatherKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		if idx.CheckData() != nil {
 			return nil, errFallback
 		}
-		for _, v := range idx.Int64s() {
-			if v < -int64(dim) || v >= int64(dim) {
-				return nil, errFallback
-			}
+		if _, err := shapes.Indices(idx.Int64s(), axis, dim); err != nil {
+			return nil, errFallback
 		}
 	}
-	shape := append(append(append([]int{}, x.Shape[:axis]...), idx.Shape...), x.Shape[axis+1:]...)
-	y, err := c.out(x.DType, shape)
+	y, err := c.out(x.DType, shapes.Gather(x.Shape, idx.Shape, axis))
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,12 @@ package gpu
 
 import (
 	_ "embed"
+	"slices"
 
 	"crsc/cuda"
 	"crsc/ir"
 	"crsc/runtime/rng"
+	"crsc/runtime/shapes"
 )
 
 // The neural-network ops on the GPU: Softmax, LogSoftmax, the layer and
@@ -44,14 +46,6 @@ func nnRows(c *ctx, name string, rows, d int, args ...any) error {
 		return nil
 	}
 	return c.launchGrid(nnSrc, name, cuda.Dim3{X: uint32(rows), Y: 1, Z: 1}, nnRowBlock(d), 0, args...)
-}
-
-// nnIn returns input i, or nil when it is omitted.
-func nnIn(ins []*ir.Tensor, i int) *ir.Tensor {
-	if i < len(ins) {
-		return ins[i]
-	}
-	return nil
 }
 
 // nnAllF32 reports whether every non-nil t is a Float32 tensor with data
@@ -103,31 +97,6 @@ func nnWant(n *ir.Node, i int) bool {
 	return i < len(n.Outputs) && n.Outputs[i] != nil
 }
 
-// nnAxis normalizes axis against rank as runtime/cpu normAxis does; ok is
-// false when it is out of range (the CPU reports that error).
-func nnAxis(axis int64, rank int) (int, bool) {
-	if axis < -int64(rank) || axis >= int64(rank) {
-		return 0, false
-	}
-	if axis < 0 {
-		axis += int64(rank)
-	}
-	return int(axis), true
-}
-
-// nnEqual reports whether two shapes are equal.
-func nnEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // nnUpload copies host tensor h into a new scratch device tensor, for
 // per-call tables the host computes (indices, weights): unlike c.device it
 // is freed right after use instead of living until the end of the run.
@@ -143,19 +112,6 @@ func nnUpload(c *ctx, h *ir.Tensor) (*ir.Tensor, func(), error) {
 	return d, free, nil
 }
 
-// nnOutputFrom allocates an output (c.out) and fills it from host tensor h.
-func nnOutputFrom(c *ctx, h *ir.Tensor) (*ir.Tensor, error) {
-	d, err := c.out(h.DType, h.Shape)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.b.mem.copyIn(d, h); err != nil {
-		c.b.mem.release(d)
-		return nil, err
-	}
-	return d, nil
-}
-
 // nnFreeAll runs the deferred frees of scratch tensors.
 type nnFreeAll []func()
 
@@ -166,14 +122,9 @@ func (f nnFreeAll) run() {
 	}
 }
 
-// nnRelease drops outputs allocated before a kernel failed.
-func nnRelease(c *ctx, ts ...*ir.Tensor) {
-	for _, t := range ts {
-		if t != nil {
-			c.b.mem.release(t)
-		}
-	}
-}
+// nnRelease drops outputs allocated before a kernel failed (nil ones are
+// skipped).
+func nnRelease(c *ctx, ts ...*ir.Tensor) { c.b.releaseAll(ts) }
 
 // ---- Softmax, LogSoftmax ----
 
@@ -183,31 +134,19 @@ func nnRelease(c *ctx, ts ...*ir.Tensor) {
 // (exp32) unless logOut.
 func nnSoftmax(logOut bool) kernel {
 	return func(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-		x := nnIn(ins, 0)
+		x := input(ins, 0)
 		if x == nil || !nnAllF32(x) {
 			return nil, errFallback
 		}
-		r := len(x.Shape)
 		var outer, dim, inner int
+		var err error
 		if n.Attrs.Int("_opset", 13) >= 13 {
-			axis, ok := nnAxis(n.Attrs.Int("axis", -1), max(r, 1))
-			if !ok {
-				return nil, errFallback
-			}
-			if r == 0 {
-				outer, dim, inner = 1, 1, 1
-			} else {
-				outer, dim, inner = ir.NumElements(x.Shape[:axis]), x.Shape[axis], ir.NumElements(x.Shape[axis+1:])
-			}
+			outer, dim, inner, err = shapes.Softmax(x.Shape, n.Attrs.Int("axis", -1), false)
 		} else {
-			axis := n.Attrs.Int("axis", 1)
-			if axis < -int64(r) || axis > int64(r) {
-				return nil, errFallback
-			}
-			if axis < 0 {
-				axis += int64(r)
-			}
-			outer, dim, inner = ir.NumElements(x.Shape[:axis]), ir.NumElements(x.Shape[axis:]), 1
+			outer, dim, inner, err = shapes.Softmax(x.Shape, n.Attrs.Int("axis", 1), true)
+		}
+		if err != nil {
+			return nil, errFallback
 		}
 		if err := nnOnDevice(c, &x); err != nil {
 			return nil, err
@@ -245,15 +184,8 @@ func nnSoftmaxLaunch(c *ctx, x, y *ir.Tensor, outer, dim, inner int, logOut bool
 // nnNormLayout is runtime/cpu normLayout: X as outer rows of d elements
 // from axis on; ok is false where the CPU fails.
 func nnNormLayout(n *ir.Node, x *ir.Tensor) (axis, outer, d int, ok bool) {
-	r := len(x.Shape)
-	if r == 0 {
-		return 0, 0, 0, false
-	}
-	axis, ok = nnAxis(n.Attrs.Int("axis", -1), r)
-	if !ok {
-		return 0, 0, 0, false
-	}
-	return axis, ir.NumElements(x.Shape[:axis]), ir.NumElements(x.Shape[axis:]), true
+	p, err := shapes.NormLayout(x.Shape, n.Attrs.Int("axis", -1))
+	return p.Axis, p.Outer, p.D, err == nil
 }
 
 // nnPlainParam reports whether a scale or bias t (nil: absent) applies
@@ -263,20 +195,11 @@ func nnPlainParam(t *ir.Tensor, d, normRank int) bool {
 	return t == nil || (t.DType == ir.Float32 && t.Len() == d && len(t.Shape) <= normRank)
 }
 
-// nnStatShape is X's shape with ones from axis on (Mean, InvStdDev, inv_rms).
-func nnStatShape(shape []int, axis int) []int {
-	s := append([]int{}, shape...)
-	for i := axis; i < len(s); i++ {
-		s[i] = 1
-	}
-	return s
-}
-
 // nnLayerNorm is runtime/cpu layerNormKernel (LayerNormalization, also
 // ai.crsc's fused spelling) for float32 with unbroadcast scale and bias:
 // outputs Y and, when declared, Mean and InvStdDev.
 func nnLayerNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	x, scale, bias := nnIn(ins, 0), nnIn(ins, 1), nnIn(ins, 2)
+	x, scale, bias := input(ins, 0), input(ins, 1), input(ins, 2)
 	if x == nil || scale == nil || !nnAllF32(x) {
 		return nil, errFallback
 	}
@@ -288,7 +211,7 @@ func nnLayerNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, err
 	}
 	eps := n.Attrs.Float("epsilon", 1e-5)
-	stat := nnStatShape(x.Shape, axis)
+	stat := shapes.StatShape(x.Shape, axis)
 	// Outputs in order; Mean and InvStdDev go to scratch when not declared.
 	k := nnNumOuts(n, 3)
 	outs := make([]*ir.Tensor, 3)
@@ -332,7 +255,7 @@ func nnLayerNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // nnRMSNorm is runtime/cpu rmsNormKernel (ai.crsc.RMSNormalization) for
 // float32 with an unbroadcast scale: Y and, when declared, inv_rms.
 func nnRMSNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	x, scale := nnIn(ins, 0), nnIn(ins, 1)
+	x, scale := input(ins, 0), input(ins, 1)
 	if x == nil || scale == nil || !nnAllF32(x) {
 		return nil, errFallback
 	}
@@ -351,10 +274,10 @@ func nnRMSNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	var inv *ir.Tensor
 	if k > 1 {
-		inv, err = c.out(ir.Float32, nnStatShape(x.Shape, axis))
+		inv, err = c.out(ir.Float32, shapes.StatShape(x.Shape, axis))
 	} else {
 		var free func()
-		inv, free, err = c.scratch(ir.Float32, nnStatShape(x.Shape, axis))
+		inv, free, err = c.scratch(ir.Float32, shapes.StatShape(x.Shape, axis))
 		if free != nil {
 			defer free()
 		}
@@ -383,7 +306,7 @@ func nnRMSNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // equal-shaped float32 inputs ins to one output of their shape.
 func nnElementwise(c *ctx, name string, ins ...*ir.Tensor) ([]*ir.Tensor, error) {
 	for _, t := range ins {
-		if t == nil || !nnAllF32(t) || !nnEqual(t.Shape, ins[0].Shape) {
+		if t == nil || !nnAllF32(t) || !slices.Equal(t.Shape, ins[0].Shape) {
 			return nil, errFallback
 		}
 	}
@@ -413,12 +336,12 @@ func nnGelu(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if n.Attrs.String("approximate", "none") != "none" {
 		return nil, errFallback
 	}
-	return nnElementwise(c, "gelu_f32", nnIn(ins, 0))
+	return nnElementwise(c, "gelu_f32", input(ins, 0))
 }
 
 // nnGeluGrad is runtime/cpu geluGradKernel: GeluGrad(dY, X).
 func nnGeluGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	return nnElementwise(c, "gelu_grad_f32", nnIn(ins, 0), nnIn(ins, 1))
+	return nnElementwise(c, "gelu_grad_f32", input(ins, 0), input(ins, 1))
 }
 
 // ---- Dropout and its gradients ----
@@ -428,7 +351,7 @@ func nnGeluGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // false; ForceEval turns it off). ok is false where the CPU fails.
 func nnDropoutMode(c *ctx, n *ir.Node, ins []*ir.Tensor, ri, ti int) (ratio float64, training, ok bool, err error) {
 	ratio = float64(n.Attrs.Float("ratio", 0.5))
-	if t := nnIn(ins, ri); t != nil {
+	if t := input(ins, ri); t != nil {
 		if t.Len() != 1 || !t.DType.IsFloat() {
 			return 0, false, false, nil
 		}
@@ -441,7 +364,7 @@ func nnDropoutMode(c *ctx, n *ir.Node, ins []*ir.Tensor, ri, ti int) (ratio floa
 	if ratio < 0 || ratio > 1 {
 		return 0, false, false, nil
 	}
-	if t := nnIn(ins, ti); t != nil {
+	if t := input(ins, ti); t != nil {
 		if t.Len() != 1 || t.DType != ir.Bool {
 			return 0, false, false, nil
 		}
@@ -474,13 +397,13 @@ func nnFold(x uint64) uint32 { return uint32(x) ^ uint32(x>>32) }
 // (Philox drawn on the device, bit-identical to the CPU's); the mask is
 // one byte per element.
 func nnDropout(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	x := nnIn(ins, 0)
+	x := input(ins, 0)
 	if x == nil || !nnAllF32(x) {
 		return nil, errFallback
 	}
 	ratio, training, ok, err := nnDropoutMode(c, n, ins, 1, 2)
 	if err != nil || !ok {
-		return nil, nnFirstErr(err, errFallback)
+		return nil, orFallback(err)
 	}
 	if err := nnOnDevice(c, &x); err != nil {
 		return nil, err
@@ -514,29 +437,21 @@ func nnDropout(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	return []*ir.Tensor{y}, nil
 }
 
-// nnFirstErr returns err when set, else fallback.
-func nnFirstErr(err, fallback error) error {
-	if err != nil {
-		return err
-	}
-	return fallback
-}
-
 // nnDropoutGrad is runtime/cpu dropoutGradKernel: DropoutGrad(dY, mask,
 // ratio?, training_mode?) decides identity/active as the forward did.
 func nnDropoutGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	dy, mask := nnIn(ins, 0), nnIn(ins, 1)
+	dy, mask := input(ins, 0), input(ins, 1)
 	if dy == nil || !nnAllF32(dy) {
 		return nil, errFallback
 	}
 	ratio, training, ok, err := nnDropoutMode(c, n, ins, 2, 3)
 	if err != nil || !ok {
-		return nil, nnFirstErr(err, errFallback)
+		return nil, orFallback(err)
 	}
 	if !training || ratio == 0 {
 		return nnElementwise(c, "copy_f32", dy)
 	}
-	if mask == nil || mask.DType != ir.Bool || !nnEqual(mask.Shape, dy.Shape) {
+	if mask == nil || mask.DType != ir.Bool || !slices.Equal(mask.Shape, dy.Shape) {
 		return nil, errFallback
 	}
 	if err := nnOnDevice(c, &dy, &mask); err != nil {
@@ -557,14 +472,14 @@ func nnDropoutGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // nnDropoutMaskGrad is runtime/cpu dropoutMaskGradKernel: the mask of
 // Dropout node forward_node redrawn from the same Philox stream.
 func nnDropoutMaskGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	dy := nnIn(ins, 0)
+	dy := input(ins, 0)
 	fwd := n.Attrs.String("forward_node", "")
 	if dy == nil || !nnAllF32(dy) || fwd == "" {
 		return nil, errFallback
 	}
 	ratio, training, ok, err := nnDropoutMode(c, n, ins, 1, 2)
 	if err != nil || !ok {
-		return nil, nnFirstErr(err, errFallback)
+		return nil, orFallback(err)
 	}
 	if !training || ratio == 0 {
 		return nnElementwise(c, "copy_f32", dy)
@@ -593,7 +508,7 @@ func nnMaskWords(n int) int { return (n + 31) / 32 }
 // X[32i+j] > 0 (true for a bool X), for float32, int64, int32 (and the
 // narrow ints stored as int32) and bool X.
 func nnBitMask(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	x := nnIn(ins, 0)
+	x := input(ins, 0)
 	if x == nil || x.Abstract {
 		return nil, errFallback
 	}
@@ -628,9 +543,9 @@ func nnBitMask(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // nnReluGrad is runtime/cpu reluGradKernel: dY where the bit is set, +0
 // elsewhere.
 func nnReluGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	dy, bits := nnIn(ins, 0), nnIn(ins, 1)
+	dy, bits := input(ins, 0), input(ins, 1)
 	if dy == nil || bits == nil || !nnAllF32(dy) || bits.DType != ir.Int32 ||
-		!nnEqual(bits.Shape, []int{nnMaskWords(dy.Len())}) {
+		!slices.Equal(bits.Shape, []int{nnMaskWords(dy.Len())}) {
 		return nil, errFallback
 	}
 	if err := nnOnDevice(c, &dy, &bits); err != nil {

@@ -1,6 +1,8 @@
 package gpu
 
 import (
+	"slices"
+
 	"crsc/ir"
 )
 
@@ -30,7 +32,7 @@ func nnParseSCE(c *ctx, n *ir.Node, scores, labels, weights *ir.Tensor) (a nnSCE
 	}
 	a.N, a.C = scores.Shape[0], scores.Shape[1]
 	a.D = ir.NumElements(scores.Shape[2:])
-	if !nnEqual(labels.Shape, append([]int{a.N}, scores.Shape[2:]...)) {
+	if !slices.Equal(labels.Shape, append([]int{a.N}, scores.Shape[2:]...)) {
 		return a, false, nil
 	}
 	switch labels.DType {
@@ -87,10 +89,10 @@ func nnParseSCE(c *ctx, n *ir.Node, scores, labels, weights *ir.Tensor) (a nnSCE
 // float64 (reduction sum or mean, mean dividing by Σw and giving 0 when
 // every label is ignored) or kept per position (none).
 func nnSCELoss(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	scores, labels, weights := nnIn(ins, 0), nnIn(ins, 1), nnIn(ins, 2)
+	scores, labels, weights := input(ins, 0), input(ins, 1), input(ins, 2)
 	a, ok, err := nnParseSCE(c, n, scores, labels, weights)
 	if err != nil || !ok {
-		return nil, nnFirstErr(err, errFallback)
+		return nil, orFallback(err)
 	}
 	if err := nnOnDevice(c, &scores); err != nil {
 		return nil, err
@@ -177,16 +179,16 @@ func nnSCELoss(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // log_prob) − onehot(label)), with each position's coef (cotangent, weight
 // and mean's 1/Σw; 0 when ignored) computed on the host as the CPU does.
 func nnSCELossGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	dLoss, logp, labels, weights := nnIn(ins, 0), nnIn(ins, 1), nnIn(ins, 2), nnIn(ins, 3)
+	dLoss, logp, labels, weights := input(ins, 0), input(ins, 1), input(ins, 2), input(ins, 3)
 	if dLoss == nil || !dLoss.DType.IsFloat() || dLoss.Abstract {
 		return nil, errFallback
 	}
 	a, ok, err := nnParseSCE(c, n, logp, labels, weights)
 	if err != nil || !ok {
-		return nil, nnFirstErr(err, errFallback)
+		return nil, orFallback(err)
 	}
 	if a.reduction == "none" {
-		if !nnEqual(dLoss.Shape, labels.Shape) {
+		if !slices.Equal(dLoss.Shape, labels.Shape) {
 			return nil, errFallback
 		}
 	} else if dLoss.Len() != 1 {

@@ -2,10 +2,10 @@ package gpu
 
 import (
 	_ "embed"
-	"sort"
 
 	"crsc/cuda"
 	"crsc/ir"
+	"crsc/runtime/shapes"
 )
 
 //go:embed kernels/reduce.cu
@@ -39,60 +39,25 @@ func reduceKernel(op int32) kernel {
 		if err != nil || !ok {
 			return nil, orFallback(err)
 		}
-		r := len(x.Shape)
-		if len(axes) == 0 {
-			if n.Attrs.Int("noop_with_empty_axes", 0) == 1 {
-				y, err := c.copyOf(x)
-				if err != nil {
-					return nil, err
-				}
-				return []*ir.Tensor{y}, nil
+		if len(axes) == 0 && n.Attrs.Int("noop_with_empty_axes", 0) == 1 {
+			y, err := c.copyOf(x)
+			if err != nil {
+				return nil, err
 			}
-			for i := 0; i < r; i++ {
-				axes = append(axes, int64(i))
-			}
+			return []*ir.Tensor{y}, nil
 		}
-		ax, ok := normAxes(axes, r)
-		if !ok {
+		ax, err := shapes.ReduceAxes(axes, len(x.Shape))
+		if err != nil {
 			return nil, errFallback
 		}
-		sort.Ints(ax)
-		isRed := make([]bool, r)
-		for _, a := range ax {
-			isRed[a] = true
-		}
-		keep := n.Attrs.Int("keepdims", 1) == 1
-		outShape := []int{}
-		for i, d := range x.Shape {
-			switch {
-			case !isRed[i]:
-				outShape = append(outShape, d)
-			case keep:
-				outShape = append(outShape, 1)
-			}
-		}
+		lay := shapes.Reduce(x.Shape, ax, n.Attrs.Int("keepdims", 1) == 1, false)
+		outShape, outer, red, inner := lay.Shape, lay.Outer, lay.Red, lay.Inner
 		src, err := c.device(x)
 		if err != nil {
 			return nil, err
 		}
-		outer, red, inner := 1, 1, 1
-		if ax[len(ax)-1]-ax[0] == len(ax)-1 {
-			outer = ir.NumElements(x.Shape[:ax[0]])
-			red = ir.NumElements(x.Shape[ax[0] : ax[len(ax)-1]+1])
-			inner = ir.NumElements(x.Shape[ax[len(ax)-1]+1:])
-		} else {
-			var perm []int
-			for i := 0; i < r; i++ {
-				if !isRed[i] {
-					perm = append(perm, i)
-					outer *= x.Shape[i]
-				}
-			}
-			for _, a := range ax {
-				perm = append(perm, a)
-				red *= x.Shape[a]
-			}
-			ds, st := transposed(x.Shape, perm)
+		if lay.Perm != nil {
+			ds, st := shapes.Transpose(x.Shape, lay.Perm)
 			t, free, err := c.scratch(x.DType, ds)
 			if err != nil {
 				return nil, err

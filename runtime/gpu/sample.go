@@ -3,6 +3,7 @@ package gpu
 import (
 	_ "embed"
 	"math"
+	"slices"
 
 	"crsc/ir"
 	"crsc/runtime/rng"
@@ -30,7 +31,7 @@ func nnRowsOf(shape []int) (rows, d int) {
 // nnRowNorms is runtime/cpu rowNormsKernel for float32: the L2 norm of
 // every row, summed in float64.
 func nnRowNorms(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	x := nnIn(ins, 0)
+	x := input(ins, 0)
 	if x == nil || !nnAllF32(x) || len(x.Shape) < 1 {
 		return nil, errFallback
 	}
@@ -56,7 +57,7 @@ func nnGnorm(c *ctx, t *ir.Tensor, want []int) ([]float64, bool, error) {
 	if t == nil {
 		return nil, true, nil
 	}
-	if !nnEqual(t.Shape, want) || t.Abstract {
+	if !slices.Equal(t.Shape, want) || t.Abstract {
 		return nil, false, nil
 	}
 	h, err := c.host(t)
@@ -87,15 +88,15 @@ func nnGnorm(c *ctx, t *ir.Tensor, want []int) ([]float64, bool, error) {
 // SampleRows(X [..., N, d], gnorm?; keep, min_rows, estimator) → (Xs
 // [..., k, d], idx [..., k]).
 func nnSampleRows(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	x := nnIn(ins, 0)
+	x := input(ins, 0)
 	keep, minRows, est, err := ir.SampleParams(n.Attrs)
 	if err != nil || x == nil || !nnAllF32(x) || len(x.Shape) < 2 {
 		return nil, errFallback
 	}
 	r := len(x.Shape)
-	g, ok, err := nnGnorm(c, nnIn(ins, 1), x.Shape[:r-1])
+	g, ok, err := nnGnorm(c, input(ins, 1), x.Shape[:r-1])
 	if err != nil || !ok {
-		return nil, nnFirstErr(err, errFallback)
+		return nil, orFallback(err)
 	}
 	B, N, d := ir.NumElements(x.Shape[:r-2]), x.Shape[r-2], x.Shape[r-1]
 	k := int(ir.SampleBudget(keep, minRows, est, int64(N)))
@@ -153,7 +154,7 @@ func nnSampleOutputs(c *ctx, x, idx *ir.Tensor, weight []float64, B, N, k, d, no
 	defer frees.run()
 	var idxD *ir.Tensor
 	if nout > 1 {
-		idxD, err = nnOutputFrom(c, idx)
+		idxD, err = c.outFrom(idx)
 	} else if weight != nil {
 		var free func()
 		idxD, free, err = nnUpload(c, idx)
@@ -198,12 +199,12 @@ func nnSampleOutputs(c *ctx, x, idx *ir.Tensor, weight []float64, B, N, k, d, no
 // 1-byte elements). The indices are checked on the host first (one out of
 // [0, N) sends the node to the CPU, which reports it).
 func nnGatherRows(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	x, idxT := nnIn(ins, 0), nnIn(ins, 1)
+	x, idxT := input(ins, 0), input(ins, 1)
 	if x == nil || idxT == nil || x.Abstract {
 		return nil, errFallback
 	}
 	r := len(x.Shape)
-	if r < 2 || len(idxT.Shape) != r-1 || !nnEqual(idxT.Shape[:r-2], x.Shape[:r-2]) {
+	if r < 2 || len(idxT.Shape) != r-1 || !slices.Equal(idxT.Shape[:r-2], x.Shape[:r-2]) {
 		return nil, errFallback
 	}
 	var name string
@@ -219,7 +220,7 @@ func nnGatherRows(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	idx, ok, err := nnHostInts(c, idxT, -1)
 	if err != nil || !ok {
-		return nil, nnFirstErr(err, errFallback)
+		return nil, orFallback(err)
 	}
 	B, N, d := ir.NumElements(x.Shape[:r-2]), x.Shape[r-2], x.Shape[r-1]
 	for _, v := range idx {

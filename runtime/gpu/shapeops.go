@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"crsc/ir"
+	"crsc/runtime/shapes"
 )
 
 // constantOfShapeKernel fills the output with the value attribute
@@ -16,8 +17,8 @@ func constantOfShapeKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, 
 	if err != nil || !ok {
 		return nil, orFallback(err)
 	}
-	shape, ok := dims(sv)
-	if !ok {
+	shape, err := shapes.Dims(sv)
+	if err != nil {
 		return nil, errFallback
 	}
 	val := n.Attrs.Tensor("value")
@@ -69,17 +70,7 @@ func shapeKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, errFallback
 	}
 	r := int64(len(ins[0].Shape))
-	clamp := func(v int64) int64 {
-		if v < 0 {
-			v += r
-		}
-		return min(max(v, 0), r)
-	}
-	start, end := clamp(n.Attrs.Int("start", 0)), clamp(n.Attrs.Int("end", r))
-	dimsOut := []int64{}
-	for i := start; i < end; i++ {
-		dimsOut = append(dimsOut, int64(ins[0].Shape[i]))
-	}
+	dimsOut := shapes.Range(ins[0].Shape, n.Attrs.Int("start", 0), n.Attrs.Int("end", r))
 	return c.fromHost(ir.FromInt64([]int{len(dimsOut)}, dimsOut))
 }
 
@@ -97,12 +88,7 @@ func (c *ctx) fromHost(hs ...*ir.Tensor) ([]*ir.Tensor, error) {
 		if h == nil {
 			continue
 		}
-		y, err := c.out(h.DType, h.Shape)
-		if err == nil {
-			if err = c.b.mem.copyIn(y, h); err != nil {
-				c.b.mem.release(y)
-			}
-		}
+		y, err := c.outFrom(h)
 		if err != nil {
 			c.b.releaseAll(outs)
 			return nil, err
@@ -110,4 +96,17 @@ func (c *ctx) fromHost(hs ...*ir.Tensor) ([]*ir.Tensor, error) {
 		outs[j] = y
 	}
 	return outs, nil
+}
+
+// outFrom allocates an output (c.out) and fills it from host tensor h.
+func (c *ctx) outFrom(h *ir.Tensor) (*ir.Tensor, error) {
+	y, err := c.out(h.DType, h.Shape)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.b.mem.copyIn(y, h); err != nil {
+		c.b.mem.release(y)
+		return nil, err
+	}
+	return y, nil
 }

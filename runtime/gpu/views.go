@@ -1,6 +1,9 @@
 package gpu
 
-import "crsc/ir"
+import (
+	"crsc/ir"
+	"crsc/runtime/shapes"
+)
 
 // The view ops (Identity, Reshape, Flatten, Squeeze, Unsqueeze) cost no
 // copy: the output shares the input's reference-counted block (memplan
@@ -32,36 +35,8 @@ func reshapeKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err != nil || !ok {
 		return nil, orFallback(err)
 	}
-	allowZero := n.Attrs.Int("allowzero", 0) == 1
-	shape := make([]int, len(spec))
-	infer, known := -1, 1
-	for i, d := range spec {
-		switch {
-		case d == -1:
-			if infer >= 0 {
-				return nil, errFallback
-			}
-			infer = i
-			continue
-		case d == 0 && !allowZero:
-			if i >= len(x.Shape) {
-				return nil, errFallback
-			}
-			shape[i] = x.Shape[i]
-		case d < 0:
-			return nil, errFallback
-		default:
-			shape[i] = int(d)
-		}
-		known *= shape[i]
-	}
-	total := x.Len()
-	if infer >= 0 {
-		if known == 0 || total%known != 0 {
-			return nil, errFallback
-		}
-		shape[infer] = total / known
-	} else if known != total {
+	shape, err := shapes.Reshape(x.Shape, spec, n.Attrs.Int("allowzero", 0) == 1)
+	if err != nil {
 		return nil, errFallback
 	}
 	return c.viewOut(x, shape)
@@ -81,15 +56,11 @@ func flattenKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, errFallback
 	}
 	x := ins[0]
-	r := int64(len(x.Shape))
-	axis := n.Attrs.Int("axis", 1)
-	if axis < -r || axis > r {
+	shape, err := shapes.Flatten(x.Shape, n.Attrs.Int("axis", 1))
+	if err != nil {
 		return nil, errFallback
 	}
-	if axis < 0 {
-		axis += r
-	}
-	return c.viewOut(x, []int{ir.NumElements(x.Shape[:axis]), ir.NumElements(x.Shape[axis:])})
+	return c.viewOut(x, shape)
 }
 
 // squeezeKernel takes axes from input 1 or the attribute; none drops every
@@ -103,28 +74,9 @@ func squeezeKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err != nil || !ok {
 		return nil, orFallback(err)
 	}
-	drop := make([]bool, len(x.Shape))
-	if given {
-		ax, ok := normAxes(axes, len(x.Shape))
-		if !ok {
-			return nil, errFallback
-		}
-		for _, a := range ax {
-			if x.Shape[a] != 1 {
-				return nil, errFallback
-			}
-			drop[a] = true
-		}
-	} else {
-		for i, d := range x.Shape {
-			drop[i] = d == 1
-		}
-	}
-	shape := []int{}
-	for i, d := range x.Shape {
-		if !drop[i] {
-			shape = append(shape, d)
-		}
+	shape, err := shapes.Squeeze(x.Shape, axes, given)
+	if err != nil {
+		return nil, errFallback
 	}
 	return c.viewOut(x, shape)
 }
@@ -139,24 +91,9 @@ func unsqueezeKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	if err != nil || !ok || !given {
 		return nil, orFallback(err)
 	}
-	r := len(x.Shape) + len(axes)
-	ax, ok := normAxes(axes, r)
-	if !ok {
+	shape, err := shapes.Unsqueeze(x.Shape, axes)
+	if err != nil {
 		return nil, errFallback
-	}
-	insert := make([]bool, r)
-	for _, a := range ax {
-		insert[a] = true
-	}
-	shape := make([]int, r)
-	j := 0
-	for i := range shape {
-		if insert[i] {
-			shape[i] = 1
-		} else {
-			shape[i] = x.Shape[j]
-			j++
-		}
 	}
 	return c.viewOut(x, shape)
 }

@@ -65,7 +65,6 @@ func TestChooseWinners(t *testing.T) {
 	}
 }
 
-
 func TestProbabilities(t *testing.T) {
 	var s Scratch
 	norms := []float64{1, 1e-6, 1e-6}
