@@ -215,7 +215,7 @@ func (r *runner) step(i int) (time.Duration, error) {
 // out by plan) for all of them. Execute returns the loss and gradients on
 // the host, so each timed step includes waiting for the device.
 func runOnGPU(cfg Config, g *ir.Graph, inputs map[string]*ir.Tensor, plan *memplan.MemPlan, res *Result, progress io.Writer) error {
-	b, err := gpu.New(cfg.Device.GPU, gpu.Options{Seed: uint64(cfg.Seed), Plan: plan})
+	b, err := gpu.New(cfg.Device.GPU, gpu.Options{Seed: uint64(cfg.Seed), Plan: plan, KeepUploads: true})
 	if err != nil {
 		return err
 	}
@@ -331,7 +331,7 @@ func (r *Result) Report(w io.Writer, top int) {
 	fmt.Fprintf(w, "memory: planned arena %s, measured %s (%.3f× plan), kept for backward %s\n",
 		memplan.FormatBytes(r.Planned), memplan.FormatBytes(r.Measured), float64(r.Measured)/float64(max(r.Planned, 1)), memplan.FormatBytes(r.SavedForBackward))
 	if r.DeviceName != "" {
-		fmt.Fprintf(w, "device: %s; peak device memory %s (arena, pool, metadata; weights and inputs are uploaded each step); CPU fallbacks %v\n",
+		fmt.Fprintf(w, "device: %s; peak device memory %s (arena, pool with the weights, metadata); CPU fallbacks %v\n",
 			r.DeviceName, memplan.FormatBytes(r.DevicePeak), r.Fallbacks)
 		return // kernel launches are asynchronous: host-side per-op times would mislead
 	}

@@ -23,6 +23,12 @@ type Options struct {
 	// offsets the plan chose (memplan.Plan of the graph this backend will
 	// execute, with static shapes), allocated once by New.
 	Plan *memplan.MemPlan
+	// KeepUploads keeps host tensors (weights, constant inputs) on the
+	// device from one run to the next for as long as each run reads them,
+	// so a benchmark or inference loop copies them once. The caller must
+	// not change those host tensors between runs (a training loop whose
+	// optimizer updates the weights on the host must leave this off).
+	KeepUploads bool
 }
 
 // Stats reports what a Backend did since New.
@@ -72,7 +78,7 @@ func New(dev cuda.Device, opt Options) (*Backend, error) {
 	if dev == nil {
 		return nil, errors.New("gpu.New: no device")
 	}
-	b := &Backend{dev: dev, opt: opt, mem: newMemory(dev), fallbacks: map[string]int{}, hostOps: map[string]int{}, misplaced: map[string]int{}}
+	b := &Backend{dev: dev, opt: opt, mem: newMemory(dev, opt.KeepUploads), fallbacks: map[string]int{}, hostOps: map[string]int{}, misplaced: map[string]int{}}
 	b.cpu = &cpu.Ctx{Seed: opt.Seed, Step: opt.Step, ForceEval: opt.ForceEval, Threads: goruntime.GOMAXPROCS(0)}
 	if err := b.mem.setPlan(opt.Plan); err != nil {
 		return nil, err
@@ -109,7 +115,8 @@ func (b *Backend) OnDevice(domain, op string) bool {
 }
 
 // StartNode is called by the executor before node i runs; node 0 starts a
-// new run, which frees the previous run's uploads.
+// new run, which frees the previous run's uploads (with KeepUploads, those
+// it did not read).
 func (b *Backend) StartNode(i int) {
 	if i == 0 {
 		b.mem.endRun()

@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"os"
 	"sync"
 	"testing"
 
@@ -15,11 +16,23 @@ var (
 )
 
 // device opens the emulator once for the package's tests (compiled kernel
-// modules are cached per device), skipping when it cannot run here.
+// modules are cached per device), skipping when it cannot run here. With
+// CRSC_TEST_DEVICE=cuda the tests run on the machine's GPU instead (and
+// fail if there is none): scripts/gpu-check.sh does that.
 func device(t testing.TB) cuda.Device {
 	t.Helper()
-	emuOnce.Do(func() { emuDev, emuErr = emu.Open() })
-	if emuErr != nil {
+	onGPU := os.Getenv("CRSC_TEST_DEVICE") == "cuda"
+	emuOnce.Do(func() {
+		if onGPU {
+			emuDev, emuErr = cuda.Open(0)
+		} else {
+			emuDev, emuErr = emu.Open()
+		}
+	})
+	switch {
+	case emuErr != nil && onGPU:
+		t.Fatalf("CRSC_TEST_DEVICE=cuda: %v", emuErr)
+	case emuErr != nil:
 		t.Skipf("CPU emulator unavailable: %v", emuErr)
 	}
 	return emuDev

@@ -91,6 +91,10 @@ type memory struct {
 	// for the current run; each copy holds one reference of its block.
 	uploads     map[*ir.Tensor]*ir.Tensor
 	uploadBytes int64
+	// keepUploads (Options.KeepUploads) carries uploads over to the next
+	// run; used marks those the current run read, the ones to carry.
+	keepUploads bool
+	used        map[*ir.Tensor]bool
 
 	// metas caches small int64 arrays (shapes and strides of launches) on
 	// the device by content, for the backend's lifetime: a training loop
@@ -99,9 +103,10 @@ type memory struct {
 	metaBytes int64
 }
 
-func newMemory(dev cuda.Device) *memory {
+func newMemory(dev cuda.Device, keepUploads bool) *memory {
 	return &memory{dev: dev, free: map[int64][]cuda.Ptr{}, live: map[*buffer]bool{},
-		uploads: map[*ir.Tensor]*ir.Tensor{}, metas: map[string]cuda.Ptr{}}
+		uploads: map[*ir.Tensor]*ir.Tensor{}, metas: map[string]cuda.Ptr{},
+		keepUploads: keepUploads, used: map[*ir.Tensor]bool{}}
 }
 
 // notePeak updates the device-bytes peak; m.mu is held.
@@ -318,6 +323,7 @@ func (m *memory) view(t *ir.Tensor, shape []int) *ir.Tensor {
 func (m *memory) upload(t *ir.Tensor) (*ir.Tensor, error) {
 	m.mu.Lock()
 	d, ok := m.uploads[t]
+	m.used[t] = true
 	m.mu.Unlock()
 	if ok {
 		return d, nil
@@ -343,10 +349,16 @@ func (m *memory) upload(t *ir.Tensor) (*ir.Tensor, error) {
 // endRun drops the run's references to its uploads.
 func (m *memory) endRun() {
 	m.mu.Lock()
-	ups := m.uploads
-	m.uploads = map[*ir.Tensor]*ir.Tensor{}
+	var drop []*ir.Tensor
+	for h, d := range m.uploads {
+		if !m.keepUploads || !m.used[h] {
+			drop = append(drop, d)
+			delete(m.uploads, h)
+		}
+	}
+	clear(m.used)
 	m.mu.Unlock()
-	for _, d := range ups {
+	for _, d := range drop {
 		m.release(d)
 	}
 }
@@ -448,6 +460,7 @@ const maxMetas = 4096
 
 // close frees everything this memory allocated.
 func (m *memory) close() error {
+	m.keepUploads = false // everything goes now
 	m.endRun()
 	m.mu.Lock()
 	defer m.mu.Unlock()
