@@ -254,9 +254,7 @@ func dropoutKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	stream := rng.StreamOf(n.Name)
 	r32 := float32(ratio)
 	parallelFor(ctx, len(mask.Bool), len(mask.Bool)*8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			mask.Bool[i] = rng.Uniform(seed, step, stream, uint64(i)) >= r32
-		}
+		rng.Fill(seed, step, stream, lo, hi, func(i int, u float32) { mask.Bool[i] = u >= r32 })
 	})
 	scale := 0.0
 	if ratio < 1 {

@@ -29,20 +29,48 @@ func Philox4x32(ctr [4]uint32, key [2]uint32) [4]uint32 {
 
 func fold(x uint64) uint32 { return uint32(x) ^ uint32(x>>32) }
 
+// Block returns the four random words of indices 4·block … 4·block+3
+// for (seed, step, stream): one Philox call, which bulk consumers (Dropout
+// over millions of elements) use to pay a quarter of the per-element cost.
+func Block(seed, step, stream, block uint64) [4]uint32 {
+	return Philox4x32(
+		[4]uint32{uint32(block), uint32(block >> 32), fold(step), fold(stream)},
+		[2]uint32{uint32(seed), uint32(seed >> 32)},
+	)
+}
+
 // Uint32 returns the random word for (seed, step, stream, index); see the
 // package comment for the exact mapping.
 func Uint32(seed, step, stream, index uint64) uint32 {
-	out := Philox4x32(
-		[4]uint32{uint32(index), uint32(index >> 32), fold(step), fold(stream)},
-		[2]uint32{uint32(seed), uint32(seed >> 32)},
-	)
-	return out[0]
+	return Block(seed, step, stream, index/4)[index%4]
 }
 
 // Uniform returns a float32 in [0, 1) with 24 bits of resolution, so every
 // value is exactly representable and 1.0 can never come out of rounding.
 func Uniform(seed, step, stream, index uint64) float32 {
-	return float32(Uint32(seed, step, stream, index)>>8) * (1.0 / (1 << 24))
+	return ToUniform(Uint32(seed, step, stream, index))
+}
+
+// ToUniform maps a random word to Uniform's float32.
+func ToUniform(u uint32) float32 { return float32(u>>8) * (1.0 / (1 << 24)) }
+
+// Fill calls keep(i, u) for every index i in [lo, hi) with u =
+// Uniform(seed, step, stream, i), one Philox call per four indices.
+func Fill(seed, step, stream uint64, lo, hi int, keep func(i int, u float32)) {
+	i := lo
+	for ; i < hi && i%4 != 0; i++ {
+		keep(i, Uniform(seed, step, stream, uint64(i)))
+	}
+	for ; i+4 <= hi; i += 4 {
+		w := Block(seed, step, stream, uint64(i/4))
+		keep(i, ToUniform(w[0]))
+		keep(i+1, ToUniform(w[1]))
+		keep(i+2, ToUniform(w[2]))
+		keep(i+3, ToUniform(w[3]))
+	}
+	for ; i < hi; i++ {
+		keep(i, Uniform(seed, step, stream, uint64(i)))
+	}
 }
 
 // StreamOf hashes a name (a node name, typically) to a stream id with

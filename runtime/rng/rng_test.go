@@ -24,12 +24,13 @@ func TestPhiloxKnownAnswers(t *testing.T) {
 }
 
 func TestMapping(t *testing.T) {
-	// Uint32 must be exactly word 0 of the documented counter/key layout.
-	seed, step, stream, index := uint64(0x0123456789abcdef), uint64(7), StreamOf("dropout_1"), uint64(1<<33+5)
+	// Uint32 must be exactly word index%4 of the documented counter/key
+	// layout, at counter index/4.
+	seed, step, stream, index := uint64(0x0123456789abcdef), uint64(7), StreamOf("dropout_1"), uint64(1<<35+6)
 	want := Philox4x32(
-		[4]uint32{uint32(index), uint32(index >> 32), uint32(step), uint32(stream) ^ uint32(stream>>32)},
+		[4]uint32{uint32(index / 4), uint32(index / 4 >> 32), uint32(step), uint32(stream) ^ uint32(stream>>32)},
 		[2]uint32{uint32(seed), uint32(seed >> 32)},
-	)[0]
+	)[2]
 	if got := Uint32(seed, step, stream, index); got != want {
 		t.Fatalf("Uint32 = %08x, want %08x", got, want)
 	}
@@ -77,5 +78,25 @@ func TestUniformity(t *testing.T) {
 	}
 	if chi > 43.8 {
 		t.Errorf("chi-square %v over %d bins too large: %v", chi, bins, count)
+	}
+}
+
+// TestFill: Fill gives every index of any range (aligned or not to 4) the
+// value Uniform gives it.
+func TestFill(t *testing.T) {
+	for _, r := range [][2]int{{0, 0}, {0, 3}, {1, 2}, {3, 9}, {5, 21}, {8, 16}} {
+		seen := map[int]bool{}
+		Fill(9, 2, 77, r[0], r[1], func(i int, u float32) {
+			if seen[i] || i < r[0] || i >= r[1] {
+				t.Errorf("range %v: index %d twice or outside", r, i)
+			}
+			seen[i] = true
+			if want := Uniform(9, 2, 77, uint64(i)); u != want {
+				t.Errorf("range %v: index %d got %v, Uniform %v", r, i, u, want)
+			}
+		})
+		if len(seen) != r[1]-r[0] {
+			t.Errorf("range %v: %d indices visited", r, len(seen))
+		}
 	}
 }

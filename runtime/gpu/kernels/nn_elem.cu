@@ -71,9 +71,11 @@ KERNEL void gelu_grad_f32(const float* dy, const float* x, float* dx, i64 n) {
 // ---- Dropout: Philox4x32-10 as runtime/rng documents it ----
 
 // philox_uniform is rng.Uniform(seed, step, stream, index) with step and
-// stream already folded to 32 bits (lo ^ hi) by the host.
+// stream already folded to 32 bits (lo ^ hi) by the host: word index % 4 of
+// the Philox block at counter index / 4.
 DEVICE float philox_uniform(u64 seed, u32 step32, u32 stream32, u64 index) {
-    u32 c0 = (u32)index, c1 = (u32)(index >> 32), c2 = step32, c3 = stream32;
+    u64 block = index >> 2;
+    u32 c0 = (u32)block, c1 = (u32)(block >> 32), c2 = step32, c3 = stream32;
     u32 k0 = (u32)seed, k1 = (u32)(seed >> 32);
     for (int r = 0; r < 10; r++) {
         if (r > 0) {
@@ -88,8 +90,14 @@ DEVICE float philox_uniform(u64 seed, u32 step32, u32 stream32, u64 index) {
         c2 = n2;
         c3 = lo0;
     }
+    u32 w = c0;
+    switch (index & 3) {
+        case 1: w = c1; break;
+        case 2: w = c2; break;
+        case 3: w = c3; break;
+    }
     // float(u >> 8) is exact (24 bits), and so is the power-of-two scale.
-    return (float)(c0 >> 8) * (1.0f / 16777216.0f);
+    return (float)(w >> 8) * (1.0f / 16777216.0f);
 }
 
 // dropout keeps element i when its uniform is >= ratio, writing x*scale
