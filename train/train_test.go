@@ -1,6 +1,7 @@
 package train
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,7 +9,9 @@ import (
 
 	"crsc/checkpoint"
 	"crsc/data"
+	"crsc/ir"
 	"crsc/passes"
+	"crsc/runtime/device"
 	"crsc/tokenize"
 )
 
@@ -242,6 +245,38 @@ func TestPaddedLen(t *testing.T) {
 	}{{[]int{0}, 8}, {[]int{0, 1}, 16}, {[]int{0, -1}, 8}, {[]int{2}, 20}} {
 		if got := e.paddedLen(tc.rows); got != tc.want {
 			t.Errorf("paddedLen(%v) = %d, want %d", tc.rows, got, tc.want)
+		}
+	}
+}
+
+// TestTrainOnDeviceMatchesCPU: three WTA-CRS training steps through the
+// CUDA backend (on the CPU emulator of a GPU) end with the parameters the
+// CPU runtime reaches: same rows sampled, same Dropout, same updates.
+func TestTrainOnDeviceMatchesCPU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("training on the emulator")
+	}
+	dev, err := device.Open("emu")
+	if err != nil {
+		t.Skipf("no emulator: %v", err)
+	}
+	defer dev.Close()
+	run := func(d *device.Device) map[string]*ir.Tensor {
+		c := tinyConfig(t, "wta", "none")
+		c.MaxSteps, c.NoExport, c.Device = 3, true, d
+		res, err := Run(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Params
+	}
+	want, got := run(nil), run(dev)
+	for name, w := range want {
+		g := got[name]
+		for i, v := range w.F32 {
+			if d := math.Abs(float64(g.F32[i] - v)); d > 1e-5*(1+math.Abs(float64(v))) {
+				t.Fatalf("%s[%d]: device %v, cpu %v", name, i, g.F32[i], v)
+			}
 		}
 	}
 }
