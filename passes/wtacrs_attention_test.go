@@ -2,7 +2,6 @@ package passes_test
 
 import (
 	"math"
-	"math/rand"
 	"testing"
 
 	"crsc/ir"
@@ -50,19 +49,7 @@ func TestAttentionRecomputesDroppedProbabilities(t *testing.T) {
 	if recomputed != 2 {
 		t.Fatalf("%d attention operands recomputed, want 2 (P' of each layer): %+v", recomputed, tr.Attention)
 	}
-	r := rand.New(rand.NewSource(5))
-	ids, ones := make([]int64, 64), make([]int64, 64)
-	for i := range ids {
-		ids[i], ones[i] = int64(1+r.Intn(119)), 1
-	}
-	cot := ir.NewTensor(ir.Float32, 4, 2)
-	for i := range cot.F32 {
-		cot.F32[i] = float32(r.NormFloat64())
-	}
-	feeds := map[string]*ir.Tensor{
-		"input_ids": ir.FromInt64([]int{4, 16}, ids), "attention_mask": ir.FromInt64([]int{4, 16}, ones),
-		"token_type_ids": ir.FromInt64([]int{4, 16}, make([]int64, 64)), "logits_cotangent": cot,
-	}
+	feeds := tinyBertFeeds(5)
 	opt := runtime.Options{Seed: 9, Step: 2}
 	want, err := runtime.Run(exact, feeds, opt)
 	if err != nil {

@@ -31,7 +31,13 @@ func sampledBert(t *testing.T, estimator string, keep float64) (*ir.Graph, *pass
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewSource(11))
+	return g, tr, tinyBertFeeds(11)
+}
+
+// tinyBertFeeds are random inputs of a tiny BERT at 4 × 16 (vocab 120)
+// and a random cotangent of its logits.
+func tinyBertFeeds(seed int64) map[string]*ir.Tensor {
+	r := rand.New(rand.NewSource(seed))
 	ids, ones := make([]int64, 64), make([]int64, 64)
 	for i := range ids {
 		ids[i], ones[i] = int64(1+r.Intn(119)), 1
@@ -40,13 +46,12 @@ func sampledBert(t *testing.T, estimator string, keep float64) (*ir.Graph, *pass
 	for i := range cot.F32 {
 		cot.F32[i] = float32(r.NormFloat64())
 	}
-	feeds := map[string]*ir.Tensor{
+	return map[string]*ir.Tensor{
 		"input_ids":        ir.FromInt64([]int{4, 16}, ids),
 		"attention_mask":   ir.FromInt64([]int{4, 16}, ones),
 		"token_type_ids":   ir.FromInt64([]int{4, 16}, make([]int64, 64)),
 		"logits_cotangent": cot,
 	}
-	return g, tr, feeds
 }
 
 // sampledWeights returns, concatenated, the gradients of the weights whose

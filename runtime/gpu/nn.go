@@ -17,6 +17,9 @@ import (
 // malformed inputs): the CPU kernel then runs and produces the same
 // results, or the same error, as the CPU backend.
 
+//go:embed kernels/fastmath.cuh
+var fastmathCode string
+
 //go:embed kernels/nn.cu
 var nnCode string
 
@@ -24,8 +27,8 @@ var nnCode string
 var nnElemCode string
 
 var (
-	nnSrc     = newSource("nn.cu", nnCode)
-	nnElemSrc = newSource("nn_elem.cu", nnElemCode)
+	nnSrc     = newSource("nn.cu", fastmathCode+nnCode)
+	nnElemSrc = newSource("nn_elem.cu", fastmathCode+nnElemCode)
 )
 
 // nnRowBlock is the block size of the one-block-per-row kernels for rows
