@@ -54,6 +54,8 @@ type Result struct {
 	// to the CPU.
 	DeviceName string
 	DevicePeak int64
+	Workspace  string         // cuBLAS workspace, as the device reports it
+	Misplaced  map[string]int // planned outputs a kernel put outside their slot
 	Fallbacks  map[string]int
 }
 
@@ -221,6 +223,7 @@ func runOnGPU(cfg Config, g *ir.Graph, inputs map[string]*ir.Tensor, plan *mempl
 	}
 	defer b.Close()
 	res.DeviceName = cfg.Device.String()
+	res.Workspace = cfg.Device.GPU.Info().Libraries["cublas-workspace"]
 	for step := 0; step <= cfg.Steps; step++ {
 		b.SetStep(uint64(step))
 		opts := runtime.Options{Seed: uint64(cfg.Seed), Step: uint64(step)}
@@ -237,7 +240,10 @@ func runOnGPU(cfg Config, g *ir.Graph, inputs map[string]*ir.Tensor, plan *mempl
 		}
 	}
 	st := b.Stats()
-	res.Measured, res.DevicePeak, res.Fallbacks = st.ArenaBytes+st.PoolHighWater, st.PeakDeviceBytes, st.Fallbacks
+	// The pool also holds the weights and inputs (uploaded once, kept):
+	// what compares with the planned arena is the rest.
+	res.Measured = st.ArenaBytes + max(st.PoolHighWater-st.Uploads, 0)
+	res.DevicePeak, res.Fallbacks, res.Misplaced = st.PeakDeviceBytes, st.Fallbacks, st.Misplaced
 	res.PeakRSS = PeakRSS()
 	return nil
 }
@@ -331,8 +337,8 @@ func (r *Result) Report(w io.Writer, top int) {
 	fmt.Fprintf(w, "memory: planned arena %s, measured %s (%.3f× plan), kept for backward %s\n",
 		memplan.FormatBytes(r.Planned), memplan.FormatBytes(r.Measured), float64(r.Measured)/float64(max(r.Planned, 1)), memplan.FormatBytes(r.SavedForBackward))
 	if r.DeviceName != "" {
-		fmt.Fprintf(w, "device: %s; peak device memory %s (arena, pool with the weights, metadata); CPU fallbacks %v\n",
-			r.DeviceName, memplan.FormatBytes(r.DevicePeak), r.Fallbacks)
+		fmt.Fprintf(w, "device: %s; peak device memory %s (arena, pool with the weights, metadata) + cuBLAS workspace %s; CPU fallbacks %v; outputs placed outside their planned slot %v\n",
+			r.DeviceName, memplan.FormatBytes(r.DevicePeak), r.Workspace, r.Fallbacks, r.Misplaced)
 		return // kernel launches are asynchronous: host-side per-op times would mislead
 	}
 	type opTime struct {

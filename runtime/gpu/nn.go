@@ -215,11 +215,14 @@ func nnLayerNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	eps := n.Attrs.Float("epsilon", 1e-5)
 	stat := shapes.StatShape(x.Shape, axis)
-	// Outputs in order; Mean and InvStdDev go to scratch when not declared.
+	// Outputs in order; Mean and InvStdDev go to scratch when not declared
+	// (or declared as a hole, as the memory rewrites leave Mean: it must not
+	// take InvStdDev's planned slot, which has the same shape).
 	k := nnNumOuts(n, 3)
 	outs := make([]*ir.Tensor, 3)
 	var frees nnFreeAll
 	defer frees.run()
+	declared := func(i int) bool { return i < k && (i >= len(n.Outputs) || n.Outputs[i] != nil) }
 	for i := range outs {
 		shape, dt := stat, ir.Float32
 		if i == 0 {
@@ -227,7 +230,7 @@ func nnLayerNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		}
 		var t *ir.Tensor
 		var err error
-		if i < k {
+		if declared(i) {
 			t, err = c.out(dt, shape)
 		} else {
 			var free func()
@@ -248,6 +251,11 @@ func nnLayerNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	err := nnRows(c, "layer_norm_f32", outer, d, c.ptr(x), c.ptr(scale), nnPtr(c, bias), hasBias,
 		c.ptr(outs[0]), c.ptr(outs[1]), c.ptr(outs[2]), int64(d), eps)
+	for i := range outs {
+		if !declared(i) {
+			outs[i] = nil // scratch, freed on return
+		}
+	}
 	if err != nil {
 		nnRelease(c, outs[:k]...)
 		return nil, err
