@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"crsc/ir"
-	"crsc/onnx"
 	"crsc/passes"
 	"crsc/runtime"
 )
@@ -17,14 +16,7 @@ import (
 // the adapter-A gradient is exactly 0) for the VJP of its logits.
 func loraBert(t *testing.T, sampling passes.SamplingSpec) (*ir.Graph, *passes.Training) {
 	t.Helper()
-	g, err := onnx.Load("../testdata/onnx/bert_tiny_cls.op13.eval.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
+	g := loadTinyBert(t)
 	spec := passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Memory: true, Sampling: sampling,
 		LoRA: passes.LoRASpec{Rank: 4, Targets: `query|key|value|dense`, Seed: 3}}
 	tr, err := passes.Compile(g, spec)

@@ -15,14 +15,7 @@ import (
 // layer) for the VJP of its logits, with every linear layer sampled.
 func sampledBert(t *testing.T, estimator string, keep float64) (*ir.Graph, *passes.Training, map[string]*ir.Tensor) {
 	t.Helper()
-	g, err := onnx.Load("../testdata/onnx/bert_tiny_cls.op13.eval.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
+	g := loadTinyBert(t)
 	spec := passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}}
 	if estimator != "" {
 		spec.Sampling = passes.SamplingSpec{Estimator: estimator, Keep: keep, Layers: "all"}
@@ -32,6 +25,20 @@ func sampledBert(t *testing.T, estimator string, keep float64) (*ir.Graph, *pass
 		t.Fatal(err)
 	}
 	return g, tr, tinyBertFeeds(11)
+}
+
+// loadTinyBert loads the tiny BERT export bound to batch 4 × 16.
+func loadTinyBert(t *testing.T) *ir.Graph {
+	t.Helper()
+	g, err := onnx.Load("../testdata/onnx/bert_tiny_cls.op13.eval.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)}, Supports: runtime.CPU(runtime.Options{}).Supports}
+	if err := passes.Run(g, passes.Load, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // tinyBertFeeds are random inputs of a tiny BERT at 4 × 16 (vocab 120)
