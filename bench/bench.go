@@ -74,7 +74,7 @@ func Arch(name string) (models.BertConfig, error) {
 	case "bert-large":
 		return models.BertLarge, nil
 	case "bert-tiny":
-		return models.BertConfig{Vocab: 1000, MaxPositions: 128, TypeVocab: 2, Hidden: 64, Layers: 2, Heads: 2, FFN: 128, Labels: 2}, nil
+		return models.BertTiny, nil
 	}
 	return models.BertConfig{}, fmt.Errorf("unknown architecture %q (want bert-base, bert-large, bert-tiny, t5-small, t5-base, t5-large or t5-3b)", name)
 }

@@ -18,6 +18,9 @@ type BertConfig struct {
 var (
 	BertBase  = BertConfig{Vocab: 30522, MaxPositions: 512, TypeVocab: 2, Hidden: 768, Layers: 12, Heads: 12, FFN: 3072, Labels: 2}
 	BertLarge = BertConfig{Vocab: 30522, MaxPositions: 512, TypeVocab: 2, Hidden: 1024, Layers: 24, Heads: 16, FFN: 4096, Labels: 2}
+	// BertTiny is a toy of the same structure, for quick benchmarks and
+	// dry runs of scripts.
+	BertTiny = BertConfig{Vocab: 1000, MaxPositions: 128, TypeVocab: 2, Hidden: 64, Layers: 2, Heads: 2, FFN: 128, Labels: 2}
 )
 
 // BuildBert returns a BertForSequenceClassification graph (opset 17) with

@@ -13,6 +13,7 @@ var presets = []struct {
 	name  string
 	build func(BuildOptions) (*ir.Graph, error)
 }{
+	{"bert-tiny", func(o BuildOptions) (*ir.Graph, error) { return BuildBertWith(BertTiny, o) }},
 	{"bert-base", func(o BuildOptions) (*ir.Graph, error) { return BuildBertWith(BertBase, o) }},
 	{"bert-large", func(o BuildOptions) (*ir.Graph, error) { return BuildBertWith(BertLarge, o) }},
 	{"t5-small", func(o BuildOptions) (*ir.Graph, error) { return BuildT5(T5Small, o) }},

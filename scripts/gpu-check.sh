@@ -12,6 +12,15 @@
 # vs LoRA+WTA@0.1 (crsc probes the plan's prediction and 10 % above it,
 # PyTorch searches its own). Each step has its own time limit, so one hang
 # cannot eat the lease; the summary is in $OUT/summary.txt.
+#
+# PARTS picks what to run (default all three, about 10 minutes on an H100;
+# split into two calls to stay inside one call's limit):
+#   PARTS="checks bench" scripts/gpu-check.sh     # selftest, tests, step time and memory
+#   PARTS=batch scripts/gpu-check.sh              # largest batch that fits
+#
+# Dry run here, on the CPU emulator of a GPU and a tiny model, to check the
+# script itself (PyTorch on the CPU, no largest-batch search for it):
+#   DEVICE=emu ARCH=bert-tiny BATCH=4 SEQ=32 STEPS=2 BUDGET=64MiB scripts/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [[ ${1:-} == --build ]]; then
@@ -29,46 +38,65 @@ mkdir -p "$out"
 sum=$out/summary.txt
 : >"$sum"
 say() { echo "$*" | tee -a "$sum"; }
-batch=${BATCH:-32} seq=${SEQ:-128} steps=${STEPS:-10}
+batch=${BATCH:-32} seq=${SEQ:-128} steps=${STEPS:-10} device=${DEVICE:-cuda} arch=${ARCH:-bert-base}
+torchdev=cpu py=${PY:-python3} # the device image's python3 has PyTorch
+[[ $device == cuda ]] && torchdev=cuda
+
+parts=${PARTS:-checks bench batch}
+has() { [[ " $parts " == *" $1 "* ]]; }
 
 say "== machine"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$sum"
 
-say "== crsc selftest --device cuda"
-timeout 300 bin/crsc selftest --device cuda --verbose >"$out/selftest.txt" 2>&1
+if has checks; then
+say "== crsc selftest --device $device"
+timeout 300 bin/crsc selftest --device "$device" --verbose >"$out/selftest.txt" 2>&1
 grep -v '^ok   kernel' "$out/selftest.txt" | cut -c1-400 | tee -a "$sum"
 
 say "== go tests on the GPU (cuda: driver, cuBLAS, NVRTC; runtime/gpu: every case on the device)"
 (cd cuda && timeout 120 ../bin/cuda.test -test.run 'TestGPU|TestOpen|NVRTC' -test.v 2>&1) >"$out/cuda-test.txt"
 grep -E '^(--- |ok|FAIL|PASS)' "$out/cuda-test.txt" | tee -a "$sum"
-(cd runtime/gpu && CRSC_TEST_DEVICE=cuda timeout 240 ../../bin/gpu.test -test.short 2>&1) >"$out/gpu-test.txt"
+testdev=
+[[ $device == cuda ]] && testdev=cuda # else the emulator
+(cd runtime/gpu && CRSC_TEST_DEVICE=$testdev timeout 240 ../../bin/gpu.test -test.short 2>&1) >"$out/gpu-test.txt"
 tail -3 "$out/gpu-test.txt" | tee -a "$sum"
+fi
 
-say "== BERT-base training step $batch × $seq (forward + backward), alternating, 2 rounds"
 bench=$out/bench.jsonl
+if has bench; then
+say "== $arch training step $batch × $seq (forward + backward), alternating, 2 rounds"
 : >"$bench"
 for round in 1 2; do
-	timeout 240 bin/crsc bench --device cuda --arch bert-base --batch "$batch" --seq "$seq" --steps "$steps" --json 2>>"$out/bench.err" |
+	timeout 240 bin/crsc bench --device "$device" --arch "$arch" --batch "$batch" --seq "$seq" --steps "$steps" --json 2>>"$out/bench.err" |
 		sed 's/^{/{"run":"crsc exact",/' >>"$bench"
-	timeout 240 bin/crsc bench --device cuda --arch bert-base --batch "$batch" --seq "$seq" --steps "$steps" --keep 0.3 --attention --json 2>>"$out/bench.err" |
+	timeout 240 bin/crsc bench --device "$device" --arch "$arch" --batch "$batch" --seq "$seq" --steps "$steps" --keep 0.3 --attention --json 2>>"$out/bench.err" |
 		sed 's/^{/{"run":"crsc wta0.3",/' >>"$bench"
-	timeout 240 python3 scripts/torch_bert_step.py --device cuda --batch "$batch" --seq "$seq" --steps "$steps" 2>>"$out/bench.err" |
+	timeout 240 "$py" scripts/torch_bert_step.py --device "$torchdev" --batch "$batch" --seq "$seq" --steps "$steps" 2>>"$out/bench.err" |
 		sed 's/^{/{"run":"pytorch",/' >>"$bench"
 done
-plan() { bin/crsc plan --arch bert-base --batch "$batch" --seq "$seq" --dropout 0 --json "$@"; }
+plan() { bin/crsc plan --arch "$arch" --batch "$batch" --seq "$seq" --dropout 0 --json "$@"; }
 plan --no-memory-rewrites | sed 's/^{/{"run":"plan full",/' >>"$bench"
 plan --keep 0.3 --attention | sed 's/^{/{"run":"plan wta0.3",/' >>"$bench"
+fi
 
+if has batch; then
 say "== largest batch at seq $seq on this GPU: full vs LoRA+WTA@0.1"
-free=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits | head -1) # MiB
-budget=$((free * 95 / 100))MiB
+if [[ -z ${BUDGET:-} ]]; then
+	free=$(nvidia-smi --query-gpu=memory.free --format=csv,noheader,nounits | head -1) # MiB
+	BUDGET=$((free * 95 / 100))MiB
+fi
+budget=$BUDGET
 probe() { # name flags...: the plan's largest batch, then measured at it and 10 % above
 	local name=$1
 	shift
 	local b
-	b=$(bin/crsc plan --arch bert-base --seq "$seq" --dropout 0 --budget "$budget" --json "$@" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_batch"])')
+	b=$(bin/crsc plan --arch "$arch" --seq "$seq" --dropout 0 --budget "$budget" --json "$@" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_batch"])')
+	if ! [[ $b =~ ^[0-9]+$ ]] || ((b < 1)); then
+		echo "{\"run\":\"fits $name\",\"error\":\"crsc plan gave no batch under $budget\"}" >>"$bench"
+		return
+	fi
 	for try in "$b" $((b * 11 / 10)); do
-		if timeout 200 bin/crsc bench --device cuda --arch bert-base --batch "$try" --seq "$seq" --steps 1 --json "$@" >"$out/probe.json" 2>"$out/probe.err"; then
+		if timeout 200 bin/crsc bench --device "$device" --arch "$arch" --batch "$try" --seq "$seq" --steps 1 --json "$@" >"$out/probe.json" 2>"$out/probe.err"; then
 			echo "{\"run\":\"fits $name\",\"planned_max\":$b,\"batch\":$try,\"fits\":true}" >>"$bench"
 		else
 			echo "{\"run\":\"fits $name\",\"planned_max\":$b,\"batch\":$try,\"fits\":false,\"error\":$(tail -1 "$out/probe.err" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()[:200]))')}" >>"$bench"
@@ -77,9 +105,13 @@ probe() { # name flags...: the plan's largest batch, then measured at it and 10 
 }
 probe full --no-memory-rewrites
 probe lora+wta0.1 --lora 32 --keep 0.1 --attention
-timeout 400 python3 scripts/torch_bert_step.py --device cuda --seq "$seq" --batch 64 --max-batch 2>>"$out/bench.err" |
-	sed 's/^{/{"run":"pytorch max batch",/' >>"$bench"
+if [[ $torchdev == cuda ]]; then
+	timeout 400 "$py" scripts/torch_bert_step.py --device cuda --seq "$seq" --batch 64 --max-batch 2>>"$out/bench.err" |
+		sed 's/^{/{"run":"pytorch max batch",/' >>"$bench"
+fi
+fi
 
+touch "$bench"
 python3 - "$bench" <<'PY' | tee -a "$sum"
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
