@@ -54,10 +54,10 @@ func TestPresetsAbstract(t *testing.T) {
 		goruntime.KeepAlive(g)
 
 		n := paramCount(g)
-		want := publishedParams[name]
-		t.Logf("%-10s %6.1fM parameters (published %6.1fM, %+.2f%%), %d nodes, %.0f MB of weights not allocated, heap +%.1f MB, %v",
-			name, float64(n)/1e6, want/1e6, 100*(float64(n)-want)/want, len(g.Nodes), float64(4*n)/1e6, float64(grew)/1e6, took.Round(time.Millisecond))
-		if math.Abs(float64(n)-want) > 0.01*want {
+		want, published := publishedParams[name] // bert-tiny is a toy: none
+		t.Logf("%-10s %6.1fM parameters (published %6.1fM), %d nodes, %.0f MB of weights not allocated, heap +%.1f MB, %v",
+			name, float64(n)/1e6, want/1e6, len(g.Nodes), float64(4*n)/1e6, float64(grew)/1e6, took.Round(time.Millisecond))
+		if published && math.Abs(float64(n)-want) > 0.01*want {
 			t.Errorf("%s: %d parameters, published %.0f", name, n, want)
 		}
 		for _, v := range g.Inits {
@@ -114,7 +114,7 @@ func TestPresetUnknown(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "t5-3b") || !strings.Contains(err.Error(), "bert-base") {
 		t.Errorf("Preset(gpt-2) error %v should list the known names", err)
 	}
-	if got := fmt.Sprint(PresetNames()); got != "[bert-base bert-large t5-small t5-base t5-large t5-3b]" {
+	if got := fmt.Sprint(PresetNames()); got != "[bert-tiny bert-base bert-large t5-small t5-base t5-large t5-3b]" {
 		t.Errorf("PresetNames() = %s", got)
 	}
 }
