@@ -493,30 +493,50 @@ func layerNormGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, 
 }
 
 // layerNormGrad fills dx (when non-nil) and the column sums ds, db (when
-// non-nil). Rows are cut into fixed blocks; each block keeps its own
-// partial column sums, added in block order at the end.
+// non-nil) from the input rows: x̂ = (x − mean)·inv.
 func layerNormGrad[T float](ctx *Ctx, dy, x, dx []T, sc, mean, inv, ds, db []float64, outer, d int) {
+	normGradBlocks(ctx, dy, dx, normGradArgs{sc: sc, inv: inv, ds: ds, db: db, outer: outer, d: d, centered: true},
+		func(o int, xh []float64) {
+			mu, is := mean[o], inv[o]
+			for j, v := range x[o*d : (o+1)*d] {
+				xh[j] = (float64(v) - mu) * is
+			}
+		})
+}
+
+// normGradBlocks is the core every norm gradient shares: given each row's
+// normalized input x̂ (written by xhat into the row buffer), it fills
+//
+//	dx = inv·(g·sc − mean(g·sc) − x̂·mean(g·sc·x̂))   (no mean(g·sc) term unless centered)
+//
+// when dx is non-nil, and the column sums ds = Σ g·x̂, db = Σ g when
+// wanted. Rows are cut into lnGradBlocks fixed blocks with their own
+// partial sums, added in block order at the end, so dScale/dBias are
+// bit-identical whatever the thread count.
+func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o int, xh []float64)) {
+	outer, d := k.outer, k.d
 	if outer == 0 || d == 0 {
 		return
 	}
 	nb := min(outer, lnGradBlocks)
 	var ps, pb []float64
-	if ds != nil {
+	if k.ds != nil {
 		ps = make([]float64, nb*d)
 	}
-	if db != nil {
+	if k.db != nil {
 		pb = make([]float64, nb*d)
 	}
-	parallelFor(ctx, nb, outer*d*2, func(lo, hi int) {
+	parallelFor(ctx, nb, outer*d*3, func(lo, hi int) {
+		xh := make([]float64, d)
 		for b := lo; b < hi; b++ {
 			r0, r1 := b*outer/nb, (b+1)*outer/nb
 			for o := r0; o < r1; o++ {
-				mu, is := mean[o], inv[o]
-				g, xr := dy[o*d:(o+1)*d], x[o*d:(o+1)*d]
+				g := dy[o*d : (o+1)*d]
+				xhat(o, xh)
 				if ps != nil || pb != nil {
 					for j, v := range g {
 						if ps != nil {
-							ps[b*d+j] += float64(v) * (float64(xr[j]) - mu) * is
+							ps[b*d+j] += float64(v) * xh[j]
 						}
 						if pb != nil {
 							pb[b*d+j] += float64(v)
@@ -528,20 +548,23 @@ func layerNormGrad[T float](ctx *Ctx, dy, x, dx []T, sc, mean, inv, ds, db []flo
 				}
 				sg, sgx := 0.0, 0.0
 				for j, v := range g {
-					gj := float64(v) * sc[j]
+					gj := float64(v) * k.sc[j]
 					sg += gj
-					sgx += gj * (float64(xr[j]) - mu) * is
+					sgx += gj * xh[j]
 				}
 				mg, mgx := sg/float64(d), sgx/float64(d)
+				if !k.centered {
+					mg = 0
+				}
+				is := k.inv[o]
 				out := dx[o*d : (o+1)*d]
 				for j, v := range g {
-					xh := (float64(xr[j]) - mu) * is
-					out[j] = T(is * (float64(v)*sc[j] - mg - xh*mgx))
+					out[j] = T(is * (float64(v)*k.sc[j] - mg - xh[j]*mgx))
 				}
 			}
 		}
 	})
-	for _, p := range []struct{ part, sum []float64 }{{ps, ds}, {pb, db}} {
+	for _, p := range []struct{ part, sum []float64 }{{ps, k.ds}, {pb, k.db}} {
 		if p.sum == nil {
 			continue
 		}

@@ -434,88 +434,29 @@ type normGradArgs struct {
 	centered              bool
 }
 
-// normGradRows fills dx (when non-nil) and the column sums. Rows are cut
-// into lnGradBlocks fixed blocks with their own partial sums, added in
-// block order at the end, so dScale/dBias are bit-identical whatever the
-// thread count (as in layerNormGrad).
+// normGradRows fills dx (when non-nil) and the column sums from the output
+// rows: x̂ = (y − bias)/scale (see normGradBlocks).
 func normGradRows[T float](ctx *Ctx, dy, y, dx []T, k normGradArgs) {
-	outer, d := k.outer, k.d
-	if outer == 0 || d == 0 {
-		return
-	}
 	// Reciprocal scales once: xhat = (y - b) * rs, with rs = 0 where the
 	// scale is 0 (xhat unrecoverable; see the kernel comment).
-	rs := make([]float64, d)
+	rs := make([]float64, k.d)
 	for j, s := range k.sc {
 		if s != 0 {
 			rs[j] = 1 / s
 		}
 	}
-	nb := min(outer, lnGradBlocks)
-	var ps, pb []float64
-	if k.ds != nil {
-		ps = make([]float64, nb*d)
-	}
-	if k.db != nil {
-		pb = make([]float64, nb*d)
-	}
-	parallelFor(ctx, nb, outer*d*3, func(lo, hi int) {
-		xh := make([]float64, d)
-		for b := lo; b < hi; b++ {
-			r0, r1 := b*outer/nb, (b+1)*outer/nb
-			for o := r0; o < r1; o++ {
-				g, yr := dy[o*d:(o+1)*d], y[o*d:(o+1)*d]
-				for j, v := range yr {
-					t := float64(v)
-					if k.bias != nil {
-						t -= k.bias[j]
-					}
-					// rs saves a division per element; it differs from
-					// dividing by an ulp of float64 at most, far below
-					// Y's own float32 rounding.
-					xh[j] = t * rs[j]
-				}
-				if ps != nil || pb != nil {
-					for j, v := range g {
-						if ps != nil {
-							ps[b*d+j] += float64(v) * xh[j]
-						}
-						if pb != nil {
-							pb[b*d+j] += float64(v)
-						}
-					}
-				}
-				if dx == nil {
-					continue
-				}
-				sg, sgx := 0.0, 0.0
-				for j, v := range g {
-					gj := float64(v) * k.sc[j]
-					sg += gj
-					sgx += gj * xh[j]
-				}
-				mg, mgx := sg/float64(d), sgx/float64(d)
-				if !k.centered {
-					mg = 0
-				}
-				is := k.inv[o]
-				out := dx[o*d : (o+1)*d]
-				for j, v := range g {
-					out[j] = T(is * (float64(v)*k.sc[j] - mg - xh[j]*mgx))
-				}
+	normGradBlocks(ctx, dy, dx, k, func(o int, xh []float64) {
+		for j, v := range y[o*k.d : (o+1)*k.d] {
+			t := float64(v)
+			if k.bias != nil {
+				t -= k.bias[j]
 			}
+			// rs saves a division per element; it differs from dividing
+			// by an ulp of float64 at most, far below Y's own float32
+			// rounding.
+			xh[j] = t * rs[j]
 		}
 	})
-	for _, p := range []struct{ part, sum []float64 }{{ps, k.ds}, {pb, k.db}} {
-		if p.sum == nil {
-			continue
-		}
-		for b := 0; b < nb; b++ {
-			for j, v := range p.part[b*d : (b+1)*d] {
-				p.sum[j] += v
-			}
-		}
-	}
 }
 
 // rmsNormKernel: RMSNormalization(X, scale; epsilon=1e-5, axis=-1) →
