@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"crsc/internal/f16"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -256,7 +257,7 @@ func decodeData(e entry, b []byte) (*ir.Tensor, error) {
 		}
 	case ir.Float16:
 		for i := range t.F32 {
-			t.F32[i] = halfToFloat(le.Uint16(b[2*i:]))
+			t.F32[i] = f16.ToFloat32(le.Uint16(b[2*i:]))
 		}
 	case ir.Float64:
 		for i := range t.F64 {

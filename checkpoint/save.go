@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"bufio"
 	"bytes"
+	"crsc/internal/f16"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -216,7 +217,7 @@ func writeData(w io.Writer, buf []byte, e entry) ([]byte, error) {
 		case ir.Float32:
 			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(t.F32[i]))
 		case ir.Float16:
-			buf = binary.LittleEndian.AppendUint16(buf, floatToHalf(t.F32[i]))
+			buf = binary.LittleEndian.AppendUint16(buf, f16.FromFloat32(t.F32[i]))
 		case ir.Float64:
 			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(t.F64[i]))
 		case ir.Int64:

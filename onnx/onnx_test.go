@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"bytes"
+	"crsc/internal/f16"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -183,7 +184,7 @@ func TestExternalData(t *testing.T) {
 
 func TestHalfRoundTrip(t *testing.T) {
 	for _, f := range []float32{0, 1, -2.5, 65504, 6.1035156e-05, 5.9604645e-08, 0.333251953125} {
-		if got := halfToFloat(floatToHalf(f)); got != f {
+		if got := f16.ToFloat32(f16.FromFloat32(f)); got != f {
 			t.Errorf("%g -> %g", f, got)
 		}
 	}

@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"crsc/internal/f16"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -115,7 +116,7 @@ func TensorFromProto(tp *pb.TensorProto, dir string) (*ir.Tensor, error) {
 		have = len(tp.Int32Data)
 	case ir.Float16:
 		for i := 0; i < n && i < len(tp.Int32Data); i++ {
-			t.F32[i] = halfToFloat(uint16(tp.Int32Data[i]))
+			t.F32[i] = f16.ToFloat32(uint16(tp.Int32Data[i]))
 		}
 		have = len(tp.Int32Data)
 	}
@@ -158,7 +159,7 @@ func decodeRaw(t *ir.Tensor, raw []byte) {
 		}
 	case ir.Float16:
 		for i := range t.F32 {
-			t.F32[i] = halfToFloat(le.Uint16(raw[2*i:]))
+			t.F32[i] = f16.ToFloat32(le.Uint16(raw[2*i:]))
 		}
 	}
 }
@@ -246,58 +247,9 @@ func TensorToProto(name string, t *ir.Tensor) *pb.TensorProto {
 		}
 	case ir.Float16:
 		for i, v := range t.F32[:n] {
-			le.PutUint16(raw[2*i:], floatToHalf(v))
+			le.PutUint16(raw[2*i:], f16.FromFloat32(v))
 		}
 	}
 	tp.RawData = raw
 	return tp
-}
-
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && man == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal
-		f := float32(man) / 1024 / 16384
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	case exp == 31:
-		return math.Float32frombits(sign | 0xff<<23 | man<<13)
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
-}
-
-// floatToHalf rounds to nearest even; fine for round-tripping imported halves.
-func floatToHalf(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23&0xff) - 127 + 15
-	man := b & 0x7fffff
-	switch {
-	case b&0x7fffffff > 0x7f800000: // NaN
-		return sign | 0x7e00
-	case exp >= 31:
-		return sign | 0x7c00
-	case exp <= 0:
-		if exp < -10 {
-			return sign
-		}
-		man |= 0x800000
-		shift := uint32(14 - exp)
-		half := uint16(man >> shift)
-		if rem := man & (1<<shift - 1); rem > 1<<(shift-1) || (rem == 1<<(shift-1) && half&1 == 1) {
-			half++
-		}
-		return sign | half
-	}
-	half := sign | uint16(exp)<<10 | uint16(man>>13)
-	if rem := man & 0x1fff; rem > 0x1000 || (rem == 0x1000 && half&1 == 1) {
-		half++
-	}
-	return half
 }

@@ -3,6 +3,7 @@ package npy
 import (
 	"bufio"
 	"bytes"
+	"crsc/internal/f16"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -187,7 +188,7 @@ func decode(d descr, shape []int, n int, raw []byte) *ir.Tensor {
 		}
 	case "<f2":
 		for i := range n {
-			t.F32[i] = halfToFloat(le.Uint16(raw[2*i:]))
+			t.F32[i] = f16.ToFloat32(le.Uint16(raw[2*i:]))
 		}
 	case "<f8":
 		for i := range n {
@@ -505,7 +506,7 @@ func write(w io.Writer, t *ir.Tensor) error {
 			case ir.Float32:
 				buf = le.AppendUint32(buf, math.Float32bits(t.F32[i]))
 			case ir.Float16:
-				buf = le.AppendUint16(buf, floatToHalf(t.F32[i]))
+				buf = le.AppendUint16(buf, f16.FromFloat32(t.F32[i]))
 			case ir.Float64:
 				buf = le.AppendUint64(buf, math.Float64bits(t.F64[i]))
 			case ir.Int64:

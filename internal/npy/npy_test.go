@@ -2,6 +2,7 @@ package npy
 
 import (
 	"bytes"
+	"crsc/internal/f16"
 	"encoding/binary"
 	"math"
 	"os"
@@ -260,8 +261,8 @@ func TestHeaderVariants(t *testing.T) {
 
 func TestHalfExhaustive(t *testing.T) {
 	for h := range 1 << 16 {
-		f := halfToFloat(uint16(h))
-		if back := floatToHalf(f); back != uint16(h) {
+		f := f16.ToFloat32(uint16(h))
+		if back := f16.FromFloat32(f); back != uint16(h) {
 			t.Fatalf("half %#04x -> %g -> %#04x", h, f, back)
 		}
 	}

@@ -2,6 +2,7 @@ package npy
 
 import (
 	"bytes"
+	"crsc/internal/f16"
 	"math"
 	"os"
 	"path/filepath"
@@ -91,7 +92,7 @@ func TestHalfRoundingMatchesNumpy(t *testing.T) {
 		t.Fatalf("fixture lengths %d, %d", len(in.F32), len(out.F32))
 	}
 	for i, x := range in.F32 {
-		got := halfToFloat(floatToHalf(x))
+		got := f16.ToFloat32(f16.FromFloat32(x))
 		if math.Float32bits(got) != math.Float32bits(out.F32[i]) {
 			t.Errorf("f16(%g) = %g, numpy says %g", x, got, out.F32[i])
 		}
