@@ -39,6 +39,12 @@ func TestRead(t *testing.T) {
 		{"empty text", "x.csv", "sst2", "text,label\n,1\n", 0, "x.csv:2: empty text"},
 		{"stsb out of range", "dev.tsv", "stsb", "sentence1\tsentence2\tscore\na\tb\t7\n", 0, "dev.tsv:2: label 7 is outside"},
 		{"no rows", "train.tsv", "sst2", "sentence\tlabel\n", 0, "no examples"},
+		{"csv unterminated quote", "x.csv", "sst2", "text,label\n\"good,1\nbad,0\n", 0, "x.csv:2: extraneous or missing \" in quoted-field (in the quoted field that starts there; reading stopped at line 3)"},
+		{"csv unterminated quote, last line", "x.csv", "sst2", "text,label\ngood,1\n\"bad,0", 0, "x.csv:3: extraneous or missing \""},
+		{"csv bare quote", "x.csv", "sst2", "text,label\na\"b,1\n", 0, "x.csv:2: bare \" in non-quoted-field"},
+		{"csv quote in header", "x.csv", "sst2", "\"text,label\n", 0, "x.csv:1: extraneous or missing \""},
+		{"csv field count", "x.csv", "sst2", "text,label\ngood,1\nbad,0,extra\n", 0, "x.csv:3: 3 comma-separated fields, the header has 2"},
+		{"csv empty", "x.csv", "sst2", "", 0, "x.csv: empty file, no header line"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			task, err := LookupTask(c.task)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -168,8 +169,11 @@ func nonEmpty(out []Example, path string) ([]Example, error) {
 func readCSV(r io.Reader, path string, task *Task) ([]Example, error) {
 	cr := csv.NewReader(r)
 	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: empty file, no header line", path)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s:1: %v", path, err)
+		return nil, csvError(path, err)
 	}
 	if len(header) > 0 {
 		header[0] = strings.TrimPrefix(header[0], "\ufeff")
@@ -181,16 +185,18 @@ func readCSV(r io.Reader, path string, task *Task) ([]Example, error) {
 	var out []Example
 	for {
 		rec, err := cr.Read()
-		line, _ := cr.FieldPos(0)
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			if pe, ok := err.(*csv.ParseError); ok {
-				return nil, fmt.Errorf("%s:%d: %v", path, pe.Line, pe.Err)
-			}
-			return nil, fmt.Errorf("%s: %v", path, err)
+		var pe *csv.ParseError
+		if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
+			return nil, fmt.Errorf("%s:%d: %d comma-separated fields, the header has %d", path, pe.Line, len(rec), len(header))
 		}
+		if err != nil {
+			return nil, csvError(path, err)
+		}
+		// FieldPos is only defined for a record Read returned without error.
+		line, _ := cr.FieldPos(0)
 		ex, err := cols.row(rec, task, len(out), line)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
@@ -198,6 +204,20 @@ func readCSV(r io.Reader, path string, task *Task) ([]Example, error) {
 		out = append(out, ex)
 	}
 	return nonEmpty(out, path)
+}
+
+// csvError names the file and the line of a CSV read error. A quote left
+// open runs to the end of the file, so the line where the record starts
+// (StartLine) is the one to show, with the line where reading stopped.
+func csvError(path string, err error) error {
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if errors.Is(pe.Err, csv.ErrQuote) && pe.StartLine != pe.Line {
+		return fmt.Errorf("%s:%d: %v (in the quoted field that starts there; reading stopped at line %d)", path, pe.StartLine, pe.Err, pe.Line)
+	}
+	return fmt.Errorf("%s:%d: %v", path, pe.Line, pe.Err)
 }
 
 // readJSONL reads one JSON object per line: {"text", "label"} or a pair
