@@ -78,8 +78,9 @@ func descrFor(dt ir.DType) (descr, bool) {
 	return descr{}, false
 }
 
-// Read decodes one .npy array from r. It reads exactly the array and nothing
-// after it.
+// Read decodes one .npy array from r, which must hold the array and
+// nothing after it: trailing bytes are an error (a .npy file is exactly
+// one array; extra bytes mean a corrupt or mislabelled file).
 func Read(r io.Reader) (*ir.Tensor, error) {
 	t, err := read(r)
 	if err != nil {
@@ -161,6 +162,11 @@ func read(r io.Reader) (*ir.Tensor, error) {
 	raw, err := readN(r, nbytes)
 	if err != nil {
 		return nil, err
+	}
+	if extra, err := io.Copy(io.Discard, r); err != nil {
+		return nil, fmt.Errorf("reading past the data: %v", err)
+	} else if extra > 0 {
+		return nil, fmt.Errorf("%d trailing bytes after the %d bytes of data that shape %v of %s needs", extra, nbytes, h.shape, h.descr)
 	}
 	return decode(d, h.shape, n, raw), nil
 }
