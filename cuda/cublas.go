@@ -32,9 +32,11 @@ var (
 	cublasErr  error
 )
 
-func loadCublas() (*cublasAPI, error) {
+// loadCublas loads and binds cuBLAS once per process, preferring one of
+// major version at most maxMajor (0: any).
+func loadCublas(maxMajor int) (*cublasAPI, error) {
 	cublasOnce.Do(func() {
-		if err := cublasLib.load(); err != nil {
+		if err := cublasLib.load(maxMajor); err != nil {
 			cublasErr = err
 			return
 		}

@@ -30,9 +30,12 @@ var (
 	nvrtcLib  = &library{spec: nvrtcSpec}
 )
 
-func (l *library) load() error {
+// load finds and opens the library once per process, preferring one of
+// major version at most maxMajor (0: any; see searchEnv.find). The first
+// call decides.
+func (l *library) load(maxMajor int) error {
 	l.once.Do(func() {
-		l.handle, l.path, l.err = osSearchEnv(dlopen, dlpath).find(l.spec)
+		l.handle, l.path, l.err = osSearchEnv(dlopen, dlpath).find(l.spec, maxMajor)
 	})
 	return l.err
 }

@@ -67,7 +67,7 @@ var (
 // loadDriver loads and binds libcuda.so.1 once per process.
 func loadDriver() (*driverAPI, error) {
 	drvOnce.Do(func() {
-		if err := driverLib.load(); err != nil {
+		if err := driverLib.load(0); err != nil {
 			drvErr = err
 			return
 		}

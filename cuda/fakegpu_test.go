@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -32,12 +33,17 @@ type fakeGPU struct {
 	retained  int
 	gemms     []string
 	noDevice  bool
+	version   int32    // cuDriverGetVersion (0: 13000)
+	refuse    cuResult // what cuModuleLoadData returns (0: success)
+	loads     int      // cuModuleLoadData calls
 }
 
 const fakeNotFound, fakeOOM, fakeInvalid = cuResult(500), cuResult(2), cuResult(1)
 
 var fakeNames = map[cuResult]string{fakeNotFound: "CUDA_ERROR_NOT_FOUND", fakeOOM: "CUDA_ERROR_OUT_OF_MEMORY",
-	fakeInvalid: "CUDA_ERROR_INVALID_VALUE", 100: "CUDA_ERROR_NO_DEVICE"}
+	fakeInvalid: "CUDA_ERROR_INVALID_VALUE", 100: "CUDA_ERROR_NO_DEVICE", fakeUnsupportedPTX: "CUDA_ERROR_UNSUPPORTED_PTX_VERSION"}
+
+const fakeUnsupportedPTX = cuResult(222)
 
 // on records the calling thread and fails the test if it changed.
 func (f *fakeGPU) on() {
@@ -72,9 +78,15 @@ func (f *fakeGPU) driver() *driverAPI {
 			}
 			return 0
 		},
-		cuDriverGetVersion: func(v *int32) cuResult { *v = 13000; return 0 },
-		cuDeviceGetCount:   func(n *int32) cuResult { *n = 1; return 0 },
-		cuDeviceGet:        func(d *int32, o int32) cuResult { *d = o; return 0 },
+		cuDriverGetVersion: func(v *int32) cuResult {
+			*v = f.version
+			if *v == 0 {
+				*v = 13000
+			}
+			return 0
+		},
+		cuDeviceGetCount: func(n *int32) cuResult { *n = 1; return 0 },
+		cuDeviceGet:      func(d *int32, o int32) cuResult { *d = o; return 0 },
 		cuDeviceGetName: func(b *byte, n int32, _ int32) cuResult {
 			copy(unsafe.Slice(b, n), "Fake H100\x00")
 			return 0
@@ -146,8 +158,17 @@ func (f *fakeGPU) driver() *driverAPI {
 			*p = unsafe.Pointer(&make([]byte, n)[0])
 			return 0
 		},
-		cuMemFreeHost:    func(unsafe.Pointer) cuResult { f.on(); f.hostAlloc--; return 0 },
-		cuModuleLoadData: func(m *uintptr, img unsafe.Pointer) cuResult { f.on(); f.modules++; *m = 0x30; return 0 },
+		cuMemFreeHost: func(unsafe.Pointer) cuResult { f.on(); f.hostAlloc--; return 0 },
+		cuModuleLoadData: func(m *uintptr, img unsafe.Pointer) cuResult {
+			f.on()
+			f.loads++
+			if f.refuse != 0 {
+				return f.refuse
+			}
+			f.modules++
+			*m = 0x30
+			return 0
+		},
 		cuModuleGetFunction: func(fn *uintptr, _ uintptr, name string) cuResult {
 			f.on()
 			if name != "sum" {
@@ -200,7 +221,10 @@ func (f *fakeGPU) cublas() *cublasAPI {
 }
 
 func openFake(t *testing.T) (*fakeGPU, *gpuDevice) {
-	f := &fakeGPU{t: t, mem: map[uint64][]byte{}}
+	return openFakeGPU(t, &fakeGPU{t: t, mem: map[uint64][]byte{}})
+}
+
+func openFakeGPU(t *testing.T, f *fakeGPU) (*fakeGPU, *gpuDevice) {
 	d, err := openDevice(f.driver(), 0, func(d *gpuDevice) error {
 		d.blas = f.cublas()
 		return d.do(d.initCublas)
@@ -327,5 +351,87 @@ func TestBindingSignatures(t *testing.T) {
 				purego.RegisterFunc(reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Interface(), sym)
 			}()
 		}
+	}
+}
+
+// fakeNVRTC is an NVRTC of the given version that can hand out CUBIN for
+// every architecture (it is never called).
+func fakeNVRTC(major, minor int) *nvrtcAPI {
+	get := func(uintptr, *byte) int32 { return 0 }
+	size := func(uintptr, *uint64) int32 { return 0 }
+	return &nvrtcAPI{major: major, minor: minor, versionStr: fmt.Sprintf("%d.%d", major, minor), cubin: get, cubinSize: size}
+}
+
+// A CUDA 12.4 driver refuses CUDA 13 NVRTC output: Open says so, naming
+// both versions and the driver needed, instead of a bare load failure.
+func TestFakeGPUDriverTooOldForNVRTC(t *testing.T) {
+	f, d := openFakeGPU(t, &fakeGPU{t: t, mem: map[uint64][]byte{}, version: 12040})
+	defer d.Close()
+	if d.driverAPI != 12040 || d.Info().Libraries["driver-version"] != "12.4" {
+		t.Fatalf("driver version %d, Info %v", d.driverAPI, d.Info().Libraries)
+	}
+	err := d.checkNVRTC(fakeNVRTC(13, 0), "/site/nvidia/cu13/lib/libnvrtc.so.13")
+	for _, want := range []string{"the driver is too old for NVRTC 13.0 (/site/nvidia/cu13/lib/libnvrtc.so.13)",
+		"CUDA 12.4 (driver API 12040)", "CUDA 13.0 (driver API 13000, Linux driver ≥ 580)", "a CUDA 12 NVRTC first in CRSC_CUDA_LIBS"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+	if err := d.checkNVRTC(fakeNVRTC(12, 8), "libnvrtc.so.12"); err != nil {
+		t.Errorf("CUBIN from NVRTC 12.8 on a 12.4 driver (minor version compatibility): %v", err)
+	}
+	if err := d.checkNVRTC(fakeNVRTC(11, 8), "libnvrtc.so.11.2"); err != nil {
+		t.Errorf("NVRTC 11.8 on a 12.4 driver: %v", err)
+	}
+	_ = f
+}
+
+// A module the driver refuses is not recompiled to the same code when it
+// did not come from the cache, and the error says what met what.
+func TestFakeGPURefusedModule(t *testing.T) {
+	v := needNVRTC(t)
+	t.Setenv("CRSC_CACHE_DIR", t.TempDir())
+	f, d := openFakeGPU(t, &fakeGPU{t: t, mem: map[uint64][]byte{}, version: 12040, refuse: fakeUnsupportedPTX})
+	defer d.Close()
+	_, err := d.Compile("sum", testKernel)
+	for _, want := range []string{`load module "sum" for sm_90: CUDA_ERROR_UNSUPPORTED_PTX_VERSION`, "from NVRTC " + v,
+		"the driver supports CUDA 12.4 (driver API 12040)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+	if f.loads != 1 {
+		t.Errorf("fresh code loaded %d times, want once", f.loads)
+	}
+	// From the cache (now filled), one fresh compile is tried.
+	f.loads = 0
+	if _, err := d.Compile("sum", testKernel); err == nil || f.loads != 2 {
+		t.Errorf("cached code: %d loads (want 2), %v", f.loads, err)
+	}
+}
+
+func TestCheckVersions(t *testing.T) {
+	tests := []struct {
+		driver, major, minor int
+		kind, err            string
+	}{
+		{13000, 13, 0, KindCUBIN, ""},
+		{13010, 13, 0, KindPTX, ""},
+		{12080, 13, 0, KindCUBIN, "Linux driver ≥ 580"},
+		{12020, 12, 4, KindCUBIN, ""},
+		{12020, 12, 4, KindPTX, "cannot JIT-compile from a newer CUDA; update the driver to CUDA 12.4"},
+		{11080, 12, 0, KindCUBIN, "Linux driver ≥ 525"},
+	}
+	for _, tc := range tests {
+		err := checkNVRTC(tc.driver, tc.major, tc.minor, "libnvrtc", tc.kind, "sm_100")
+		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("driver %d, NVRTC %d.%d %s: %v, want %q", tc.driver, tc.major, tc.minor, tc.kind, err, tc.err)
+		}
+	}
+	if err := checkCublas(12040, "/x/nvidia/cu13/lib/libcublas.so.13.0.0.19"); err == nil || !strings.Contains(err.Error(), "too old for cuBLAS 13") {
+		t.Errorf("cuBLAS 13 on a 12.4 driver: %v", err)
+	}
+	if err := checkCublas(13000, "/x/libcublas.so.12"); err != nil {
+		t.Errorf("cuBLAS 12 on a 13.0 driver: %v", err)
 	}
 }

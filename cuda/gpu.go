@@ -32,6 +32,7 @@ type gpuDevice struct {
 	// worker state
 	dev         int32
 	ctx         uintptr
+	driverAPI   int // cuDriverGetVersion, e.g. 13000 for CUDA 13.0
 	allocs      map[Ptr]int64
 	modules     map[*gpuModule]bool
 	staging     []byte // pinned host buffer for copies; nil: none (yet)
@@ -184,6 +185,7 @@ func (d *gpuDevice) init(ordinal int) error {
 		drv.cuDevicePrimaryCtxRelease(d.dev)
 		return err
 	}
+	d.driverAPI = int(version)
 	d.info = Info{
 		Name:     goString(&name[0]),
 		Arch:     fmt.Sprintf("sm_%d%d", major, minor),
@@ -192,20 +194,28 @@ func (d *gpuDevice) init(ordinal int) error {
 		TotalMem: int64(total),
 		Libraries: map[string]string{
 			"driver":         driverLib.path,
-			"driver-version": fmt.Sprintf("%d.%d", version/1000, version%1000/10),
+			"driver-version": driverCUDA(int(version)),
 		},
 	}
 	return nil
 }
 
-// openLibraries loads NVRTC and cuBLAS and sets up the cuBLAS handle.
+// openLibraries loads NVRTC and cuBLAS, preferring ones this driver can
+// run, says clearly when it cannot run the ones found, and sets up the
+// cuBLAS handle.
 func (d *gpuDevice) openLibraries() error {
-	nv, err := loadNVRTC()
+	nv, err := loadNVRTC(d.driverAPI / 1000)
 	if err != nil {
 		return err
 	}
-	blas, err := loadCublas()
+	if err := d.checkNVRTC(nv, nvrtcLib.path); err != nil {
+		return err
+	}
+	blas, err := loadCublas(d.driverAPI / 1000)
 	if err != nil {
+		return err
+	}
+	if err := checkCublas(d.driverAPI, cublasLib.path); err != nil {
 		return err
 	}
 	d.blas = blas
@@ -213,6 +223,19 @@ func (d *gpuDevice) openLibraries() error {
 	d.info.Libraries["nvrtc-version"] = nv.versionStr
 	d.info.Libraries["cublas"] = cublasLib.path
 	return d.do(d.initCublas)
+}
+
+// checkNVRTC checks that the driver can load what nv emits for this GPU.
+func (d *gpuDevice) checkNVRTC(nv *nvrtcAPI, path string) error {
+	want, err := parseArch(d.info.Arch)
+	if err != nil {
+		return err
+	}
+	_, kind, err := nv.target(want)
+	if err != nil {
+		return err
+	}
+	return checkNVRTC(d.driverAPI, nv.major, nv.minor, path, kind, d.info.Arch)
 }
 
 func (d *gpuDevice) Info() Info {

@@ -1,11 +1,16 @@
 package cuda
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // This file decides where the CUDA libraries come from. The search is plain
@@ -46,6 +51,9 @@ type searchEnv struct {
 	// resolve names the file a bare-soname open came from ("" if unknown).
 	resolve func(handle uintptr, probe string) string
 	goarch  string
+	// sitePackages lists the site-packages folders of the python3 on PATH
+	// (nil: none, or no such python).
+	sitePackages func() []string
 }
 
 // osSearchEnv is the real environment; dlopen.go supplies open and resolve.
@@ -57,10 +65,47 @@ func osSearchEnv(open func(string) (uintptr, error), resolve func(uintptr, strin
 			st, err := os.Stat(p) // follows symlinks, as dlopen does
 			return err == nil && st.Mode().IsRegular()
 		},
-		open:    open,
-		resolve: resolve,
-		goarch:  runtime.GOARCH,
+		open:         open,
+		resolve:      resolve,
+		goarch:       runtime.GOARCH,
+		sitePackages: pythonSitePackagesOnce,
 	}
+}
+
+// pythonQuery asks a python for its site-packages folders, system and user.
+const pythonQuery = `import site, sys; print("\n".join(site.getsitepackages() + [site.getusersitepackages()] + [p for p in sys.path if p.endswith("-packages")]))`
+
+// pythonTimeout bounds the question: a python that hangs (a broken
+// sitecustomize, a network home) must not hang the search.
+const pythonTimeout = 3 * time.Second
+
+var pythonSitePackagesOnce = sync.OnceValue(func() []string {
+	return pythonSitePackages("python3", pythonTimeout)
+})
+
+// pythonSitePackages runs python (looked up on PATH) and returns the
+// site-packages folders it names, or nil if it is absent, fails or times
+// out. Where the CUDA wheels go is that python's business, so ask it.
+func pythonSitePackages(python string, timeout time.Duration) []string {
+	path, err := exec.LookPath(python)
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "-c", pythonQuery)
+	cmd.WaitDelay = timeout // do not wait on a child that keeps the pipe open
+	out, err := cmd.Output()
+	if err != nil {
+		return nil
+	}
+	var dirs []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); filepath.IsAbs(l) {
+			dirs = append(dirs, l)
+		}
+	}
+	return dirs
 }
 
 // cudaDirs are the fixed CUDA toolkit folders (step 3 of the search).
@@ -73,30 +118,49 @@ func (e searchEnv) cudaDirs() []string {
 }
 
 // pythonDirs lists the existing library folders of pip/conda CUDA installs
-// (step 4): PyTorch's wheels pull in nvidia-* packages whose libraries sit in
-// site-packages/nvidia/<pkg>/lib (CUDA 12) or nvidia/cu13/lib (CUDA 13).
-func (e searchEnv) pythonDirs() []string {
+// (step 4), and the site-packages folders they were looked for in.
+// PyTorch's wheels pull in nvidia-* packages whose libraries sit in
+// site-packages/nvidia/<pkg>/lib (CUDA 12: nvidia/cublas/lib,
+// nvidia/cuda_nvrtc/lib) or all in nvidia/cu13/lib (CUDA 13); NVRTC's
+// builtins sit beside NVRTC in both. The python3 on PATH is asked first;
+// the usual prefixes are globbed too, for pythons not on PATH.
+func (e searchEnv) pythonDirs() (dirs, sites []string) {
 	home := e.getenv("HOME")
-	var roots []string
-	add := func(prefix, rest string) {
-		if prefix != "" {
-			roots = append(roots, prefix+rest)
+	var patterns []string
+	if e.sitePackages != nil {
+		for _, p := range e.sitePackages() {
+			patterns = append(patterns, globEscape(p))
 		}
 	}
+	add := func(prefix, rest string) {
+		if prefix != "" {
+			patterns = append(patterns, prefix+rest)
+		}
+	}
+	add(e.getenv("VIRTUAL_ENV"), "/lib/python3*/site-packages")
+	add(e.getenv("CONDA_PREFIX"), "/lib/python3*/site-packages")
 	add("/usr", "/lib/python3*/dist-packages")
+	add("/usr", "/lib/python3*/site-packages")
 	add("/usr/local", "/lib/python3*/site-packages")
 	add("/usr/local", "/lib/python3*/dist-packages")
 	add(home, "/.local/lib/python3*/site-packages")
 	add("/opt/conda", "/lib/python3*/site-packages")
-	add(e.getenv("CONDA_PREFIX"), "/lib/python3*/site-packages")
-	add(e.getenv("VIRTUAL_ENV"), "/lib/python3*/site-packages")
+	add(home, "/miniconda3/lib/python3*/site-packages")
 	add(home, "/.pyenv/versions/*/lib/python3*/site-packages")
 
-	var dirs []string
 	seen := map[string]bool{}
-	for _, root := range roots {
-		for _, sub := range []string{"/nvidia/*/lib", "/nvidia/cu*/lib", "/torch/lib"} {
-			matches, _ := e.glob(root + sub) // a bad pattern just matches nothing
+	for _, pat := range patterns {
+		matches, _ := e.glob(pat) // a bad pattern just matches nothing
+		for _, m := range matches {
+			if !seen[m] {
+				seen[m] = true
+				sites = append(sites, m)
+			}
+		}
+	}
+	for _, site := range sites {
+		for _, sub := range []string{"/nvidia/cu*/lib", "/nvidia/*/lib", "/torch/lib"} {
+			matches, _ := e.glob(globEscape(site) + sub)
 			for _, m := range matches {
 				if !seen[m] {
 					seen[m] = true
@@ -105,13 +169,29 @@ func (e searchEnv) pythonDirs() []string {
 			}
 		}
 	}
-	return dirs
+	return dirs, sites
+}
+
+// globEscape quotes the pattern characters of a literal path.
+func globEscape(p string) string {
+	return strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`).Replace(p)
 }
 
 // find locates and opens spec's library. The first location holding any of
 // its sonames wins, trying sonames best first within a location, so a folder
 // named in CRSC_CUDA_LIBS overrides a newer library elsewhere.
-func (e searchEnv) find(spec libSpec) (handle uintptr, path string, err error) {
+//
+// With maxMajor > 0 (the driver's CUDA major version), a library of at
+// most that major version is preferred wherever it is: a CUDA 13 NVRTC or
+// cuBLAS needs a CUDA 13 driver, so on a CUDA 12 driver a CUDA 12 one
+// further down the search beats it. Only when there is none is a newer
+// one returned, for the caller to explain (see checkVersions).
+func (e searchEnv) find(spec libSpec, maxMajor int) (handle uintptr, path string, err error) {
+	if fit := spec.upTo(maxMajor); maxMajor > 0 && len(fit.names) > 0 && len(fit.names) < len(spec.names) {
+		if h, p, err := e.find(fit, 0); err == nil {
+			return h, p, nil
+		}
+	}
 	var broken []string // files that exist but failed to load, with why
 	tryDirs := func(dirs []string) bool {
 		for _, dir := range dirs {
@@ -163,7 +243,7 @@ func (e searchEnv) find(spec libSpec) (handle uintptr, path string, err error) {
 	if tryDirs(e.cudaDirs()) {
 		return handle, path, nil
 	}
-	pyDirs := e.pythonDirs()
+	pyDirs, sites := e.pythonDirs()
 	if tryDirs(pyDirs) {
 		return handle, path, nil
 	}
@@ -172,14 +252,62 @@ func (e searchEnv) find(spec libSpec) (handle uintptr, path string, err error) {
 	if len(envDirs) > 0 {
 		envDesc = "CRSC_CUDA_LIBS (" + strings.Join(envDirs, ":") + ")"
 	}
-	cd := e.cudaDirs()
-	msg := fmt.Sprintf("cuda: %s not found (set CRSC_CUDA_LIBS, or %s); searched %s, the loader path, %s, %d Python CUDA folder%s",
-		strings.Join(spec.names, ", "), spec.hint, envDesc, strings.Join(cd, ", "), len(pyDirs), plural(len(pyDirs)))
+	searched := fmt.Sprintf("%s, the loader path, %s, %d Python CUDA folder%s",
+		envDesc, strings.Join(e.cudaDirs(), ", "), len(pyDirs), plural(len(pyDirs)))
+	if len(sites) > 0 {
+		const show = 4 // the first are the likely ones: the python3 on PATH's
+		more := ""
+		if len(sites) > show {
+			sites, more = sites[:show], fmt.Sprintf(" and %d more", len(sites)-show)
+		}
+		searched += " (nvidia/*/lib, torch/lib in " + strings.Join(sites, ", ") + more + ")"
+	} else {
+		searched += " (no site-packages found)"
+	}
+	nf := &NotFoundError{Library: spec.key, Names: spec.names, Hint: spec.hint, Searched: searched}
 	if len(broken) > 0 {
 		// Only the first: it is the one that would have been used.
-		msg += "; found but failed to load: " + oneLine(broken[0])
+		nf.Broken = oneLine(broken[0])
 	}
-	return 0, "", fmt.Errorf("%s", msg)
+	return 0, "", nf
+}
+
+// NotFoundError is a library search that found nothing it could load.
+type NotFoundError struct {
+	Library  string   // "driver", "cublas" or "nvrtc"
+	Names    []string // the sonames looked for
+	Hint     string   // what to install
+	Searched string   // where it looked, in words
+	Broken   string   // why a file that was found failed to load, if one was
+}
+
+func (e *NotFoundError) Error() string {
+	msg := fmt.Sprintf("cuda: %s not found (set CRSC_CUDA_LIBS, or %s); searched %s",
+		strings.Join(e.Names, ", "), e.Hint, e.Searched)
+	if e.Broken != "" {
+		msg += "; found but failed to load: " + e.Broken
+	}
+	return msg
+}
+
+// upTo is spec with only the sonames of major version at most max.
+func (spec libSpec) upTo(max int) libSpec {
+	out := spec
+	out.names = nil
+	for _, n := range spec.names {
+		if sonameMajor(n) <= max {
+			out.names = append(out.names, n)
+		}
+	}
+	return out
+}
+
+// sonameMajor reads "libnvrtc.so.11.2" as 11 (0 if it has no version).
+func sonameMajor(name string) int {
+	_, version, _ := strings.Cut(name, ".so.")
+	major, _, _ := strings.Cut(version, ".")
+	n, _ := strconv.Atoi(major)
+	return n
 }
 
 // openCompanions loads, best effort, the companions of soname name found

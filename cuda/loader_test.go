@@ -4,8 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fakeWorld is a search environment over a temporary directory: the files
@@ -18,6 +20,7 @@ type fakeWorld struct {
 	broken    map[string]bool    // paths that exist but fail to load
 	opened    []string           // every open attempt, in order
 	handles   map[uintptr]string // handle -> what was opened
+	sites     []string           // what the python3 on PATH says (system paths)
 }
 
 func newFakeWorld(t *testing.T) *fakeWorld {
@@ -74,8 +77,9 @@ func (w *fakeWorld) searchEnv() searchEnv {
 			w.handles[h] = p
 			return h, nil
 		},
-		resolve: func(h uintptr, probe string) string { return w.handles[h] },
-		goarch:  "amd64",
+		resolve:      func(h uintptr, probe string) string { return w.handles[h] },
+		goarch:       "amd64",
+		sitePackages: func() []string { return w.sites },
 	}
 }
 
@@ -176,7 +180,7 @@ func TestLoaderSearchOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newFakeWorld(t)
 			tc.setup(t, w)
-			h, path, err := w.searchEnv().find(tc.spec)
+			h, path, err := w.searchEnv().find(tc.spec, 0)
 			if tc.want == "" {
 				if err == nil {
 					t.Fatalf("found %s, want an error", path)
@@ -223,7 +227,7 @@ func TestLoaderOpensCompanionsFirst(t *testing.T) {
 		companion string
 	}{{cublasSpec, "libcublasLt.so.13"}, {nvrtcSpec, "libnvrtc-builtins.so.13.0"}} {
 		w.opened = nil
-		if _, _, err := w.searchEnv().find(tc.spec); err != nil {
+		if _, _, err := w.searchEnv().find(tc.spec, 0); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{filepath.Join(dir, tc.companion), filepath.Join(dir, tc.spec.names[0])}
@@ -231,4 +235,137 @@ func TestLoaderOpensCompanionsFirst(t *testing.T) {
 			t.Errorf("%s: opened %v, want %v", tc.spec.key, w.opened, want)
 		}
 	}
+}
+
+// The python3 on PATH names its site-packages (here a prefix no glob
+// covers, as with a python built into /opt/python); the CUDA wheels are
+// found there in both layouts, each library after the companions beside it.
+func TestLoaderPythonOnPath(t *testing.T) {
+	const site = "/opt/python/3.12.7/lib/python3.12/site-packages"
+	tests := []struct {
+		name  string
+		files []string // under site
+		spec  libSpec
+		want  []string // opened, in order, under site
+	}{
+		{"CUDA 13 wheels: nvidia/cu13/lib, NVRTC builtins beside NVRTC",
+			[]string{"nvidia/cu13/lib/libnvrtc.so.13", "nvidia/cu13/lib/libnvrtc-builtins.so.13.0", "nvidia/cu13/lib/libcublas.so.13", "nvidia/cu13/lib/libcublasLt.so.13"},
+			nvrtcSpec, []string{"nvidia/cu13/lib/libnvrtc-builtins.so.13.0", "nvidia/cu13/lib/libnvrtc.so.13"}},
+		{"CUDA 13 wheels: cuBLAS after cuBLASLt",
+			[]string{"nvidia/cu13/lib/libnvrtc.so.13", "nvidia/cu13/lib/libcublas.so.13", "nvidia/cu13/lib/libcublasLt.so.13"},
+			cublasSpec, []string{"nvidia/cu13/lib/libcublasLt.so.13", "nvidia/cu13/lib/libcublas.so.13"}},
+		{"CUDA 12 wheels: nvidia/cuda_nvrtc/lib",
+			[]string{"nvidia/cuda_nvrtc/lib/libnvrtc.so.12", "nvidia/cuda_nvrtc/lib/libnvrtc-builtins.so.12.8", "nvidia/cublas/lib/libcublas.so.12", "nvidia/cublas/lib/libcublasLt.so.12"},
+			nvrtcSpec, []string{"nvidia/cuda_nvrtc/lib/libnvrtc-builtins.so.12.8", "nvidia/cuda_nvrtc/lib/libnvrtc.so.12"}},
+		{"CUDA 12 wheels: nvidia/cublas/lib",
+			[]string{"nvidia/cuda_nvrtc/lib/libnvrtc.so.12", "nvidia/cublas/lib/libcublas.so.12", "nvidia/cublas/lib/libcublasLt.so.12"},
+			cublasSpec, []string{"nvidia/cublas/lib/libcublasLt.so.12", "nvidia/cublas/lib/libcublas.so.12"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newFakeWorld(t)
+			w.sites = []string{site, "/nonexistent/site-packages"}
+			for _, f := range tc.files {
+				w.file(t, site+"/"+f)
+			}
+			_, path, err := w.searchEnv().find(tc.spec, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, f := range tc.want {
+				want = append(want, w.real(site+"/"+f))
+			}
+			var got []string
+			for _, o := range w.opened {
+				if strings.Contains(o, "/") { // leave out the loader's own search
+					got = append(got, w.real(o))
+				}
+			}
+			if !slices.Equal(got, want) || w.real(path) != want[len(want)-1] {
+				t.Errorf("found %s after opening %v; want %v", path, got, want)
+			}
+		})
+	}
+
+	// Nothing there: the error names the site-packages it looked in.
+	w := newFakeWorld(t)
+	w.sites = []string{site}
+	w.file(t, site+"/numpy/__init__.py")
+	_, _, err := w.searchEnv().find(nvrtcSpec, 0)
+	if err == nil || !strings.Contains(err.Error(), "0 Python CUDA folders (nvidia/*/lib, torch/lib in "+w.real(site)+")") {
+		t.Errorf("error %v does not name the site-packages searched", err)
+	}
+	var nf *NotFoundError
+	if !errors.As(err, &nf) || nf.Library != "nvrtc" {
+		t.Errorf("error %T is not a *NotFoundError for nvrtc", err)
+	}
+}
+
+// With the driver's major version given, a library the driver can run is
+// preferred to a newer one found earlier in the search.
+func TestLoaderPrefersDriverMajor(t *testing.T) {
+	const site = "/usr/local/lib/python3.12/site-packages"
+	w := newFakeWorld(t)
+	w.loaderHas["libnvrtc.so.13"] = true
+	w.file(t, site+"/nvidia/cuda_nvrtc/lib/libnvrtc.so.12")
+	for _, tc := range []struct {
+		maxMajor int
+		want     string
+	}{
+		{0, "/loader/libnvrtc.so.13"},
+		{13, "/loader/libnvrtc.so.13"},
+		{12, site + "/nvidia/cuda_nvrtc/lib/libnvrtc.so.12"},
+		{11, "/loader/libnvrtc.so.13"}, // none fits: the best there is, for Open to explain
+	} {
+		_, path, err := w.searchEnv().find(nvrtcSpec, tc.maxMajor)
+		if err != nil || !strings.HasSuffix(path, tc.want) {
+			t.Errorf("maxMajor %d: got %s, %v; want …%s", tc.maxMajor, path, err, tc.want)
+		}
+	}
+}
+
+func TestSonameMajor(t *testing.T) {
+	for name, want := range map[string]int{"libnvrtc.so.11.2": 11, "libnvrtc.so.13": 13, "libcublas.so.12.8.4.1": 12, "libcuda.so": 0} {
+		if got := sonameMajor(name); got != want {
+			t.Errorf("sonameMajor(%q) = %d, want %d", name, got, want)
+		}
+	}
+}
+
+// pythonSitePackages runs the python it is given: a stand-in script here,
+// one that answers and one that hangs past the timeout.
+func TestPythonSitePackages(t *testing.T) {
+	dir := t.TempDir()
+	script := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script("py-ok", `printf '/usr/lib/python3/dist-packages\n/home/u/.local/lib/python3.12/site-packages\nnot a path\n'`)
+	script("py-hang", "exec sleep 30")
+	script("py-fail", "exit 1")
+	t.Setenv("PATH", dir)
+	got := pythonSitePackages("py-ok", 5*time.Second)
+	if want := []string{"/usr/lib/python3/dist-packages", "/home/u/.local/lib/python3.12/site-packages"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	start := time.Now()
+	if got := pythonSitePackages("py-hang", 200*time.Millisecond); got != nil || time.Since(start) > 3*time.Second {
+		t.Errorf("hanging python: got %q after %v", got, time.Since(start))
+	}
+	for _, py := range []string{"py-fail", "no-such-python"} {
+		if got := pythonSitePackages(py, time.Second); got != nil {
+			t.Errorf("%s: got %q", py, got)
+		}
+	}
+}
+
+// The real python3, if there is one, answers with absolute folders.
+func TestPythonSitePackagesReal(t *testing.T) {
+	dirs := pythonSitePackages("python3", 10*time.Second)
+	if dirs == nil {
+		t.Skip("skipping: no python3 here")
+	}
+	t.Logf("python3 site-packages: %v", dirs)
 }

@@ -12,11 +12,11 @@ import (
 // it. NVRTC runs on the calling goroutine, so modules compile in parallel;
 // only the load goes to the device goroutine.
 func (d *gpuDevice) Compile(name, source string) (Module, error) {
-	code, _, key, err := compileCached(d.cache, name, source, d.info.Arch)
+	c, err := compileCached(d.cache, name, source, d.info.Arch)
 	if err != nil {
 		return nil, err
 	}
-	m, err := d.loadModule(name, code)
+	m, err := d.loadModule(name, c.code)
 	if err == nil {
 		return m, nil
 	}
@@ -25,16 +25,20 @@ func (d *gpuDevice) Compile(name, source string) (Module, error) {
 	}
 	// The driver refused the code. If it came from the cache the entry may
 	// be bad in a way the checksum cannot see (e.g. written by a broken
-	// NVRTC); drop it and compile afresh once.
-	d.cache.remove(key)
-	code, _, _, err2 := compileCached(codeCache{}, name, source, d.info.Arch)
-	if err2 != nil {
-		return nil, err2
+	// NVRTC); drop it and compile afresh once. Fresh code it refuses would
+	// only be refused again: say what was loaded into what instead.
+	if c.hit {
+		d.cache.remove(c.key)
+		fresh, err2 := compileCached(codeCache{}, name, source, d.info.Arch)
+		if err2 != nil {
+			return nil, err2
+		}
+		if m, err2 := d.loadModule(name, fresh.code); err2 == nil {
+			return m, nil
+		}
 	}
-	if m, err2 := d.loadModule(name, code); err2 == nil {
-		return m, nil
-	}
-	return nil, err
+	return nil, fmt.Errorf("%w; it is %s from NVRTC %s (%s), the driver supports CUDA %s (driver API %d)",
+		err, c.kind, nvrtc.versionStr, nvrtcLib.path, driverCUDA(d.driverAPI), d.driverAPI)
 }
 
 func (d *gpuDevice) loadModule(name string, code []byte) (*gpuModule, error) {

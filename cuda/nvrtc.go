@@ -31,8 +31,9 @@ type nvrtcAPI struct {
 	numArchs       func(n *int32) int32                // optional (NVRTC ≥ 11.2)
 	archList       func(archs *int32) int32            // optional
 
-	versionStr string // "11.8"
-	archs      []int  // real architectures it can emit CUBIN for, ascending
+	major, minor int
+	versionStr   string // "11.8"
+	archs        []int  // real architectures it can emit CUBIN for, ascending
 }
 
 var (
@@ -41,10 +42,11 @@ var (
 	nvrtcErr  error
 )
 
-// loadNVRTC loads and binds NVRTC once per process.
-func loadNVRTC() (*nvrtcAPI, error) {
+// loadNVRTC loads and binds NVRTC once per process, preferring one of
+// major version at most maxMajor (0: any; Open passes the driver's).
+func loadNVRTC(maxMajor int) (*nvrtcAPI, error) {
 	nvrtcOnce.Do(func() {
-		if err := nvrtcLib.load(); err != nil {
+		if err := nvrtcLib.load(maxMajor); err != nil {
 			nvrtcErr = err
 			return
 		}
@@ -72,6 +74,7 @@ func loadNVRTC() (*nvrtcAPI, error) {
 			nvrtcErr = fmt.Errorf("cuda: nvrtcVersion: %s", n.errorString(r))
 			return
 		}
+		n.major, n.minor = int(major), int(minor)
 		n.versionStr = fmt.Sprintf("%d.%d", major, minor)
 		if n.numArchs != nil && n.archList != nil {
 			var count int32
@@ -95,7 +98,7 @@ func loadNVRTC() (*nvrtcAPI, error) {
 
 // NVRTCVersion loads NVRTC if needed and reports its version, e.g. "11.8".
 func NVRTCVersion() (string, error) {
-	n, err := loadNVRTC()
+	n, err := loadNVRTC(0)
 	if err != nil {
 		return "", err
 	}
@@ -124,38 +127,46 @@ func fullSource(name, source string) string {
 // is older than arch. Results are cached on disk (see cache.go). It needs
 // NVRTC but no GPU.
 func CompileSource(name, source, arch string) (code []byte, kind string, err error) {
-	code, kind, _, err = compileCached(defaultCache(), name, source, arch)
-	return code, kind, err
+	c, err := compileCached(defaultCache(), name, source, arch)
+	return c.code, c.kind, err
+}
+
+// compiled is what compileCached returns.
+type compiled struct {
+	code []byte
+	kind string // KindCUBIN or KindPTX
+	key  string // its cache key
+	hit  bool   // whether it came from the cache
 }
 
 // compileCached is CompileSource with the cache and key exposed, so a device
-// can drop an entry the driver then refuses.
-func compileCached(cache codeCache, name, source, arch string) (code []byte, kind, key string, err error) {
-	n, err := loadNVRTC()
+// can drop an entry the driver then refuses. The key covers the source,
+// architecture, NVRTC version, options and output kind.
+func compileCached(cache codeCache, name, source, arch string) (compiled, error) {
+	n, err := loadNVRTC(0)
 	if err != nil {
-		return nil, "", "", err
+		return compiled{}, err
 	}
 	want, err := parseArch(arch)
 	if err != nil {
-		return nil, "", "", err
+		return compiled{}, err
 	}
 	target, kind, err := n.target(want)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("cuda: compile %q: %w", name, err)
+		return compiled{}, fmt.Errorf("cuda: compile %q: %w", name, err)
 	}
-	// Plain IEEE float math: no --use_fast_math, so results match the CPU.
-	options := []string{target, "-std=c++17"}
+	options := nvrtcOptions(target)
 	src := fullSource(name, source)
-	key = cacheKey("crsc-cuda-1", src, arch, n.versionStr, strings.Join(options, "\x00"), kind)
-	if code, ok := cache.get(key); ok && looksLike(kind, code) {
-		return code, kind, key, nil
+	c := compiled{kind: kind, key: cacheKey("crsc-cuda-1", src, arch, n.versionStr, strings.Join(options, "\x00"), kind)}
+	if code, ok := cache.get(c.key); ok && looksLike(kind, code) {
+		c.code, c.hit = code, true
+		return c, nil
 	}
-	code, err = n.compile(name, src, options, kind)
-	if err != nil {
-		return nil, "", "", fmt.Errorf("cuda: compile %q for %s: %w", name, arch, err)
+	if c.code, err = n.compile(name, src, options, kind); err != nil {
+		return compiled{}, fmt.Errorf("cuda: compile %q for %s: %w", name, arch, err)
 	}
-	_ = cache.put(key, code) // a read-only cache only costs compile time
-	return code, kind, key, nil
+	_ = cache.put(c.key, c.code) // a read-only cache only costs compile time
+	return c, nil
 }
 
 // looksLike is a sanity check on a cache entry beyond its checksum.

@@ -109,19 +109,40 @@ func TestNVRTCSyntaxError(t *testing.T) {
 func TestNVRTCCorruptCacheIsRecompiled(t *testing.T) {
 	needNVRTC(t)
 	cache := codeCache{t.TempDir()}
-	code, _, key, err := compileCached(cache, "sum", testKernel, "sm_80")
+	c, err := compileCached(cache, "sum", testKernel, "sm_80")
 	if err != nil {
 		t.Fatal(err)
 	}
+	code, key := c.code, c.key
 	// A well-formed entry (valid checksum) holding garbage is still refused.
 	if err := cache.put(key, []byte("not a cubin")); err != nil {
 		t.Fatal(err)
 	}
-	again, _, _, err := compileCached(cache, "sum", testKernel, "sm_80")
-	if err != nil || !bytes.Equal(again, code) {
+	again, err := compileCached(cache, "sum", testKernel, "sm_80")
+	if err != nil || again.hit || !bytes.Equal(again.code, code) {
 		t.Fatalf("corrupt entry not recompiled: %v", err)
 	}
 	if got, ok := cache.get(key); !ok || !bytes.Equal(got, code) {
 		t.Error("recompiled code was not written back")
+	}
+}
+
+// NVRTC contracts a*b+c into an FMA unless told not to; the kernels promise
+// the CPU's arithmetic (two roundings), so the options say --fmad=false.
+func TestNVRTCNoFMAContraction(t *testing.T) {
+	needNVRTC(t)
+	const src = "KERNEL void axpy(const float* a, const float* b, float* c) { c[0] = a[0] * b[0] + c[0]; }\n"
+	ptx := func(options []string) string {
+		code, err := nvrtc.compile("axpy", fullSource("axpy", src), options, KindPTX)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(code)
+	}
+	if got := ptx(nvrtcOptions("--gpu-architecture=compute_80")); strings.Contains(got, "fma.rn.f32") || !strings.Contains(got, "mul.rn.f32") {
+		t.Errorf("with %v the PTX still contracts (or lacks mul.rn.f32):\n%s", nvrtcOptions("…"), got)
+	}
+	if got := ptx([]string{"--gpu-architecture=compute_80", "-std=c++17"}); !strings.Contains(got, "fma.rn.f32") {
+		t.Log("note: this NVRTC does not contract even by default")
 	}
 }

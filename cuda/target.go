@@ -12,6 +12,17 @@ const (
 	KindPTX   = "ptx"   // virtual ISA the driver JIT-compiles at load
 )
 
+// nvrtcOptions are NVRTC's options for a --gpu-architecture target. They
+// are part of the disk cache key (see compileCached).
+//
+// The kernels promise the CPU's arithmetic, so the float math is plain
+// IEEE: no --use_fast_math, and --fmad=false, since NVRTC otherwise
+// contracts a*b+c into one fused multiply-add (rounded once, where the CPU
+// rounds twice). Kernels that want an FMA call fmaf explicitly.
+func nvrtcOptions(target string) []string {
+	return []string{target, "-std=c++17", "--fmad=false"}
+}
+
 // parseArch reads "sm_90" as 90.
 func parseArch(arch string) (int, error) {
 	s, ok := strings.CutPrefix(arch, "sm_")
