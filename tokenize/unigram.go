@@ -1,10 +1,13 @@
 package tokenize
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -72,9 +75,12 @@ func LoadUnigram(path string) (*Unigram, error) {
 // ParseUnigram parses the contents of a tokenizer.json. Every error is one
 // line naming the field at fault.
 func ParseUnigram(b []byte) (*Unigram, error) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, fmt.Errorf("empty file, not a tokenizer.json")
+	}
 	var tj tokenizerJSON
 	if err := json.Unmarshal(b, &tj); err != nil {
-		return nil, fmt.Errorf("not a tokenizer.json: %v", err)
+		return nil, fmt.Errorf("not a tokenizer.json: %s", jsonProblem("", err))
 	}
 	if tj.Model == nil {
 		return nil, fmt.Errorf("no \"model\" object")
@@ -124,7 +130,7 @@ func ParseUnigram(b []byte) (*Unigram, error) {
 			u.special[*a.ID] = true
 		}
 	}
-	if rep, err := metaspace(tj.PreTokenizer); err != nil {
+	if rep, err := metaspace(tj.PreTokenizer, "pre_tokenizer"); err != nil {
 		return nil, err
 	} else if rep != "" {
 		u.space = rep
@@ -133,8 +139,8 @@ func ParseUnigram(b []byte) (*Unigram, error) {
 }
 
 // metaspace finds the Metaspace pre-tokenizer's replacement (alone or in a
-// Sequence); "" when there is none.
-func metaspace(raw json.RawMessage) (string, error) {
+// Sequence); "" when there is none. path names raw in the file, for errors.
+func metaspace(raw json.RawMessage, path string) (string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
 	}
@@ -144,22 +150,65 @@ func metaspace(raw json.RawMessage) (string, error) {
 		PreTokenizers []json.RawMessage `json:"pretokenizers"`
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
-		return "", fmt.Errorf("pre_tokenizer: %v", err)
+		return "", fmt.Errorf("%s", jsonProblem(path, err))
 	}
 	switch p.Type {
 	case "Metaspace":
 		if utf8.RuneCountInString(p.Replacement) != 1 {
-			return "", fmt.Errorf("pre_tokenizer Metaspace: replacement %q is not one character", p.Replacement)
+			return "", fmt.Errorf("%s (Metaspace): replacement %q is not one character", path, p.Replacement)
 		}
 		return p.Replacement, nil
 	case "Sequence":
-		for _, q := range p.PreTokenizers {
-			if r, err := metaspace(q); err != nil || r != "" {
+		for i, q := range p.PreTokenizers {
+			if r, err := metaspace(q, fmt.Sprintf("%s.pretokenizers[%d]", path, i)); err != nil || r != "" {
 				return r, err
 			}
 		}
 	}
 	return "", nil
+}
+
+// jsonProblem says what is wrong with a JSON document in the file's terms
+// (the field and the JSON kind found and wanted) rather than Go's, whose
+// type errors spell out the Go struct. base names the part of the file
+// that was being decoded ("" for the whole file).
+func jsonProblem(base string, err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := strings.Trim(base+"."+te.Field, ".")
+		if field == "" {
+			field = "the document"
+		}
+		return fmt.Sprintf("%s is a JSON %s, want %s", field, te.Value, jsonKind(te.Type))
+	case errors.As(err, &se):
+		return fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, se)
+	}
+	return err.Error()
+}
+
+// jsonKind names the JSON kind a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	}
+	return t.String()
 }
 
 func clip(s string) string {
@@ -170,7 +219,7 @@ func clip(s string) string {
 }
 
 // NewUnigram builds a tokenizer from pieces and their log-probabilities;
-// unk is the id of <unk>. </s> and <pad> must be pieces (T5 has them at 1
+// unk is the id of <unk>. Each piece must be listed once. </s> and <pad> must be pieces (T5 has them at 1
 // and 0).
 func NewUnigram(pieces []string, scores []float64, unk int) (*Unigram, error) {
 	if len(pieces) != len(scores) {
@@ -185,9 +234,10 @@ func NewUnigram(pieces []string, scores []float64, unk int) (*Unigram, error) {
 		if math.IsNaN(scores[i]) || math.IsInf(scores[i], 0) {
 			return nil, fmt.Errorf("model.vocab[%d] (%q) has score %v", i, p, scores[i])
 		}
-		if _, dup := u.vocab[p]; !dup {
-			u.vocab[p] = i
+		if first, dup := u.vocab[p]; dup {
+			return nil, fmt.Errorf("model.vocab[%d] (%q) repeats model.vocab[%d] (each piece must be listed once)", i, p, first)
 		}
+		u.vocab[p] = i
 		u.maxBytes = max(u.maxBytes, len(p))
 		low = min(low, scores[i])
 	}

@@ -151,6 +151,19 @@ func TestUnigramMalformed(t *testing.T) {
 		{`{"model": {"type": "Unigram", "vocab": [["<pad>", 0], ["</s>", 0]], "unk_id": 7}}`, "unk_id 7 is outside"},
 		{`{"model": {"type": "Unigram", "vocab": [["<pad>", 0], ["<unk>", 0]], "unk_id": 1}}`, "no </s> piece"},
 		{`{"added_tokens": [{"id": 9, "content": "<x>"}], "model": {"type": "Unigram", "vocab": [["<pad>", 0], ["</s>", 0], ["<unk>", 0]], "unk_id": 2}}`, "added_tokens[0]"},
+		{``, "empty file"},
+		{`[1, 2]`, "the document is a JSON array, want an object"},
+		{`{"model": []}`, "model is a JSON array, want an object"},
+		{`{"model": {"type": 5}}`, "model.type is a JSON number, want a string"},
+		{`{"model": {"unk_id": "2", "vocab": []}}`, "model.unk_id is a JSON string, want an integer"},
+		{`{"model": {"unk_id": 0.5, "vocab": []}}`, "model.unk_id is a JSON number 0.5, want an integer"},
+		{`{"added_tokens": {}, "model": {}}`, "added_tokens is a JSON object, want a list"},
+		{`{"model": {"type": "Unigram"}} trailing`, "invalid JSON at byte"},
+		{`{"model": {"type": "Unigram", "vocab": [["<pad>", 0], ["</s>", 0], ["<unk>", 0], ["</s>", -1]], "unk_id": 2}}`, `model.vocab[3] ("</s>") repeats model.vocab[1]`},
+		{`{"model": {"type": "Unigram", "vocab": [["<pad>", 0], ["</s>", 1e999], ["<unk>", 0]], "unk_id": 2}}`, "model.vocab[1]"},
+		{`{"pre_tokenizer": 5, "model": {"type": "Unigram", "vocab": [["<pad>", 0], ["</s>", 0], ["<unk>", 0]], "unk_id": 2}}`, "pre_tokenizer is a JSON number, want an object"},
+		{`{"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Metaspace", "replacement": "ab"}]}, "model": {"type": "Unigram", "vocab": [["<pad>", 0], ["</s>", 0], ["<unk>", 0]], "unk_id": 2}}`, `pre_tokenizer.pretokenizers[0] (Metaspace): replacement "ab"`},
+		{`{"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": 3}]}, "model": {"type": "Unigram", "vocab": [["<pad>", 0], ["</s>", 0], ["<unk>", 0]], "unk_id": 2}}`, "pre_tokenizer.pretokenizers[0].type is a JSON number"},
 	} {
 		_, err := ParseUnigram([]byte(c.json))
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {

@@ -2,7 +2,9 @@ package tokenize
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"unicode"
@@ -27,19 +29,18 @@ const maxWordChars = 100
 
 // LoadVocab reads a vocab.txt (one token per line; the line number is the
 // id). Lower-casing is on (uncased models), as for bert-base-uncased.
+// A token listed twice is an error naming it and both lines: the two
+// lines would be two ids for one token, and which one text maps to would
+// differ between tokenizers.
 func LoadVocab(path string) (*WordPiece, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var tokens []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		tokens = append(tokens, strings.TrimRight(sc.Text(), "\r"))
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+	tokens, err := readVocab(f, path)
+	if err != nil {
+		return nil, err
 	}
 	w, err := NewWordPiece(tokens, true)
 	if err != nil {
@@ -48,14 +49,42 @@ func LoadVocab(path string) (*WordPiece, error) {
 	return w, nil
 }
 
+// readVocab reads the tokens of a vocab.txt, one per line (a trailing \r
+// is dropped), rejecting duplicates with both line numbers. Errors start
+// with "path:line:".
+func readVocab(r io.Reader, path string) ([]string, error) {
+	var tokens []string
+	lineOf := map[string]int{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		t := strings.TrimRight(sc.Text(), "\r")
+		line := len(tokens) + 1
+		if first, dup := lineOf[t]; dup {
+			return nil, fmt.Errorf("%s:%d: token %q is already on line %d (each token must be listed once)", path, line, t, first)
+		}
+		lineOf[t] = line
+		tokens = append(tokens, t)
+	}
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, fmt.Errorf("%s:%d: token too long (over %d bytes): not a vocab.txt", path, len(tokens)+1, bufio.MaxScanTokenSize)
+	} else if err != nil {
+		return nil, fmt.Errorf("%s:%d: %v", path, len(tokens)+1, err)
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("%s: empty vocabulary", path)
+	}
+	return tokens, nil
+}
+
 // NewWordPiece builds a tokenizer from its vocabulary, which must contain
-// [UNK], [CLS], [SEP] and [PAD].
+// [UNK], [CLS], [SEP] and [PAD] and list each token once.
 func NewWordPiece(tokens []string, lower bool) (*WordPiece, error) {
 	w := &WordPiece{vocab: make(map[string]int, len(tokens)), tokens: tokens, Lower: lower}
 	for i, t := range tokens {
-		if _, dup := w.vocab[t]; !dup {
-			w.vocab[t] = i
+		if first, dup := w.vocab[t]; dup {
+			return nil, fmt.Errorf("token %q has ids %d and %d (each token must be listed once)", t, first, i)
 		}
+		w.vocab[t] = i
 	}
 	for _, s := range []struct {
 		name string

@@ -2,6 +2,7 @@ package tokenize
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -84,5 +85,30 @@ func TestEncode(t *testing.T) {
 func TestMissingSpecial(t *testing.T) {
 	if _, err := NewWordPiece([]string{"[PAD]", "a"}, true); err == nil || !strings.Contains(err.Error(), "[UNK]") {
 		t.Fatalf("want an error naming [UNK], got %v", err)
+	}
+}
+
+func TestLoadVocabErrors(t *testing.T) {
+	for _, c := range []struct{ name, text, want string }{
+		{"duplicate", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\nof\nthe\n", `:7: token "the" is already on line 5`},
+		{"duplicate, CRLF", "[PAD]\r\n[UNK]\r\n[PAD]\r\n", `:3: token "[PAD]" is already on line 1`},
+		{"two empty lines", "[PAD]\n\n[UNK]\n\n", `:4: token "" is already on line 2`},
+		{"empty", "", "empty vocabulary"},
+		{"no [CLS]", "[PAD]\n[UNK]\n[SEP]\n", "no [CLS] token"},
+		{"line too long", "[PAD]\n" + strings.Repeat("x", 70000) + "\n", ":2: token too long"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "vocab.txt")
+			if err := os.WriteFile(path, []byte(c.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadVocab(path)
+			if err == nil || !strings.HasPrefix(err.Error(), path) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v, want one line starting with the path and containing %q", err, c.want)
+			}
+		})
+	}
+	if _, err := NewWordPiece([]string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[UNK]"}, true); err == nil || !strings.Contains(err.Error(), `token "[UNK]" has ids 1 and 4`) {
+		t.Fatalf("NewWordPiece with a duplicate: %v", err)
 	}
 }
