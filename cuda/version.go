@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 )
 
 // The driver runs code from a toolkit of its own CUDA major version or
@@ -50,4 +51,30 @@ func driverFloor(major int) string {
 		return fmt.Sprintf("≥ %d", v)
 	}
 	return "of that version"
+}
+
+// stickyErrors are the driver errors that poison the CUDA context: after
+// one, every later call in the process fails with the same error, so
+// nothing that follows can be trusted (or checked).
+var stickyErrors = []string{
+	"CUDA_ERROR_ILLEGAL_ADDRESS", "CUDA_ERROR_LAUNCH_FAILED", "CUDA_ERROR_ILLEGAL_INSTRUCTION",
+	"CUDA_ERROR_MISALIGNED_ADDRESS", "CUDA_ERROR_INVALID_ADDRESS_SPACE", "CUDA_ERROR_INVALID_PC",
+	"CUDA_ERROR_HARDWARE_STACK_ERROR", "CUDA_ERROR_ASSERT", "CUDA_ERROR_LAUNCH_TIMEOUT",
+	"CUDA_ERROR_ECC_UNCORRECTABLE",
+}
+
+// IsSticky reports whether err carries a driver error that poisons the
+// context (see stickyErrors). It reads the error's text, so it sees through
+// any wrapping, %v included.
+func IsSticky(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	for _, s := range stickyErrors {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

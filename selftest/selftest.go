@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"sync"
 	"time"
 
 	"crsc/cuda"
@@ -24,40 +25,127 @@ type Result struct {
 	Took   time.Duration
 }
 
-// Run runs every check on dev and reports each as it finishes. It returns
-// the number that passed and failed.
-func Run(dev cuda.Device, report func(Result)) (passed, failed int) {
-	do := func(name string, check func() (string, error)) {
-		start := time.Now()
-		detail, err := check()
-		r := Result{Name: name, Err: err, Detail: detail, Took: time.Since(start)}
-		if err != nil {
-			failed++
-		} else {
-			passed++
-		}
-		report(r)
-	}
-	do("device", func() (string, error) {
+// Check is one line of the self-test: it runs on dev and returns what
+// passed (a detail, may be empty) or why not.
+type Check struct {
+	Name string
+	Run  func(dev cuda.Device) (detail string, err error)
+}
+
+// Checks lists every check of the self-test, in order: the device, the
+// compilation of every kernel file, every kernel case and the BERT-base
+// GEMMs, and a training step of a tiny BERT and a tiny T5.
+func Checks() []Check {
+	checks := []Check{{"device", func(dev cuda.Device) (string, error) {
 		free, total, err := dev.MemInfo()
 		if err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%s; %.1f of %.1f GiB free; %v", dev.Info(), gib(free), gib(total), dev.Info().Libraries), nil
-	})
+	}}}
 	for _, src := range gpu.Sources() {
-		do("compile "+src.Name, func() (string, error) {
+		checks = append(checks, Check{"compile " + src.Name, func(dev cuda.Device) (string, error) {
 			_, err := dev.Compile(src.Name, src.Code)
 			return "", err
-		})
+		}})
 	}
 	for _, c := range append(gpu.Cases(), gemmCases()...) {
-		do("kernel "+c.Name, func() (string, error) { return "", gpu.Check(dev, c) })
+		checks = append(checks, Check{"kernel " + c.Name, func(dev cuda.Device) (string, error) { return "", gpu.Check(dev, c) }})
 	}
 	for _, m := range []string{"bert", "t5"} {
-		do("training step, tiny "+m, func() (string, error) { return trainingStep(dev, m) })
+		checks = append(checks, Check{"training step, tiny " + m, func(dev cuda.Device) (string, error) { return trainingStep(dev, m) }})
+	}
+	return checks
+}
+
+// Run runs every check on dev and reports each as it finishes. It returns
+// the number that passed and failed.
+//
+// Kernels run asynchronously on a GPU, so a fault shows at whatever call
+// comes next, and a fault like an illegal address poisons the context:
+// every later call fails with it. So Run waits for the device after every
+// launch, GEMM and check, names the kernel that faulted, and stops at the
+// first such error with one more failed line saying how many checks did
+// not run.
+func Run(dev cuda.Device, report func(Result)) (passed, failed int) {
+	return run(dev, Checks(), report)
+}
+
+func run(dev cuda.Device, checks []Check, report func(Result)) (passed, failed int) {
+	w := &watched{Device: dev}
+	for i, c := range checks {
+		start := time.Now()
+		detail, err := c.Run(w)
+		// Work the check queued but did not wait for fails here, at its check.
+		if serr := w.Synchronize(); serr != nil {
+			if err == nil {
+				err = fmt.Errorf("synchronize after the check: %w", serr)
+			} else if cuda.IsSticky(serr) && !cuda.IsSticky(err) {
+				err = fmt.Errorf("%w; then %v", err, serr)
+			}
+		}
+		if err != nil {
+			failed++
+		} else {
+			passed++
+		}
+		report(Result{Name: c.Name, Err: err, Detail: detail, Took: time.Since(start)})
+		if cuda.IsSticky(err) {
+			failed++
+			report(Result{Name: "stopped", Err: fmt.Errorf("%s poisoned the CUDA context, so every later call fails; %d later checks not run",
+				w.culprit(c.Name), len(checks)-i-1)})
+			return passed, failed
+		}
 	}
 	return passed, failed
+}
+
+// watched is dev waiting after every launch and GEMM, so that a fault is
+// reported by the call that caused it, naming the kernel, instead of by
+// the next copy. It remembers the first kernel that faulted.
+type watched struct {
+	cuda.Device
+	mu      sync.Mutex
+	faulted string
+}
+
+func (w *watched) Launch(m cuda.Module, kernel string, grid, block cuda.Dim3, sharedBytes uint32, args ...any) error {
+	if err := w.Device.Launch(m, kernel, grid, block, sharedBytes, args...); err != nil {
+		return err
+	}
+	return w.wait(fmt.Sprintf("kernel %s.%s", m.Name(), kernel), fmt.Sprintf("grid %v, block %v, %d B shared", grid, block, sharedBytes))
+}
+
+func (w *watched) Gemm(g cuda.GemmArgs) error {
+	if err := w.Device.Gemm(g); err != nil {
+		return err
+	}
+	return w.wait(fmt.Sprintf("cuBLAS GEMM %d×%d×%d", g.M, g.N, g.K), fmt.Sprintf("batch %d", max(g.Batch, 1)))
+}
+
+// wait synchronizes after what and names it in the error.
+func (w *watched) wait(what, shape string) error {
+	err := w.Device.Synchronize()
+	if err == nil {
+		return nil
+	}
+	w.mu.Lock()
+	if w.faulted == "" && cuda.IsSticky(err) {
+		w.faulted = what
+	}
+	w.mu.Unlock()
+	return fmt.Errorf("%s (%s) faulted: %w", what, shape, err)
+}
+
+// culprit names what poisoned the context: the kernel if one was caught
+// faulting, else the check.
+func (w *watched) culprit(check string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.faulted != "" {
+		return w.faulted + " (in " + check + ")"
+	}
+	return check
 }
 
 func gib(b int64) float64 { return float64(b) / (1 << 30) }
