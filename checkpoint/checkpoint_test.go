@@ -134,18 +134,21 @@ func TestByteLayout(t *testing.T) {
 		"h":   {DType: ir.Float16, Shape: []int{1}, F32: []float32{1}},
 		"<&>": {DType: ir.Bool, Shape: []int{}, Bool: []bool{true}},
 	}
-	json := `{"__metadata__":{"format":"pt"},` +
+	// The metadata carries each tensor's CRC32C (Castagnoli) of its bytes
+	// below, computed with a bitwise CRC-32C independent of hash/crc32.
+	json := `{"__metadata__":{"crc32c/<&>":"a016d052","crc32c/a":"aa36f2c9","crc32c/b":"030a0bd1",` +
+		`"crc32c/c":"7653640c","crc32c/h":"8cc1f1b3","format":"pt"},` +
 		// 8-byte elements first, then 4, 2, 1; by name within a size.
 		`"c":{"dtype":"I64","shape":[1,1],"data_offsets":[0,8]},` +
 		`"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]},` +
 		`"h":{"dtype":"F16","shape":[1],"data_offsets":[16,18]},` +
 		`"<&>":{"dtype":"BOOL","shape":[],"data_offsets":[18,19]},` +
 		`"b":{"dtype":"I8","shape":[3],"data_offsets":[19,22]}}`
-	if len(json) != 307 {
+	if len(json) != 419 {
 		t.Fatalf("hand-built header is %d bytes; fix the padding below", len(json))
 	}
-	header := json + "     "                  // pad 307 to 312, a multiple of 8
-	want := []byte{0x38, 1, 0, 0, 0, 0, 0, 0} // 312, little-endian
+	header := json + "     "                     // pad 419 to 424, a multiple of 8
+	want := []byte{0xa8, 0x01, 0, 0, 0, 0, 0, 0} // 424, little-endian
 	want = append(want, header...)
 	want = append(want,
 		2, 1, 0, 0, 0, 0, 0, 0, // I64 258
@@ -371,6 +374,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add(withHeader(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)))
 	f.Add(withHeader(`{"w":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`, nil))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Add(withHeader(`{"__metadata__":{"crc32c/w":"00000000"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 8)))
+	f.Add(withHeader(`{"__metadata__":{"crc32c/w":"8a9136aa"},"w":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}`, []byte{1, 2, 3, 4}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tensors, meta, err := decode(bytes.NewReader(data), int64(len(data)))
 		if err != nil {

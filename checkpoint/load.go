@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"unicode/utf8"
 
 	"crsc/ir"
 )
@@ -27,7 +28,13 @@ const maxHeaderSize = 100_000_000
 //
 // It accepts what the Hugging Face loader accepts, for the dtypes crsc
 // has: tensors must tile the data region exactly, without gaps, overlaps
-// or trailing bytes.
+// or trailing bytes, and the header must be valid UTF-8.
+//
+// Every tensor's bytes are checked against the CRC32C that Save records
+// in the metadata (see ChecksumPrefix); a mismatch is an error naming the
+// tensor. The checksum keys are not part of the metadata returned. Files
+// without checksums (older crsc checkpoints, Hugging Face weights) load
+// without that check.
 func Load(path string) (map[string]*ir.Tensor, map[string]string, error) {
 	fail := func(err error) (map[string]*ir.Tensor, map[string]string, error) {
 		var pe *fs.PathError
@@ -75,7 +82,14 @@ func decode(r io.ReaderAt, size int64) (map[string]*ir.Tensor, map[string]string
 	if _, err := r.ReadAt(header, 8); err != nil {
 		return nil, nil, fmt.Errorf("reading header: %v", err)
 	}
+	if !utf8.Valid(header) {
+		return nil, nil, errors.New("bad header JSON: not valid UTF-8")
+	}
 	entries, meta, err := parseHeader(header)
+	if err != nil {
+		return nil, nil, err
+	}
+	meta, sums, err := splitChecksums(meta, entries)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,6 +102,9 @@ func decode(r io.ReaderAt, size int64) (map[string]*ir.Tensor, map[string]string
 		buf := make([]byte, e.end-e.begin)
 		if _, err := r.ReadAt(buf, dataStart+e.begin); err != nil {
 			return nil, nil, fmt.Errorf("tensor %q: reading data: %v", e.name, err)
+		}
+		if err := verify(e, buf, sums); err != nil {
+			return nil, nil, err
 		}
 		t, err := decodeData(e, buf)
 		if err != nil {

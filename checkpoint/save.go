@@ -51,12 +51,11 @@ var testHookWriter func(io.Writer) io.Writer
 //
 // Float16 tensors are rounded from their float32 storage to the nearest
 // half; Int8 and Uint8 values must fit their type.
+//
+// The metadata written is meta plus a CRC32C of every tensor's bytes
+// (keys ChecksumPrefix+name), which Load verifies.
 func Save(path string, tensors map[string]*ir.Tensor, meta map[string]string) error {
-	entries, err := layout(tensors)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %v", path, err)
-	}
-	header, err := encodeHeader(entries, meta)
+	entries, header, err := prepare(tensors, meta)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %v", path, err)
 	}
@@ -70,15 +69,29 @@ func Save(path string, tensors map[string]*ir.Tensor, meta map[string]string) er
 // encode writes the whole file to w (used by the fuzz test to re-encode
 // what it loaded without touching the disk).
 func encode(w io.Writer, tensors map[string]*ir.Tensor, meta map[string]string) error {
-	entries, err := layout(tensors)
-	if err != nil {
-		return err
-	}
-	header, err := encodeHeader(entries, meta)
+	entries, header, err := prepare(tensors, meta)
 	if err != nil {
 		return err
 	}
 	return writeFile(w, header, entries)
+}
+
+// prepare lays the tensors out and builds the header, with a checksum of
+// each tensor's bytes in the metadata (see ChecksumPrefix).
+func prepare(tensors map[string]*ir.Tensor, meta map[string]string) ([]entry, []byte, error) {
+	entries, err := layout(tensors)
+	if err != nil {
+		return nil, nil, err
+	}
+	full, err := withChecksums(meta, entries)
+	if err != nil {
+		return nil, nil, err
+	}
+	header, err := encodeHeader(entries, full)
+	if err != nil {
+		return nil, nil, err
+	}
+	return entries, header, nil
 }
 
 // layout validates the tensors and assigns their byte ranges.
