@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -317,8 +318,9 @@ func TestFakeGPUDevice(t *testing.T) {
 func TestFakeGPUNoDevice(t *testing.T) {
 	f := &fakeGPU{t: t, mem: map[uint64][]byte{}, noDevice: true}
 	_, err := openDevice(f.driver(), 0, func(*gpuDevice) error { return nil })
-	if err == nil || err.Error() != "cuda: no CUDA device (cuInit: CUDA_ERROR_NO_DEVICE)" {
-		t.Errorf("got %v", err)
+	var nd *NoDeviceError
+	if err == nil || err.Error() != "cuda: no CUDA device (cuInit: CUDA_ERROR_NO_DEVICE)" || !errors.As(err, &nd) {
+		t.Errorf("got %v (%T)", err, err)
 	}
 	f = &fakeGPU{t: t, mem: map[uint64][]byte{}}
 	if _, err := openDevice(f.driver(), 3, nil); err == nil || err.Error() != "cuda: no CUDA device 3 (1 present)" {

@@ -145,13 +145,16 @@ func (d *gpuDevice) init(ordinal int) error {
 	drv := d.drv
 	if r := drv.cuInit(0); r != cuSuccess {
 		if drv.name(r) == "CUDA_ERROR_NO_DEVICE" {
-			return fmt.Errorf("cuda: no CUDA device (cuInit: %s)", drv.name(r))
+			return &NoDeviceError{Driver: driverLib.path, Reason: "cuInit: " + drv.name(r)}
 		}
 		return fmt.Errorf("cuda: cuInit: %s (%s)", drv.name(r), drv.errorString(r))
 	}
 	var count int32
 	if err := drv.check(drv.cuDeviceGetCount(&count), "cuDeviceGetCount"); err != nil {
 		return err
+	}
+	if count == 0 {
+		return &NoDeviceError{Driver: driverLib.path, Reason: "cuDeviceGetCount: 0 devices"}
 	}
 	if ordinal >= int(count) {
 		return fmt.Errorf("cuda: no CUDA device %d (%d present)", ordinal, count)

@@ -290,6 +290,14 @@ func (e *NotFoundError) Error() string {
 	return msg
 }
 
+// NoDeviceError is Open's error when the driver loads but sees no GPU.
+type NoDeviceError struct {
+	Driver string // the libcuda it loaded
+	Reason string // "cuInit: CUDA_ERROR_NO_DEVICE"
+}
+
+func (e *NoDeviceError) Error() string { return "cuda: no CUDA device (" + e.Reason + ")" }
+
 // upTo is spec with only the sonames of major version at most max.
 func (spec libSpec) upTo(max int) libSpec {
 	out := spec

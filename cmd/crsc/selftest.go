@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"crsc/cuda"
 	"crsc/runtime/device"
 	"crsc/selftest"
 )
@@ -31,7 +34,7 @@ found.`,
 			d, err := device.Open(dev)
 			if err != nil {
 				fmt.Fprintf(w, "FAIL device: %v\n0 passed, 1 failed\n", err)
-				return fmt.Errorf("selftest: no device to check")
+				return noGPU(err)
 			}
 			defer d.Close()
 			passed, failed := selftest.Run(d.GPU, func(r selftest.Result) {
@@ -54,4 +57,22 @@ found.`,
 	cmd.Flags().StringVar(&dev, "device", "cuda", "cuda or emu (the CPU emulator of a GPU)")
 	cmd.Flags().BoolVar(&verbose, "verbose", false, "show each check's time")
 	return cmd
+}
+
+// noGPU says why there is nothing to check, in one line: for a missing
+// driver or a driver without a GPU, where it looked.
+func noGPU(err error) error {
+	var nf *cuda.NotFoundError
+	var nd *cuda.NoDeviceError
+	switch {
+	case errors.As(err, &nf) && nf.Library == "driver":
+		msg := fmt.Sprintf("selftest: no GPU found; searched %s for %s (%s, or set CRSC_CUDA_LIBS)", nf.Searched, strings.Join(nf.Names, ", "), nf.Hint)
+		if nf.Broken != "" {
+			msg += "; found but failed to load: " + nf.Broken
+		}
+		return errors.New(msg)
+	case errors.As(err, &nd):
+		return fmt.Errorf("selftest: no GPU found; searched with the driver %s: %s", nd.Driver, nd.Reason)
+	}
+	return fmt.Errorf("selftest: %v", err)
 }

@@ -38,7 +38,7 @@ func Open(name string) (*Device, error) {
 		if name == "auto" {
 			return &Device{Name: "cpu", Note: fmt.Sprintf("--device auto: no GPU (%v); running on the CPU", err)}, nil
 		}
-		return nil, fmt.Errorf("--device cuda: %s", strings.TrimPrefix(err.Error(), "cuda: "))
+		return nil, &openError{"--device cuda: " + strings.TrimPrefix(err.Error(), "cuda: "), err}
 	case "emu":
 		d, err := emu.Open()
 		if err != nil {
@@ -48,6 +48,16 @@ func Open(name string) (*Device, error) {
 	}
 	return nil, fmt.Errorf("--device %q: want %s", name, Names)
 }
+
+// openError is cuda.Open's error reworded for --device, still unwrapping
+// to it (so errors.As finds a *cuda.NotFoundError).
+type openError struct {
+	msg string
+	err error
+}
+
+func (e *openError) Error() string { return e.msg }
+func (e *openError) Unwrap() error { return e.err }
 
 // Backend returns a backend for one execution with opt's seed and step.
 // On a GPU, plan (if any) lays the node outputs out in one device arena;
