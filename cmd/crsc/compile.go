@@ -30,6 +30,9 @@ vjp (adds "<output>_cotangent"), applied to --output.`,
 			if out == "" {
 				return fmt.Errorf("-o DIR is required")
 			}
+			if err := checkTrainingFlags(&flags); err != nil {
+				return err
+			}
 			shapes, err := shapeFlags(shapeSpecs)
 			if err != nil {
 				return err
@@ -38,9 +41,16 @@ vjp (adds "<output>_cotangent"), applied to --output.`,
 			if err != nil {
 				return err
 			}
+			if err := checkLoRABound(g, flags.lora); err != nil {
+				return fmt.Errorf("%s: %v", args[0], err)
+			}
 			forwardNodes := len(g.Nodes)
 			set, err := artifacts.Build(g, flags.spec(), optim.DefaultAdamWConfig())
 			if err != nil {
+				return fmt.Errorf("%s: %v", args[0], err)
+			}
+			// Checked on what was compiled, before anything is written.
+			if err := firstError(checkLoRAAdapters(set.Compiled, flags.lora), checkLayersMatched(&flags, set.Compiled)); err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
 			if err := set.Write(out); err != nil {

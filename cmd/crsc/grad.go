@@ -30,6 +30,9 @@ by --train and --freeze. With --keep < 1 the weight gradients of linear layers
 are WTA-CRS estimates (--estimator, --seed pick the sample).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTrainingFlags(&flags); err != nil {
+				return err
+			}
 			dev, err := openDevice(device, cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -67,11 +70,17 @@ are WTA-CRS estimates (--estimator, --seed pick the sample).`,
 			if g, err = loadModel(args[0], shapes, nil); err != nil {
 				return err
 			}
+			if err := checkLoRABound(g, flags.lora); err != nil {
+				return fmt.Errorf("%s: %v", args[0], err)
+			}
 			spec := flags.spec()
 			spec.Loss = passes.LossSpec{Kind: passes.LossVJP, Output: outName}
 			spec.Sampling.GNorm = "none" // one step: no ‖G‖ history to draw on
 			compiled, err := passes.Compile(g, spec)
 			if err != nil {
+				return fmt.Errorf("%s: %v", args[0], err)
+			}
+			if err := firstError(checkLoRAAdapters(compiled, flags.lora), checkLayersMatched(&flags, compiled)); err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
 			trained := compiled.Trained

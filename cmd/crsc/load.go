@@ -31,11 +31,16 @@ func shapeFlags(specs []string) (map[string]ir.Shape, error) {
 }
 
 // loadModel imports an .onnx file and runs the load pipeline for the CPU
-// backend. after, if not nil, sees the graph after each pass.
+// backend. after, if not nil, sees the graph after each pass. A shape
+// whose sequence is longer than the model's position table is refused
+// first, naming the input and the limit.
 func loadModel(path string, shapes map[string]ir.Shape, after func(string, *ir.Graph)) (*ir.Graph, error) {
 	g, err := onnx.Load(path)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkSeqLen(g, shapes); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	backend := runtime.CPU(runtime.Options{})
 	cfg := &passes.Config{Shapes: shapes, Supports: backend.Supports, After: after}

@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"crsc/ir"
+	"crsc/models"
+	"crsc/onnx"
 	"crsc/planning"
 )
 
@@ -29,6 +33,9 @@ backward keeps. With --budget it finds the largest batch that fits.`,
 			if len(args) == 1 {
 				req.Model = args[0]
 			}
+			if err := checkPlanFlags(cmd, &req, &flags, budget, top); err != nil {
+				return err
+			}
 			req.Spec = flags.spec()
 			var res *planning.Result
 			var err error
@@ -48,6 +55,9 @@ backward keeps. With --budget it finds the largest batch that fits.`,
 					}
 				}
 			} else if res, err = planning.Plan(req); err != nil {
+				return err
+			}
+			if err := firstError(checkLoRAAdapters(res.Training, flags.lora), checkLayersMatched(&flags, res.Training)); err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
@@ -73,9 +83,67 @@ backward keeps. With --budget it finds the largest batch that fits.`,
 	cmd.Flags().Float32Var(&req.Dropout, "dropout", 0.1, "presets: Dropout ratio in training mode, as fine-tuning runs")
 	cmd.Flags().StringVar(&budget, "budget", "", "memory budget, e.g. 80GiB: report the largest batch that fits")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
-	cmd.Flags().IntVar(&top, "top", 10, "kept-for-backward tensors to list")
+	cmd.Flags().IntVar(&top, "top", 10, "kept-for-backward tensors to list (0: none)")
 	flags.register(cmd, true)
 	return cmd
+}
+
+// checkPlanFlags checks plan's flags before any planning: their ranges,
+// the contradictions (a model file and --arch; --dropout, which only
+// presets take, with a model file) and, on the model's graph, --seq
+// against its positions and --lora against its layers.
+func checkPlanFlags(cmd *cobra.Command, req *planning.Request, flags *trainingFlags, budget string, top int) error {
+	if req.Model != "" && req.Arch != "" {
+		return fmt.Errorf("--arch %s with model file %s: give one or the other", req.Arch, req.Model)
+	}
+	if req.Model != "" && cmd.Flags().Changed("dropout") {
+		return fmt.Errorf("--dropout applies to --arch presets; model file %s has its own Dropout ratios", req.Model)
+	}
+	if err := firstError(
+		checkInt("batch", req.Batch, 1, noLimit),
+		checkInt("seq", req.Seq, 1, noLimit),
+		checkInt("tgt-len", req.TgtLen, 1, noLimit),
+		checkBelow("dropout", float64(req.Dropout), 0, 1),
+		checkInt("top", top, 0, noLimit),
+		checkBudget(budget),
+		checkTrainingFlags(flags),
+	); err != nil {
+		return err
+	}
+	var g *ir.Graph
+	var err error
+	switch {
+	case req.Model != "":
+		g, err = onnx.Load(req.Model)
+	case req.Arch != "":
+		g, err = models.Preset(req.Arch, models.BuildOptions{Abstract: true})
+	default:
+		return fmt.Errorf("give a model file or --arch (%s)", strings.Join(models.PresetNames(), ", "))
+	}
+	if err != nil {
+		return err
+	}
+	if table, rows := positionTable(g); rows > 0 && req.Seq > rows {
+		return fmt.Errorf("--seq %d: longer than the model's %d positions (%s): use --seq %d or less", req.Seq, rows, table, rows)
+	}
+	return checkLoRABound(g, flags.lora)
+}
+
+// checkBudget refuses a --budget that is not a finite size (planning's
+// parser reads NaN and Inf as numbers).
+func checkBudget(budget string) error {
+	if budget == "" {
+		return nil
+	}
+	if l := strings.ToLower(budget); strings.Contains(l, "nan") || strings.Contains(l, "inf") {
+		return fmt.Errorf("--budget %q: want a finite size, e.g. 80GiB", budget)
+	}
+	if n, err := planning.ParseBytes(budget); err != nil {
+		return fmt.Errorf("--budget %v", err)
+	} else if n <= 0 {
+		return fmt.Errorf("--budget %q: want a size from 1 byte to 8 EiB, e.g. 80GiB", budget)
+	}
+	return nil
 }
 
 func printPlan(w io.Writer, r *planning.Result, maxBatch int, budget string, top int) {

@@ -28,6 +28,9 @@ becomes '_'. Input shapes are bound from the given arrays, so shape subgraphs
 fold away before the run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkInt("threads", threads, 0, noLimit); err != nil {
+				return err
+			}
 			dev, err := openDevice(device, cmd.ErrOrStderr())
 			if err != nil {
 				return err

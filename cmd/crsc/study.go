@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,8 +13,22 @@ import (
 
 func studyCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "study",
+		Use:   "study NAME",
 		Short: "Experiments that check the method on real models",
+		// Without this, cobra prints the help and exits 0 for a name that
+		// is no study ("crsc study bogus"): a silent no-op.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var names []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					names = append(names, c.Name())
+				}
+			}
+			if len(args) == 0 {
+				return fmt.Errorf("study: name a study (%s)", strings.Join(names, ", "))
+			}
+			return fmt.Errorf("unknown study %q (known: %s)", args[0], strings.Join(names, ", "))
+		},
 	}
 	cmd.AddCommand(studyVarianceCommand())
 	return cmd
@@ -33,6 +48,17 @@ cache and the true ‖G‖ (oracle). Prints the table and writes DIR/variance.md
 DIR/variance.json and DIR/variance.png.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := firstError(
+				checkInt("repeats", c.Repeats, 2, noLimit),
+				checkInt("steps", c.Steps, 1, noLimit),
+				checkInt("snapshot", c.Snapshot, 1, max(c.Steps, 1)),
+				checkInt("examples", c.Examples, c.Batch, noLimit),
+			); err != nil {
+				return err
+			}
+			if c.Examples%c.Batch != 0 {
+				return fmt.Errorf("--examples %d: want a multiple of the batch, %d", c.Examples, c.Batch)
+			}
 			start := time.Now()
 			c.Progress = cmd.ErrOrStderr()
 			r, err := study.Run(c)
