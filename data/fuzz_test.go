@@ -42,6 +42,7 @@ func FuzzRead(f *testing.F) {
 		{2, 3, "{\"question\": \"q\", \"sentence\": \"s\", \"label\": \"entailment\"}\n"},
 		{2, 4, "{\"sentence1\": \"a\", \"sentence2\": \"b\", \"label\": 1e400}\n"},
 		{2, 0, "{\"text\": null, \"label\": [1]}\n"},
+		{0, 4, "sentence1\tsentence2\tscore\na\tb\tnan\nc\td\t3.8abc\n"},
 	} {
 		f.Add(s.format, s.task, []byte(s.text))
 	}

@@ -206,6 +206,61 @@ func readCSV(r io.Reader, path string, task *Task) ([]Example, error) {
 	return nonEmpty(out, path)
 }
 
+// jsonObject decodes one JSON object, keeping its keys in order and
+// refusing a key given twice (a map decode would keep the last silently).
+func jsonObject(text []byte) ([]string, []json.RawMessage, error) {
+	bad := func(err error) ([]string, []json.RawMessage, error) {
+		return nil, nil, fmt.Errorf("not a JSON object: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(text))
+	if tok, err := dec.Token(); err != nil {
+		return bad(err)
+	} else if tok != json.Delim('{') {
+		return bad(fmt.Errorf("the line is %s", jsonKind(tok)))
+	}
+	var keys []string
+	var vals []json.RawMessage
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return bad(err)
+		}
+		key, _ := tok.(string) // object keys are strings
+		if seen[key] {
+			return nil, nil, fmt.Errorf("field %q is given twice", key)
+		}
+		seen[key] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return bad(err)
+		}
+		keys, vals = append(keys, key), append(vals, raw)
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return bad(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return bad(errors.New("more after the object's closing brace"))
+	}
+	return keys, vals, nil
+}
+
+// jsonKind names the JSON value a first token starts.
+func jsonKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		return "a list"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "true or false"
+	}
+	return "null"
+}
+
 // csvError names the file and the line of a CSV read error. A quote left
 // open runs to the end of the file, so the line where the record starts
 // (StartLine) is the one to show, with the line where reading stopped.
@@ -234,13 +289,14 @@ func readJSONL(r io.Reader, path string, task *Task) ([]Example, error) {
 		if len(text) == 0 {
 			continue // blank lines are allowed between records
 		}
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(text, &obj); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a JSON object: %v", path, line, err)
+		keys, vals, err := jsonObject(text)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
 		}
-		header := make([]string, 0, len(obj))
-		rec := make([]string, 0, len(obj))
-		for k, raw := range obj {
+		header := make([]string, 0, len(keys))
+		rec := make([]string, 0, len(keys))
+		for i, k := range keys {
+			raw := vals[i]
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
 				var n json.Number

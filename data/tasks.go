@@ -1,8 +1,11 @@
 package data
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -73,7 +76,11 @@ func (t *Task) NumClasses() int {
 func (t *Task) ParseLabel(s string) (class int, target float64, err error) {
 	s = strings.TrimSpace(s)
 	if t.Regression {
-		if _, err := fmt.Sscanf(s, "%g", &target); err != nil || strings.ContainsAny(s, " \t") {
+		// ParseFloat takes the whole string ("3.8abc" is no number) and
+		// reports overflow as ±Inf, which the range check refuses; NaN
+		// ("nan") is no score.
+		target, err := strconv.ParseFloat(s, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) || math.IsNaN(target) {
 			return 0, 0, fmt.Errorf("label %q is not a number (task %s is a regression)", s, t.Name)
 		}
 		if target < 0 || target > 5 {
