@@ -1,16 +1,17 @@
 package main
 
 import (
-	"io"
-
-	"crsc/runtime/device"
 	"fmt"
+	"io"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"crsc/ir"
 	"crsc/onnx"
 	"crsc/passes"
 	"crsc/runtime"
+	"crsc/runtime/device"
 )
 
 // shapeFlags parses repeated --shape NAME=DIMS flags (DIMS like 8x128).
@@ -21,6 +22,12 @@ func shapeFlags(specs []string) (map[string]ir.Shape, error) {
 		if !ok || name == "" {
 			return nil, fmt.Errorf("--shape %q: want NAME=DIMS, e.g. input_ids=8x128", spec)
 		}
+		if _, dup := shapes[name]; dup {
+			return nil, fmt.Errorf("--shape %s given twice", name)
+		}
+		if err := checkDims(dims); err != nil {
+			return nil, fmt.Errorf("--shape %q: %v", spec, err)
+		}
 		s, err := ir.ParseDims(dims)
 		if err != nil {
 			return nil, fmt.Errorf("--shape %q: %v", spec, err)
@@ -28,6 +35,34 @@ func shapeFlags(specs []string) (map[string]ir.Shape, error) {
 		shapes[name] = s
 	}
 	return shapes, nil
+}
+
+// symbolName is a symbolic dim of --shape (batch, seq); dimSeparator
+// separates dims, as ir.ParseDims reads them.
+var (
+	symbolName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	dimSeparator = regexp.MustCompile(`[xX,]`)
+)
+
+// checkDims accepts DIMS of --shape: dims separated by x (or a comma),
+// each a positive integer or a symbol name. ir.ParseDims alone would read
+// "2x" as [2] and "2.5" as a symbol.
+func checkDims(dims string) error {
+	if strings.TrimSpace(dims) == "" {
+		return fmt.Errorf("no dims: want e.g. 8x128")
+	}
+	for _, f := range dimSeparator.Split(dims, -1) {
+		f = strings.TrimSpace(f)
+		switch n, err := strconv.ParseInt(f, 10, 64); {
+		case f == "":
+			return fmt.Errorf("an empty dim: want e.g. 8x128")
+		case err == nil && n < 1:
+			return fmt.Errorf("dim %d: want a dim ≥ 1", n)
+		case err != nil && !symbolName.MatchString(f):
+			return fmt.Errorf("dim %q is neither a positive integer nor a symbol name (such as batch)", f)
+		}
+	}
+	return nil
 }
 
 // loadModel imports an .onnx file and runs the load pipeline for the CPU

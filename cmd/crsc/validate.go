@@ -188,21 +188,24 @@ func positionTable(g *ir.Graph) (name string, rows int) {
 	return "", 0
 }
 
-// checkSeqLen refuses a shape binding whose sequence length (dim 1 of a
-// 2-D integer input: input_ids, attention_mask, token_type_ids) is longer
-// than g's position table, which would otherwise fail deep in the graph
-// as a broadcast error of an Add node.
+// checkSeqLen checks the shapes bound to g's token inputs (the 2-D
+// integer inputs: input_ids, attention_mask, token_type_ids, T5's decoder
+// ids): an empty batch or sequence is refused, and so is a sequence longer
+// than g's position table, which would otherwise fail deep in the graph as
+// a broadcast error of an Add node.
 func checkSeqLen(g *ir.Graph, shapes map[string]ir.Shape) error {
 	table, rows := positionTable(g)
-	if rows == 0 {
-		return nil
-	}
 	for _, in := range g.Inputs {
 		s, ok := shapes[in.Name]
-		if !ok || len(s) != 2 || !s[1].IsFixed() || in.DType.IsFloat() || in.DType == ir.Bool {
+		if !ok || len(s) != 2 || in.DType.IsFloat() || in.DType == ir.Bool {
 			continue
 		}
-		if n := s[1].Size; n > int64(rows) {
+		for axis, what := range []string{"batch", "sequence"} {
+			if s[axis].IsFixed() && s[axis].Size == 0 {
+				return fmt.Errorf("input %q has shape %v: an empty %s", in.Name, s, what)
+			}
+		}
+		if n := s[1].Size; rows > 0 && s[1].IsFixed() && n > int64(rows) {
 			return fmt.Errorf("input %q has sequence length %d, longer than the model's %d positions (%s): use %d or less", in.Name, n, rows, table, rows)
 		}
 	}

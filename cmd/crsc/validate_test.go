@@ -26,6 +26,17 @@ func TestFlagValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	feeds := []string{"--input", "input_ids=" + long, "--input", "attention_mask=" + mask, "--input", "token_type_ids=" + mask}
+	emptySeq := filepath.Join(dir, "empty_seq.npy")
+	if err := npy.WriteFile(emptySeq, ir.FromInt64([]int{2, 0}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	emptyBatch := filepath.Join(dir, "empty_batch.npy")
+	if err := npy.WriteFile(emptyBatch, ir.FromInt64([]int{0, 8}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	feedAll := func(path string) []string {
+		return []string{"run", tinyBert, "--out", dir, "--input", "input_ids=" + path, "--input", "attention_mask=" + path, "--input", "token_type_ids=" + path}
+	}
 	ce := []string{"--loss", "cross-entropy", "--output", "logits", "-o", filepath.Join(dir, "out")}
 	compile := func(args ...string) []string { return append(append([]string{"compile", tinyBert}, ce...), args...) }
 	plan := func(args ...string) []string {
@@ -80,6 +91,13 @@ func TestFlagValidation(t *testing.T) {
 		// run, inspect
 		{"run threads -1", []string{"run", tinyBert, "--threads", "-1", "--out", dir}, "--threads -1: want an integer ≥ 0"},
 		{"run sequence over positions", append([]string{"run", tinyBert, "--out", dir}, feeds...), `input "input_ids" has sequence length 100, longer than the model's 64 positions (bert.embeddings.position_embeddings.weight): use 64 or less`},
+		{"run empty sequence", feedAll(emptySeq), `input "input_ids" has shape [2,0]: an empty sequence`},
+		{"run empty batch", feedAll(emptyBatch), `input "input_ids" has shape [0,8]: an empty batch`},
+		{"inspect shape dim 0", []string{"inspect", tinyBert, "--shape", "input_ids=0x8"}, `--shape "input_ids=0x8": dim 0: want a dim ≥ 1`},
+		{"inspect shape trailing x", []string{"inspect", tinyBert, "--shape", "input_ids=2x"}, `--shape "input_ids=2x": an empty dim`},
+		{"inspect shape no dims", []string{"inspect", tinyBert, "--shape", "input_ids="}, `--shape "input_ids=": no dims`},
+		{"inspect shape fraction", []string{"inspect", tinyBert, "--shape", "input_ids=2.5x8"}, `dim "2.5" is neither a positive integer nor a symbol name`},
+		{"inspect shape twice", []string{"inspect", tinyBert, "--shape", "input_ids=2x8", "--shape", "input_ids=3x8"}, "--shape input_ids given twice"},
 		{"inspect sequence over positions", []string{"inspect", tinyBert, "--shape", "input_ids=2x600"}, `input "input_ids" has sequence length 600, longer than the model's 64 positions`},
 		// compile, grad
 		{"compile lora over the dims", compile("--lora", "100000"), "--lora 100000: larger than any layer of the model (the largest takes a rank of at most 32)"},
@@ -123,6 +141,7 @@ func TestFlagValidationAccepts(t *testing.T) {
 		append([]string{"compile", tinyBert, "--estimator", "exact", "--layers", "nothing-matches"}, ce...),
 		append([]string{"compile", tinyBert, "--keep", "0.5", "--layers", "query", "--shape", "input_ids=2x64"}, ce...),
 		{"inspect", tinyBert, "--shape", "input_ids=2x64", "--no-graph"},
+		{"inspect", tinyBert, "--shape", "input_ids=batch x 64", "--shape", "attention_mask=batchx64", "--no-graph"},
 	} {
 		if code, _, stderr := crsc(args...); code != 0 {
 			t.Errorf("%v: exit %d: %s", args, code, stderr)
