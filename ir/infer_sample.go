@@ -9,7 +9,7 @@ import (
 // sampleInferRules are the shape rules of the WTA-CRS sampling ops (kernels
 // in runtime/cpu/sample.go; the method is /shared/WTACRS.md):
 //
-//	SampleRows(X [..., N, d], gnorm? [..., N]) → Xs [..., k, d], idx [..., k] int64
+//	SampleRows(X [..., N, d], gnorm? [..., N], mask? [..., N]) → Xs [..., k, d], idx [..., k] int64
 //	GatherRows(X [..., N, d], idx [..., k])    → [..., k, d]
 //	RowNorms(X [..., N, d])                    → [..., N]
 func sampleInferRules() map[string]InferFunc {
@@ -100,6 +100,9 @@ func inferSampleRows(n *Node) error {
 	}
 	if g := n.In(1); g != nil && g.HasShape && !sampleCompatible(g.Shape, x.Shape[:r-1]) {
 		return fmt.Errorf("gnorm shape %v, want %v (X's shape without its last axis)", g.Shape, x.Shape[:r-1])
+	}
+	if m := n.In(2); m != nil && m.HasShape && !sampleCompatible(m.Shape, x.Shape[:r-1]) {
+		return fmt.Errorf("mask shape %v, want %v (X's shape without its last axis)", m.Shape, x.Shape[:r-1])
 	}
 	N := x.Shape[r-2]
 	var k Dim

@@ -15,13 +15,15 @@ import (
 // rows (already scaled) and their indices; backward gathers G's rows at the
 // same indices and multiplies, dŴ = Xsᵀ·G[idx].
 //
-//	SampleRows(X [..., N, d], gnorm? [..., N]; keep, min_rows=10, estimator="wta")
+//	SampleRows(X [..., N, d], gnorm? [..., N], mask? [..., N]; keep, min_rows=10, estimator="wta")
 //	    → Xs [..., k, d] (X's dtype), idx [..., k] int64
 //	GatherRows(X [..., N, d], idx [..., k]) → [..., k, d]
 //	RowNorms(X [..., N, d]) → [..., N]   (L2 norm of each row, float64 sums)
 //
 // Every leading index b of X is an independent block of N rows with the same
-// budget k (ir.SampleBudget). The CUDA backend must reproduce SampleRows bit
+// budget k (ir.SampleBudget). The optional mask (any numeric or bool dtype,
+// 0 = padding) marks padding rows: they get p = 0 and no share of the k
+// slots (package rowsample). The CUDA backend must reproduce SampleRows bit
 // for bit; the exact scheme is spelled out in package rowsample.
 var sampleKernels = map[string]Kernel{
 	"SampleRows": sampleRowsKernel,
@@ -62,6 +64,10 @@ func sampleRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, err
 	if err != nil {
 		return nil, err
 	}
+	mask, err := sampleMask(n, in(ins, 2), x.Shape[:r-1])
+	if err != nil {
+		return nil, err
+	}
 	bl := blocksOf(x.Shape)
 	k := int(ir.SampleBudget(keep, minRows, est, int64(bl.N)))
 	if k == bl.N { // exact: every row, weight 1, in order — bit-identical dW
@@ -84,13 +90,17 @@ func sampleRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, err
 		var s rowsample.Scratch
 		for b := lo; b < hi; b++ {
 			var gb []float64
+			var mb []bool
 			if g != nil {
 				gb = g[b*bl.N : (b+1)*bl.N]
 			}
-			uniform := func(t int) float64 {
-				return float64(rng.Uniform(seed, step, stream, uint64(b)*uint64(k)+uint64(t)))
+			if mask != nil {
+				mb = mask[b*bl.N : (b+1)*bl.N]
 			}
-			s.Block(est, norms[b*bl.N:(b+1)*bl.N], gb, k, uniform, idx[b*k:(b+1)*k], weight[b*k:(b+1)*k])
+			random := func(t int) uint64 {
+				return rng.Uint64(seed, step, stream, uint64(b)*uint64(k)+uint64(t))
+			}
+			s.Block(est, norms[b*bl.N:(b+1)*bl.N], gb, mb, k, random, idx[b*k:(b+1)*k], weight[b*k:(b+1)*k])
 		}
 	})
 
@@ -134,6 +144,27 @@ func sampleGnorm(n *ir.Node, t *ir.Tensor, want []int) ([]float64, error) {
 		}
 	}
 	return g, nil
+}
+
+// sampleMask checks the optional padding mask (shape want, like gnorm) and
+// returns it as real-row flags (nonzero = a real row); nil when absent.
+func sampleMask(n *ir.Node, t *ir.Tensor, want []int) ([]bool, error) {
+	if t == nil {
+		return nil, nil
+	}
+	if !slices.Equal(t.Shape, want) {
+		return nil, errf(n, "mask shape %v, want %v (X's shape without its last axis)", t.Shape, want)
+	}
+	real := make([]bool, t.Len())
+	switch storage(t.DType) {
+	case ir.Bool, ir.Int64, ir.Int32, ir.Float32, ir.Float64:
+		for i := range real {
+			real[i] = t.Float64At(i) != 0
+		}
+	default:
+		return nil, errf(n, "mask must be a bool, integer or float tensor, got %v", t.DType)
+	}
+	return real, nil
 }
 
 // writeScaledRows writes row t of block b of xs as weight·X[b, idx[b,t]],

@@ -378,6 +378,7 @@ func TestGatherRowsAndRowNorms(t *testing.T) {
 		{"SampleRows", ir.Attrs{"keep": ir.FloatAttr(0.5)}, []*ir.Tensor{x, gF64([]int{3}, 1, 2, 3)}, "gnorm shape"},
 		{"SampleRows", ir.Attrs{"keep": ir.FloatAttr(0.5)}, []*ir.Tensor{x, gF64([]int{2, 3}, 1, 2, 3, 4, -1, 0)}, "gnorm[4]"},
 		{"SampleRows", ir.Attrs{"keep": ir.FloatAttr(0.5)}, []*ir.Tensor{gI64([]int{1, 2}, 1, 2)}, "dtype"},
+		{"SampleRows", ir.Attrs{"keep": ir.FloatAttr(0.5)}, []*ir.Tensor{x, nil, gI64([]int{3}, 1, 0, 1)}, "mask shape"},
 	} {
 		_, err := gTry(nil, gNode("ai.crsc", c.op, "node_7", c.a), c.ins...)
 		if err == nil || !strings.Contains(err.Error(), `"node_7"`) || !strings.Contains(err.Error(), c.want) {

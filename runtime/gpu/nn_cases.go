@@ -282,7 +282,13 @@ func nnSampleCases() []Case {
 		return nnNode("sample", nnCrsc, "SampleRows", ir.Attrs{"keep": ir.FloatAttr(keep),
 			"min_rows": ir.IntAttr(minRows), "estimator": ir.StringAttr(est)}, outs...)
 	}
-	zeros := ir.NewTensor(ir.Float32, 1, 30, 4) // all-zero rows: uniform probabilities
+	mask := ir.FromInt64([]int{2, 40}, make([]int64, 80)) // padding: the last 9 and 25 rows
+	for i := range mask.I64 {
+		if i%40 < []int{31, 15}[i/40] {
+			mask.I64[i] = 1
+		}
+	}
+	zeros := ir.NewTensor(ir.Float32, 1, 30, 4) // all-zero rows: nothing to sample
 	idx := nnInts([]int{2, 5}, 0, 39, 7, 7, 12, 3, 3, 3, 0, 38)
 	idx32 := &ir.Tensor{DType: ir.Int32, Shape: []int{2, 3}, I32: []int32{1, 0, 39, 5, 5, 2}}
 	xi := ir.FromInt64([]int{2, 40, 3}, make([]int64, 240))
@@ -293,6 +299,7 @@ func nnSampleCases() []Case {
 	return []Case{
 		{"SampleRows/wta", sample(0.25, 4, "wta"), []*ir.Tensor{x}, 0},
 		{"SampleRows/wta_gnorm", sample(0.3, 4, "wta"), []*ir.Tensor{x, gnorm}, 0},
+		{"SampleRows/wta_gnorm_mask", sample(0.3, 4, "wta"), []*ir.Tensor{x, gnorm, mask}, 0},
 		{"SampleRows/crs", sample(0.25, 4, "crs"), []*ir.Tensor{x}, 0},
 		{"SampleRows/topk", sample(0.25, 4, "topk"), []*ir.Tensor{x}, 0},
 		{"SampleRows/min_rows", sample(0.05, 15, "wta"), []*ir.Tensor{x}, 0},

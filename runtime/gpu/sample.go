@@ -84,9 +84,34 @@ func nnGnorm(c *ctx, t *ir.Tensor, want []int) ([]float64, bool, error) {
 	return g, true, nil
 }
 
+// nnMask reads SampleRows' optional padding mask on the host as real-row
+// flags (runtime/cpu sampleMask); ok is false where the CPU fails.
+func nnMask(c *ctx, t *ir.Tensor, want []int) ([]bool, bool, error) {
+	if t == nil {
+		return nil, true, nil
+	}
+	if !slices.Equal(t.Shape, want) || t.Abstract {
+		return nil, false, nil
+	}
+	switch t.DType.Storage() {
+	case ir.Bool, ir.Int64, ir.Int32, ir.Float32, ir.Float64:
+	default:
+		return nil, false, nil
+	}
+	h, err := c.host(t)
+	if err != nil {
+		return nil, false, err
+	}
+	real := make([]bool, h.Len())
+	for i := range real {
+		real[i] = h.Float64At(i) != 0
+	}
+	return real, true, nil
+}
+
 // nnSampleRows is runtime/cpu sampleRowsKernel for float32 X:
-// SampleRows(X [..., N, d], gnorm?; keep, min_rows, estimator) → (Xs
-// [..., k, d], idx [..., k]).
+// SampleRows(X [..., N, d], gnorm?, mask?; keep, min_rows, estimator) →
+// (Xs [..., k, d], idx [..., k]).
 func nnSampleRows(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	x := input(ins, 0)
 	keep, minRows, est, err := ir.SampleParams(n.Attrs)
@@ -95,6 +120,10 @@ func nnSampleRows(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	r := len(x.Shape)
 	g, ok, err := nnGnorm(c, input(ins, 1), x.Shape[:r-1])
+	if err != nil || !ok {
+		return nil, orFallback(err)
+	}
+	mask, ok, err := nnMask(c, input(ins, 2), x.Shape[:r-1])
 	if err != nil || !ok {
 		return nil, orFallback(err)
 	}
@@ -132,8 +161,8 @@ func nnSampleRows(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		norms[i] = math.Sqrt(s)
 	}
 	seed, step, stream := c.seed(), c.step(), rng.StreamOf(n.Name)
-	idx, weight := selectRows(est, norms, g, B, N, k, func(i uint64) float64 {
-		return float64(rng.Uniform(seed, step, stream, i))
+	idx, weight := selectRows(est, norms, g, mask, B, N, k, func(i uint64) uint64 {
+		return rng.Uint64(seed, step, stream, i)
 	})
 	lead := x.Shape[:r-2]
 	idxShape := append(append([]int{}, lead...), k)

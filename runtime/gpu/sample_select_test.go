@@ -15,8 +15,9 @@ import (
 // selection (fed norms computed as the device does:
 // float64 sums of squares in column order, then math.Sqrt) picks the same
 // rows with the same weights as runtime/cpu's SampleRows, over many random
-// inputs, estimators, budgets and steps. The weights are compared through
-// Xs, which both write as float32(weight·x).
+// inputs, estimators, budgets and steps, with and without ĝ (zeros and
+// tiny values among it) and a padding mask. The weights are compared
+// through Xs, which both write as float32(weight·x).
 func TestSelectRowsMatchesCPU(t *testing.T) {
 	k, ok := cpu.Lookup("ai.crsc", "SampleRows")
 	if !ok {
@@ -41,15 +42,36 @@ func TestSelectRowsMatchesCPU(t *testing.T) {
 				}
 			}
 		}
-		var gnorm *ir.Tensor
+		var gnorm, mask *ir.Tensor
 		if r.Intn(2) == 0 {
 			gnorm = nnRandF32(r, 0, 2, B, N)
+			for i := range gnorm.F32 { // zeros and tiny values: floored rows
+				switch r.Intn(6) {
+				case 0:
+					gnorm.F32[i] = 0
+				case 1:
+					gnorm.F32[i] = 1e-9
+				}
+			}
+		}
+		var real []bool
+		if r.Intn(2) == 0 { // padding: the last rows of some blocks
+			mask = ir.FromInt64([]int{B, N}, make([]int64, B*N))
+			for b := 0; b < B; b++ {
+				n := r.Intn(N + 1)
+				for i := 0; i < N; i++ {
+					if i < n {
+						mask.I64[b*N+i] = 1
+					}
+					real = append(real, i < n)
+				}
+			}
 		}
 		seed, step := r.Uint64(), uint64(r.Intn(100))
 		name := fmt.Sprintf("sample%d", trial)
 		n := nnNode(name, nnCrsc, "SampleRows", ir.Attrs{"keep": ir.FloatAttr(keep),
 			"min_rows": ir.IntAttr(minRows), "estimator": ir.StringAttr(est)})
-		want, err := k(&cpu.Ctx{Seed: seed, Step: step}, n, []*ir.Tensor{x, gnorm})
+		want, err := k(&cpu.Ctx{Seed: seed, Step: step}, n, []*ir.Tensor{x, gnorm, mask})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,8 +94,8 @@ func TestSelectRowsMatchesCPU(t *testing.T) {
 			}
 		}
 		stream := rng.StreamOf(name)
-		idx, weight := selectRows(est, norms, g, B, N, kk, func(i uint64) float64 {
-			return float64(rng.Uniform(seed, step, stream, i))
+		idx, weight := selectRows(est, norms, g, real, B, N, kk, func(i uint64) uint64 {
+			return rng.Uint64(seed, step, stream, i)
 		})
 		for i, v := range idx {
 			if v != want[1].I64[i] {

@@ -54,6 +54,21 @@ func Uniform(seed, step, stream, index uint64) float32 {
 // ToUniform maps a random word to Uniform's float32.
 func ToUniform(u uint32) float32 { return float32(u>>8) * (1.0 / (1 << 24)) }
 
+// Uint64 returns the 64-bit random word for (seed, step, stream, index):
+// Uint32 at 2·index in the high half and at 2·index+1 in the low half, so
+// indices 2b and 2b+1 share the Philox call of block b. The WTA-CRS
+// multinomial draws from it: a 24-bit Uniform cannot resolve rows whose
+// probability is below 2^-24 of the leftover mass (at N = 12,800 most
+// floored rows could never be drawn), while 64 bits resolve every integer
+// weight the draw uses (package rowsample). Its index space is its own:
+// Uint64 index i and Uint32 index i are different numbers, and a stream
+// (node) uses one or the other.
+func Uint64(seed, step, stream, index uint64) uint64 {
+	w := Block(seed, step, stream, index/2)
+	h := 2 * (index % 2)
+	return uint64(w[h])<<32 | uint64(w[h+1])
+}
+
 // Fill calls keep(i, u) for every index i in [lo, hi) with u =
 // Uniform(seed, step, stream, i), one Philox call per four indices.
 func Fill(seed, step, stream uint64, lo, hi int, keep func(i int, u float32)) {

@@ -37,7 +37,7 @@ func TestChooseWinners(t *testing.T) {
 	q := []float64{0.05, 0.3, 0.5, 0.05, 0.1}
 	for _, u := range []float64{0, 0.24, 0.26, 0.49, 0.51, 0.999} {
 		idx, w := make([]int64, 3), make([]float64, 3)
-		s.sampleBlock("wta", q, 3, func(int) float64 { return u }, idx, w)
+		s.sampleBlock("wta", q, 3, func(int) uint64 { return uint64(u*(1<<53)) << 11 }, idx, w)
 		// cum over rows 0, 3, 4 = .05, .10, .20: u·R < .05 → row 0, < .1 → row 3.
 		wantRow, wantW := int64(4), 2.0
 		switch {
@@ -58,20 +58,32 @@ func TestChooseWinners(t *testing.T) {
 		t.Errorf("topk: idx %v weights %v, want [3 1 0] [1 1 1]", idx, w)
 	}
 
-	// Winners holding all the mass: the stochastic row gets weight 0.
-	s.sampleBlock("wta", []float64{0.5, 0.5, 0, 0}, 3, func(int) float64 { return 0.5 }, idx, w)
-	if idx[0] != 0 || idx[1] != 1 || w[2] != 0 || w[0] != 1 || w[1] != 1 {
-		t.Errorf("negligible leftover: idx %v weights %v, want winners 0 1 and a weight-0 row", idx, w)
+	// At most k rows with p > 0: all of them exactly, then weight-0 rows
+	// (WTACRS.md §4 step 5), for every estimator.
+	for _, est := range []string{"wta", "crs", "topk"} {
+		s.sampleBlock(est, []float64{0, 0.5, 0, 0.5}, 3, func(int) uint64 { return 1 << 63 }, idx, w)
+		if !slices.Equal(idx, []int64{1, 3, 0}) || !slices.Equal(w, []float64{1, 1, 0}) {
+			t.Errorf("%s, two rows with p > 0: idx %v weights %v, want [1 3 0] [1 1 0]", est, idx, w)
+		}
 	}
 }
 
 func TestProbabilities(t *testing.T) {
 	var s Scratch
 	norms := []float64{1, 1e-6, 1e-6}
-	if p := s.probabilities(norms, []float64{0, 1, 1}); !(p[0] > 0.2) {
+	if p := s.probabilities(norms, []float64{0, 1, 1}, nil); !(p[0] > 0.2) {
 		t.Errorf("ĝ=0 row: p %v, want the floor to keep it comparable", p)
 	}
-	if p := s.probabilities([]float64{0, 0, 0}, nil); !slices.Equal(p, []float64{1. / 3, 1. / 3, 1. / 3}) {
-		t.Errorf("all-zero rows: p %v, want uniform", p)
+	if p := s.probabilities([]float64{0, 0, 0}, nil, nil); !slices.Equal(p, []float64{0, 0, 0}) {
+		t.Errorf("all-zero rows: p %v, want 0", p)
+	}
+	// Padding rows: p = 0 whatever their norm and ĝ; the floor comes from
+	// the real rows' ĝ only, so a padding row's large ĝ does not raise it.
+	p := s.probabilities([]float64{1, 1, 1, 5}, []float64{0, 2, 1, 1e9}, []bool{true, true, true, false})
+	if p[3] != 0 || math.Abs(p[0]/p[1]-(2e-6+1e-30)/(2+2e-6+1e-30)) > 1e-12 {
+		t.Errorf("padding: p %v, want p[3] = 0 and p[0]/p[1] = floor/(2+floor)", p)
+	}
+	if p := s.probabilities([]float64{1, math.Inf(1), 1}, nil, []bool{true, true, false}); !slices.Equal(p, []float64{0.5, 0.5, 0}) {
+		t.Errorf("Inf row with padding: p %v, want uniform over the real rows", p)
 	}
 }
