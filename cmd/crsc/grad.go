@@ -70,6 +70,9 @@ are WTA-CRS estimates (--estimator, --seed pick the sample).`,
 			if g, err = loadModel(args[0], shapes, nil); err != nil {
 				return err
 			}
+			if err := checkCotangent(g, cotangents[0], outName, cot); err != nil {
+				return fmt.Errorf("%s: %v", args[0], err)
+			}
 			if err := checkLoRABound(g, flags.lora); err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
@@ -109,4 +112,24 @@ are WTA-CRS estimates (--estimator, --seed pick the sample).`,
 	cmd.Flags().StringVar(&device, "device", "cpu", deviceHelp)
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "seed for Dropout masks and WTA-CRS sampling")
 	return cmd
+}
+
+// checkCotangent checks the cotangent array against the output it is for
+// (dtype, and shape once the inputs have bound it), so that a mismatch
+// names the flag rather than the graph input the VJP adds for it.
+func checkCotangent(g *ir.Graph, flag, output string, cot *ir.Tensor) error {
+	for _, v := range g.Outputs {
+		if v.Name != output {
+			continue
+		}
+		want, static := v.Shape.Ints()
+		switch {
+		case cot.DType != v.DType:
+			return fmt.Errorf("--cotangent %s: the array is %v, output %q is %v", flag, cot.DType, output, v.DType)
+		case v.HasShape && static && fmt.Sprint(want) != fmt.Sprint(cot.Shape):
+			return fmt.Errorf("--cotangent %s: the array has shape %v, output %q has %v for these inputs", flag, cot.Shape, output, want)
+		}
+		return nil
+	}
+	return nil // an unknown output is reported by the loss pass, with the outputs it has
 }

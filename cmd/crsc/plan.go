@@ -88,6 +88,14 @@ backward keeps. With --budget it finds the largest batch that fits.`,
 	return cmd
 }
 
+// Bounds of plan's sizes: far above any real step, low enough that every
+// byte count of the plan fits in 64 bits.
+const (
+	maxPlanBatch  = 1 << 24
+	maxPlanSeq    = 1 << 20
+	maxPlanTokens = 1 << 31
+)
+
 // checkPlanFlags checks plan's flags before any planning: their ranges,
 // the contradictions (a model file and --arch; --dropout, which only
 // presets take, with a model file) and, on the model's graph, --seq
@@ -100,15 +108,18 @@ func checkPlanFlags(cmd *cobra.Command, req *planning.Request, flags *trainingFl
 		return fmt.Errorf("--dropout applies to --arch presets; model file %s has its own Dropout ratios", req.Model)
 	}
 	if err := firstError(
-		checkInt("batch", req.Batch, 1, noLimit),
-		checkInt("seq", req.Seq, 1, noLimit),
-		checkInt("tgt-len", req.TgtLen, 1, noLimit),
+		checkInt("batch", req.Batch, 1, maxPlanBatch),
+		checkInt("seq", req.Seq, 1, maxPlanSeq),
+		checkInt("tgt-len", req.TgtLen, 1, maxPlanSeq),
 		checkBelow("dropout", float64(req.Dropout), 0, 1),
 		checkInt("top", top, 0, noLimit),
 		checkBudget(budget),
 		checkTrainingFlags(flags),
 	); err != nil {
 		return err
+	}
+	if tokens := int64(req.Batch) * int64(req.Seq); tokens > maxPlanTokens {
+		return fmt.Errorf("--batch %d × --seq %d is %d tokens a step: want at most %d", req.Batch, req.Seq, tokens, int64(maxPlanTokens))
 	}
 	var g *ir.Graph
 	var err error

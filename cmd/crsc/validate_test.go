@@ -42,10 +42,15 @@ func TestFlagValidation(t *testing.T) {
 	plan := func(args ...string) []string {
 		return append([]string{"plan", "--arch", "bert-tiny", "--top", "0"}, args...)
 	}
-	grad := func(args ...string) []string {
+	gradWith := func(cotangent string, args ...string) []string {
 		return append([]string{"grad", tinyBert, "--out", dir,
 			"--input", "input_ids=" + refSet + "input_input_ids.npy", "--input", "attention_mask=" + refSet + "input_attention_mask.npy",
-			"--input", "token_type_ids=" + refSet + "input_token_type_ids.npy", "--cotangent", "logits=" + refSet + "output_logits.npy"}, args...)
+			"--input", "token_type_ids=" + refSet + "input_token_type_ids.npy", "--cotangent", cotangent}, args...)
+	}
+	grad := func(args ...string) []string { return gradWith("logits="+refSet+"output_logits.npy", args...) }
+	cot3 := filepath.Join(dir, "cot3.npy")
+	if err := npy.WriteFile(cot3, ir.FromFloat32([]int{3}, make([]float32, 3))); err != nil {
+		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		name string
@@ -57,11 +62,14 @@ func TestFlagValidation(t *testing.T) {
 		{"plan dropout 1", plan("--dropout", "1"), "--dropout 1: want a number in [0, 1)"},
 		{"plan dropout NaN", plan("--dropout", "NaN"), "--dropout NaN: want a number in [0, 1)"},
 		{"plan dropout -0.1", plan("--dropout", "-0.1"), "--dropout -0.1"},
-		{"plan tgt-len -1", plan("--tgt-len", "-1"), "--tgt-len -1: want an integer ≥ 1"},
-		{"plan tgt-len 0", plan("--tgt-len", "0"), "--tgt-len 0: want an integer ≥ 1"},
+		{"plan batch huge", plan("--batch", "100000000000000"), "--batch 100000000000000: want an integer in [1, 16777216]"},
+		{"plan seq huge", plan("--seq", "2000000"), "--seq 2000000: want an integer in [1, 1048576]"},
+		{"plan tokens", plan("--batch", "16777216", "--seq", "512"), "--batch 16777216 × --seq 512 is 8589934592 tokens a step: want at most 2147483648"},
+		{"plan tgt-len -1", plan("--tgt-len", "-1"), "--tgt-len -1: want an integer in [1, 1048576]"},
+		{"plan tgt-len 0", plan("--tgt-len", "0"), "--tgt-len 0: want an integer in [1, 1048576]"},
 		{"plan top -1", plan("--top", "-1"), "--top -1: want an integer ≥ 0"},
-		{"plan batch 0", plan("--batch", "0"), "--batch 0: want an integer ≥ 1"},
-		{"plan seq -5", plan("--seq", "-5"), "--seq -5: want an integer ≥ 1"},
+		{"plan batch 0", plan("--batch", "0"), "--batch 0: want an integer in [1, 16777216]"},
+		{"plan seq -5", plan("--seq", "-5"), "--seq -5: want an integer in [1, 1048576]"},
 		{"plan budget NaN", plan("--budget", "NaNGiB"), `--budget "NaNGiB": want a finite size`},
 		{"plan budget Inf", plan("--budget", "+InfMiB"), `--budget "+InfMiB": want a finite size`},
 		{"plan budget negative", plan("--budget", "-1GiB"), `--budget size "-1GiB"`},
@@ -109,6 +117,8 @@ func TestFlagValidation(t *testing.T) {
 		{"compile lora -1", compile("--lora", "-1"), "--lora -1: want an integer ≥ 0"},
 		{"compile lora-alpha NaN", compile("--lora", "4", "--lora-alpha", "NaN"), "--lora-alpha NaN: want a finite number ≥ 0"},
 		{"compile shape over positions", compile("--shape", "input_ids=1x65"), `input "input_ids" has sequence length 65, longer than the model's 64 positions`},
+		{"grad cotangent dtype", gradWith("logits=" + refSet + "input_input_ids.npy"), `--cotangent logits=` + refSet + `input_input_ids.npy: the array is i64, output "logits" is f32`},
+		{"grad cotangent shape", gradWith("logits=" + cot3), `: the array has shape [3], output "logits" has [`},
 		{"grad keep 0", grad("--keep", "0"), "--keep 0: want a number in (0, 1]"},
 		{"grad lora over the dims", grad("--lora", "1000"), "--lora 1000: larger than any layer"},
 		{"grad layers match nothing", grad("--keep", "0.5", "--layers", "^zzz$"), `--layers "^zzz$" matches none of the 12 linear layers`},
