@@ -59,6 +59,9 @@ func readVocab(r io.Reader, path string) ([]string, error) {
 	for sc.Scan() {
 		t := strings.TrimRight(sc.Text(), "\r")
 		line := len(tokens) + 1
+		if line == 1 && strings.HasPrefix(strings.TrimSpace(t), "{") {
+			return nil, fmt.Errorf("%s:1: starts with \"{\": a JSON file (a tokenizer.json?), not a vocab.txt of one token a line", path)
+		}
 		if first, dup := lineOf[t]; dup {
 			return nil, fmt.Errorf("%s:%d: token %q is already on line %d (each token must be listed once)", path, line, t, first)
 		}

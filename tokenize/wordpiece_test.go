@@ -94,6 +94,7 @@ func TestLoadVocabErrors(t *testing.T) {
 		{"duplicate, CRLF", "[PAD]\r\n[UNK]\r\n[PAD]\r\n", `:3: token "[PAD]" is already on line 1`},
 		{"two empty lines", "[PAD]\n\n[UNK]\n\n", `:4: token "" is already on line 2`},
 		{"empty", "", "empty vocabulary"},
+		{"a tokenizer.json", "{\n  \"version\": \"1.0\",\n", `:1: starts with "{": a JSON file (a tokenizer.json?)`},
 		{"no [CLS]", "[PAD]\n[UNK]\n[SEP]\n", "no [CLS] token"},
 		{"line too long", "[PAD]\n" + strings.Repeat("x", 70000) + "\n", ":2: token too long"},
 	} {
