@@ -1,0 +1,174 @@
+package optim
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"crsc/ir"
+)
+
+// Scalars are the per-step constants of one AdamW update, computed on the
+// host exactly as the optimizer graph computes them (bias corrections in
+// float64, then rounded to float32), so that the fused update and the
+// graph give the same bits.
+type Scalars struct {
+	Beta1, OneMinusBeta1 float32
+	Beta2, OneMinusBeta2 float32
+	Eps                  float32
+	// StepSize is lr/(1−β1^t); BiasCorrection2Sqrt is √(1−β2^t).
+	StepSize, BiasCorrection2Sqrt float32
+	// DecayFactor multiplies a decayed parameter before the update:
+	// 1 − lr·wd (1 when weight decay is off).
+	DecayFactor float32
+}
+
+// StepScalars returns the constants of step t (1-based) at learning rate lr.
+func (c AdamWConfig) StepScalars(lr float32, t int64) Scalars {
+	lr64, t64 := float64(lr), float64(t)
+	bc1 := 1 - math.Pow(float64(c.Beta1), t64)
+	bc2 := 1 - math.Pow(float64(c.Beta2), t64)
+	s := Scalars{
+		Beta1: c.Beta1, OneMinusBeta1: 1 - c.Beta1,
+		Beta2: c.Beta2, OneMinusBeta2: 1 - c.Beta2,
+		Eps:                 c.Eps,
+		StepSize:            float32(lr64 / bc1),
+		BiasCorrection2Sqrt: float32(math.Sqrt(bc2)),
+		DecayFactor:         1,
+	}
+	if c.WeightDecay != 0 {
+		s.DecayFactor = float32(1 - lr64*float64(c.WeightDecay))
+	}
+	return s
+}
+
+// GradTransform is what happens to a gradient before AdamW reads it: the
+// mean over micro-batches (divide by AverageOver when it is not 1) and then
+// global-norm clipping (multiply by ClipScale when Clip). Two roundings, in
+// that order, as the separate passes of a host loop would do them.
+type GradTransform struct {
+	AverageOver float32
+	Clip        bool
+	ClipScale   float32
+}
+
+// apply returns g as the update reads it.
+func (x GradTransform) apply(g float32) float32 {
+	if x.AverageOver != 1 {
+		g = g / x.AverageOver
+	}
+	if x.Clip {
+		g = float32(g * x.ClipScale)
+	}
+	return g
+}
+
+// AdamWInPlace applies one update to p, m and v from gradient g, element
+// by element, with the optimizer graph's arithmetic: every product is
+// rounded to float32 on its own (the explicit conversions stop the
+// compiler from fusing multiply-adds, which would change the bits).
+func AdamWInPlace(p, g, m, v []float32, s Scalars, decay bool, x GradTransform) {
+	if len(p) == 0 {
+		return
+	}
+	_ = g[len(p)-1]
+	_ = m[len(p)-1]
+	_ = v[len(p)-1]
+	for i := range p {
+		gi := x.apply(g[i])
+		mi := float32(m[i]*s.Beta1) + float32(gi*s.OneMinusBeta1)
+		vi := float32(v[i]*s.Beta2) + float32(float32(gi*gi)*s.OneMinusBeta2)
+		denom := float32(float32(math.Sqrt(float64(vi)))/s.BiasCorrection2Sqrt) + s.Eps
+		update := float32(float32(mi/denom) * s.StepSize)
+		pi := p[i]
+		if decay {
+			pi = float32(pi * s.DecayFactor)
+		}
+		p[i], m[i], v[i] = pi-update, mi, vi
+	}
+}
+
+// chunkElems is the unit of work of the fused passes: large enough that a
+// goroutine hand-off is noise, small enough that two cores stay balanced
+// over a model whose tensors range from a bias to an embedding table. The
+// chunking is fixed (not a function of the thread count), so the sum of
+// squares adds its partial sums in one order on any machine.
+const chunkElems = 1 << 16
+
+type chunk struct{ tensor, lo, hi int }
+
+func chunks(ts []*ir.Tensor) []chunk {
+	var cs []chunk
+	for i, t := range ts {
+		n := len(t.F32)
+		for lo := 0; lo < n; lo += chunkElems {
+			cs = append(cs, chunk{i, lo, min(lo+chunkElems, n)})
+		}
+	}
+	return cs
+}
+
+// forChunks runs fn over every chunk on up to threads goroutines.
+func forChunks(cs []chunk, threads int, fn func(k int, c chunk)) {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	threads = min(threads, len(cs))
+	if threads <= 1 {
+		for k, c := range cs {
+			fn(k, c)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(cs) {
+					return
+				}
+				fn(k, cs[k])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// SumSquares is Σ x² over every element of ts, each element first divided
+// by averageOver (when not 1) and squared in float64. Deterministic: fixed
+// chunks, partial sums added in chunk order.
+func SumSquares(ts []*ir.Tensor, averageOver float32, threads int) float64 {
+	cs := chunks(ts)
+	partial := make([]float64, len(cs))
+	forChunks(cs, threads, func(k int, c chunk) {
+		var s0, s1 float64
+		xs := ts[c.tensor].F32[c.lo:c.hi]
+		i := 0
+		for ; i+1 < len(xs); i += 2 {
+			a, b := xs[i], xs[i+1]
+			if averageOver != 1 {
+				a, b = a/averageOver, b/averageOver
+			}
+			s0 += float64(a) * float64(a)
+			s1 += float64(b) * float64(b)
+		}
+		if i < len(xs) {
+			a := xs[i]
+			if averageOver != 1 {
+				a /= averageOver
+			}
+			s0 += float64(a) * float64(a)
+		}
+		partial[k] = s0 + s1
+	})
+	var sum float64
+	for _, s := range partial {
+		sum += s
+	}
+	return sum
+}
