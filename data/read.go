@@ -64,9 +64,19 @@ func Find(dir, split string) (string, error) {
 type columns struct{ a, b, label int }
 
 func findColumns(header []string, task *Task) (columns, error) {
+	used := map[string]bool{"question": true}
+	for _, names := range [][]string{textANames, textBNames, labelNames} {
+		for _, n := range names {
+			used[n] = true
+		}
+	}
 	index := map[string]int{}
 	for i, h := range header {
-		index[strings.TrimSpace(h)] = i
+		h = strings.TrimSpace(h)
+		if j, dup := index[h]; dup && used[h] {
+			return columns{}, fmt.Errorf("column %q is in the header twice (columns %d and %d): which one holds the data is ambiguous", h, j+1, i+1)
+		}
+		index[h] = i
 	}
 	find := func(names []string) int {
 		for _, n := range names {
