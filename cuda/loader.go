@@ -72,8 +72,16 @@ func osSearchEnv(open func(string) (uintptr, error), resolve func(uintptr, strin
 	}
 }
 
-// pythonQuery asks a python for its site-packages folders, system and user.
-const pythonQuery = `import site, sys; print("\n".join(site.getsitepackages() + [site.getusersitepackages()] + [p for p in sys.path if p.endswith("-packages")]))`
+// pythonQuery asks a python for its site-packages folders: those on its
+// path (a virtualenv's included), then the system and user ones (old
+// virtualenvs' site modules lack these functions).
+const pythonQuery = `import site, sys
+d = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+try: d += site.getsitepackages()
+except Exception: pass
+try: d.append(site.getusersitepackages())
+except Exception: pass
+print("\n".join(d))`
 
 // pythonTimeout bounds the question: a python that hangs (a broken
 // sitecustomize, a network home) must not hang the search.
