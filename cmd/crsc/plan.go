@@ -97,12 +97,16 @@ const (
 )
 
 // checkPlanFlags checks plan's flags before any planning: their ranges,
-// the contradictions (a model file and --arch; --dropout, which only
-// presets take, with a model file) and, on the model's graph, --seq
+// the contradictions (a model file and --arch; --batch with --budget,
+// which searches the batch; --dropout, which only presets take, with a
+// model file) and, on the model's graph, --seq
 // against its positions and --lora against its layers.
 func checkPlanFlags(cmd *cobra.Command, req *planning.Request, flags *trainingFlags, budget string, top int) error {
 	if req.Model != "" && req.Arch != "" {
 		return fmt.Errorf("--arch %s with model file %s: give one or the other", req.Arch, req.Model)
+	}
+	if budget != "" && cmd.Flags().Changed("batch") {
+		return fmt.Errorf("--batch %d with --budget %s: --budget finds the largest batch itself; give one or the other", req.Batch, budget)
 	}
 	if req.Model != "" && cmd.Flags().Changed("dropout") {
 		return fmt.Errorf("--dropout applies to --arch presets; model file %s has its own Dropout ratios", req.Model)

@@ -84,6 +84,7 @@ func TestFlagValidation(t *testing.T) {
 		{"plan lora-targets without lora", plan("--lora-targets", "query"), "--lora-targets needs --lora R"},
 		{"plan lora too big", plan("--lora", "100000"), "--lora 100000: larger than any layer of the model (the largest takes a rank of at most 64)"},
 		{"plan model and arch", []string{"plan", tinyBert, "--arch", "bert-base"}, "--arch bert-base with model file"},
+		{"plan batch and budget", plan("--batch", "4", "--budget", "3GiB"), "--batch 4 with --budget 3GiB: --budget finds the largest batch itself"},
 		{"plan model and dropout", []string{"plan", tinyBert, "--dropout", "0.2"}, "--dropout applies to --arch presets"},
 		{"plan seq over positions", []string{"plan", tinyBert, "--seq", "600"}, "--seq 600: longer than the model's 64 positions (bert.embeddings.position_embeddings.weight): use --seq 64 or less"},
 		{"plan preset seq over positions", []string{"plan", "--arch", "bert-base", "--seq", "1000"}, "--seq 1000: longer than the model's 512 positions"},
