@@ -58,6 +58,9 @@ type LayerDecision struct {
 	// GNormInput and GNormOutput name the graph input that carries ĝ for
 	// the layer and the output that returns the rows' ‖G_i‖ (ema/cache).
 	GNormInput, GNormOutput string
+	// PaddingMask names the graph input (attention_mask) whose zeros mark
+	// the layer's padding rows, excluded from sampling; "" when none applies.
+	PaddingMask string
 }
 
 // GNormInputPrefix and GNormOutputPrefix name the per-layer ĝ input and
@@ -123,23 +126,34 @@ func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) 
 	// unbiased, and the activation is kept at k/N once instead of once per
 	// layer (T5's 24 cross-attention k/v projections read one encoder output).
 	shared := map[*ir.Value]*ir.Node{}
+	linear := map[*ir.Node]bool{}
+	for _, dw := range dws {
+		linear[byName[dw.Attrs.String(linearAttr, "")]] = true
+	}
+	heads := modelHeads(g, linear)
+	masks := newPaddingMasks(g)
 	var decisions []LayerDecision
 	for _, dw := range dws {
 		fwd := byName[dw.Attrs.String(linearAttr, "")]
 		x, w := fwd.In(0), weightName(fwd.In(1))
 		d := LayerDecision{Node: fwd.Name, Weight: w}
 		d.Sampled, d.Why = chooseLayer(spec, pick, fwd, x, w, ownReaders[x], readers, backward)
+		if d.Sampled && spec.Layers == "auto" && heads[fwd] {
+			d.Sampled, d.Why = false, "a model head (LM head or classifier): kept exact (WTACRS.md §5); name it in --layers to sample it"
+		}
 		if sites := len(ownReaders[x]) / 2; d.Sampled && spec.Layers == "auto" && !shareSamples(spec) && float64(sites)*spec.Keep >= 1 {
 			d.Sampled, d.Why = false, fmt.Sprintf("%d layers read it: %d separate samples would keep more than the activation", sites, sites)
 		}
 		width := x.Shape[len(x.Shape)-1]
 		if rows, ok := x.Shape.NumElements().Div(width); ok && rows.IsFixed() {
 			d.Rows = int(rows.Size)
-			d.Kept = min(max(int(spec.Keep*float64(d.Rows)), spec.MinRows), d.Rows)
+			// The kernels' own budget function, on the float32 keep
+			// attribute they read: the report cannot disagree with them.
+			d.Kept = int(ir.SampleBudget(float32(spec.Keep), int64(spec.MinRows), spec.Estimator, rows.Size))
 		}
 		d.RowBytes = width.Size * int64(x.DType.Size())
 		if d.Sampled {
-			if err := rewriteLayer(g, spec, fwd, dw, &d, shared); err != nil {
+			if err := rewriteLayer(g, spec, fwd, dw, &d, shared, masks.of(x)); err != nil {
 				return nil, err
 			}
 		}
@@ -238,10 +252,14 @@ func isView(n *ir.Node) bool {
 // sample: only when ĝ does not depend on the layer.
 func shareSamples(spec SamplingSpec) bool { return spec.GNorm == "" || spec.GNorm == "none" }
 
-func rewriteLayer(g *ir.Graph, spec SamplingSpec, fwd, dw *ir.Node, d *LayerDecision, shared map[*ir.Value]*ir.Node) error {
+func rewriteLayer(g *ir.Graph, spec SamplingSpec, fwd, dw *ir.Node, d *LayerDecision, shared map[*ir.Value]*ir.Node, mask *ir.Value) error {
 	x := fwd.In(0)
 	width := x.Shape[len(x.Shape)-1].Size
 	b := &gradBuilder{g: g, prefix: "wtacrs/" + fwd.Name}
+	if mask != nil {
+		d.PaddingMask = mask.Name
+		d.Why += "; padding rows (" + mask.Name + " = 0) excluded"
+	}
 	if sample, ok := shared[x]; ok && shareSamples(spec) {
 		b.prefix = "grad/wtacrs/" + fwd.Name
 		gather := insertBefore(g, dw, b.node("GatherRows", CrscDomain, nil, 1, dw.In(1), sample.Outputs[1]))
@@ -250,7 +268,7 @@ func rewriteLayer(g *ir.Graph, spec SamplingSpec, fwd, dw *ir.Node, d *LayerDeci
 		return b.err
 	}
 	rows := insertAfter(g, fwd, b.node("Reshape", "", nil, 1, x, b.ints(-1, width)))
-	ins := []*ir.Value{rows.Outputs[0]}
+	ins := []*ir.Value{rows.Outputs[0], nil}
 	if spec.GNorm == "ema" || spec.GNorm == "cache" {
 		n := ir.UnknownDim
 		if d.Rows > 0 {
@@ -258,14 +276,23 @@ func rewriteLayer(g *ir.Graph, spec SamplingSpec, fwd, dw *ir.Node, d *LayerDeci
 		}
 		gn := g.AddInput(GNormInputPrefix+fwd.Name, ir.Float32, ir.Shape{n})
 		d.GNormInput = gn.Name
-		ins = append(ins, gn)
+		ins[1] = gn
+	}
+	anchor := rows
+	if mask != nil {
+		// The mask's [batch, seq] flattened like X's rows.
+		anchor = insertAfter(g, rows, b.node("Reshape", "", nil, 1, mask, b.ints(-1)))
+		ins = append(ins, anchor.Outputs[0])
+	}
+	for ins[len(ins)-1] == nil {
+		ins = ins[:len(ins)-1]
 	}
 	attrs := ir.Attrs{
 		"keep":      ir.FloatAttr(float32(spec.Keep)),
 		"min_rows":  ir.IntAttr(int64(spec.MinRows)),
 		"estimator": ir.StringAttr(spec.Estimator),
 	}
-	sample := insertAfter(g, rows, b.node("SampleRows", CrscDomain, attrs, 2, ins...))
+	sample := insertAfter(g, anchor, b.node("SampleRows", CrscDomain, attrs, 2, ins...))
 	shared[x] = sample
 	// Backward: the same rows of G.
 	b.prefix = "grad/wtacrs/" + fwd.Name
@@ -307,4 +334,119 @@ func moveNode(g *ir.Graph, n, anchor *ir.Node, offset int) *ir.Node {
 	}
 	g.Nodes = nodes
 	return n
+}
+
+// modelHeads returns the linear layers that produce the model's output: a
+// forward node from which the loss is reached without passing through
+// another linear layer (the LM head, a classifier). WTACRS.md §5 keeps them
+// exact: their rows are few (a classifier's) or their gradient is what the
+// task learns from (an LM head's), and they sit next to the loss, where an
+// estimate's noise is least damped. linear holds the trained linear
+// layers; any MatMul/Gemm with a weight operand also counts as one, so a
+// frozen projection ends the walk as well.
+func modelHeads(g *ir.Graph, linear map[*ir.Node]bool) map[*ir.Node]bool {
+	heads := map[*ir.Node]bool{}
+	seen := map[*ir.Value]bool{}
+	var walk func(v *ir.Value)
+	walk = func(v *ir.Value) {
+		if v == nil || seen[v] || v.Producer == nil {
+			return
+		}
+		seen[v] = true
+		p := v.Producer
+		if linear[p] || isLinearNode(p) {
+			heads[p] = true
+			return
+		}
+		for _, in := range p.Inputs {
+			walk(in)
+		}
+	}
+	for _, v := range g.Outputs {
+		if v.Name == LossName {
+			walk(v)
+		}
+	}
+	return heads
+}
+
+// isLinearNode reports whether n is a MatMul/Gemm with a weight (an
+// initializer, possibly through a Transpose) as an operand.
+func isLinearNode(n *ir.Node) bool {
+	if n.Domain != "" || (n.Op != "MatMul" && n.Op != "Gemm") {
+		return false
+	}
+	for _, in := range n.Inputs[:min(2, len(n.Inputs))] {
+		if in.IsConst() || (in != nil && in.Producer != nil && in.Producer.Op == "Transpose" && in.Producer.In(0).IsConst()) {
+			return true
+		}
+	}
+	return false
+}
+
+// paddingMasks finds, per activation, the graph input whose zeros mark its
+// padding rows. A mask [batch, seq] applies to an activation [batch, seq,
+// d] computed from the same token positions: attention_mask to the
+// encoder side (activations that do not depend on any decoder_* input),
+// decoder_attention_mask to the decoder side. Padding rows have G_i = 0
+// exactly — the mask hides them from every query (their attention
+// probabilities underflow to 0) and the loss does not read them — so their
+// terms X_iᵀG_i of dW are 0 and SampleRows may leave them out of the draw
+// without bias. A T5 decoder has no mask input here, so its layers get none.
+type paddingMasks struct {
+	encoder, decoder *ir.Value
+	decoderSide      map[*ir.Value]bool // memo: depends on a decoder_* input
+}
+
+func newPaddingMasks(g *ir.Graph) *paddingMasks {
+	m := &paddingMasks{decoderSide: map[*ir.Value]bool{}}
+	for _, in := range g.Inputs {
+		switch in.Name {
+		case "attention_mask":
+			m.encoder = in
+		case "decoder_attention_mask":
+			m.decoder = in
+		}
+	}
+	return m
+}
+
+// of returns the mask for activation x, or nil.
+func (m *paddingMasks) of(x *ir.Value) *ir.Value {
+	mask := m.encoder
+	if m.dependsOnDecoder(x) {
+		mask = m.decoder
+	}
+	if mask == nil || !mask.HasShape || !x.HasShape || len(x.Shape) != len(mask.Shape)+1 {
+		return nil
+	}
+	for i, d := range mask.Shape {
+		if !d.IsFixed() || d != x.Shape[i] {
+			return nil
+		}
+	}
+	return mask
+}
+
+func (m *paddingMasks) dependsOnDecoder(v *ir.Value) bool {
+	if v == nil {
+		return false
+	}
+	if dep, ok := m.decoderSide[v]; ok {
+		return dep
+	}
+	m.decoderSide[v] = false // cut cycles (there are none in a DAG)
+	dep := false
+	if v.Producer == nil {
+		dep = !v.IsConst() && strings.HasPrefix(v.Name, "decoder_")
+	} else {
+		for _, in := range v.Producer.Inputs {
+			if m.dependsOnDecoder(in) {
+				dep = true
+				break
+			}
+		}
+	}
+	m.decoderSide[v] = dep
+	return dep
 }

@@ -24,6 +24,12 @@ type AttentionDecision struct {
 	Why        string
 }
 
+// AttentionGNormNote says what --gnorm means for attention products: their
+// rows are drawn with p ∝ ‖row‖ only (ĝ = 1), since no ĝ input or ‖dR‖
+// feedback exists for them (the ema/cache estimates are kept per linear
+// layer). The estimate stays unbiased; only its variance is that of `none`.
+const AttentionGNormNote = "attention products ignore --gnorm: p ∝ ‖row‖ only (ĝ = 1)"
+
 // SampleAttention applies WTA-CRS to products of two activations, R = A·B
 // per batch and head (QKᵀ and P·V):
 //
@@ -76,6 +82,8 @@ func SampleAttention(g *ir.Graph, spec SamplingSpec) ([]AttentionDecision, error
 				d.Sampled, d.Recomputed, d.Why = false, true, why
 			} else if err := rewriteAttentionSide(g, spec, fwd, grad, side); err != nil {
 				return nil, err
+			} else if spec.GNorm == "ema" || spec.GNorm == "cache" {
+				d.Why += "; " + AttentionGNormNote
 			}
 		}
 		out = append(out, d)
