@@ -33,6 +33,9 @@ are WTA-CRS estimates (--estimator, --seed pick the sample).`,
 			if err := checkTrainingFlags(&flags); err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("gnorm") {
+				return fmt.Errorf("--gnorm: grad runs one step, with no ‖G‖ history to draw on (it uses none); leave --gnorm out")
+			}
 			dev, err := openDevice(device, cmd.ErrOrStderr())
 			if err != nil {
 				return err

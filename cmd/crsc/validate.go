@@ -91,9 +91,18 @@ func firstError(errs ...error) error {
 }
 
 // checkTrainingFlags checks the numeric training flags (trainflags.go) of
-// a command that compiles a training graph, and refuses LoRA settings
-// given without --lora, which would be silently ignored.
+// a command that compiles a training graph, and refuses settings that
+// would be silently ignored: LoRA settings without --lora, sampling
+// settings without --keep or --estimator.
 func checkTrainingFlags(f *trainingFlags) error {
+	if err := firstError(
+		checkAbove("keep", f.keep, 0, 1),
+		checkInt("min-rows", f.minRows, 0, noLimit),
+		checkInt("lora", f.lora, 0, noLimit),
+		checkRange("lora-alpha", f.loraAlpha, 0, math.Inf(1)),
+	); err != nil {
+		return err
+	}
 	changed := f.cmd.Flags().Changed
 	if f.lora == 0 {
 		for _, name := range []string{"lora-alpha", "lora-targets"} {
@@ -102,12 +111,16 @@ func checkTrainingFlags(f *trainingFlags) error {
 			}
 		}
 	}
-	return firstError(
-		checkAbove("keep", f.keep, 0, 1),
-		checkInt("min-rows", f.minRows, 0, noLimit),
-		checkInt("lora", f.lora, 0, noLimit),
-		checkRange("lora-alpha", f.loraAlpha, 0, math.Inf(1)),
-	)
+	if !changed("keep") && !changed("estimator") {
+		// No sampling asked for (spec() compiles the exact graph): the
+		// sampling settings would do nothing.
+		for _, name := range []string{"layers", "min-rows", "gnorm", "attention"} {
+			if changed(name) {
+				return fmt.Errorf("--%s is a sampling setting: give --keep K (< 1) or --estimator too", name)
+			}
+		}
+	}
+	return nil
 }
 
 // checkLoRABound refuses, before any adapter is allocated, a --lora rank
