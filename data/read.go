@@ -60,20 +60,26 @@ func Find(dir, split string) (string, error) {
 	return "", fmt.Errorf("%s: no %s.tsv, %s.jsonl or %s.csv", dir, split, split, split)
 }
 
+// knownColumns are the column names findColumns reads: one of them twice
+// in a header is ambiguous.
+var knownColumns = func() map[string]bool {
+	m := map[string]bool{"question": true}
+	for _, names := range [][]string{textANames, textBNames, labelNames} {
+		for _, n := range names {
+			m[n] = true
+		}
+	}
+	return m
+}()
+
 // columns locates the text and label columns in a header.
 type columns struct{ a, b, label int }
 
 func findColumns(header []string, task *Task) (columns, error) {
-	used := map[string]bool{"question": true}
-	for _, names := range [][]string{textANames, textBNames, labelNames} {
-		for _, n := range names {
-			used[n] = true
-		}
-	}
 	index := map[string]int{}
 	for i, h := range header {
 		h = strings.TrimSpace(h)
-		if j, dup := index[h]; dup && used[h] {
+		if j, dup := index[h]; dup && knownColumns[h] {
 			return columns{}, fmt.Errorf("column %q is in the header twice (columns %d and %d): which one holds the data is ambiguous", h, j+1, i+1)
 		}
 		index[h] = i
