@@ -1,6 +1,8 @@
 // WTA-CRS sampling kernels of the crsc CUDA backend (runtime/cpu/sample.go).
-// The row selection itself runs on the host (sample_select.go); these
-// compute the row norms it needs and move the chosen rows.
+// The row selection itself runs on the host (sample_select.go), with the
+// multinomial's 64-bit Philox words (rng.Uint64) drawn there too, so no
+// random number is generated here; these kernels compute the row norms the
+// selection needs and move the chosen rows.
 
 // row_sumsq writes the float64 sum of squares of each of rows rows of d
 // floats, accumulated sequentially in column order by one thread, as
