@@ -338,12 +338,10 @@ func moveNode(g *ir.Graph, n, anchor *ir.Node, offset int) *ir.Node {
 
 // modelHeads returns the linear layers that produce the model's output: a
 // forward node from which the loss is reached without passing through
-// another linear layer (the LM head, a classifier). WTACRS.md §5 keeps them
-// exact: their rows are few (a classifier's) or their gradient is what the
-// task learns from (an LM head's), and they sit next to the loss, where an
-// estimate's noise is least damped. linear holds the trained linear
-// layers; any MatMul/Gemm with a weight operand also counts as one, so a
-// frozen projection ends the walk as well.
+// another linear layer (the LM head, a classifier). The paper's setting
+// (WTACRS.md §5) keeps them exact, so --layers auto does too. linear holds
+// the trained linear layers; any MatMul/Gemm with a weight operand also
+// counts as one, so a frozen projection ends the walk as well.
 func modelHeads(g *ir.Graph, linear map[*ir.Node]bool) map[*ir.Node]bool {
 	heads := map[*ir.Node]bool{}
 	seen := map[*ir.Value]bool{}
