@@ -18,7 +18,9 @@ import (
 	"crsc/models"
 	"crsc/passes"
 	"crsc/runtime"
+	"crsc/optim"
 	"crsc/runtime/device"
+	"crsc/runtime/engine"
 	"crsc/runtime/gpu"
 )
 
@@ -37,6 +39,10 @@ type Config struct {
 	Training passes.TrainingSpec
 	// Device runs the steps (nil: the CPU).
 	Device *device.Device `json:"-"`
+	// NoOptimizer times forward and backward only; by default a train
+	// step is what crsc train runs: forward, loss, backward, clipping and
+	// the AdamW update, through the same engine.
+	NoOptimizer bool
 }
 
 // Result is what one benchmark measured.
@@ -138,14 +144,16 @@ func Compare(cfg Config, progress io.Writer) (exact, sampled *Result, err error)
 	return re.res, rs.res, nil
 }
 
-// runner is one compiled, planned step and its inputs.
+// runner is one compiled step bound to an engine session (one arena,
+// reused by every step), and its inputs.
 type runner struct {
 	name   string
 	cfg    Config
 	g      *ir.Graph
 	inputs map[string]*ir.Tensor
 	plan   *memplan.MemPlan
-	arena  *runtime.Arena // one arena, reused by every step
+	sess   *engine.Session
+	train  bool // a training step (else a forward pass)
 	res    *Result
 }
 
@@ -163,6 +171,7 @@ func prepare(cfg Config) (*runner, error) {
 			res.Params += int64(v.Init.Len())
 		}
 	}
+	var compiled *passes.Training
 	switch cfg.Mode {
 	case "forward":
 	case "train":
@@ -175,42 +184,99 @@ func prepare(cfg Config) (*runner, error) {
 			}
 			inputs["labels"] = ir.FromInt64([]int{cfg.Batch}, labels)
 		}
-		if _, err := passes.Compile(g, spec); err != nil {
+		if compiled, err = passes.Compile(g, spec); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("mode %q: want forward or train", cfg.Mode)
 	}
-	plan, err := memplan.Plan(g, memplan.Options{ForwardEnd: memplan.ForwardEnd(g)})
-	if err != nil {
+	r := &runner{cfg: cfg, g: g, inputs: inputs, train: compiled != nil, res: res, name: "exact"}
+	if cfg.Training.Sampling.Enabled() {
+		r.name = fmt.Sprintf("%s@%g", cfg.Training.Sampling.Estimator, cfg.Training.Sampling.Keep)
+	}
+	if err := r.bind(compiled); err != nil {
 		return nil, err
 	}
-	res.Planned, res.SavedForBackward = plan.PlannedPeak, plan.SavedActivationBytes
-	name := "exact"
-	if cfg.Training.Sampling.Enabled() {
-		name = fmt.Sprintf("%s@%g", cfg.Training.Sampling.Estimator, cfg.Training.Sampling.Keep)
+	res.Planned, res.SavedForBackward = r.plan.PlannedPeak, r.plan.SavedActivationBytes
+	return r, nil
+}
+
+// bind opens the CPU session the steps run in, with the optimizer crsc
+// train uses over the trained parameters (unless NoOptimizer).
+func (r *runner) bind(compiled *passes.Training) error {
+	var err error
+	if r.sess, err = engine.New(nil, r.cfg.Threads); err != nil {
+		return err
 	}
-	return &runner{name: name, cfg: cfg, g: g, inputs: inputs, plan: plan, arena: &runtime.Arena{}, res: res}, nil
+	if !r.train {
+		r.plan, err = r.sess.AddEval(r.g)
+		return err
+	}
+	params := map[string]*ir.Tensor{}
+	var infos []optim.ParamInfo
+	var gradNames []string
+	for _, pg := range compiled.Trained {
+		p := pg.Param.Init
+		params[pg.Param.Name] = p
+		infos = append(infos, optim.ParamInfo{Name: pg.Param.Name, DType: p.DType, Shape: p.Shape, Decay: optim.DefaultDecay(pg.Param.Name, p.Shape)})
+		gradNames = append(gradNames, pg.Grad.Name)
+	}
+	if r.plan, err = r.sess.AddTraining(r.g, gradNames); err != nil {
+		return err
+	}
+	if r.cfg.NoOptimizer {
+		return nil
+	}
+	opt, err := optim.NewAdamW(params, infos, optim.DefaultAdamWConfig())
+	if err != nil {
+		return err
+	}
+	opt.Options.Threads = r.cfg.Threads
+	return r.sess.SetOptimizer(opt, params)
 }
 
 // step runs step number i on the CPU; step 0 warms caches and pools and
 // is not recorded.
 func (r *runner) step(i int) (time.Duration, error) {
-	var stats runtime.Stats
-	opts := runtime.Options{Threads: r.cfg.Threads, Seed: uint64(r.cfg.Seed), Step: uint64(i), Plan: r.plan, Arena: r.arena, Stats: &stats}
+	var prof *runtime.Profile
 	if i > 0 {
-		opts.Profile = r.res.Profile
+		prof = r.res.Profile
 	}
+	r.sess.SetProfile(prof)
 	start := time.Now()
-	if _, err := runtime.Run(r.g, r.inputs, opts); err != nil {
+	if err := r.run(i); err != nil {
 		return 0, err
 	}
 	took := time.Since(start)
-	r.res.Measured = max(r.res.Measured, stats.MeasuredPeak)
+	st := r.sess.Stats()
+	r.res.Measured = max(r.res.Measured, st.ArenaHighWater+st.Workspace+st.Unplanned)
 	if i > 0 {
 		r.res.StepTimes = append(r.res.StepTimes, took)
 	}
 	return took, nil
+}
+
+// run is one step as crsc train runs it (the update timed as one op).
+func (r *runner) run(i int) error {
+	if !r.train {
+		_, err := r.sess.Eval(r.g, r.inputs)
+		return err
+	}
+	if _, err := r.sess.Train(r.g, r.inputs, uint64(r.cfg.Seed), uint64(i)); err != nil {
+		return err
+	}
+	if r.cfg.NoOptimizer {
+		r.sess.Discard()
+		return nil
+	}
+	start := time.Now()
+	// A small learning rate: the weights stay usable over many steps.
+	_, err := r.sess.Update(1e-6, 1)
+	if prof := r.res.Profile; i > 0 {
+		prof.Time["AdamW (fused, with clipping)"] += time.Since(start)
+		prof.Count["AdamW (fused, with clipping)"]++
+	}
+	return err
 }
 
 // runOnGPU times the steps on the device with one backend (one arena laid

@@ -23,8 +23,9 @@ type Arena struct {
 // multiples of the plan's Align, so buffers inherit it (64 is a cache line).
 const arenaAlign = 64
 
-// ensure makes the arena at least size bytes.
-func (a *Arena) ensure(size int64) {
+// Reserve makes the arena at least size bytes (allocating it anew when it
+// grows: reserve the largest size first).
+func (a *Arena) Reserve(size int64) {
 	if int64(len(a.mem)) >= size {
 		return
 	}

@@ -475,7 +475,7 @@ func startPlan(g *ir.Graph, b Backend, opt Options) (*planAlloc, error) {
 	if arena == nil {
 		arena = &Arena{} // per run: the returned outputs live in it
 	}
-	arena.ensure(p.PlannedPeak)
+	arena.Reserve(p.PlannedPeak)
 	pa := newPlanAlloc(arena.mem)
 	cb.setAlloc(pa)
 	return pa, nil

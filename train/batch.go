@@ -4,18 +4,23 @@ import (
 	"fmt"
 	"math/rand"
 	"slices"
+	"unsafe"
 
 	"crsc/data"
 	"crsc/ir"
 	"crsc/tokenize"
 )
 
-// encoded is a tokenized data set: row i of each slice belongs to
-// examples[i].
+// encoded is a tokenized data set, stored compactly: each example's
+// tokens unpadded, as int32, packed into one slice; batches are padded
+// when they are made. Row i belongs to examples[i] (kept without their
+// text, which nothing reads after tokenizing).
 type encoded struct {
 	examples []data.Example
-	enc      []tokenize.Encoding
-	tokens   int // non-pad tokens, for throughput
+	ids      []int32 // every example's tokens, concatenated
+	start    []int32 // example i's tokens are ids[start[i]:start[i+1]]
+	segB     []int32 // position of example i's first token of type 1 (its length when none)
+	pad      int64   // the id padded positions get
 	maxLen   int
 	// targets[c] is class c's label sequence for a text-to-text model
 	// (label word pieces, </s>, then -100 up to the target length); nil
@@ -23,10 +28,47 @@ type encoded struct {
 	targets [][]int64
 }
 
-func encode(tok *tokenize.WordPiece, examples []data.Example, maxLen int) *encoded {
-	e := &encoded{examples: examples, enc: make([]tokenize.Encoding, len(examples)), maxLen: maxLen}
+func newEncoded(examples []data.Example, maxLen int, pad int64, targets [][]int64) *encoded {
+	e := &encoded{examples: make([]data.Example, len(examples)), start: make([]int32, 1, len(examples)+1),
+		segB: make([]int32, 0, len(examples)), maxLen: maxLen, pad: pad, targets: targets}
 	for i, ex := range examples {
-		e.enc[i] = tok.Encode(ex.TextA, ex.TextB, maxLen)
+		ex.TextA, ex.TextB = "", ""
+		e.examples[i] = ex
+	}
+	return e
+}
+
+// add packs one example's encoding (padded to maxLen, mask 1 on its
+// tokens, then 0).
+func (e *encoded) add(ids, mask, types []int64) {
+	n := 0
+	for n < len(mask) && mask[n] != 0 {
+		n++
+	}
+	b := n
+	for j := 0; j < n; j++ {
+		e.ids = append(e.ids, int32(ids[j]))
+		if types != nil && types[j] != 0 && b == n {
+			b = j
+		}
+	}
+	e.start = append(e.start, int32(len(e.ids)))
+	e.segB = append(e.segB, int32(b))
+}
+
+// length is example i's token count.
+func (e *encoded) length(i int) int { return int(e.start[i+1] - e.start[i]) }
+
+// Bytes is the memory the tokenized set holds.
+func (e *encoded) Bytes() int64 {
+	return int64(4*(len(e.ids)+len(e.start)+len(e.segB))) + int64(len(e.examples))*int64(unsafe.Sizeof(data.Example{}))
+}
+
+func encode(tok *tokenize.WordPiece, examples []data.Example, maxLen int) *encoded {
+	e := newEncoded(examples, maxLen, int64(tok.PAD), nil)
+	for _, ex := range examples {
+		enc := tok.Encode(ex.TextA, ex.TextB, maxLen)
+		e.add(enc.IDs, enc.Mask, enc.Types)
 	}
 	return e
 }
@@ -35,10 +77,10 @@ func encode(tok *tokenize.WordPiece, examples []data.Example, maxLen int) *encod
 // task's input text (prefix and field names) truncated to maxLen with
 // </s>, and the label words as targets.
 func encodeT5(tok *tokenize.Unigram, task *data.Task, examples []data.Example, maxLen int, targets [][]int64) *encoded {
-	e := &encoded{examples: examples, enc: make([]tokenize.Encoding, len(examples)), maxLen: maxLen, targets: targets}
-	for i, ex := range examples {
-		ids, mask, trunc := tok.EncodeText(task.TextInput(ex.TextA, ex.TextB), maxLen)
-		e.enc[i] = tokenize.Encoding{IDs: ids, Mask: mask, Types: make([]int64, maxLen), Truncated: trunc}
+	e := newEncoded(examples, maxLen, int64(tok.PAD), targets)
+	for _, ex := range examples {
+		ids, mask, _ := tok.EncodeText(task.TextInput(ex.TextA, ex.TextB), maxLen)
+		e.add(ids, mask, nil)
 	}
 	return e
 }
@@ -153,13 +195,18 @@ func (e *encoded) makeBatchAs(rows []int, regression bool, as, L int) *batch {
 			}
 			continue
 		}
-		enc := e.enc[idx]
-		copy(b.ids.I64[r*L:(r+1)*L], enc.IDs)
-		copy(b.mask.I64[r*L:(r+1)*L], enc.Mask)
-		copy(b.types.I64[r*L:(r+1)*L], enc.Types)
-		for _, m := range enc.Mask {
-			b.tokens += int(m)
+		ids := e.ids[e.start[idx]:e.start[idx+1]]
+		row, mask, types := b.ids.I64[r*L:(r+1)*L], b.mask.I64[r*L:(r+1)*L], b.types.I64[r*L:(r+1)*L]
+		for j := range row {
+			row[j] = e.pad
 		}
+		for j, id := range ids {
+			row[j], mask[j] = int64(id), 1
+			if j >= int(e.segB[idx]) {
+				types[j] = 1
+			}
+		}
+		b.tokens += len(ids)
 		switch {
 		case e.targets != nil:
 		case regression:
@@ -184,11 +231,7 @@ func (e *encoded) paddedLen(rows []int) int {
 		if idx < 0 {
 			continue
 		}
-		n := 0
-		for _, m := range e.enc[idx].Mask {
-			n += int(m)
-		}
-		longest = max(longest, n)
+		longest = max(longest, e.length(idx))
 	}
 	return min(e.maxLen, (longest+PadMultiple-1)/PadMultiple*PadMultiple)
 }

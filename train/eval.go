@@ -3,6 +3,7 @@ package train
 import (
 	"crsc/data"
 	"crsc/runtime/device"
+	"crsc/runtime/engine"
 	"crsc/tokenize"
 )
 
@@ -43,6 +44,13 @@ func Evaluate(e EvalConfig) (map[string]float64, error) {
 		return nil, err
 	}
 	t := &trainer{cfg: c, task: task, m: m, eval: m.forward}
+	if t.sess, err = engine.New(c.Device, c.Threads); err != nil {
+		return nil, err
+	}
+	defer t.sess.Close()
+	if _, err := t.sess.AddEval(t.eval); err != nil {
+		return nil, err
+	}
 	set := t.encode(examples, targets)
 	preds, err := t.predict(set)
 	if err != nil {

@@ -22,6 +22,7 @@ type logger struct {
 	lastLoss float32
 	sinceLog int
 	lossAcc  float64
+	timeAcc  time.Duration // step time since the last log line
 	drewBar  bool
 }
 
@@ -42,8 +43,9 @@ func (l *logger) write(rec map[string]any) {
 	l.f.Write(append(b, '\n'))
 }
 
-func (l *logger) step(step, epoch int, loss, lr float32, gnorm, tps float64) {
+func (l *logger) step(step, epoch int, loss, lr float32, gnorm, tps float64, took time.Duration) {
 	l.lossAcc += float64(loss)
+	l.timeAcc += took
 	l.sinceLog++
 	if step%l.cfg.LogEvery != 0 && step != l.total {
 		if l.cfg.Terminal {
@@ -52,8 +54,9 @@ func (l *logger) step(step, epoch int, loss, lr float32, gnorm, tps float64) {
 		return
 	}
 	mean := l.lossAcc / float64(l.sinceLog)
-	l.lossAcc, l.sinceLog = 0, 0
-	l.write(map[string]any{"step": step, "epoch": epoch, "loss": mean, "lr": lr, "grad_norm": gnorm, "tokens_per_s": tps})
+	stepMS := l.timeAcc.Seconds() * 1000 / float64(l.sinceLog)
+	l.lossAcc, l.timeAcc, l.sinceLog = 0, 0, 0
+	l.write(map[string]any{"step": step, "epoch": epoch, "loss": mean, "lr": lr, "grad_norm": gnorm, "tokens_per_s": tps, "step_ms": stepMS})
 	if l.cfg.Progress == nil {
 		return
 	}

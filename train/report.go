@@ -70,3 +70,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// appendMeasured adds what the run measured to memory.txt, beside the
+// plan: the arena's high-water mark and the process's peak RSS (on a GPU,
+// the device's peak).
+func (t *trainer) appendMeasured(res *Result) error {
+	f, err := os.OpenFile(filepath.Join(t.cfg.Out, MemoryFile), os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fmt.Fprint(f, res.MemoryLine())
+	return f.Close()
+}
+
+// MemoryLine is the planned-vs-measured summary of a run (memory.txt and
+// the final console line).
+func (r *Result) MemoryLine() string {
+	b, m := r.Budget, r.Memory
+	line := fmt.Sprintf("\nplanned: %s\nmeasured: arena high-water %s of %s planned, kernel scratch %s, unplanned outputs %s; peak RSS %s (%.2f× the plan total)\n",
+		b, memplan.FormatBytes(m.ArenaHighWater), memplan.FormatBytes(m.ArenaBytes), memplan.FormatBytes(m.Workspace), memplan.FormatBytes(m.Unplanned),
+		memplan.FormatBytes(r.PeakRSS), float64(r.PeakRSS)/float64(max(b.Total, 1)))
+	if m.DevicePeak > 0 {
+		line += fmt.Sprintf("device: peak %s; last step moved %s to the device and %s back\n",
+			memplan.FormatBytes(m.DevicePeak), memplan.FormatBytes(m.LastStepUpload), memplan.FormatBytes(m.LastStepDownload))
+	}
+	return line
+}

@@ -9,7 +9,6 @@ import (
 	"crsc/data"
 	"crsc/ir"
 	"crsc/models"
-	"crsc/runtime"
 	"crsc/tokenize"
 )
 
@@ -114,7 +113,7 @@ func (t *trainer) scoreT5(set *encoded, rows []int) ([][]float64, error) {
 	scores := make([][]float64, len(set.targets))
 	for c := range set.targets {
 		b := set.makeBatchAs(rows, false, c, set.maxLen)
-		out, err := t.cfg.Device.Run(t.eval, t.m.feeds(b), runtime.Options{Threads: t.cfg.Threads, ForceEval: true})
+		out, err := t.sess.Eval(t.eval, t.m.feeds(b))
 		if err != nil {
 			return nil, fmt.Errorf("eval: %v", err)
 		}

@@ -7,6 +7,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"crsc/optim"
 	"crsc/passes"
 	"crsc/runtime"
+	"crsc/runtime/engine"
 )
 
 // Files in a run directory.
@@ -44,8 +47,11 @@ type Result struct {
 	TokensPerSec float64
 	PeakRSS      int64
 	CacheBytes   int64 // the ‖G‖ cache (--gnorm cache)
-	Params       map[string]*ir.Tensor
-	Compiled     *passes.Training
+	// Budget is the run's planned memory; Memory what it measured.
+	Budget   Budget
+	Memory   engine.Stats
+	Params   map[string]*ir.Tensor
+	Compiled *passes.Training
 }
 
 // trainer holds one run's state.
@@ -61,10 +67,15 @@ type trainer struct {
 	params   map[string]*ir.Tensor // trained parameters (shared with all graphs)
 	infos    []optim.ParamInfo
 	opt      *optim.AdamW
-	gn       *gnorms
-	trainSet *encoded
-	evalSet  *encoded
-	log      *logger
+	sess     *engine.Session // runs every graph: one arena, one backend
+	// gradNames are the training graphs' gradient outputs, in the
+	// optimizer's parameter order (every length's graph has the same).
+	gradNames []string
+	budget    Budget
+	gn        *gnorms
+	trainSet  *encoded
+	evalSet   *encoded
+	log       *logger
 
 	step, epoch, batchInEpoch int // position: next batch to run
 	best                      float64
@@ -123,6 +134,10 @@ func setup(c *Config) (*trainer, error) {
 	if err := t.compile(); err != nil {
 		return nil, err
 	}
+	if err := t.bind(); err != nil {
+		t.sess.Close()
+		return nil, err
+	}
 	perEpoch := trainBatches(len(trainEx), c.Batch) / c.Accum
 	t.totalSteps = perEpoch * c.Epochs
 	if c.MaxSteps > 0 && c.MaxSteps < t.totalSteps {
@@ -158,9 +173,43 @@ func (t *trainer) compile() error {
 		p := pg.Param.Init
 		t.params[pg.Param.Name] = p
 		t.infos = append(t.infos, optim.ParamInfo{Name: pg.Param.Name, DType: p.DType, Shape: p.Shape, Decay: optim.DefaultDecay(pg.Param.Name, p.Shape)})
+		t.gradNames = append(t.gradNames, pg.Grad.Name)
 	}
 	if len(t.infos) == 0 {
 		return fmt.Errorf("no parameter is trained (check --train/--freeze)")
+	}
+	t.gn = newGNorms(spec.Sampling.GNorm, c.EMADecay, c.Batch, c.MaxLen, compiled.Layers)
+	return nil
+}
+
+// bind opens the session that runs the graphs, plans their memory, checks
+// that the whole run fits (refusing it up front otherwise), and only then
+// allocates the optimizer state.
+func (t *trainer) bind() error {
+	c := t.cfg
+	var err error
+	if t.sess, err = engine.New(c.Device, c.Threads); err != nil {
+		return err
+	}
+	plan, err := t.sess.AddTraining(t.train, t.gradNames)
+	if err != nil {
+		return err
+	}
+	evalPlan, err := t.sess.AddEval(t.eval)
+	if err != nil {
+		return err
+	}
+	t.budget = t.planBudget(max(plan.PlannedPeak, evalPlan.PlannedPeak), plan)
+	if err := t.admit(t.budget); err != nil {
+		return err
+	}
+	// The loading and compiling garbage goes back before the run's big
+	// allocations, so that they reuse its pages; the collector then keeps
+	// the heap near the plan (unless GOMEMLIMIT says otherwise).
+	goruntime.GC()
+	debug.FreeOSMemory()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(t.budget.Total + max(t.budget.Total/10, 64<<20))
 	}
 	ocfg := optim.DefaultAdamWConfig()
 	ocfg.WeightDecay = float32(c.WeightDecay)
@@ -168,14 +217,17 @@ func (t *trainer) compile() error {
 		return err
 	}
 	t.opt.Options = runtime.Options{Threads: c.Threads}
-	t.gn = newGNorms(spec.Sampling.GNorm, c.EMADecay, c.Batch, c.MaxLen, compiled.Layers)
-	return nil
+	return t.sess.SetOptimizer(t.opt, t.params)
 }
 
 // build compiles the training graph (and the eval graph: the forward
 // with adapters) from a loaded forward graph.
 func (t *trainer) build(forward *ir.Graph) (train, eval *ir.Graph, compiled *passes.Training, err error) {
-	spec := t.spec
+	return t.buildWith(forward, t.spec)
+}
+
+// buildWith is build with another training spec (admission's probes).
+func (t *trainer) buildWith(forward *ir.Graph, spec passes.TrainingSpec) (train, eval *ir.Graph, compiled *passes.Training, err error) {
 	g := forward.Clone()
 	if spec.LoRA.Rank > 0 {
 		// Adapters belong to the model: the eval graph gets them too.
@@ -233,6 +285,9 @@ func (t *trainer) graphFor(L int) (*ir.Graph, error) {
 			return nil, fmt.Errorf("internal error: the graph for length %d does not train %s like the main one", L, pg.Param.Name)
 		}
 	}
+	if _, err := t.sess.AddTraining(g, t.gradNames); err != nil {
+		return nil, fmt.Errorf("compiling for length %d: %v", L, err)
+	}
 	if t.byLen == nil {
 		t.byLen = map[int]*ir.Graph{}
 	}
@@ -282,6 +337,7 @@ func (t *trainer) run() (*Result, error) {
 		return nil, err
 	}
 	defer t.log.close()
+	defer t.sess.Close()
 
 	res := &Result{Metric: t.task.Metric, Compiled: t.compiled}
 	start := time.Now()
@@ -290,16 +346,18 @@ func (t *trainer) run() (*Result, error) {
 	for t.step < t.totalSteps {
 		order := epochOrder(len(t.trainSet.examples), c.Seed, t.epoch)
 		for t.batchInEpoch < perEpoch && t.step < t.totalSteps {
+			stepStart := time.Now()
 			loss, gnorm, n, err := t.trainStep(order)
 			if err != nil {
 				return nil, err
 			}
+			took := time.Since(stepStart)
 			tokens += n
 			t.step++
 			t.batchInEpoch++
 			stepsHere++
 			tps := float64(tokens) / time.Since(start).Seconds()
-			t.log.step(t.step, t.epoch, loss, t.lr(t.step-1), gnorm, tps)
+			t.log.step(t.step, t.epoch, loss, t.lr(t.step-1), gnorm, tps, took)
 			if c.SaveEvery > 0 && t.step%c.SaveEvery == 0 {
 				if err := t.save(ckpt); err != nil {
 					return nil, err
@@ -339,6 +397,13 @@ func (t *trainer) finish(res *Result, start time.Time, tokens int) (*Result, err
 	res.PeakRSS = bench.PeakRSS()
 	res.CacheBytes = t.gn.CacheBytes()
 	res.Params = t.params
+	res.Budget, res.Memory = t.budget, t.sess.Stats()
+	if err := t.sess.Sync(); err != nil {
+		return nil, err
+	}
+	if err := t.appendMeasured(res); err != nil {
+		return nil, err
+	}
 	t.log.done()
 	if err := writePlot(t.cfg.Out, t.task.Metric); err != nil {
 		return nil, fmt.Errorf("plot: %v", err)
@@ -350,7 +415,6 @@ func (t *trainer) finish(res *Result, start time.Time, tokens int) (*Result, err
 // the mean loss, the gradient norm before clipping and the tokens seen.
 func (t *trainer) trainStep(order []int) (loss float32, norm float64, tokens int, err error) {
 	c := t.cfg
-	grads := map[string]*ir.Tensor{}
 	for micro := 0; micro < c.Accum; micro++ {
 		first := (t.batchInEpoch*c.Accum + micro) * c.Batch
 		rows := order[first : first+c.Batch]
@@ -373,8 +437,8 @@ func (t *trainer) trainStep(order []int) (loss float32, norm float64, tokens int
 		}
 		t.gn.feed(feeds, rows)
 		// Seed and step key Dropout masks and WTA-CRS sampling: a resumed
-		// run draws the same numbers.
-		out, err := c.Device.Run(g, feeds, runtime.Options{Threads: c.Threads, Seed: uint64(c.Seed), Step: uint64(t.step*c.Accum + micro)})
+		// run draws the same numbers. The gradients stay in the session.
+		out, err := t.sess.Train(g, feeds, uint64(c.Seed), uint64(t.step*c.Accum+micro))
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("step %d: %v", t.step+1, err)
 		}
@@ -382,39 +446,18 @@ func (t *trainer) trainStep(order []int) (loss float32, norm float64, tokens int
 			return 0, 0, 0, err
 		}
 		loss += out[passes.LossName].F32[0] / float32(c.Accum)
-		for _, pg := range t.compiled.Trained {
-			g := out[pg.Grad.Name]
-			if acc := grads[pg.Param.Name]; acc == nil {
-				grads[pg.Param.Name] = g.Clone()
-			} else {
-				for i, v := range g.F32 {
-					acc.F32[i] += v
-				}
-			}
-		}
 		tokens += b.tokens
-	}
-	// Average over micro-batches, then clip by the global norm.
-	var sq float64
-	for _, g := range grads {
-		for i := range g.F32 {
-			g.F32[i] /= float32(c.Accum)
-			sq += float64(g.F32[i]) * float64(g.F32[i])
-		}
-	}
-	norm = math.Sqrt(sq)
-	if c.ClipNorm > 0 && norm > c.ClipNorm {
-		scale := float32(c.ClipNorm / (norm + 1e-6))
-		for _, g := range grads {
-			for i := range g.F32 {
-				g.F32[i] *= scale
-			}
-		}
 	}
 	if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
 		return 0, 0, 0, fmt.Errorf("step %d: the loss is %v (try a smaller --lr)", t.step+1, loss)
 	}
-	return loss, norm, tokens, t.opt.Step(grads, t.lr(t.step))
+	// Averaged over the micro-batches, clipped to the global norm and
+	// applied by AdamW, in place, where the parameters live.
+	norm, err = t.sess.Update(t.lr(t.step), c.ClipNorm)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("step %d: %v", t.step+1, err)
+	}
+	return loss, norm, tokens, nil
 }
 
 // Predict runs the eval graph over an encoded set and returns one
@@ -426,7 +469,7 @@ func (t *trainer) predict(set *encoded) ([]float64, error) {
 	var preds []float64
 	for _, rows := range evalBatches(len(set.examples), t.cfg.Batch) {
 		b := set.makeBatch(rows, t.task.Regression)
-		out, err := t.cfg.Device.Run(t.eval, t.m.feeds(b), runtime.Options{Threads: t.cfg.Threads, ForceEval: true})
+		out, err := t.sess.Eval(t.eval, t.m.feeds(b))
 		if err != nil {
 			return nil, fmt.Errorf("eval: %v", err)
 		}
@@ -482,6 +525,9 @@ func (t *trainer) evaluate(res *Result) error {
 	t.log.eval(t.step, t.epoch, m)
 	if v := m[t.task.Metric]; !t.haveBest || v > t.best {
 		t.best, t.haveBest = v, true
+		if err := t.sess.Sync(); err != nil {
+			return err
+		}
 		meta := map[string]string{"format": formatValue + "-params", "step": strconv.Itoa(t.step), t.task.Metric: fmt.Sprint(v)}
 		if err := checkpoint.Save(filepath.Join(t.cfg.Out, BestFile), t.params, meta); err != nil {
 			return err
@@ -492,6 +538,9 @@ func (t *trainer) evaluate(res *Result) error {
 
 // save writes the whole training state atomically.
 func (t *trainer) save(path string) error {
+	if err := t.sess.Sync(); err != nil {
+		return err
+	}
 	state := map[string]*ir.Tensor{}
 	for name, p := range t.params {
 		state["param/"+name] = p

@@ -233,11 +233,13 @@ func TestDynamicPadding(t *testing.T) {
 }
 
 func TestPaddedLen(t *testing.T) {
-	e := &encoded{maxLen: 20, enc: []tokenize.Encoding{
-		{Mask: []int64{1, 1, 1, 0}}, {Mask: []int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 0}}, {Mask: make([]int64, 20)},
-	}}
-	for i := range e.enc[2].Mask {
-		e.enc[2].Mask[i] = 1
+	e := newEncoded(make([]data.Example, 3), 20, 0, nil)
+	for _, n := range []int{3, 9, 20} {
+		ids, mask := make([]int64, 20), make([]int64, 20)
+		for i := range n {
+			mask[i] = 1
+		}
+		e.add(ids, mask, nil)
 	}
 	for _, tc := range []struct {
 		rows []int

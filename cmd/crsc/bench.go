@@ -28,6 +28,9 @@ func benchCommand() *cobra.Command {
 			defer dev.Close()
 			cfg.Device = dev
 			cfg.Training = flags.spec()
+			if cfg.Steps < 1 {
+				return fmt.Errorf("--steps %d: want at least 1 timed step", cfg.Steps)
+			}
 			w := cmd.OutOrStdout()
 			if vsExact {
 				if !cfg.Training.Sampling.Enabled() {
@@ -60,7 +63,8 @@ func benchCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&cfg.Arch, "arch", "bert-base", "bert-base, bert-large or bert-tiny")
-	cmd.Flags().StringVar(&cfg.Mode, "mode", "train", "forward or train (forward + backward)")
+	cmd.Flags().StringVar(&cfg.Mode, "mode", "train", "forward, or train: the step crsc train runs (forward, loss, backward, clipping, AdamW)")
+	cmd.Flags().BoolVar(&cfg.NoOptimizer, "no-optimizer", false, "with --mode train, time forward and backward only")
 	cmd.Flags().IntVar(&cfg.Batch, "batch", 8, "batch size")
 	cmd.Flags().IntVar(&cfg.Seq, "seq", 128, "sequence length")
 	cmd.Flags().IntVar(&cfg.Steps, "steps", 3, "timed steps (after one warm-up)")
