@@ -426,6 +426,29 @@ func (m *paddingMasks) of(x *ir.Value) *ir.Value {
 	return mask
 }
 
+// ofBlocks returns the mask for x [batch, …, seq, d] (attention's [batch,
+// heads, seq, d] operands: row blocks per batch and head), or nil. All of
+// x's dims but the last must be fixed, to broadcast the mask to them.
+func (m *paddingMasks) ofBlocks(x *ir.Value) *ir.Value {
+	mask := m.encoder
+	if m.dependsOnDecoder(x) {
+		mask = m.decoder
+	}
+	if mask == nil || !mask.HasShape || len(mask.Shape) != 2 || !x.HasShape || len(x.Shape) < 4 {
+		return nil
+	}
+	r := len(x.Shape)
+	for _, d := range x.Shape[:r-1] {
+		if !d.IsFixed() {
+			return nil
+		}
+	}
+	if mask.Shape[0] != x.Shape[0] || mask.Shape[1] != x.Shape[r-2] {
+		return nil
+	}
+	return mask
+}
+
 func (m *paddingMasks) dependsOnDecoder(v *ir.Value) bool {
 	if v == nil {
 		return false

@@ -22,6 +22,10 @@ type AttentionDecision struct {
 	// from a tensor backward keeps anyway (exact, and no memory).
 	Recomputed bool
 	Why        string
+	// PaddingMask names the graph input whose zeros mark the sampled
+	// operand's padding rows (query positions for dB, key positions for dA
+	// of QKᵀ), excluded from sampling; "" when none applies.
+	PaddingMask string
 }
 
 // AttentionGNormNote says what --gnorm means for attention products: their
@@ -53,6 +57,7 @@ func SampleAttention(g *ir.Graph, spec SamplingSpec) ([]AttentionDecision, error
 	}
 	readers := g.Consumers()
 	backward := backwardNodes(g)
+	masks := newPaddingMasks(g)
 	var out []AttentionDecision
 	for _, grad := range append([]*ir.Node{}, g.Nodes...) {
 		mark := grad.Attrs.String(attentionAttr, "")
@@ -80,7 +85,7 @@ func SampleAttention(g *ir.Graph, spec SamplingSpec) ([]AttentionDecision, error
 		if d.Sampled {
 			if why, ok := recomputeDropout(g, grad, operand, readers, backward); ok {
 				d.Sampled, d.Recomputed, d.Why = false, true, why
-			} else if err := rewriteAttentionSide(g, spec, fwd, grad, side); err != nil {
+			} else if err := rewriteAttentionSide(g, spec, fwd, grad, side, masks.forProduct(fwd, readers), &d); err != nil {
 				return nil, err
 			} else if spec.GNorm == "ema" || spec.GNorm == "cache" {
 				d.Why += "; " + AttentionGNormNote
@@ -132,7 +137,14 @@ func recomputeDropout(g *ir.Graph, grad *ir.Node, operand *ir.Value, readers map
 	return fmt.Sprintf("recomputed from %s (kept for %s) with the regenerated Dropout mask: exact, no memory", x.Name, keeper.Name), true
 }
 
-func rewriteAttentionSide(g *ir.Graph, spec SamplingSpec, fwd, grad *ir.Node, side string) error {
+// rewriteAttentionSide samples one side of R = A·B. Where the rows it
+// samples are token positions they get the padding mask of their side:
+// A's rows (query positions, for dB) always; Bᵀ's rows (R's columns, for
+// dA) only when R is a score matrix, softmaxed over its last axis (QKᵀ:
+// key positions) — in P·V they are V's columns, which no mask describes.
+// The attention mask hides padding keys from every query and padding
+// queries' outputs reach no loss, so those rows' dR columns or rows are 0.
+func rewriteAttentionSide(g *ir.Graph, spec SamplingSpec, fwd, grad *ir.Node, side string, masks productMasks, d *AttentionDecision) error {
 	b := &gradBuilder{g: g, prefix: "wtacrs/" + fwd.Name + "/" + side}
 	attrs := ir.Attrs{
 		"keep":      ir.FloatAttr(float32(spec.Keep)),
@@ -149,13 +161,22 @@ func rewriteAttentionSide(g *ir.Graph, spec SamplingSpec, fwd, grad *ir.Node, si
 		// Rows of Bᵀ: when B is itself a transpose (Kᵀ in QKᵀ), its input is Bᵀ.
 		bT := fwd.In(1)
 		anchor := fwd
+		var mask *ir.Value
 		if p := bT.Producer; p != nil && p.Op == "Transpose" && isLastTwoSwap(p, rank) {
 			bT = p.In(0)
 		} else {
 			anchor = insertAfter(g, fwd, b.node("Transpose", "", swap, 1, bT))
 			bT = anchor.Outputs[0]
 		}
-		sample := insertAfter(g, anchor, b.node("SampleRows", CrscDomain, attrs, 2, bT))
+		if masks.scores {
+			mask = masks.ofBlocks(bT)
+		}
+		ins := []*ir.Value{bT}
+		if mask != nil {
+			anchor = insertBlockMask(g, b, anchor, mask, bT, d)
+			ins = append(ins, nil, anchor.Outputs[0])
+		}
+		sample := insertAfter(g, anchor, b.node("SampleRows", CrscDomain, attrs, 2, ins...))
 		b.prefix = "grad/wtacrs/" + fwd.Name + "/a"
 		dRT := insertBefore(g, grad, b.node("Transpose", "", swap, 1, dR))
 		rows := insertBefore(g, grad, b.node("GatherRows", CrscDomain, nil, 1, dRT.Outputs[0], sample.Outputs[1]))
@@ -164,13 +185,74 @@ func rewriteAttentionSide(g *ir.Graph, spec SamplingSpec, fwd, grad *ir.Node, si
 		grad.Attrs = ir.Attrs{"transA": ir.IntAttr(1)}
 		return b.err
 	}
-	sample := insertAfter(g, fwd, b.node("SampleRows", CrscDomain, attrs, 2, fwd.In(0)))
+	anchor, ins := fwd, []*ir.Value{fwd.In(0)}
+	if mask := masks.ofBlocks(fwd.In(0)); mask != nil {
+		anchor = insertBlockMask(g, b, anchor, mask, fwd.In(0), d)
+		ins = append(ins, nil, anchor.Outputs[0])
+	}
+	sample := insertAfter(g, anchor, b.node("SampleRows", CrscDomain, attrs, 2, ins...))
 	b.prefix = "grad/wtacrs/" + fwd.Name + "/b"
 	rows := insertBefore(g, grad, b.node("GatherRows", CrscDomain, nil, 1, dR, sample.Outputs[1]))
 	// dB = Σ_i A[i, :] ⊗ dR[i, :] = As ᵀ · dR[idx]
 	grad.Inputs = []*ir.Value{sample.Outputs[0], rows.Outputs[0]}
 	grad.Attrs = ir.Attrs{"transA": ir.IntAttr(1)}
 	return b.err
+}
+
+// productMasks is what rewriteAttentionSide needs to find padding masks
+// for one product: the masks, and whether R's columns are key positions.
+type productMasks struct {
+	*paddingMasks
+	scores bool
+}
+
+// forProduct reports, with the masks, whether fwd's output R is an
+// attention score matrix: it reaches a Softmax over its last axis through
+// elementwise ops only (scaling, the additive mask, a cast), so R's
+// columns are key positions.
+func (m *paddingMasks) forProduct(fwd *ir.Node, readers map[*ir.Value][]*ir.Node) productMasks {
+	rank := len(fwd.Outputs[0].Shape)
+	var softmaxed func(v *ir.Value, depth int) bool
+	softmaxed = func(v *ir.Value, depth int) bool {
+		for _, r := range readers[v] {
+			if r.Domain != "" || len(r.Outputs) == 0 {
+				continue
+			}
+			switch r.Op {
+			case "Softmax":
+				if axis := r.Attrs.Int("axis", -1); axis == -1 || axis == int64(rank-1) {
+					return true
+				}
+			case "Div", "Mul", "Add", "Sub", "Where", "Cast":
+				if depth < 4 && softmaxed(r.Outputs[0], depth+1) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return productMasks{m, softmaxed(fwd.Outputs[0], 0)}
+}
+
+// insertBlockMask adds, after anchor, mask [batch, seq] broadcast to the
+// row shape [batch, heads, seq] of x [batch, heads, seq, d] (SampleRows'
+// mask input), and returns the node producing it.
+func insertBlockMask(g *ir.Graph, b *gradBuilder, anchor *ir.Node, mask, x *ir.Value, d *AttentionDecision) *ir.Node {
+	d.PaddingMask = mask.Name
+	d.Why += "; padding rows (" + mask.Name + " = 0) excluded"
+	r := len(x.Shape)
+	batch, seq := x.Shape[0].Size, x.Shape[r-2].Size
+	rowShape := make([]int64, r-1)
+	for i, dim := range x.Shape[:r-1] {
+		rowShape[i] = dim.Size
+	}
+	keep := make([]int64, r-1) // [batch, 1, …, 1, seq]
+	for i := range keep {
+		keep[i] = 1
+	}
+	keep[0], keep[r-2] = batch, seq
+	shaped := insertAfter(g, anchor, b.node("Reshape", "", nil, 1, mask, b.ints(keep...)))
+	return insertAfter(g, shaped, b.node("Expand", "", nil, 1, shaped.Outputs[0], b.ints(rowShape...)))
 }
 
 func isLastTwoSwap(n *ir.Node, rank int) bool {

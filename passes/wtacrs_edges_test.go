@@ -1,6 +1,7 @@
 package passes_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"slices"
@@ -391,5 +392,70 @@ func dropScale(t *testing.T, g *ir.Graph) {
 	}
 	if err := g.InferShapes(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAttentionPaddingTakesNoBudget: with --attention, the attention
+// products' sampled rows that are token positions (Q's and P's rows for
+// dKᵀ and dV, K's rows for dQ) carry the padding mask too; P·V's dP, which
+// contracts over the head dim, does not. With 8 of 16 tokens padding and
+// k = 10 rows per (batch, head) block (and a head dim of 8, so dP is exact),
+// every sampled block holds all its real rows: every gradient equals the
+// exact graph's, including through the regenerated Dropout masks.
+func TestAttentionPaddingTakesNoBudget(t *testing.T) {
+	build := func(sampling passes.SamplingSpec) (*ir.Graph, *passes.Training) {
+		cfg := models.BertConfig{Vocab: 120, MaxPositions: 64, TypeVocab: 2, Hidden: 32, Layers: 2, Heads: 4, FFN: 64, Labels: 2}
+		g, err := models.BuildBertWith(cfg, models.BuildOptions{Seed: 3, Dropout: 0.1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)}, Supports: runtime.CPU(runtime.Options{}).Supports}
+		if err := passes.Run(g, passes.Load, pc); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := passes.Compile(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Memory: true, Sampling: sampling})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g, tr
+	}
+	exact, ex := build(passes.SamplingSpec{})
+	g, tr := build(passes.SamplingSpec{Estimator: "wta", Keep: 0.5, Layers: "all", Attention: true})
+	masked := map[string]int{}
+	for _, d := range tr.Attention {
+		if !d.Sampled {
+			continue
+		}
+		product := "P·V"
+		if strings.HasSuffix(d.Node, "/MatMul") {
+			product = "QKᵀ"
+		}
+		masked[product+" "+d.Side+" "+d.PaddingMask]++
+	}
+	// Per layer: QKᵀ's two sides and P·V's dP are sampled (P·V's dV reads
+	// P' rebuilt from P); only dP has no mask.
+	wantSides := map[string]int{"QKᵀ dA attention_mask": 2, "QKᵀ dB attention_mask": 2, "P·V dA ": 2}
+	if fmt.Sprint(masked) != fmt.Sprint(wantSides) {
+		t.Fatalf("sampled attention sides by mask %v, want %v", masked, wantSides)
+	}
+	feeds := tinyBertFeeds(5)
+	for b := 0; b < 4; b++ {
+		for s := 8; s < 16; s++ {
+			feeds["attention_mask"].I64[b*16+s] = 0
+		}
+	}
+	opt := runtime.Options{Seed: 9, Step: 2}
+	want, err := runtime.Run(exact, feeds, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := runtime.Run(g, feeds, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, pg := range ex.Trained {
+		if e := relDiff(got[tr.Trained[i].Grad.Name], want[pg.Grad.Name]); e > 1e-5 {
+			t.Errorf("%s differs from the exact gradient by %.2g relative", pg.Param.Name, e)
+		}
 	}
 }
