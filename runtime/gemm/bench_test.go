@@ -1,9 +1,14 @@
 package gemm
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"slices"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // BERT-base training shapes with 4096 token rows (batch·sequence): the
@@ -90,6 +95,120 @@ func BenchmarkSgemmBatched(b *testing.B) {
 				SgemmBatched(false, s.transB, s.m, s.n, s.k, 1, a, s.k, s.m*s.k, bb, ldb, s.k*s.n, 0, c, s.n, s.m*s.n, s.batch)
 			}
 			b.ReportMetric(2*float64(s.m*s.n*s.k*s.batch)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkSgemmRotate compares the built-in kernels with OpenBLAS on the
+// BERT shapes in one run: for each shape it runs every side in turn (openblas,
+// then each built-in kernel the CPU has) for several rounds, so that noise
+// from other work on the machine hits all sides alike, and reports per side
+// the median GFLOP/s and the median, min and max over rounds of the ratio to
+// OpenBLAS measured in the same round. Run it with -benchtime 1x; rounds come
+// from CRSC_BENCH_ROUNDS (default 5) and shapes can be filtered as usual:
+//
+//	go test -run '^$' -bench 'SgemmRotate/TN' -benchtime 1x -v ./runtime/gemm
+func BenchmarkSgemmRotate(b *testing.B) {
+	SetThreads(runtime.GOMAXPROCS(0))
+	defer SetThreads(0)
+	rounds := 5
+	if v, err := strconv.Atoi(os.Getenv("CRSC_BENCH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	type side struct {
+		name string
+		f    sgemmFunc
+	}
+	var sides []side
+	if bl, err := OpenBLAS(); err == nil {
+		bl.SetThreads(Threads())
+		sides = append(sides, side{implOpenBLAS, bl.Sgemm})
+	}
+	for _, im := range builtinImpls() {
+		if im.name == implGeneric {
+			continue // an order of magnitude slower; not worth the minutes
+		}
+		sides = append(sides, side{im.name, func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bb []float32, ldb int, beta float32, c []float32, ldc int) {
+			g := gemmArgs{transA, transB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc}
+			g.run(Threads(), im)
+		}})
+	}
+	for _, s := range benchShapes {
+		b.Run(s.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			lda, ldb := s.k, s.n
+			if s.transA {
+				lda = s.m
+			}
+			if s.transB {
+				ldb = s.k
+			}
+			a, bb, c := randSlice(rng, s.m*s.k), randSlice(rng, s.k*s.n), make([]float32, s.m*s.n)
+			flop := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+			gflops := make([][]float64, len(sides)) // [side][round]
+			for range b.N {
+				for _, sd := range sides {
+					sd.f(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n) // warm up
+				}
+				for r := range rounds {
+					// Rotate the starting side so none always runs first.
+					for i := range sides {
+						si := (i + r) % len(sides)
+						sd := sides[si]
+						start, reps := time.Now(), 0
+						for reps < 2 || time.Since(start) < 150*time.Millisecond {
+							sd.f(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
+							reps++
+						}
+						gflops[si] = append(gflops[si], flop*float64(reps)/time.Since(start).Seconds()/1e9)
+					}
+				}
+			}
+			line := s.name
+			for si, sd := range sides {
+				med := median(gflops[si])
+				b.ReportMetric(med, sd.name+"-GFLOP/s")
+				line += fmt.Sprintf("  %s %.0f [%.0f–%.0f]", sd.name, med, slices.Min(gflops[si]), slices.Max(gflops[si]))
+				if sides[0].name == implOpenBLAS && si > 0 {
+					ratios := make([]float64, len(gflops[si]))
+					for r := range ratios {
+						ratios[r] = gflops[si][r] / gflops[0][r]
+					}
+					b.ReportMetric(median(ratios), sd.name+"/openblas")
+					line += fmt.Sprintf(" ×%.2f [%.2f–%.2f]", median(ratios), slices.Min(ratios), slices.Max(ratios))
+				}
+			}
+			b.Log(line)
+		})
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// BenchmarkKernel times each micro-kernel alone on one core with its packed
+// panels in L1/L2: the ceiling the blocking and packing around it can reach.
+func BenchmarkKernel(b *testing.B) {
+	for _, im := range builtinImpls() {
+		b.Run(im.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			k := im.kc
+			// Several A panels against one B panel, as the macro-kernel
+			// runs them.
+			const panels = 8
+			a, bb := randSlice(rng, panels*k*im.mr), randSlice(rng, k*im.nr)
+			c := make([]float32, panels*im.mr*im.nr)
+			for b.Loop() {
+				for i := range panels {
+					im.kernel(k, a[i*k*im.mr:], bb, c[i*im.mr*im.nr:], im.nr, 1, 1)
+				}
+			}
+			b.ReportMetric(2*float64(panels*k*im.mr*im.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
 }

@@ -2,27 +2,43 @@ package gemm
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 )
 
-// Register block of the micro-kernel: it keeps an mr×nr tile of C in
-// registers (12 YMM accumulators for 6×16) while streaming packed A and B.
-const (
-	mr = 6
-	nr = 16
-)
+// impl is one way of running the packed GEMM: a micro-kernel and the tile
+// and cache blocking tuned for it. The tile (mr×nr) fixes the packed layout,
+// so packing, edge handling and the parallel split all read it from here
+// rather than from constants.
+type impl struct {
+	name   string
+	kernel kernelFunc
+	mr, nr int // register tile of the kernel
+	// Cache blocking: a kc×nr micro-panel of B stays in L1 while the
+	// kernel sweeps an mc×kc block of A held in L2; the kc×nc block of B
+	// lives in L3. mc is a multiple of mr, nc of nr.
+	mc, kc, nc int
+}
 
-// Cache blocking, tuned on Zen 3/4 (32 KiB L1d, 512 KiB–1 MiB L2 per core,
-// shared L3). A kc×nr micro-panel of B (16 KiB) stays in L1 while the kernel
-// sweeps an mc×kc block of A (144 KiB) that stays in L2; the kc×nc block of B
-// (3 MiB) lives in L3.
+// maxTile bounds mr·nr over all kernels (the edge-tile scratch size).
+const maxTile = 12 * 32
+
+// The built-in implementations, fastest first. Blocking was tuned on Zen 4
+// (32 KiB L1d, 1 MiB L2 per core, shared L3).
 var (
-	blockMC = 144 // multiple of mr
-	blockKC = 256
-	blockNC = 3072 // multiple of nr
+	// 6×16 tile in 12 YMM accumulators: a 256-deep B micro-panel is 16 KiB
+	// (half of L1), the 144×256 A block 144 KiB.
+	implAVX2Desc = &impl{name: implAVX2, kernel: kernelAVX2, mr: 6, nr: 16, mc: 144, kc: 256, nc: 3072}
+	// 12×32 tile in 24 ZMM accumulators (see kernel512_amd64.s). A B
+	// micro-panel is 128 bytes per depth step, so kc = 192 keeps it at
+	// 24 KiB of L1; the 384×192 A block is 288 KiB of L2.
+	implAVX512Desc = &impl{name: implAVX512, kernel: kernelAVX512, mr: 12, nr: 32, mc: 384, kc: 192, nc: 3072}
+	// The pure-Go kernel keeps the AVX2 layout so the two are easy to
+	// compare.
+	implGenericDesc = &impl{name: implGeneric, kernel: kernelGeneric, mr: genericMR, nr: genericNR, mc: 144, kc: 256, nc: 3072}
 )
 
 // Below this many multiply-adds a GEMM runs on one goroutine: waking a second
@@ -40,15 +56,17 @@ const batchSerialMaxMNK = 1 << 24
 // row-major with stride ldc. beta == 0 must not read c.
 type kernelFunc func(k int, a, b, c []float32, ldc int, alpha, beta float32)
 
+// Names accepted by CRSC_GEMM and reported by Impl.
 const (
 	implGeneric  = "generic"
 	implAVX2     = "avx2"
+	implAVX512   = "avx512"
 	implOpenBLAS = "openblas"
 )
 
 var (
 	implName   string
-	implKernel kernelFunc
+	implCur    *impl // nil when implBLAS is set
 	implBLAS   *BLAS
 	numThreads atomic.Int64
 )
@@ -58,26 +76,45 @@ func init() {
 	setImpl(os.Getenv("CRSC_GEMM"))
 }
 
-// setImpl picks the implementation: "" means the fastest built-in kernel,
-// "generic" forces the pure-Go kernel, "openblas" uses OpenBLAS if it loads.
-// Anything unavailable falls back to the best built-in kernel, so a bad
-// environment variable can slow a program down but never break it.
+// builtinImpls lists the built-in implementations this CPU can run, fastest
+// first; the last is always the pure-Go one.
+func builtinImpls() []*impl {
+	var l []*impl
+	if haveAVX512 {
+		l = append(l, implAVX512Desc)
+	}
+	if haveAVX2 {
+		l = append(l, implAVX2Desc)
+	}
+	return append(l, implGenericDesc)
+}
+
+// setImpl picks the implementation: "" means the fastest built-in kernel;
+// "avx512", "avx2" and "generic" force that kernel; "openblas" uses
+// OpenBLAS if it loads. Anything unavailable falls back to the fastest
+// built-in kernel, so a bad environment variable can slow a program down but
+// never break it. It must not run concurrently with Sgemm.
 func setImpl(name string) {
 	implBLAS = nil
 	if name == implOpenBLAS {
 		if bl, err := OpenBLAS(); err == nil {
-			implName, implKernel, implBLAS = implOpenBLAS, nil, bl
+			bl.SetThreads(Threads())
+			implName, implCur, implBLAS = implOpenBLAS, nil, bl
 			return
 		}
 	}
-	if name != implGeneric && haveAVX2 {
-		implName, implKernel = implAVX2, kernelAVX2
-		return
+	avail := builtinImpls()
+	implCur = avail[0]
+	for _, im := range avail {
+		if im.name == name {
+			implCur = im
+		}
 	}
-	implName, implKernel = implGeneric, kernelGeneric
+	implName = implCur.name
 }
 
-// Impl reports what Sgemm currently uses: "avx2", "generic" or "openblas".
+// Impl reports what Sgemm currently uses: "avx512", "avx2", "generic" or
+// "openblas".
 func Impl() string { return implName }
 
 // SetThreads sets how many goroutines one Sgemm call (or one SgemmBatched
@@ -105,7 +142,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	g := gemmArgs{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}
-	g.run(Threads(), implKernel)
+	g.run(Threads(), implCur)
 }
 
 // SgemmBatched runs batch independent GEMMs with the same shape; matrix i of
@@ -137,7 +174,7 @@ func SgemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	if threads < 2 || batch < 2 || strideC == 0 || m*n*k >= batchSerialMaxMNK {
 		for i := range batch {
 			g := at(i)
-			g.run(threads, implKernel)
+			g.run(threads, implCur)
 		}
 		return
 	}
@@ -151,7 +188,7 @@ func SgemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 				return
 			}
 			g := at(i)
-			g.run(1, implKernel)
+			g.run(1, implCur)
 		}
 	}
 	var wg sync.WaitGroup
@@ -228,14 +265,13 @@ type gemmArgs struct {
 	ldc            int
 }
 
-// run spreads one GEMM over goroutines by cutting C into one slab per
-// goroutine along its larger dimension; each slab is an independent GEMM with
-// its own packing buffers. The operand that is not split gets packed once per
-// goroutine, which costs a few percent at most for the shapes worth
-// splitting, and in exchange the goroutines never wait for each other. (A
-// shared packed B behind a barrier measured slower on a busy 2-core machine:
-// one descheduled goroutine stalls every other at each barrier.)
-func (g *gemmArgs) run(threads int, kern kernelFunc) {
+// run spreads one GEMM over goroutines. Each goroutine gets an independent
+// sub-GEMM with its own packing buffers, so they never wait for each other
+// (a shared packed B behind a barrier measured slower on a busy 2-core
+// machine: one descheduled goroutine stalls every other at each barrier).
+// The price is that an operand not cut by the split is packed once per
+// goroutine, so the split is chosen to pack the least (see splitPlan).
+func (g *gemmArgs) run(threads int, im *impl) {
 	if g.m == 0 || g.n == 0 {
 		return
 	}
@@ -243,29 +279,145 @@ func (g *gemmArgs) run(threads int, kern kernelFunc) {
 		scaleC(g.m, g.n, g.beta, g.c, g.ldc)
 		return
 	}
-	mPanels, nPanels := ceilDiv(g.m, mr), ceilDiv(g.n, nr)
 	if g.m*g.n*g.k < parallelMinMNK {
 		threads = 1
 	}
-	threads = min(threads, max(mPanels, nPanels))
+	mPanels, nPanels, kBlocks := ceilDiv(g.m, im.mr), ceilDiv(g.n, im.nr), ceilDiv(g.k, im.kc)
+	threads = min(threads, max(mPanels, nPanels, kBlocks))
 	if threads <= 1 {
-		g.serial(0, g.m, 0, g.n, kern)
+		g.serial(0, g.m, 0, g.n, im)
 		return
 	}
-	slab := func(t int) {
-		if mPanels >= nPanels {
-			g.serial(split(g.m, mPanels, mr, t, threads), split(g.m, mPanels, mr, t+1, threads), 0, g.n, kern)
-		} else {
-			g.serial(0, g.m, split(g.n, nPanels, nr, t, threads), split(g.n, nPanels, nr, t+1, threads), kern)
+	g.runSplit(threads, im, g.splitPlan(threads, im))
+}
+
+// runSplit runs the GEMM on up to threads goroutines with the given split.
+func (g *gemmArgs) runSplit(threads int, im *impl, how splitKind) {
+	mPanels, nPanels, kBlocks := ceilDiv(g.m, im.mr), ceilDiv(g.n, im.nr), ceilDiv(g.k, im.kc)
+	var part func(t int)
+	switch how {
+	case splitM:
+		threads = min(threads, mPanels)
+		part = func(t int) {
+			g.serial(split(g.m, mPanels, im.mr, t, threads), split(g.m, mPanels, im.mr, t+1, threads), 0, g.n, im)
 		}
+	case splitN:
+		threads = min(threads, nPanels)
+		part = func(t int) {
+			g.serial(0, g.m, split(g.n, nPanels, im.nr, t, threads), split(g.n, nPanels, im.nr, t+1, threads), im)
+		}
+	case splitK:
+		g.runSplitK(min(threads, kBlocks), im)
+		return
 	}
 	var wg sync.WaitGroup
 	for t := 1; t < threads; t++ {
-		wg.Go(func() { slab(t) })
+		wg.Go(func() { part(t) })
 	}
-	slab(0)
+	part(0)
 	wg.Wait()
 }
+
+type splitKind int
+
+const (
+	splitM splitKind = iota // slabs of rows of C; B packed by every goroutine
+	splitN                  // slabs of columns of C; A packed by every goroutine
+	splitK                  // slices of the depth, summed at the end
+)
+
+// splitKMaxMN caps the partial sums a depth split keeps: (threads-1) extra
+// m×n buffers. 1<<20 floats (4 MiB) covers 768×768 weight gradients, the
+// case that needs it, without growing the runtime's footprint much.
+const splitKMaxMN = 1 << 20
+
+// splitPlan estimates, per goroutine, how many elements each split packs
+// (packing is memory-bound and is what separates the splits; the
+// multiply-adds are the same) and picks the cheapest. A is re-packed for
+// every nc-wide column block, B once. Splitting the depth packs only a
+// share of each operand but pays for writing and summing m×n partials.
+func (g *gemmArgs) splitPlan(threads int, im *impl) splitKind {
+	t := float64(threads)
+	m, n, k := float64(g.m), float64(g.n), float64(g.k)
+	aPasses := func(cols float64) float64 { return math.Ceil(cols / float64(im.nc)) }
+	costM := m/t*k*aPasses(n) + k*n
+	costN := m*k*aPasses(n/t) + k*n/t
+	best, cost := splitM, costM
+	if costN < cost {
+		best, cost = splitN, costN
+	}
+	if g.m*g.n <= splitKMaxMN && g.k >= threads*im.kc {
+		// The reduction reads a partial and reads and writes C: about
+		// 3·m·n/t element moves per goroutine beyond the packing.
+		costK := m*k/t*aPasses(n) + k*n/t + 3*m*n/t
+		if costK < cost {
+			best = splitK
+		}
+	}
+	return best
+}
+
+// runSplitK cuts the depth into one slice per goroutine, on kc boundaries so
+// no goroutine packs a ragged block. Goroutine 0 accumulates straight into C
+// with the caller's beta; the others write alpha·A_t·B_t into pooled m×n
+// buffers, which are then added into C with the rows split across
+// goroutines.
+func (g *gemmArgs) runSplitK(threads int, im *impl) {
+	kBlocks := ceilDiv(g.k, im.kc)
+	parts := make([]*partialBuf, threads-1)
+	var wg sync.WaitGroup
+	for t := range threads {
+		k0, k1 := split(g.k, kBlocks, im.kc, t, threads), split(g.k, kBlocks, im.kc, t+1, threads)
+		sub := *g
+		sub.k = k1 - k0
+		if g.transA {
+			sub.a = g.a[k0*g.lda:]
+		} else {
+			sub.a = g.a[k0:]
+		}
+		if g.transB {
+			sub.b = g.b[k0:]
+		} else {
+			sub.b = g.b[k0*g.ldb:]
+		}
+		if t > 0 {
+			pb := partialPool.Get().(*partialBuf)
+			pb.c = grow(pb.c, g.m*g.n)
+			parts[t-1] = pb
+			sub.c, sub.ldc, sub.beta = pb.c, g.n, 0
+		}
+		if t == threads-1 {
+			sub.serial(0, sub.m, 0, sub.n, im)
+			break
+		}
+		wg.Go(func() { sub.serial(0, sub.m, 0, sub.n, im) })
+	}
+	wg.Wait()
+	reduce := func(t int) {
+		for i := g.m * t / threads; i < g.m*(t+1)/threads; i++ {
+			dst := g.c[i*g.ldc : i*g.ldc+g.n]
+			for _, p := range parts {
+				src := p.c[i*g.n : i*g.n+g.n]
+				for j := range dst {
+					dst[j] += src[j]
+				}
+			}
+		}
+	}
+	for t := 1; t < threads; t++ {
+		wg.Go(func() { reduce(t) })
+	}
+	reduce(0)
+	wg.Wait()
+	for _, p := range parts {
+		partialPool.Put(p)
+	}
+}
+
+// partialBuf holds one goroutine's partial product in a depth split.
+type partialBuf struct{ c []float32 }
+
+var partialPool = sync.Pool{New: func() any { return new(partialBuf) }}
 
 // split returns where part t of parts starts when n elements, grouped into
 // panels of width w, are divided evenly by whole panels.
@@ -278,7 +430,7 @@ func split(n, panels, w, t, parts int) int {
 // allocation in a training loop.
 type packBuffers struct {
 	a, b []float32
-	tile [mr * nr]float32 // scratch for edge tiles
+	tile [maxTile]float32 // scratch for edge tiles
 }
 
 var packPool = sync.Pool{New: func() any { return new(packBuffers) }}
@@ -293,23 +445,27 @@ func grow(s []float32, n int) []float32 {
 // serial computes rows [i0,i1) × columns [j0,j1) of C on the calling
 // goroutine with the classic GotoBLAS loop nest: jc (nc columns) → pc (kc
 // depth, B packed) → ic (mc rows, A packed) → micro-kernel tiles.
-func (g *gemmArgs) serial(i0, i1, j0, j1 int, kern kernelFunc) {
+func (g *gemmArgs) serial(i0, i1, j0, j1 int, im *impl) {
 	if i0 >= i1 || j0 >= j1 {
 		return
 	}
-	kcMax := min(blockKC, g.k)
+	if g.k == 0 {
+		scaleC(i1-i0, j1-j0, g.beta, g.c[i0*g.ldc+j0:], g.ldc)
+		return
+	}
+	kcMax := min(im.kc, g.k)
 	bufs := packPool.Get().(*packBuffers)
-	bufs.a = grow(bufs.a, min(blockMC, roundUp(i1-i0, mr))*kcMax)
-	bufs.b = grow(bufs.b, kcMax*min(blockNC, roundUp(j1-j0, nr)))
-	for jc := j0; jc < j1; jc += blockNC {
-		nc := min(blockNC, j1-jc)
-		for pc := 0; pc < g.k; pc += blockKC {
-			kc := min(blockKC, g.k-pc)
-			g.packB(pc, jc, kc, nc, bufs.b)
-			for ic := i0; ic < i1; ic += blockMC {
-				mc := min(blockMC, i1-ic)
-				g.packA(ic, pc, mc, kc, bufs.a)
-				g.macroKernel(ic, jc, pc, mc, nc, kc, bufs.a, bufs.b, &bufs.tile, kern)
+	bufs.a = grow(bufs.a, min(im.mc, roundUp(i1-i0, im.mr))*kcMax)
+	bufs.b = grow(bufs.b, kcMax*min(im.nc, roundUp(j1-j0, im.nr)))
+	for jc := j0; jc < j1; jc += im.nc {
+		nc := min(im.nc, j1-jc)
+		for pc := 0; pc < g.k; pc += im.kc {
+			kc := min(im.kc, g.k-pc)
+			g.packB(pc, jc, kc, nc, im.nr, bufs.b)
+			for ic := i0; ic < i1; ic += im.mc {
+				mc := min(im.mc, i1-ic)
+				g.packA(ic, pc, mc, kc, im.mr, bufs.a)
+				g.macroKernel(ic, jc, pc, mc, nc, kc, bufs.a, bufs.b, bufs.tile[:], im)
 			}
 		}
 	}
@@ -319,13 +475,14 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int, kern kernelFunc) {
 // macroKernel multiplies a packed mc×kc block of A by a packed kc×nc block of
 // B into C[ic:ic+mc, jc:jc+nc]. The jr loop is outside so one B micro-panel
 // stays in L1 while all A micro-panels of the block stream past it from L2.
-func (g *gemmArgs) macroKernel(ic, jc, pc, mc, nc, kc int, pa, pb []float32, tmp *[mr * nr]float32, kern kernelFunc) {
+func (g *gemmArgs) macroKernel(ic, jc, pc, mc, nc, kc int, pa, pb, tmp []float32, im *impl) {
 	// Only the first slice of k applies the caller's beta; later ones add
 	// onto what the first wrote.
 	beta := g.beta
 	if pc > 0 {
 		beta = 1
 	}
+	mr, nr, kern := im.mr, im.nr, im.kernel
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		bp := pb[jr*kc : (jr+nr)*kc]
@@ -340,7 +497,7 @@ func (g *gemmArgs) macroKernel(ic, jc, pc, mc, nc, kc int, pa, pb []float32, tmp
 			// Edge tile: the packed panels are zero-padded, so the kernel
 			// can compute a full tile into scratch; only the valid part
 			// is merged into C.
-			kern(kc, ap, bp, tmp[:], nr, g.alpha, 0)
+			kern(kc, ap, bp, tmp, nr, g.alpha, 0)
 			for i := range rows {
 				dst := g.c[off+i*g.ldc : off+i*g.ldc+cols]
 				src := tmp[i*nr : i*nr+cols]

@@ -1,9 +1,16 @@
 package gemm
 
+// Tile of the pure-Go kernel: the AVX2 kernel's layout.
+const (
+	genericMR = 6
+	genericNR = 16
+)
+
 // kernelGeneric is the portable micro-kernel with the same contract as the
 // assembly one. It is the only kernel off amd64 and the reference the
 // assembly is tested against; CRSC_GEMM=generic forces it.
 func kernelGeneric(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	const mr, nr = genericMR, genericNR
 	var acc [mr][nr]float32
 	a = a[:k*mr]
 	b = b[:k*nr]

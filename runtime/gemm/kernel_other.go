@@ -2,7 +2,13 @@
 
 package gemm
 
-const haveAVX2 = false
+const (
+	haveAVX2   = false
+	haveAVX512 = false
+)
 
-// kernelAVX2 is never selected when haveAVX2 is false.
-var kernelAVX2 kernelFunc = kernelGeneric
+// The assembly kernels are never selected when their have* flag is false.
+var (
+	kernelAVX2   kernelFunc = kernelGeneric
+	kernelAVX512 kernelFunc = kernelGeneric
+)

@@ -5,29 +5,27 @@ package gemm
 // matter how the caller's matrix is laid out or transposed. That is what makes
 // all four NN/NT/TN/TT forms run at the same speed: the transpose is paid
 // once per block here, O(m·k + k·n), instead of inside the O(m·n·k) loop.
+//
+// Short copies avoid copy(): a memmove call per few dozen bytes costs more
+// than the copy itself (see copy32).
 
 // packA stores rows [ic,ic+mc) × depth [pc,pc+kc) of op(A) as micro-panels of
 // mr rows; within a panel, element (i, p) is at p*mr+i. Rows past mc are
 // zero so edge tiles can run the full kernel.
-func (g *gemmArgs) packA(ic, pc, mc, kc int, dst []float32) {
+func (g *gemmArgs) packA(ic, pc, mc, kc, mr int, dst []float32) {
 	if g.transA {
-		g.packAT(ic, pc, mc, kc, dst)
+		g.packAT(ic, pc, mc, kc, mr, dst)
 		return
 	}
 	for ir := 0; ir < mc; ir += mr {
 		rows := min(mr, mc-ir)
 		panel := dst[ir*kc : ir*kc+mr*kc]
-		if rows == mr {
-			base := (ic+ir)*g.lda + pc
-			r0 := g.a[base : base+kc]
-			r1 := g.a[base+g.lda : base+g.lda+kc]
-			r2 := g.a[base+2*g.lda : base+2*g.lda+kc]
-			r3 := g.a[base+3*g.lda : base+3*g.lda+kc]
-			r4 := g.a[base+4*g.lda : base+4*g.lda+kc]
-			r5 := g.a[base+5*g.lda : base+5*g.lda+kc]
-			for p := range kc {
-				d := (*[mr]float32)(panel[p*mr:])
-				d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+		if rows == mr && mr%6 == 0 {
+			// Interleave six rows at a time: six read streams and one
+			// write stream keep the loads independent and the loop
+			// body free of bounds checks.
+			for i0 := 0; i0 < mr; i0 += 6 {
+				g.packA6(ic+ir+i0, pc, kc, panel[i0:], mr)
 			}
 			continue
 		}
@@ -42,19 +40,44 @@ func (g *gemmArgs) packA(ic, pc, mc, kc int, dst []float32) {
 	}
 }
 
+// packA6 copies depth [pc,pc+kc) of rows [i,i+6) of A into dst[p*stride+r].
+func (g *gemmArgs) packA6(i, pc, kc int, dst []float32, stride int) {
+	base := i*g.lda + pc
+	r0 := g.a[base : base+kc]
+	r1 := g.a[base+g.lda : base+g.lda+kc]
+	r2 := g.a[base+2*g.lda : base+2*g.lda+kc]
+	r3 := g.a[base+3*g.lda : base+3*g.lda+kc]
+	r4 := g.a[base+4*g.lda : base+4*g.lda+kc]
+	r5 := g.a[base+5*g.lda : base+5*g.lda+kc]
+	_ = dst[(kc-1)*stride+5]
+	for p := range kc {
+		d := (*[6]float32)(dst[p*stride:])
+		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+	}
+}
+
 // packAT is packA for transA, where op(A)(i,p) = A(p,i): each depth step is
 // a contiguous run of a stored row, so rows are read front to back once
 // (friendly to the prefetcher) and dealt out mr values per panel.
-func (g *gemmArgs) packAT(ic, pc, mc, kc int, dst []float32) {
+func (g *gemmArgs) packAT(ic, pc, mc, kc, mr int, dst []float32) {
 	full := mc / mr * mr
 	for p := range kc {
 		src := g.a[(pc+p)*g.lda+ic:]
 		src = src[:mc]
-		for ir := 0; ir < full; ir += mr {
-			// Element-wise on purpose: copy() and array assignment
-			// both become a memmove call per 24 bytes.
-			d, s := (*[mr]float32)(dst[ir*kc+p*mr:]), (*[mr]float32)(src[ir:])
-			d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+		out := dst[p*mr:]
+		switch mr {
+		case 12:
+			for ir := 0; ir < full; ir += 12 {
+				copy12(out[ir*kc:], src[ir:])
+			}
+		case 6:
+			for ir := 0; ir < full; ir += 6 {
+				copy6(out[ir*kc:], src[ir:])
+			}
+		default:
+			for ir := 0; ir < full; ir += mr {
+				copy(out[ir*kc:ir*kc+mr], src[ir:ir+mr])
+			}
 		}
 		if full < mc {
 			d := dst[full*kc+p*mr : full*kc+p*mr+mr]
@@ -67,40 +90,102 @@ func (g *gemmArgs) packAT(ic, pc, mc, kc int, dst []float32) {
 // packB stores depth [pc,pc+kc) × columns [jc,jc+nc) of op(B) as
 // micro-panels of nr columns; within a panel, element (p, j) is at p*nr+j.
 // Columns past nc are zero.
-func (g *gemmArgs) packB(pc, jc, kc, nc int, dst []float32) {
+func (g *gemmArgs) packB(pc, jc, kc, nc, nr int, dst []float32) {
+	if g.transB {
+		g.packBT(pc, jc, kc, nc, nr, dst)
+		return
+	}
+	// op(B)(p,j) = B(p,j). Walk the block row by row, so the source is
+	// read front to back (one prefetchable stream, not kc rows per panel)
+	// and each stored row is dealt out nr values per panel.
+	full := nc / nr * nr
+	for p := range kc {
+		row := g.b[(pc+p)*g.ldb+jc:]
+		row = row[:nc]
+		out := dst[p*nr:]
+		switch nr {
+		case 32:
+			for jr := 0; jr < full; jr += 32 {
+				copy32(out[jr*kc:], row[jr:])
+			}
+		case 16:
+			for jr := 0; jr < full; jr += 16 {
+				copy16(out[jr*kc:], row[jr:])
+			}
+		default:
+			for jr := 0; jr < full; jr += nr {
+				copy(out[jr*kc:jr*kc+nr], row[jr:jr+nr])
+			}
+		}
+		if full < nc {
+			d := out[full*kc : full*kc+nr]
+			n := copy(d, row[full:])
+			clear(d[n:])
+		}
+	}
+}
+
+// copy32 … copy6 copy one micro-panel row. As fixed-size array assignments
+// through a local they compile to inline vector moves, where copy() or a
+// direct array assignment (the compiler cannot rule out overlap) would call
+// memmove each time.
+func copy32(dst, src []float32) {
+	v := *(*[32]float32)(src)
+	*(*[32]float32)(dst) = v
+}
+
+func copy16(dst, src []float32) {
+	v := *(*[16]float32)(src)
+	*(*[16]float32)(dst) = v
+}
+
+func copy12(dst, src []float32) {
+	v := *(*[12]float32)(src)
+	*(*[12]float32)(dst) = v
+}
+
+func copy6(dst, src []float32) {
+	v := *(*[6]float32)(src)
+	*(*[6]float32)(dst) = v
+}
+
+// packBT is packB for transB, where op(B)(p,j) = B(j,p): each stored row is
+// a column of the panel. Eight rows are read side by side and written as
+// eight consecutive floats per depth step, so every store fills part of one
+// cache line instead of one element per line as a row-at-a-time scatter
+// would.
+func (g *gemmArgs) packBT(pc, jc, kc, nc, nr int, dst []float32) {
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		panel := dst[jr*kc : jr*kc+nr*kc]
-		if !g.transB {
-			// op(B)(p,j) = B(p,j): each depth step is one contiguous copy.
-			if cols == nr {
-				for p := range kc {
-					// Element-wise: copy() would call memmove per 64 bytes.
-					d, s := (*[nr]float32)(panel[p*nr:]), (*[nr]float32)(g.b[(pc+p)*g.ldb+jc+jr:])
-					for j := range nr {
-						d[j] = s[j]
-					}
+		if cols < nr || nr%8 != 0 {
+			clear(panel)
+			for j := range cols {
+				src := g.b[(jc+jr+j)*g.ldb+pc:]
+				src = src[:kc]
+				for p, v := range src {
+					panel[p*nr+j] = v
 				}
-				continue
-			}
-			for p := range kc {
-				src := g.b[(pc+p)*g.ldb+jc+jr:]
-				d := panel[p*nr : p*nr+nr]
-				copy(d, src[:cols])
-				clear(d[cols:])
 			}
 			continue
 		}
-		// op(B)(p,j) = B(j,p): read each stored row once, scatter it down
-		// a column of the panel (the panel is small enough to sit in L1).
-		if cols < nr {
-			clear(panel)
-		}
-		for j := range cols {
-			src := g.b[(jc+jr+j)*g.ldb+pc:]
-			src = src[:kc]
-			for p, v := range src {
-				panel[p*nr+j] = v
+		for j0 := 0; j0 < nr; j0 += 8 {
+			base := (jc+jr+j0)*g.ldb + pc
+			ld := g.ldb
+			r0 := g.b[base : base+kc]
+			r1 := g.b[base+ld : base+ld+kc]
+			r2 := g.b[base+2*ld : base+2*ld+kc]
+			r3 := g.b[base+3*ld : base+3*ld+kc]
+			r4 := g.b[base+4*ld : base+4*ld+kc]
+			r5 := g.b[base+5*ld : base+5*ld+kc]
+			r6 := g.b[base+6*ld : base+6*ld+kc]
+			r7 := g.b[base+7*ld : base+7*ld+kc]
+			out := panel[j0:]
+			_ = out[(kc-1)*nr+7]
+			for p := range kc {
+				d := (*[8]float32)(out[p*nr:])
+				d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+				d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
 			}
 		}
 	}
