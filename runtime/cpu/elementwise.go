@@ -127,6 +127,10 @@ func unaryF32(op unaryOp, dst, x []float32) bool {
 		for i, v := range x {
 			dst[i] = exp32(v)
 		}
+	case opTanh:
+		for i, v := range x {
+			dst[i] = tanh32(v)
+		}
 	default:
 		return false
 	}
@@ -250,15 +254,22 @@ func geluKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 			}
 			out := ctx.newTensor(ir.Float32, ins[0].Shape)
 			x := ins[0].F32
-			parallelFor(ctx, len(x), len(x), func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					out.F32[i] = 0.5 * x[i] * (1 + erf32(x[i]*(1/math.Sqrt2)))
-				}
-			})
+			// Work ×8: an erf costs about that many adds, and a
+			// 32K-element tensor is worth both threads.
+			parallelFor(ctx, len(x), 8*len(x), func(lo, hi int) { geluErf(out.F32[lo:hi], x[lo:hi]) })
 			return []*ir.Tensor{out}, nil
 		}
 		return floatUnary(ctx, n, ins, func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) })
 	case "tanh":
+		if len(ins) > 0 && ins[0] != nil && ins[0].DType == ir.Float32 {
+			if err := checkData(n, ins[0]); err != nil {
+				return nil, err
+			}
+			out := ctx.newTensor(ir.Float32, ins[0].Shape)
+			x := ins[0].F32
+			parallelFor(ctx, len(x), 8*len(x), func(lo, hi int) { geluTanh(out.F32[lo:hi], x[lo:hi]) })
+			return []*ir.Tensor{out}, nil
+		}
 		return floatUnary(ctx, n, ins, func(x float64) float64 {
 			return 0.5 * x * (1 + math.Tanh(sqrt2OverPi*(x+0.044715*x*x*x)))
 		})

@@ -41,12 +41,8 @@ func geluGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 	const invSqrt2, invSqrt2Pi = 1 / math.Sqrt2, 0.3989422804014327
 	switch x.DType {
 	case ir.Float32:
-		parallelFor(ctx, len(x.F32), len(x.F32), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				v := x.F32[i]
-				cdf := 0.5 * (1 + erf32(v*invSqrt2))
-				out.F32[i] = dy.F32[i] * (cdf + v*exp32(-0.5*v*v)*invSqrt2Pi)
-			}
+		parallelFor(ctx, len(x.F32), 8*len(x.F32), func(lo, hi int) {
+			geluErfGrad(out.F32[lo:hi], dy.F32[lo:hi], x.F32[lo:hi])
 		})
 	case ir.Float64:
 		parallelFor(ctx, len(x.F64), len(x.F64), func(lo, hi int) {

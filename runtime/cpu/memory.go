@@ -219,13 +219,7 @@ func dropoutMaskGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor
 
 // redrawDropout writes out[i] = x[i]*s where the forward kept element i.
 func redrawDropout[T float](ctx *Ctx, x, out []T, s T, seed, step, stream uint64, r32 float32) {
-	parallelFor(ctx, len(x), len(x)*8, func(lo, hi int) {
-		rng.Fill(seed, step, stream, lo, hi, func(i int, u float32) {
-			if u >= r32 {
-				out[i] = x[i] * s
-			}
-		})
-	})
+	applyDropout(ctx, x, out, nil, s, seed, step, stream, r32)
 }
 
 // normParams describes the normalized block of a norm node: X (or Y)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"crsc/ir"
+	"crsc/runtime/rng"
 )
 
 // The memory-saving ops must be drop-in replacements: each is checked
@@ -635,5 +636,30 @@ func TestMemoryInfer(t *testing.T) {
 	bad.Domain = crscDomain
 	if err := ir.InferNode(bad); err == nil || !strings.Contains(err.Error(), "bad_rms") {
 		t.Errorf("RMSNormalization axis 3 of rank 3: %v", err)
+	}
+}
+
+// dropoutKeep must draw exactly rng's bits (the GPU backend reproduces
+// them): every offset, odd lengths, both halves of a 64-bit block index.
+func TestDropoutKeepMatchesRng(t *testing.T) {
+	for _, c := range []struct {
+		seed, step, stream uint64
+		lo, n              int
+		ratio              float32
+	}{
+		{0, 0, 0, 0, 1, 0.5},
+		{7, 3, rng.StreamOf("drop"), 0, 1027, 0.1},
+		{1 << 40, 1<<33 + 5, rng.StreamOf("x"), 4 << 20, 9, 0.9},
+		{^uint64(0), ^uint64(0), ^uint64(0), 1 << 34, 64, 0.3},
+		{42, 1, 2, 8, 13, 1},
+		{42, 1, 2, 8, 13, 0},
+	} {
+		keep := make([]bool, c.n)
+		dropoutKeep(keep, c.seed, c.step, c.stream, c.lo, c.ratio)
+		for j, k := range keep {
+			if want := rng.Uniform(c.seed, c.step, c.stream, uint64(c.lo+j)) >= c.ratio; k != want {
+				t.Fatalf("%+v: keep[%d] = %v, want %v", c, j, k, want)
+			}
+		}
 	}
 }

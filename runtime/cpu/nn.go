@@ -63,7 +63,8 @@ func softmaxLayout(n *ir.Node, shape []int) (outer, dim, inner int, err error) {
 }
 
 // softmaxRows32 is the attention case: contiguous float32 rows, exp in
-// float32 (the sum is still accumulated in float64).
+// float32 (expShift: AVX-512 when available, the sum then in float32
+// lanes; else exp32 with the sum in float64).
 func softmaxRows32(ctx *Ctx, x, out []float32, rows, dim int) {
 	parallelFor(ctx, rows, rows*dim, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -72,13 +73,7 @@ func softmaxRows32(ctx *Ctx, x, out []float32, rows, dim int) {
 			for _, v := range row {
 				m = max(m, v)
 			}
-			s := 0.0
-			for j, v := range row {
-				e := exp32(v - m)
-				o[j] = e
-				s += float64(e)
-			}
-			inv := float32(1 / s)
+			inv := float32(1 / expShift(o, row, m))
 			for j := range o {
 				o[j] *= inv
 			}
@@ -253,28 +248,18 @@ func dropoutKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	}
 	stream := rng.StreamOf(n.Name)
 	r32 := float32(ratio)
-	parallelFor(ctx, len(mask.Bool), len(mask.Bool)*8, func(lo, hi int) {
-		rng.Fill(seed, step, stream, lo, hi, func(i int, u float32) { mask.Bool[i] = u >= r32 })
-	})
 	scale := 0.0
 	if ratio < 1 {
 		scale = 1 / (1 - ratio)
 	}
 	out := ctx.newTensor(x.DType, x.Shape)
+	// Mask and output in one parallel pass, with the same rounding of the
+	// scale as before (float32(scale) for float32 data).
 	switch storage(x.DType) {
 	case ir.Float32:
-		s := float32(scale)
-		for i, keep := range mask.Bool {
-			if keep {
-				out.F32[i] = x.F32[i] * s
-			}
-		}
+		applyDropout(ctx, x.F32, out.F32, mask.Bool, float32(scale), seed, step, stream, r32)
 	case ir.Float64:
-		for i, keep := range mask.Bool {
-			if keep {
-				out.F64[i] = x.F64[i] * scale
-			}
-		}
+		applyDropout(ctx, x.F64, out.F64, mask.Bool, scale, seed, step, stream, r32)
 	default:
 		return nil, errf(n, "unsupported dtype %v (want float)", x.DType)
 	}

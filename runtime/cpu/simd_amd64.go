@@ -1,0 +1,52 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
+
+// hasAVX512 reports the AVX-512 subsets simd_amd64.s uses: F for the
+// arithmetic, BW+VL for VPMOVM2B (Dropout's byte mask), DQ for
+// VEXTRACTF32X8 (the softmax row sum). x/sys/cpu also checks that the OS
+// saves the ZMM and mask registers.
+var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ
+
+// useAVX512 selects the assembly kernels. CRSC_SIMD=off forces the pure-Go
+// fallbacks (to compare the two, or to rule the assembly out when chasing
+// a numerical difference); tests flip it to cover both paths.
+var useAVX512 = hasAVX512 && os.Getenv("CRSC_SIMD") != "off"
+
+// The kernels below are in simd_amd64.s. Each handles any n (a masked
+// final vector covers the last n%16 elements), so every element goes
+// through the same instructions whatever slice of a tensor a thread gets.
+
+// geluErfAVX512 sets dst[i] = GELU(x[i]), exact (erf) form.
+//
+//go:noescape
+func geluErfAVX512(dst, x *float32, n int)
+
+// geluErfGradAVX512 sets dst[i] = dy[i]·GELU'(x[i]), exact form.
+//
+//go:noescape
+func geluErfGradAVX512(dst, dy, x *float32, n int)
+
+// geluTanhAVX512 sets dst[i] = GELU(x[i]), tanh form.
+//
+//go:noescape
+func geluTanhAVX512(dst, x *float32, n int)
+
+// expShiftAVX512 sets dst[i] = exp(x[i] − m) and returns their sum
+// (float32, 16 lanes added pairwise at the end).
+//
+//go:noescape
+func expShiftAVX512(dst, x *float32, n int, m float32) float32
+
+// dropoutAVX512 draws the Philox words of v's 4 blocks per 16 elements
+// (n a multiple of 16) and sets out[i] = x[i]·scale where
+// ToUniform(word) >= ratio, else +0; mask (may be nil) gets the keep bytes.
+//
+//go:noescape
+func dropoutAVX512(out, x *float32, mask *bool, n int, v *philoxVecs, ratio, scale float32)

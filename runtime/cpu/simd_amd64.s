@@ -1,0 +1,303 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX-512 forms of the float32 kernels in fastmath.go and philox.go. The
+// constants come from the Go array ·fm (fastmath.go), by byte offset
+// 4·index; see its comment for the layout. Broadcast memory operands
+// (.BCST) keep them out of registers except the clamp bounds, which sit
+// in Z28–Z31 because VMAXPS/VMINPS propagate a NaN only from their
+// second (register) operand.
+
+#define FM(i) ·fm+(4*(i))(SB)
+
+// Clamp bounds: Z30/Z31 = ∓4 for erf, Z28/Z29 = −104/89 for exp.
+#define LOADCLAMPS \
+	VBROADCASTSS FM(0), Z30;  \
+	VBROADCASTSS FM(1), Z31;  \
+	VBROADCASTSS FM(23), Z28; \
+	VBROADCASTSS FM(24), Z29
+
+// ERF sets p = erf(t) by erf32's rational form (t clamped in place; t2,
+// q scratch).
+#define ERF(t, t2, p, q) \
+	VMAXPS           t, Z30, t;     \
+	VMINPS           t, Z31, t;     \
+	VMULPS           t, t, t2;      \
+	VBROADCASTSS     FM(2), p;      \
+	VFMADD213PS.BCST FM(3), t2, p;  \
+	VFMADD213PS.BCST FM(4), t2, p;  \
+	VFMADD213PS.BCST FM(5), t2, p;  \
+	VFMADD213PS.BCST FM(6), t2, p;  \
+	VFMADD213PS.BCST FM(7), t2, p;  \
+	VFMADD213PS.BCST FM(8), t2, p;  \
+	VMULPS           t, p, p;       \
+	VBROADCASTSS     FM(9), q;      \
+	VFMADD213PS.BCST FM(10), t2, q; \
+	VFMADD213PS.BCST FM(11), t2, q; \
+	VFMADD213PS.BCST FM(12), t2, q; \
+	VFMADD213PS.BCST FM(13), t2, q; \
+	VDIVPS           q, p, p
+
+// EXP sets p = exp(x) as exp32 does (x clamped and reduced in place; n
+// scratch): n = round(x·log2e), r = x − n·ln2 in two parts, a degree-6
+// polynomial, and VSCALEFPS for the 2^n, which also yields the subnormal
+// results and +Inf past the range that exp32 handles with branches.
+#define EXP(x, n, p) \
+	VMAXPS           x, Z28, x;     \
+	VMINPS           x, Z29, x;     \
+	VMULPS.BCST      FM(14), x, n;  \
+	VRNDSCALEPS      $8, n, n;      \
+	VFNMADD231PS.BCST FM(15), n, x; \
+	VFNMADD231PS.BCST FM(16), n, x; \
+	VBROADCASTSS     FM(17), p;     \
+	VFMADD213PS.BCST FM(18), x, p;  \
+	VFMADD213PS.BCST FM(19), x, p;  \
+	VFMADD213PS.BCST FM(20), x, p;  \
+	VFMADD213PS.BCST FM(21), x, p;  \
+	VFMADD213PS.BCST FM(22), x, p;  \
+	VFMADD213PS.BCST FM(22), x, p;  \
+	VSCALEFPS        n, p, p
+
+// TAILMASK sets K1 to the low CX bits (1 ≤ CX ≤ 15).
+#define TAILMASK \
+	MOVL  $1, AX;  \
+	SHLL  CX, AX;  \
+	DECL  AX;      \
+	KMOVW AX, K1
+
+// GELU: Z1 = 0.5·x·(1 + erf(x/√2)) for x in Z0.
+#define GELU \
+	VMULPS.BCST FM(25), Z0, Z2; \
+	ERF(Z2, Z3, Z1, Z5);        \
+	VMULPS.BCST FM(26), Z0, Z6; \
+	VFMADD213PS Z6, Z6, Z1
+
+// func geluErfAVX512(dst, x *float32, n int)
+TEXT ·geluErfAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	LOADCLAMPS
+
+geluloop:
+	CMPQ    CX, $16
+	JLT     gelutail
+	VMOVUPS (SI), Z0
+	GELU
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     geluloop
+
+gelutail:
+	TESTQ     CX, CX
+	JZ        geludone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	GELU
+	VMOVUPS   Z1, K1, (DI)
+
+geludone:
+	VZEROUPPER
+	RET
+
+// GELUGRAD: Z1 = dy·(0.5 + 0.5·erf(x/√2) + x·exp(−x²/2)/√(2π)) for x in
+// Z0, dy in Z7.
+#define GELUGRAD \
+	VMULPS.BCST  FM(25), Z0, Z2; \
+	ERF(Z2, Z3, Z1, Z5);         \
+	VBROADCASTSS FM(26), Z6;     \
+	VFMADD213PS  Z6, Z6, Z1;     \
+	VMULPS       Z0, Z0, Z8;     \
+	VMULPS.BCST  FM(27), Z8, Z8; \
+	EXP(Z8, Z9, Z10);            \
+	VMULPS.BCST  FM(28), Z0, Z11; \
+	VFMADD231PS  Z11, Z10, Z1;   \
+	VMULPS       Z7, Z1, Z1
+
+// func geluErfGradAVX512(dst, dy, x *float32, n int)
+TEXT ·geluErfGradAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ dy+8(FP), DX
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+	LOADCLAMPS
+
+gradloop:
+	CMPQ    CX, $16
+	JLT     gradtail
+	VMOVUPS (SI), Z0
+	VMOVUPS (DX), Z7
+	GELUGRAD
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     gradloop
+
+gradtail:
+	TESTQ     CX, CX
+	JZ        graddone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DX), K1, Z7
+	GELUGRAD
+	VMOVUPS   Z1, K1, (DI)
+
+graddone:
+	VZEROUPPER
+	RET
+
+// GELUTANH: Z1 = x / (1 + exp(−2·√(2/π)·(x + 0.044715·x³))) for x in Z0,
+// which is 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+#define GELUTANH \
+	VMULPS           Z0, Z0, Z2;     \
+	VBROADCASTSS     FM(30), Z3;     \
+	VFMADD213PS.BCST FM(31), Z2, Z3; \
+	VMULPS           Z0, Z3, Z3;     \
+	EXP(Z3, Z4, Z5);                 \
+	VADDPS.BCST      FM(22), Z5, Z5; \
+	VDIVPS           Z5, Z0, Z1
+
+// func geluTanhAVX512(dst, x *float32, n int)
+TEXT ·geluTanhAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	LOADCLAMPS
+
+tanhloop:
+	CMPQ    CX, $16
+	JLT     tanhtail
+	VMOVUPS (SI), Z0
+	GELUTANH
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     tanhloop
+
+tanhtail:
+	TESTQ     CX, CX
+	JZ        tanhdone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	GELUTANH
+	VMOVUPS   Z1, K1, (DI)
+
+tanhdone:
+	VZEROUPPER
+	RET
+
+// func expShiftAVX512(dst, x *float32, n int, m float32) float32
+TEXT ·expShiftAVX512(SB), NOSPLIT, $0-36
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS m+24(FP), Z12
+	LOADCLAMPS
+	VXORPS       Z15, Z15, Z15
+
+exploop:
+	CMPQ    CX, $16
+	JLT     exptail
+	VMOVUPS (SI), Z0
+	VSUBPS  Z12, Z0, Z0
+	EXP(Z0, Z1, Z2)
+	VMOVUPS Z2, (DI)
+	VADDPS  Z2, Z15, Z15
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     exploop
+
+exptail:
+	TESTQ     CX, CX
+	JZ        expsum
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	VSUBPS    Z12, Z0, Z0
+	EXP(Z0, Z1, Z2)
+	VMOVUPS   Z2, K1, (DI)
+	VADDPS    Z2, Z15, K1, Z15
+
+expsum:
+	// Fold the 16 lane sums: 16 → 8 → 4 → 2 → 1.
+	VEXTRACTF32X8 $1, Z15, Y1
+	VADDPS        Y1, Y15, Y1
+	VEXTRACTF128  $1, Y1, X2
+	VADDPS        X2, X1, X1
+	VHADDPS       X1, X1, X1
+	VHADDPS       X1, X1, X1
+	VZEROUPPER
+	MOVSS         X1, ret+32(FP)
+	RET
+
+// ROUND is one Philox4x32 round on four blocks at once, each block's
+// counter words (x0, x1, x2, x3) in one 128-bit lane: VPMULUDQ multiplies
+// x0 by M0 and x2 by M1 (the even dwords, against Z1 = [M0, 0, M1, 0]),
+// giving [lo0, hi0, lo1, hi1]; VPSHUFD reorders that to [hi1, lo1, hi0,
+// lo0]; the three-way XOR (VPTERNLOGD 0x96) adds [x1, 0, x3, 0] (the
+// counter shifted down a dword per qword) and the round key [k0, 0, k1, 0].
+#define ROUND(src, dst, r) \
+	VPMULUDQ   Z1, src, dst;                 \
+	VPSHUFD    $0x1B, dst, dst;              \
+	VPSRLQ     $32, src, Z8;                 \
+	VPTERNLOGD $0x96, (192+64*(r))(R8), Z8, dst
+
+// func dropoutAVX512(out, x *float32, mask *bool, n int, v *philoxVecs, ratio, scale float32)
+TEXT ·dropoutAVX512(SB), NOSPLIT, $0-48
+	MOVQ         out+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         mask+16(FP), DX
+	MOVQ         n+24(FP), CX
+	MOVQ         v+32(FP), R8
+	VMOVDQU32    0(R8), Z0
+	VMOVDQU32    64(R8), Z1
+	VMOVDQU32    128(R8), Z2
+	VBROADCASTSS ratio+40(FP), Z3
+	VBROADCASTSS scale+44(FP), Z4
+	VBROADCASTSS FM(29), Z5
+
+droploop:
+	CMPQ CX, $16
+	JLT  dropdone
+	ROUND(Z0, Z6, 0)
+	ROUND(Z6, Z7, 1)
+	ROUND(Z7, Z6, 2)
+	ROUND(Z6, Z7, 3)
+	ROUND(Z7, Z6, 4)
+	ROUND(Z6, Z7, 5)
+	ROUND(Z7, Z6, 6)
+	ROUND(Z6, Z7, 7)
+	ROUND(Z7, Z6, 8)
+	ROUND(Z6, Z7, 9)
+
+	// keep = float32(w >> 8)·2^-24 >= ratio, exactly rng.ToUniform's
+	// value (both steps are exact in float32).
+	VPSRLD    $8, Z7, Z7
+	VCVTDQ2PS Z7, Z7
+	VMULPS    Z5, Z7, Z7
+	VCMPPS    $13, Z3, Z7, K1
+	VMULPS.Z  (SI), Z4, K1, Z9
+	VMOVUPS   Z9, (DI)
+	TESTQ     DX, DX
+	JZ        dropnomask
+	VPMOVM2B  K1, X10
+	VPABSB    X10, X10
+	VMOVDQU   X10, (DX)
+	ADDQ      $16, DX
+
+dropnomask:
+	VPADDD Z2, Z0, Z0
+	ADDQ   $64, SI
+	ADDQ   $64, DI
+	SUBQ   $16, CX
+	JMP    droploop
+
+dropdone:
+	VZEROUPPER
+	RET

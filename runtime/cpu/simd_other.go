@@ -1,0 +1,19 @@
+//go:build !amd64 || purego
+
+package cpu
+
+// Without the assembly (other architectures, or the purego build tag)
+// every kernel takes its pure-Go path.
+const hasAVX512 = false
+
+var useAVX512 = false
+
+func geluErfAVX512(dst, x *float32, n int)         { panic("unreachable") }
+func geluErfGradAVX512(dst, dy, x *float32, n int) { panic("unreachable") }
+func geluTanhAVX512(dst, x *float32, n int)        { panic("unreachable") }
+func expShiftAVX512(dst, x *float32, n int, m float32) float32 {
+	panic("unreachable")
+}
+func dropoutAVX512(out, x *float32, mask *bool, n int, v *philoxVecs, ratio, scale float32) {
+	panic("unreachable")
+}
