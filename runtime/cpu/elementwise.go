@@ -402,6 +402,28 @@ func arith[T num](op binOp, x, y T) T {
 	}
 }
 
+// exactReciprocal returns 1/y when multiplying by it rounds exactly as
+// dividing by y does: y a float power of two, it and its reciprocal
+// normal numbers (x/y and x·(1/y) are then the same real, rounded once).
+// Integers never qualify.
+func exactReciprocal[T num](y T) (T, bool) {
+	var f float64
+	var emax int // y = ±2^e with |e| ≤ emax: y and 1/y both normal
+	switch v := any(y).(type) {
+	case float32:
+		f, emax = float64(v), 126
+	case float64:
+		f, emax = v, 1022
+	default:
+		return 0, false
+	}
+	frac, exp := math.Frexp(f) // f = frac·2^exp, |frac| in [0.5, 1)
+	if e := exp - 1; math.Abs(frac) != 0.5 || e < -emax || e > emax {
+		return 0, false
+	}
+	return T(1 / f), true
+}
+
 // arithRow computes one broadcast row. Add/Sub/Mul/Div get dedicated loops
 // because they dominate transformer graphs; Max/Min go through arith.
 func arithRow[T num](op binOp) func(o, a, b []T, sa, sb int) {
@@ -446,6 +468,19 @@ func arithRow[T num](op binOp) func(o, a, b []T, sa, sb int) {
 			case opMul:
 				for i := range o {
 					o[i] = a[i] * y
+				}
+			case opDiv:
+				// Attention divides its scores by √d_head, a power of
+				// two for BERT and T5 heads: then x·(1/y) is x/y exactly
+				// and a multiply is several times cheaper.
+				if r, ok := exactReciprocal(y); ok {
+					for i := range o {
+						o[i] = a[i] * r
+					}
+					break
+				}
+				for i := range o {
+					o[i] = a[i] / y
 				}
 			default:
 				for i := range o {

@@ -529,33 +529,29 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 			for o := r0; o < r1; o++ {
 				g := dy[o*d : (o+1)*d]
 				xhat(o, xh)
-				if ps != nil || pb != nil {
-					for j, v := range g {
-						if ps != nil {
-							ps[b*d+j] += float64(v) * xh[j]
-						}
-						if pb != nil {
-							pb[b*d+j] += float64(v)
-						}
-					}
+				// One pass for the column sums and the row's two means,
+				// one for dx. Every sum still runs in j (or row) order,
+				// so the result is what separate loops would give.
+				var colS, colB []float64
+				if ps != nil {
+					colS = ps[b*d : (b+1)*d]
 				}
+				if pb != nil {
+					colB = pb[b*d : (b+1)*d]
+				}
+				sg, sgx := normGradRowSums(g, xh, k.sc, colS, colB, dx != nil)
 				if dx == nil {
 					continue
-				}
-				sg, sgx := 0.0, 0.0
-				for j, v := range g {
-					gj := float64(v) * k.sc[j]
-					sg += gj
-					sgx += gj * xh[j]
 				}
 				mg, mgx := sg/float64(d), sgx/float64(d)
 				if !k.centered {
 					mg = 0
 				}
 				is := k.inv[o]
-				out := dx[o*d : (o+1)*d]
+				out, sc := dx[o*d:(o+1)*d], k.sc[:d]
+				xr := xh[:d]
 				for j, v := range g {
-					out[j] = T(is * (float64(v)*k.sc[j] - mg - xh[j]*mgx))
+					out[j] = T(is * (float64(v)*sc[j] - mg - xr[j]*mgx))
 				}
 			}
 		}
@@ -570,6 +566,47 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 			}
 		}
 	}
+}
+
+// normGradRowSums adds row g's column contributions into colS (Σ g·x̂)
+// and colB (Σ g) when non-nil, and returns Σ g·sc and Σ g·sc·x̂ when
+// wantDX: the four loops of the norm gradient's first pass, in one. The
+// cases are split so the inner loops carry no nil tests.
+func normGradRowSums[T float](g []T, xh, sc, colS, colB []float64, wantDX bool) (sg, sgx float64) {
+	d := len(g)
+	xh, sc = xh[:d], sc[:d]
+	switch {
+	case colS != nil && colB != nil && wantDX:
+		colS, colB = colS[:d], colB[:d]
+		for j, v := range g {
+			f := float64(v)
+			colS[j] += f * xh[j]
+			colB[j] += f
+			gj := f * sc[j]
+			sg += gj
+			sgx += gj * xh[j]
+		}
+		return sg, sgx
+	case colS != nil:
+		colS = colS[:d]
+		for j, v := range g {
+			colS[j] += float64(v) * xh[j]
+		}
+	}
+	if colB != nil && (colS == nil || !wantDX) {
+		colB = colB[:d]
+		for j, v := range g {
+			colB[j] += float64(v)
+		}
+	}
+	if wantDX {
+		for j, v := range g {
+			gj := float64(v) * sc[j]
+			sg += gj
+			sgx += gj * xh[j]
+		}
+	}
+	return sg, sgx
 }
 
 // sceLossGradKernel: SoftmaxCrossEntropyLossGrad(dLoss, log_prob, labels,

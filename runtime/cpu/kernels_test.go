@@ -554,3 +554,24 @@ func TestMatMulTransposed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Dividing by a power of two takes the multiply path; it must give the
+// division's bits for every operand, subnormals and specials included,
+// and powers of two at the ends of the range must keep dividing.
+func TestDivByPowerOfTwoExact(t *testing.T) {
+	k, _ := Lookup("", "Div")
+	xs := []float32{1, -3.7, 1e-40, -1e-45, 3e38, float32(math.Inf(1)), float32(math.NaN()), 0, 0.1, 7.000001}
+	for _, y := range []float32{8, 0.125, -2, 1, 0x1p-126, 0x1p-149, 0x1p127, 3, 0.1} {
+		a := f32(sh(len(xs)), xs...)
+		outs, err := k(&Ctx{}, &ir.Node{Name: "d", Op: "Div"}, ins(a, f32(nil, y)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, x := range xs {
+			want := x / y
+			if got := outs[0].F32[i]; math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+				t.Errorf("%g / %g = %g, want %g", x, y, got, want)
+			}
+		}
+	}
+}

@@ -439,16 +439,20 @@ func normGradRows[T float](ctx *Ctx, dy, y, dx []T, k normGradArgs) {
 			rs[j] = 1 / s
 		}
 	}
+	// rs saves a division per element; it differs from dividing by an ulp
+	// of float64 at most, far below Y's own float32 rounding.
 	normGradBlocks(ctx, dy, dx, k, func(o int, xh []float64) {
-		for j, v := range y[o*k.d : (o+1)*k.d] {
-			t := float64(v)
-			if k.bias != nil {
-				t -= k.bias[j]
+		row := y[o*k.d : (o+1)*k.d]
+		xh, rs := xh[:len(row)], rs[:len(row)]
+		if k.bias == nil {
+			for j, v := range row {
+				xh[j] = float64(v) * rs[j]
 			}
-			// rs saves a division per element; it differs from dividing
-			// by an ulp of float64 at most, far below Y's own float32
-			// rounding.
-			xh[j] = t * rs[j]
+			return
+		}
+		bias := k.bias[:len(row)]
+		for j, v := range row {
+			xh[j] = (float64(v) - bias[j]) * rs[j]
 		}
 	})
 }

@@ -154,6 +154,10 @@ func reduceFloat[T float](ctx *Ctx, kind redKind, x, out []T, outer, red, inner 
 		})
 		return
 	}
+	if kind == redSum || kind == redMean {
+		sumFloat(ctx, kind, x, out, outer, red, inner)
+		return
+	}
 	init := redInit(kind)
 	if inner == 1 {
 		parallelFor(ctx, outer, outer*red, func(lo, hi int) {
@@ -287,4 +291,59 @@ func argKernel(isMax bool) Kernel {
 		}
 		return []*ir.Tensor{out}, nil
 	}
+}
+
+// sumFloat is reduceFloat for ReduceSum/ReduceMean, which carry SumTo
+// (every bias gradient): the same float64 accumulation without redStep's
+// per-element switch. Columns (inner > 1) are summed in row order, rows
+// (inner == 1) in four interleaved partial sums added at the end; either
+// way each output's arithmetic depends only on the shape, never on the
+// thread split.
+func sumFloat[T float](ctx *Ctx, kind redKind, x, out []T, outer, red, inner int) {
+	finish := func(acc float64) T {
+		if kind == redMean {
+			acc /= float64(red)
+		}
+		return T(acc)
+	}
+	if inner == 1 {
+		parallelFor(ctx, outer, outer*red, func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				row := x[o*red : (o+1)*red]
+				var s0, s1, s2, s3 float64
+				j := 0
+				for ; j+4 <= len(row); j += 4 {
+					s0 += float64(row[j])
+					s1 += float64(row[j+1])
+					s2 += float64(row[j+2])
+					s3 += float64(row[j+3])
+				}
+				for ; j < len(row); j++ {
+					s0 += float64(row[j])
+				}
+				out[o] = finish((s0 + s1) + (s2 + s3))
+			}
+		})
+		return
+	}
+	parallelFor(ctx, outer*inner, outer*red*inner, func(lo, hi int) {
+		acc := make([]float64, min(hi-lo, inner))
+		for u := lo; u < hi; {
+			o, i0 := u/inner, u%inner
+			i1 := min(inner, i0+(hi-u))
+			a := acc[:i1-i0]
+			clear(a)
+			for r := 0; r < red; r++ {
+				row := x[(o*red+r)*inner+i0 : (o*red+r)*inner+i1]
+				row = row[:len(a)]
+				for i, v := range row {
+					a[i] += float64(v)
+				}
+			}
+			for i, v := range a {
+				out[o*inner+i0+i] = finish(v)
+			}
+			u += i1 - i0
+		}
+	})
 }
