@@ -17,9 +17,9 @@ type impl struct {
 	name   string
 	kernel kernelFunc
 	mr, nr int // register tile of the kernel
-	// Cache blocking: a kc×nr micro-panel of B stays in L1 while the
-	// kernel sweeps an mc×kc block of A held in L2; the kc×nc block of B
-	// lives in L3. mc is a multiple of mr, nc of nr.
+	// Cache blocking: a kc×nr micro-panel of B stays in L1 (or at least
+	// L2) while the kernel sweeps an mc×kc block of A held in L2; the
+	// kc×nc block of B lives in L3. mc is a multiple of mr, nc of nr.
 	mc, kc, nc int
 }
 
@@ -29,13 +29,18 @@ const maxTile = 12 * 32
 // The built-in implementations, fastest first. Blocking was tuned on Zen 4
 // (32 KiB L1d, 1 MiB L2 per core, shared L3).
 var (
-	// 6×16 tile in 12 YMM accumulators: a 256-deep B micro-panel is 16 KiB
-	// (half of L1), the 144×256 A block 144 KiB.
-	implAVX2Desc = &impl{name: implAVX2, kernel: kernelAVX2, mr: 6, nr: 16, mc: 144, kc: 256, nc: 3072}
-	// 12×32 tile in 24 ZMM accumulators (see kernel512_amd64.s). A B
-	// micro-panel is 128 bytes per depth step, so kc = 192 keeps it at
-	// 24 KiB of L1; the 384×192 A block is 288 KiB of L2.
-	implAVX512Desc = &impl{name: implAVX512, kernel: kernelAVX512, mr: 12, nr: 32, mc: 384, kc: 192, nc: 3072}
+	// 6×16 tile in 12 YMM accumulators: a 384-deep B micro-panel is
+	// 24 KiB (fits L1), the 144×384 A block 216 KiB of L2. The deep kc
+	// halves the passes over C against 192, which is what the second
+	// core's share of memory bandwidth notices.
+	implAVX2Desc = &impl{name: implAVX2, kernel: kernelAVX2, mr: 6, nr: 16, mc: 144, kc: 384, nc: 3072}
+	// 12×32 tile in 24 ZMM accumulators (see kernel512_amd64.s). Its B
+	// micro-panel is 128 bytes per depth step, 48 KiB at kc = 384, more
+	// than L1; it streams from L2 instead, which the kernel tolerates
+	// (about 7 bytes per cycle of 32), and measured as fast as kc = 192
+	// while halving the passes over C. mc = 96 keeps the A block at
+	// 144 KiB of L2 next to the B micro-panel.
+	implAVX512Desc = &impl{name: implAVX512, kernel: kernelAVX512, mr: 12, nr: 32, mc: 96, kc: 384, nc: 3072}
 	// The pure-Go kernel keeps the AVX2 layout so the two are easy to
 	// compare.
 	implGenericDesc = &impl{name: implGeneric, kernel: kernelGeneric, mr: genericMR, nr: genericNR, mc: 144, kc: 256, nc: 3072}
@@ -357,17 +362,18 @@ func (g *gemmArgs) splitPlan(threads int, im *impl) splitKind {
 	return best
 }
 
-// runSplitK cuts the depth into one slice per goroutine, on kc boundaries so
-// no goroutine packs a ragged block. Goroutine 0 accumulates straight into C
+// runSplitK cuts the depth into one even slice per goroutine (in steps of
+// kStep, not of kc: 4096 in kc = 384 blocks would split 5:6). Goroutine 0 accumulates straight into C
 // with the caller's beta; the others write alpha·A_t·B_t into pooled m×n
 // buffers, which are then added into C with the rows split across
 // goroutines.
 func (g *gemmArgs) runSplitK(threads int, im *impl) {
-	kBlocks := ceilDiv(g.k, im.kc)
+	const kStep = 16
+	kSteps := ceilDiv(g.k, kStep)
 	parts := make([]*partialBuf, threads-1)
 	var wg sync.WaitGroup
 	for t := range threads {
-		k0, k1 := split(g.k, kBlocks, im.kc, t, threads), split(g.k, kBlocks, im.kc, t+1, threads)
+		k0, k1 := split(g.k, kSteps, kStep, t, threads), split(g.k, kSteps, kStep, t+1, threads)
 		sub := *g
 		sub.k = k1 - k0
 		if g.transA {

@@ -335,3 +335,32 @@ func TestSgemmAllocs(t *testing.T) {
 		t.Errorf("Sgemm allocates %v times per call; packing buffers should be pooled", allocs)
 	}
 }
+
+// TestSpreadChunks checks the packing helper (assembly on amd64) against
+// the portable loop for every chunk width the kernels use, and that it
+// writes nothing between chunks.
+func TestSpreadChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, w := range []int{6, 12, 16, 32, 5} {
+		for _, n := range []int{0, 1, 3, 17} {
+			stride := w*3 + 1
+			src := randSlice(rng, max(n*w, 1))
+			got := randSlice(rng, max(n*stride, 1))
+			want := append([]float32(nil), got...)
+			spreadChunks(got, src, w, n, stride)
+			spreadChunksGo(want, src, w, n, stride)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("w=%d n=%d: element %d is %v, want %v", w, n, i, got[i], want[i])
+				}
+			}
+			for i := range n {
+				for j := range w {
+					if want[i*stride+j] != src[i*w+j] {
+						t.Fatalf("w=%d n=%d: chunk %d not copied", w, n, i)
+					}
+				}
+			}
+		}
+	}
+}

@@ -7,7 +7,7 @@ package gemm
 // once per block here, O(m·k + k·n), instead of inside the O(m·n·k) loop.
 //
 // Short copies avoid copy(): a memmove call per few dozen bytes costs more
-// than the copy itself (see copy32).
+// than the copy itself (see spreadChunksGo).
 
 // packA stores rows [ic,ic+mc) × depth [pc,pc+kc) of op(A) as micro-panels of
 // mr rows; within a panel, element (i, p) is at p*mr+i. Rows past mc are
@@ -64,21 +64,7 @@ func (g *gemmArgs) packAT(ic, pc, mc, kc, mr int, dst []float32) {
 	for p := range kc {
 		src := g.a[(pc+p)*g.lda+ic:]
 		src = src[:mc]
-		out := dst[p*mr:]
-		switch mr {
-		case 12:
-			for ir := 0; ir < full; ir += 12 {
-				copy12(out[ir*kc:], src[ir:])
-			}
-		case 6:
-			for ir := 0; ir < full; ir += 6 {
-				copy6(out[ir*kc:], src[ir:])
-			}
-		default:
-			for ir := 0; ir < full; ir += mr {
-				copy(out[ir*kc:ir*kc+mr], src[ir:ir+mr])
-			}
-		}
+		spreadChunks(dst[p*mr:], src, mr, full/mr, kc*mr)
 		if full < mc {
 			d := dst[full*kc+p*mr : full*kc+p*mr+mr]
 			n := copy(d, src[full:])
@@ -103,20 +89,7 @@ func (g *gemmArgs) packB(pc, jc, kc, nc, nr int, dst []float32) {
 		row := g.b[(pc+p)*g.ldb+jc:]
 		row = row[:nc]
 		out := dst[p*nr:]
-		switch nr {
-		case 32:
-			for jr := 0; jr < full; jr += 32 {
-				copy32(out[jr*kc:], row[jr:])
-			}
-		case 16:
-			for jr := 0; jr < full; jr += 16 {
-				copy16(out[jr*kc:], row[jr:])
-			}
-		default:
-			for jr := 0; jr < full; jr += nr {
-				copy(out[jr*kc:jr*kc+nr], row[jr:jr+nr])
-			}
-		}
+		spreadChunks(out, row, nr, full/nr, kc*nr)
 		if full < nc {
 			d := out[full*kc : full*kc+nr]
 			n := copy(d, row[full:])
@@ -125,28 +98,30 @@ func (g *gemmArgs) packB(pc, jc, kc, nc, nr int, dst []float32) {
 	}
 }
 
-// copy32 … copy6 copy one micro-panel row. As fixed-size array assignments
-// through a local they compile to inline vector moves, where copy() or a
-// direct array assignment (the compiler cannot rule out overlap) would call
-// memmove each time.
-func copy32(dst, src []float32) {
-	v := *(*[32]float32)(src)
-	*(*[32]float32)(dst) = v
-}
-
-func copy16(dst, src []float32) {
-	v := *(*[16]float32)(src)
-	*(*[16]float32)(dst) = v
-}
-
-func copy12(dst, src []float32) {
-	v := *(*[12]float32)(src)
-	*(*[12]float32)(dst) = v
-}
-
-func copy6(dst, src []float32) {
-	v := *(*[6]float32)(src)
-	*(*[6]float32)(dst) = v
+// spreadChunksGo is the portable spreadChunks. The fixed-size cases copy
+// through a local array, which compiles to inline vector moves; copy() of a
+// variable length, or an array assignment straight between the slices (the
+// compiler cannot rule out overlap), would call memmove per chunk.
+func spreadChunksGo(dst, src []float32, w, n, stride int) {
+	for i := range n {
+		d, s := dst[i*stride:i*stride+w], src[i*w:i*w+w]
+		switch w {
+		case 32:
+			v := *(*[32]float32)(s)
+			*(*[32]float32)(d) = v
+		case 16:
+			v := *(*[16]float32)(s)
+			*(*[16]float32)(d) = v
+		case 12:
+			v := *(*[12]float32)(s)
+			*(*[12]float32)(d) = v
+		case 6:
+			v := *(*[6]float32)(s)
+			*(*[6]float32)(d) = v
+		default:
+			copy(d, s)
+		}
+	}
 }
 
 // packBT is packB for transB, where op(B)(p,j) = B(j,p): each stored row is

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package gemm
+
+// spreadChunks copies n chunks of w floats from src (contiguous) to dst,
+// chunk i going to dst[i*stride:]. See pack_amd64.go.
+func spreadChunks(dst, src []float32, w, n, stride int) {
+	spreadChunksGo(dst, src, w, n, stride)
+}
