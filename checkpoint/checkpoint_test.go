@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"crsc/internal/atomicfile"
 	"crsc/ir"
 )
 
@@ -314,9 +315,9 @@ func TestFailedSaveKeepsOldFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := map[string]*ir.Tensor{"w": ir.NewTensor(ir.Float32, 1<<20)}
-	testHookWriter = func(w io.Writer) io.Writer { return &failAfter{w: w, n: 1000} }
+	atomicfile.WrapForTest = func(w io.Writer) io.Writer { return &failAfter{w: w, n: 1000} }
 	err := Save(path, big, nil)
-	testHookWriter = nil
+	atomicfile.WrapForTest = nil
 	if err == nil || !strings.Contains(err.Error(), "injected write failure") {
 		t.Fatalf("Save through a failing writer: err = %v", err)
 	}

@@ -1,21 +1,17 @@
 package checkpoint
 
 import (
-	"bufio"
 	"bytes"
 	"crsc/internal/f16"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
-	"syscall"
 	"unicode/utf8"
 
+	"crsc/internal/atomicfile"
 	"crsc/ir"
 )
 
@@ -32,10 +28,6 @@ type entry struct {
 	begin, end int64
 	t          *ir.Tensor // nil while loading until the data is read
 }
-
-// testHookWriter, when set by a test, wraps the temp file's writer so the
-// test can make a save fail partway through.
-var testHookWriter func(io.Writer) io.Writer
 
 // Save writes tensors and meta to path as a safetensors file.
 //
@@ -59,7 +51,7 @@ func Save(path string, tensors map[string]*ir.Tensor, meta map[string]string) er
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %v", path, err)
 	}
-	err = writeAtomic(path, func(w io.Writer) error { return writeFile(w, header, entries) })
+	err = atomicfile.Write(path, func(w io.Writer) error { return writeFile(w, header, entries) })
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %v", path, err)
 	}
@@ -261,63 +253,4 @@ func writeData(w io.Writer, buf []byte, e entry) ([]byte, error) {
 		}
 	}
 	return buf, flush(true)
-}
-
-// writeAtomic runs write against a temporary file next to path and renames
-// it over path only once everything is written and synced.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	var w io.Writer = f
-	if testHookWriter != nil {
-		w = testHookWriter(w)
-	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	if err := write(bw); err != nil {
-		return fmt.Errorf("writing %s: %v", tmp, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %v", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private (0600); a checkpoint is ordinary data.
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable. Filesystems that cannot sync a
-// directory say EINVAL; there is nothing more to do on those.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
-		return fmt.Errorf("syncing directory %s: %v", dir, err)
-	}
-	return nil
 }

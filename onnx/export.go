@@ -2,12 +2,14 @@ package onnx
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"sort"
 	"strings"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"crsc/internal/atomicfile"
 	"crsc/ir"
 	pb "crsc/onnx/onnxpb"
 )
@@ -20,14 +22,16 @@ const CrscDomain = "ai.crsc"
 // and what ONNX Runtime 1.30 and onnx 1.12's checker accept.
 const irVersion = 8
 
-// Save writes g as an .onnx file.
+// Save writes g as an .onnx file, atomically (a kill or a full disk
+// leaves the previous file), streaming each initializer's data from its
+// tensor: a model as large as the memory left still saves.
 func Save(g *ir.Graph, path string) error {
-	data, err := Encode(g)
+	m, data, err := toProto(g, false)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %v", path, err)
+	if err := atomicfile.Write(path, func(w io.Writer) error { return writeModel(w, m, data) }); err != nil {
+		return fmt.Errorf("saving %s: %v", path, err)
 	}
 	return nil
 }
@@ -44,7 +48,16 @@ func Encode(g *ir.Graph) ([]byte, error) {
 // ToProto converts g to a ModelProto, spelling each op the way g's opset
 // expects (the reverse of normalize).
 func ToProto(g *ir.Graph) (*pb.ModelProto, error) {
+	m, _, err := toProto(g, true)
+	return m, err
+}
+
+// toProto is ToProto; without withData the graph's initializers carry no
+// raw data and data[i] is the tensor of initializer i (nil for those that
+// do carry theirs), for writeModel to stream.
+func toProto(g *ir.Graph, withData bool) (*pb.ModelProto, []*ir.Tensor, error) {
 	opset := g.Opsets[""]
+	var data []*ir.Tensor
 	gp := &pb.GraphProto{Name: proto.String(g.Name)}
 	for _, v := range g.Inputs {
 		gp.Input = append(gp.Input, valueInfo(v))
@@ -53,7 +66,12 @@ func ToProto(g *ir.Graph) (*pb.ModelProto, error) {
 		gp.Output = append(gp.Output, valueInfo(v))
 	}
 	for _, v := range g.Inits {
-		gp.Initializer = append(gp.Initializer, TensorToProto(v.Name, v.Init))
+		if withData {
+			gp.Initializer = append(gp.Initializer, TensorToProto(v.Name, v.Init))
+			continue
+		}
+		gp.Initializer = append(gp.Initializer, tensorHeader(v.Name, v.Init))
+		data = append(data, v.Init)
 	}
 	names := map[string]bool{}
 	for _, v := range g.Values() {
@@ -98,7 +116,7 @@ func ToProto(g *ir.Graph) (*pb.ModelProto, error) {
 			}
 			ap, err := attrToProto(name, attrs[name])
 			if err != nil {
-				return nil, fmt.Errorf("node %q (%s): %v", n.Name, n.Op, err)
+				return nil, nil, fmt.Errorf("node %q (%s): %v", n.Name, n.Op, err)
 			}
 			np.Attribute = append(np.Attribute, ap)
 		}
@@ -132,7 +150,82 @@ func ToProto(g *ir.Graph) (*pb.ModelProto, error) {
 		}
 		m.OpsetImport = append(m.OpsetImport, &pb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(version)})
 	}
-	return m, nil
+	for len(data) < len(gp.Initializer) && !withData {
+		data = append(data, nil) // the axes initializers above carry their data
+	}
+	return m, data, nil
+}
+
+// Protobuf field numbers writeModel splices in (onnx.proto).
+const (
+	modelGraphField       = 7
+	graphInitializerField = 5
+	tensorRawDataField    = 9
+)
+
+// writeModel writes m as proto.Marshal would, except that initializer i's
+// raw data comes from data[i], converted in chunks, instead of from a
+// full-size copy: the graph field is written last, with its initializers
+// last inside it (protobuf readers accept fields in any order). Lengths
+// are known up front, so nothing is buffered whole.
+func writeModel(w io.Writer, m *pb.ModelProto, data []*ir.Tensor) error {
+	opts := proto.MarshalOptions{Deterministic: true}
+	gp := m.Graph
+	inits := gp.Initializer
+	m.Graph, gp.Initializer = nil, nil
+	head, err := opts.Marshal(m)
+	if err != nil {
+		return err
+	}
+	graph, err := opts.Marshal(gp)
+	m.Graph, gp.Initializer = gp, inits
+	if err != nil {
+		return err
+	}
+	entries := make([][]byte, len(inits))
+	entrySize := make([]int, len(inits))
+	graphSize := len(graph)
+	for i, tp := range inits {
+		if entries[i], err = opts.Marshal(tp); err != nil {
+			return err
+		}
+		entrySize[i] = len(entries[i])
+		if t := data[i]; t != nil {
+			n := rawLen(t)
+			entrySize[i] += protowire.SizeTag(tensorRawDataField) + protowire.SizeBytes(n)
+		}
+		graphSize += protowire.SizeTag(graphInitializerField) + protowire.SizeBytes(entrySize[i])
+	}
+	buf := append(head, protowire.AppendTag(nil, modelGraphField, protowire.BytesType)...)
+	buf = protowire.AppendVarint(buf, uint64(graphSize))
+	buf = append(buf, graph...)
+	if _, err := w.Write(buf); err != nil {
+		return err
+	}
+	chunk := make([]byte, 0, 1<<16)
+	for i, e := range entries {
+		b := protowire.AppendTag(chunk[:0], graphInitializerField, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(entrySize[i]))
+		if _, err := w.Write(append(b, e...)); err != nil {
+			return err
+		}
+		t := data[i]
+		if t == nil {
+			continue
+		}
+		b = protowire.AppendTag(chunk[:0], tensorRawDataField, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(rawLen(t)))
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		n, step := t.Len(), cap(chunk)/8
+		for lo := 0; lo < n; lo += step {
+			if _, err := w.Write(appendRaw(chunk[:0], t, lo, min(lo+step, n))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func valueName(v *ir.Value) string {

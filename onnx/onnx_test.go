@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"crsc/ir"
+	pb "crsc/onnx/onnxpb"
 )
 
 // sharedModels are the third-party exports in ../shared/models. CI must have
@@ -250,4 +253,40 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSaveStreamsTheSameModel: the streaming writer's file decodes to the
+// very ModelProto proto.Marshal would have written, for every model we
+// have (initializers, the axes inputs export adds, opsets, metadata).
+func TestSaveStreamsTheSameModel(t *testing.T) {
+	for _, path := range append(sharedModels(t), ownModels(t)...) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			g, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "model.onnx")
+			if err := Save(g, out); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got pb.ModelProto
+			if err := proto.Unmarshal(b, &got); err != nil {
+				t.Fatal(err)
+			}
+			want, err := ToProto(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(&got, want) {
+				t.Fatal("the streamed file decodes to another model than ToProto's")
+			}
+			if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*")); len(left) > 0 {
+				t.Fatalf("temporary files left: %v", left)
+			}
+		})
+	}
 }

@@ -209,47 +209,61 @@ func readExternal(tp *pb.TensorProto, dir string) ([]byte, error) {
 
 // TensorToProto encodes t as raw little-endian data in its declared dtype.
 func TensorToProto(name string, t *ir.Tensor) *pb.TensorProto {
+	tp := tensorHeader(name, t)
+	tp.RawData = appendRaw(make([]byte, 0, rawLen(t)), t, 0, t.Len())
+	return tp
+}
+
+// tensorHeader is t's TensorProto without its data.
+func tensorHeader(name string, t *ir.Tensor) *pb.TensorProto {
 	dims := make([]int64, len(t.Shape))
 	for i, d := range t.Shape {
 		dims[i] = int64(d)
 	}
 	dt := int32(dtypeToProto(t.DType))
-	tp := &pb.TensorProto{Name: &name, Dims: dims, DataType: &dt}
-	n := t.Len()
+	return &pb.TensorProto{Name: &name, Dims: dims, DataType: &dt}
+}
+
+// rawLen is the byte length of t's raw data.
+func rawLen(t *ir.Tensor) int { return t.Len() * t.DType.Size() }
+
+// appendRaw appends elements [lo, hi) of t, little-endian in t's declared
+// dtype, to dst.
+func appendRaw(dst []byte, t *ir.Tensor, lo, hi int) []byte {
 	le := binary.LittleEndian
-	raw := make([]byte, n*t.DType.Size())
 	switch t.DType {
 	case ir.Float32:
-		for i, v := range t.F32[:n] {
-			le.PutUint32(raw[4*i:], math.Float32bits(v))
+		for _, v := range t.F32[lo:hi] {
+			dst = le.AppendUint32(dst, math.Float32bits(v))
 		}
 	case ir.Float64:
-		for i, v := range t.F64[:n] {
-			le.PutUint64(raw[8*i:], math.Float64bits(v))
+		for _, v := range t.F64[lo:hi] {
+			dst = le.AppendUint64(dst, math.Float64bits(v))
 		}
 	case ir.Int64:
-		for i, v := range t.I64[:n] {
-			le.PutUint64(raw[8*i:], uint64(v))
+		for _, v := range t.I64[lo:hi] {
+			dst = le.AppendUint64(dst, uint64(v))
 		}
 	case ir.Int32:
-		for i, v := range t.I32[:n] {
-			le.PutUint32(raw[4*i:], uint32(v))
+		for _, v := range t.I32[lo:hi] {
+			dst = le.AppendUint32(dst, uint32(v))
 		}
 	case ir.Int8, ir.Uint8:
-		for i, v := range t.I32[:n] {
-			raw[i] = byte(v)
+		for _, v := range t.I32[lo:hi] {
+			dst = append(dst, byte(v))
 		}
 	case ir.Bool:
-		for i, v := range t.Bool[:n] {
+		for _, v := range t.Bool[lo:hi] {
+			b := byte(0)
 			if v {
-				raw[i] = 1
+				b = 1
 			}
+			dst = append(dst, b)
 		}
 	case ir.Float16:
-		for i, v := range t.F32[:n] {
-			le.PutUint16(raw[2*i:], f16.FromFloat32(v))
+		for _, v := range t.F32[lo:hi] {
+			dst = le.AppendUint16(dst, f16.FromFloat32(v))
 		}
 	}
-	tp.RawData = raw
-	return tp
+	return dst
 }

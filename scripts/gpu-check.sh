@@ -289,8 +289,7 @@ PY
 part_train() {
 	begin train
 	local shape=${TRAIN_SHAPE:-768,12,12,3072} tsteps=${TRAIN_STEPS:-12} tbatches=${TRAIN_BATCHES:-8 32}
-	local model=() peer=$scratch/train_peer.py
-	write_train_peer "$peer"
+	local model=() peer=scripts/torch_train_step.py
 	# Data: a generated sst2 TSV whose sentences fill SEQ tokens, and a
 	# WordPiece vocab of BERT's 30522 entries holding every word whole.
 	"$py" - "$scratch" "$seq" "$tsteps" "$tbatches" <<'PY' 2>>"$log"
@@ -355,76 +354,6 @@ PY
 	end
 }
 
-# write_train_peer PATH: the PyTorch side of the train part. --export writes
-# gen.py's BertForSequenceClassification at --shape as a training ONNX model
-# (what crsc train reads); otherwise it times training steps of the same
-# model (forward, cross-entropy, backward, clip to norm 1, AdamW), one JSON line.
-write_train_peer() {
-	cat >"$1" <<'PY'
-import argparse, inspect, json, os, sys, time
-sys.path.insert(0, os.path.join(os.getcwd(), "testdata", "onnx"))
-import torch
-import torch.nn.functional as F
-import gen  # testdata/onnx/gen.py: HF-like BERT in plain torch
-
-ap = argparse.ArgumentParser()
-ap.add_argument("--shape", default="768,12,12,3072", help="hidden,layers,heads,ffn")
-ap.add_argument("--export")
-ap.add_argument("--device", default="cpu")
-ap.add_argument("--batch", type=int, default=8)
-ap.add_argument("--seq", type=int, default=128)
-ap.add_argument("--steps", type=int, default=12)
-a = ap.parse_args()
-h, layers, heads, ffn = map(int, a.shape.split(","))
-
-class Config(gen.BertConfig):
-    vocab_size, max_position_embeddings = 30522, 512
-    hidden_size, num_hidden_layers, num_attention_heads, intermediate_size = h, layers, heads, ffn
-
-torch.manual_seed(1)
-model = gen.BertForSequenceClassification(Config)
-names = ["input_ids", "attention_mask", "token_type_ids"]
-if a.export:
-    ids = torch.randint(5, 500, (2, 16))
-    kw = {}
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kw["dynamo"] = False  # the TorchScript exporter, as gen.py uses
-    model.train()
-    torch.onnx.export(model, (ids, torch.ones_like(ids), torch.zeros_like(ids)), a.export, export_params=True,
-                      training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False, opset_version=14,
-                      input_names=names, output_names=["logits"],
-                      dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names}, "logits": {0: "batch"}}, **kw)
-    print(json.dumps({"exported": a.export, "params": sum(p.numel() for p in model.parameters()), "bytes": os.path.getsize(a.export)}))
-    sys.exit()
-
-dev = torch.device(a.device)
-if dev.type == "cuda":
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-model.to(dev).train()
-opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
-ids = torch.randint(5, 500, (a.batch, a.seq), device=dev)
-mask, types, labels = torch.ones_like(ids), torch.zeros_like(ids), torch.arange(a.batch, device=dev) % 2
-times = []
-for i in range(a.steps):
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    opt.zero_grad(set_to_none=True)
-    F.cross_entropy(model(ids, mask, types), labels).backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    opt.step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    times.append(time.perf_counter() - start)
-steady = sorted(times[2:] or times)
-out = {"peer": "pytorch " + torch.__version__, "device": a.device, "batch": a.batch, "seq": a.seq, "steps": a.steps,
-       "ms_per_step": steady[len(steady) // 2] * 1000, "first_step_ms": times[0] * 1000}
-if dev.type == "cuda":
-    out["device_peak_bytes"] = torch.cuda.max_memory_allocated()
-print(json.dumps(out))
-PY
-}
 
 for p in $parts; do
 	"part_$p"

@@ -125,7 +125,11 @@ func (t *trainer) admit(b Budget) error {
 	if err != nil {
 		return fmt.Errorf("%s", msg)
 	}
-	msg += fmt.Sprintf("; the largest --batch that fits is %d", best)
+	if best == 0 {
+		msg += fmt.Sprintf("; not even --batch 1 fits at --max-len %d", t.cfg.MaxLen)
+	} else {
+		msg += fmt.Sprintf("; the largest --batch that fits is %d", best)
+	}
 	if !t.spec.Sampling.Enabled() || !t.spec.Sampling.Attention {
 		s := t.spec
 		s.Sampling = passes.SamplingSpec{Estimator: "wta", Keep: 0.3, MinRows: 10, GNorm: t.spec.Sampling.GNorm, Layers: "auto", Attention: true}

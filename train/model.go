@@ -241,7 +241,7 @@ func (m *model) exportGraph(params map[string]*ir.Tensor, loraScale float64) (*i
 				ok = false
 				break
 			}
-			v.Init = t.Clone()
+			v.Init = t // written out as it is: no copy of the whole model
 		}
 		if ok {
 			return g, nil

@@ -1,12 +1,13 @@
 package train
 
 import (
+	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 
+	"crsc/internal/atomicfile"
 	"crsc/ir"
 	"crsc/memplan"
 	"crsc/passes"
@@ -15,19 +16,12 @@ import (
 // writeMemoryReport writes the compiler's decisions and the training
 // graph's memory plan to memory.txt.
 func (t *trainer) writeMemoryReport() error {
-	f, err := os.Create(filepath.Join(t.cfg.Out, MemoryFile))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	WriteDecisions(f, t.compiled)
-	if p, err := PlanMemory(t.train); err == nil {
-		fmt.Fprintln(f)
-		p.Report(f, 20)
-	} else {
-		fmt.Fprintf(f, "\nmemory plan: %v\n", err)
-	}
-	return nil
+	var b bytes.Buffer
+	WriteDecisions(&b, t.compiled)
+	fmt.Fprintln(&b)
+	t.sess.Plan(t.train).Report(&b, 20)
+	t.memoryReport = b.String()
+	return atomicfile.WriteBytes(filepath.Join(t.cfg.Out, MemoryFile), b.Bytes())
 }
 
 // PlanMemory plans a training graph's activation memory.
@@ -75,13 +69,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // plan: the arena's high-water mark and the process's peak RSS (on a GPU,
 // the device's peak).
 func (t *trainer) appendMeasured(res *Result) error {
-	f, err := os.OpenFile(filepath.Join(t.cfg.Out, MemoryFile), os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fmt.Fprint(f, res.MemoryLine())
-	return f.Close()
+	return atomicfile.WriteBytes(filepath.Join(t.cfg.Out, MemoryFile), []byte(t.memoryReport+res.MemoryLine()))
 }
 
 // MemoryLine is the planned-vs-measured summary of a run (memory.txt and

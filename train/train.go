@@ -16,6 +16,7 @@ import (
 	"crsc/bench"
 	"crsc/checkpoint"
 	"crsc/data"
+	"crsc/internal/atomicfile"
 	"crsc/ir"
 	"crsc/onnx"
 	"crsc/optim"
@@ -72,6 +73,8 @@ type trainer struct {
 	// optimizer's parameter order (every length's graph has the same).
 	gradNames []string
 	budget    Budget
+	// memoryReport is memory.txt as written at the start of the run.
+	memoryReport string
 	gn        *gnorms
 	trainSet  *encoded
 	evalSet   *encoded
@@ -337,7 +340,11 @@ func (t *trainer) run() (*Result, error) {
 		return nil, err
 	}
 	defer t.log.close()
-	defer t.sess.Close()
+	defer func() {
+		if t.sess != nil {
+			t.sess.Close()
+		}
+	}()
 
 	res := &Result{Metric: t.task.Metric, Compiled: t.compiled}
 	start := time.Now()
@@ -368,6 +375,9 @@ func (t *trainer) run() (*Result, error) {
 				if err := t.save(ckpt); err != nil {
 					return nil, err
 				}
+				if err := t.endTraining(res); err != nil {
+					return nil, err
+				}
 				return t.finish(res, start, tokens)
 			}
 		}
@@ -383,10 +393,27 @@ func (t *trainer) run() (*Result, error) {
 			return nil, err
 		}
 	}
+	if err := t.endTraining(res); err != nil {
+		return nil, err
+	}
 	if err := t.export(); err != nil {
 		return nil, err
 	}
 	return t.finish(res, start, tokens)
+}
+
+// endTraining records what the session measured, brings the parameters
+// home and lets the optimizer state and the arena go: the export that
+// follows loads the best parameters and must not stack on top of them.
+func (t *trainer) endTraining(res *Result) error {
+	res.Budget, res.Memory = t.budget, t.sess.Stats()
+	if err := t.sess.Sync(); err != nil {
+		return err
+	}
+	t.sess.Close()
+	t.sess, t.opt = nil, nil
+	goruntime.GC()
+	return nil
 }
 
 func (t *trainer) finish(res *Result, start time.Time, tokens int) (*Result, error) {
@@ -397,10 +424,6 @@ func (t *trainer) finish(res *Result, start time.Time, tokens int) (*Result, err
 	res.PeakRSS = bench.PeakRSS()
 	res.CacheBytes = t.gn.CacheBytes()
 	res.Params = t.params
-	res.Budget, res.Memory = t.budget, t.sess.Stats()
-	if err := t.sess.Sync(); err != nil {
-		return nil, err
-	}
 	if err := t.appendMeasured(res); err != nil {
 		return nil, err
 	}
@@ -617,7 +640,12 @@ func (t *trainer) export() error {
 		return nil
 	}
 	params := t.params
-	if best, _, err := checkpoint.Load(filepath.Join(t.cfg.Out, BestFile)); err == nil {
+	bestPath := filepath.Join(t.cfg.Out, BestFile)
+	if _, err := os.Stat(bestPath); err == nil {
+		best, _, err := checkpoint.Load(bestPath)
+		if err != nil {
+			return fmt.Errorf("export: the best parameters: %v", err)
+		}
 		params = best
 	}
 	scale := 1.0
@@ -636,5 +664,5 @@ func (t *trainer) writeConfig() error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(t.cfg.Out, ConfigFile), append(b, '\n'), 0o644)
+	return atomicfile.WriteBytes(filepath.Join(t.cfg.Out, ConfigFile), append(b, '\n'))
 }

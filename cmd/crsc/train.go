@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -136,6 +137,7 @@ func printResult(w interface{ Write([]byte) (int, error) }, out string, res *tra
 	}
 	fmt.Fprintf(w, "best %s: %.4f\n", res.Metric, res.Best)
 	fmt.Fprintf(w, "steps:    %d in %s (%.0f tokens/s), peak RSS %s\n", res.Steps, res.Wall.Round(time.Millisecond), res.TokensPerSec, memplan.FormatBytes(res.PeakRSS))
+	fmt.Fprint(w, strings.TrimPrefix(res.MemoryLine(), "\n"))
 	if res.CacheBytes > 0 {
 		fmt.Fprintf(w, "gnorm cache: %s\n", memplan.FormatBytes(res.CacheBytes))
 	}
