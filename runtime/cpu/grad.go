@@ -530,8 +530,8 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 				g := dy[o*d : (o+1)*d]
 				xhat(o, xh)
 				// One pass for the column sums and the row's two means,
-				// one for dx. Every sum still runs in j (or row) order,
-				// so the result is what separate loops would give.
+				// one for dx. The column sums run in row order within
+				// fixed blocks; the row sums in a fixed interleaving.
 				var colS, colB []float64
 				if ps != nil {
 					colS = ps[b*d : (b+1)*d]
@@ -570,8 +570,8 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 
 // normGradRowSums adds row g's column contributions into colS (Σ g·x̂)
 // and colB (Σ g) when non-nil, and returns Σ g·sc and Σ g·sc·x̂ when
-// wantDX: the four loops of the norm gradient's first pass, in one. The
-// cases are split so the inner loops carry no nil tests.
+// wantDX (else 0, 0). The cases are split so the inner loops carry no nil
+// tests.
 func normGradRowSums[T float](g []T, xh, sc, colS, colB []float64, wantDX bool) (sg, sgx float64) {
 	d := len(g)
 	xh, sc = xh[:d], sc[:d]
@@ -582,11 +582,8 @@ func normGradRowSums[T float](g []T, xh, sc, colS, colB []float64, wantDX bool) 
 			f := float64(v)
 			colS[j] += f * xh[j]
 			colB[j] += f
-			gj := f * sc[j]
-			sg += gj
-			sgx += gj * xh[j]
 		}
-		return sg, sgx
+		return normRowDots(g, xh, sc)
 	case colS != nil:
 		colS = colS[:d]
 		for j, v := range g {
@@ -600,13 +597,31 @@ func normGradRowSums[T float](g []T, xh, sc, colS, colB []float64, wantDX bool) 
 		}
 	}
 	if wantDX {
-		for j, v := range g {
-			gj := float64(v) * sc[j]
-			sg += gj
-			sgx += gj * xh[j]
-		}
+		return normRowDots(g, xh, sc)
 	}
-	return sg, sgx
+	return 0, 0
+}
+
+// normRowDots returns Σ g·sc and Σ g·sc·x̂ over a row, each in two
+// interleaved partial sums (the adds are latency-bound otherwise); the
+// order depends only on the row length.
+func normRowDots[T float](g []T, xh, sc []float64) (sg, sgx float64) {
+	xh, sc = xh[:len(g)], sc[:len(g)]
+	var a0, a1, b0, b1 float64
+	j := 0
+	for ; j+2 <= len(g); j += 2 {
+		g0, g1 := float64(g[j])*sc[j], float64(g[j+1])*sc[j+1]
+		a0 += g0
+		a1 += g1
+		b0 += g0 * xh[j]
+		b1 += g1 * xh[j+1]
+	}
+	if j < len(g) {
+		g0 := float64(g[j]) * sc[j]
+		a0 += g0
+		b0 += g0 * xh[j]
+	}
+	return a0 + a1, b0 + b1
 }
 
 // sceLossGradKernel: SoftmaxCrossEntropyLossGrad(dLoss, log_prob, labels,

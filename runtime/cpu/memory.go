@@ -507,12 +507,9 @@ func rmsNorm[T float](ctx *Ctx, x []T, sc []float64, y, inv []T, outer, d int, e
 	parallelFor(ctx, outer, outer*d, func(lo, hi int) {
 		for o := lo; o < hi; o++ {
 			row, out := x[o*d:(o+1)*d], y[o*d:(o+1)*d]
-			ss := 0.0
-			for _, v := range row {
-				ss += float64(v) * float64(v)
-			}
-			is := 1 / math.Sqrt(ss/float64(d)+eps)
+			is := 1 / math.Sqrt(rowSumSqDev(row, 0)/float64(d)+eps)
 			inv[o] = T(is)
+			sc := sc[:d]
 			for j, v := range row {
 				out[j] = T(float64(v) * is * sc[j])
 			}

@@ -190,28 +190,59 @@ func layerNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	return trimOutputs(n, []*ir.Tensor{y, mean, inv}), nil
 }
 
+// rowSum is Σ x in float64, in four interleaved partial sums so the
+// adds do not wait on each other (one accumulator is bound by the add
+// latency). The order depends only on len(x), never on threads.
+func rowSum[T float](x []T) float64 {
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		s0 += float64(x[j])
+		s1 += float64(x[j+1])
+		s2 += float64(x[j+2])
+		s3 += float64(x[j+3])
+	}
+	for ; j < len(x); j++ {
+		s0 += float64(x[j])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// rowSumSqDev is Σ (x − mu)² in float64, four partial sums as rowSum.
+func rowSumSqDev[T float](x []T, mu float64) float64 {
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(x); j += 4 {
+		d0, d1, d2, d3 := float64(x[j])-mu, float64(x[j+1])-mu, float64(x[j+2])-mu, float64(x[j+3])-mu
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; j < len(x); j++ {
+		d := float64(x[j]) - mu
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
 func layerNorm[T float](ctx *Ctx, x, scale, bias, y, mean, inv []T, outer, d int, eps float64) {
 	parallelFor(ctx, outer, outer*d, func(lo, hi int) {
 		for o := lo; o < hi; o++ {
 			row, out := x[o*d:(o+1)*d], y[o*d:(o+1)*d]
-			s := 0.0
-			for _, v := range row {
-				s += float64(v)
-			}
-			mu := s / float64(d)
-			ss := 0.0
-			for _, v := range row {
-				dv := float64(v) - mu
-				ss += dv * dv
-			}
-			is := 1 / math.Sqrt(ss/float64(d)+eps)
+			mu := rowSum(row) / float64(d)
+			is := 1 / math.Sqrt(rowSumSqDev(row, mu)/float64(d)+eps)
 			mean[o], inv[o] = T(mu), T(is)
-			for j, v := range row {
-				z := (float64(v) - mu) * is * float64(scale[j])
-				if bias != nil {
-					z += float64(bias[j])
+			sc := scale[:d]
+			if bias == nil {
+				for j, v := range row {
+					out[j] = T((float64(v) - mu) * is * float64(sc[j]))
 				}
-				out[j] = T(z)
+				continue
+			}
+			b := bias[:d]
+			for j, v := range row {
+				out[j] = T((float64(v)-mu)*is*float64(sc[j]) + float64(b[j]))
 			}
 		}
 	})

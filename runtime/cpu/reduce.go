@@ -309,19 +309,7 @@ func sumFloat[T float](ctx *Ctx, kind redKind, x, out []T, outer, red, inner int
 	if inner == 1 {
 		parallelFor(ctx, outer, outer*red, func(lo, hi int) {
 			for o := lo; o < hi; o++ {
-				row := x[o*red : (o+1)*red]
-				var s0, s1, s2, s3 float64
-				j := 0
-				for ; j+4 <= len(row); j += 4 {
-					s0 += float64(row[j])
-					s1 += float64(row[j+1])
-					s2 += float64(row[j+2])
-					s3 += float64(row[j+3])
-				}
-				for ; j < len(row); j++ {
-					s0 += float64(row[j])
-				}
-				out[o] = finish((s0 + s1) + (s2 + s3))
+				out[o] = finish(rowSum(x[o*red : (o+1)*red]))
 			}
 		})
 		return
