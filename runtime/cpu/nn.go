@@ -69,6 +69,11 @@ func softmaxRows32(ctx *Ctx, x, out []float32, rows, dim int) {
 	parallelFor(ctx, rows, rows*dim, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row, o := x[r*dim:(r+1)*dim], out[r*dim:(r+1)*dim]
+			if useAVX512 && dim > 0 {
+				m := maxAVX512(&row[0], dim)
+				scaleAVX512(&o[0], dim, float32(1/expShift(o, row, m)))
+				continue
+			}
 			m := float32(math.Inf(-1))
 			for _, v := range row {
 				m = max(m, v)

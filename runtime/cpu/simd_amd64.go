@@ -44,6 +44,18 @@ func geluTanhAVX512(dst, x *float32, n int)
 //go:noescape
 func expShiftAVX512(dst, x *float32, n int, m float32) float32
 
+// maxAVX512 returns the largest of x[:n] (−Inf for n = 0). A NaN is not
+// guaranteed to come out; softmax, its user, turns a NaN row all-NaN
+// through the sum anyway.
+//
+//go:noescape
+func maxAVX512(x *float32, n int) float32
+
+// scaleAVX512 multiplies x[:n] by s in place.
+//
+//go:noescape
+func scaleAVX512(x *float32, n int, s float32)
+
 // dropoutAVX512 draws the Philox words of v's 4 blocks per 16 elements
 // (n a multiple of 16) and sets out[i] = x[i]·scale where
 // ToUniform(word) >= ratio, else +0; mask (may be nil) gets the keep bytes.

@@ -301,3 +301,67 @@ dropnomask:
 dropdone:
 	VZEROUPPER
 	RET
+
+// func maxAVX512(x *float32, n int) float32
+TEXT ·maxAVX512(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	MOVL         $0xff800000, AX // -Inf
+	VPBROADCASTD AX, Z14
+	VMOVAPS      Z14, Z15
+
+maxloop:
+	CMPQ   CX, $16
+	JLT    maxtail
+	VMAXPS (SI), Z15, Z15
+	ADDQ   $64, SI
+	SUBQ   $16, CX
+	JMP    maxloop
+
+maxtail:
+	TESTQ   CX, CX
+	JZ      maxfold
+	TAILMASK
+	VMOVAPS Z14, Z0
+	VMOVUPS (SI), K1, Z0 // lanes past the end stay -Inf
+	VMAXPS  Z0, Z15, Z15
+
+maxfold:
+	VEXTRACTF32X8 $1, Z15, Y1
+	VMAXPS        Y1, Y15, Y1
+	VEXTRACTF128  $1, Y1, X2
+	VMAXPS        X2, X1, X1
+	VPERMILPS     $0x4E, X1, X2
+	VMAXPS        X2, X1, X1
+	VPERMILPS     $0xB1, X1, X2
+	VMAXPS        X2, X1, X1
+	VZEROUPPER
+	MOVSS         X1, ret+16(FP)
+	RET
+
+// func scaleAVX512(x *float32, n int, s float32)
+TEXT ·scaleAVX512(SB), NOSPLIT, $0-20
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS s+16(FP), Z12
+
+scaleloop:
+	CMPQ    CX, $16
+	JLT     scaletail
+	VMULPS  (SI), Z12, Z0
+	VMOVUPS Z0, (SI)
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     scaleloop
+
+scaletail:
+	TESTQ     CX, CX
+	JZ        scaledone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS    Z0, Z12, Z0
+	VMOVUPS   Z0, K1, (SI)
+
+scaledone:
+	VZEROUPPER
+	RET
