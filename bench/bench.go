@@ -21,7 +21,6 @@ import (
 	"crsc/optim"
 	"crsc/runtime/device"
 	"crsc/runtime/engine"
-	"crsc/runtime/gpu"
 )
 
 // Config picks what to time.
@@ -91,8 +90,10 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.sess.Close()
 	if cfg.Device != nil && cfg.Device.GPU != nil {
-		return r.res, runOnGPU(cfg, r.g, r.inputs, r.plan, r.res, progress)
+		r.res.DeviceName = cfg.Device.String()
+		r.res.Workspace = cfg.Device.GPU.Info().Libraries["cublas-workspace"]
 	}
 	for step := 0; step <= cfg.Steps; step++ {
 		took, err := r.step(step)
@@ -104,6 +105,8 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 		}
 	}
 	r.res.PeakRSS = PeakRSS()
+	st := r.sess.Stats()
+	r.res.DevicePeak, r.res.Fallbacks, r.res.Misplaced = st.DevicePeak, st.Fallbacks, st.Misplaced
 	return r.res, nil
 }
 
@@ -205,7 +208,7 @@ func prepare(cfg Config) (*runner, error) {
 // train uses over the trained parameters (unless NoOptimizer).
 func (r *runner) bind(compiled *passes.Training) error {
 	var err error
-	if r.sess, err = engine.New(nil, r.cfg.Threads); err != nil {
+	if r.sess, err = engine.New(r.cfg.Device, r.cfg.Threads); err != nil {
 		return err
 	}
 	if !r.train {
@@ -277,41 +280,6 @@ func (r *runner) run(i int) error {
 		prof.Count["AdamW (fused, with clipping)"]++
 	}
 	return err
-}
-
-// runOnGPU times the steps on the device with one backend (one arena laid
-// out by plan) for all of them. Execute returns the loss and gradients on
-// the host, so each timed step includes waiting for the device.
-func runOnGPU(cfg Config, g *ir.Graph, inputs map[string]*ir.Tensor, plan *memplan.MemPlan, res *Result, progress io.Writer) error {
-	b, err := gpu.New(cfg.Device.GPU, gpu.Options{Seed: uint64(cfg.Seed), Plan: plan, KeepUploads: true})
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	res.DeviceName = cfg.Device.String()
-	res.Workspace = cfg.Device.GPU.Info().Libraries["cublas-workspace"]
-	for step := 0; step <= cfg.Steps; step++ {
-		b.SetStep(uint64(step))
-		opts := runtime.Options{Seed: uint64(cfg.Seed), Step: uint64(step)}
-		start := time.Now()
-		if _, err := runtime.Execute(g, b, inputs, opts); err != nil {
-			return err
-		}
-		took := time.Since(start)
-		if step > 0 {
-			res.StepTimes = append(res.StepTimes, took)
-		}
-		if progress != nil {
-			fmt.Fprintf(progress, "step %d/%d: %.0f ms\n", step, cfg.Steps, took.Seconds()*1000)
-		}
-	}
-	st := b.Stats()
-	// The pool also holds the weights and inputs (uploaded once, kept):
-	// what compares with the planned arena is the rest.
-	res.Measured = st.ArenaBytes + max(st.PoolHighWater-st.Uploads, 0)
-	res.DevicePeak, res.Fallbacks, res.Misplaced = st.PeakDeviceBytes, st.Fallbacks, st.Misplaced
-	res.PeakRSS = PeakRSS()
-	return nil
 }
 
 // build makes the preset's graph with random weights, bound to the batch

@@ -100,8 +100,15 @@ func (o *AdamW) Update(grads []*ir.Tensor, lr float32, opt UpdateOptions) (norm 
 // Transform measures the gradients' global norm (after averaging) and
 // returns how Apply must scale them.
 func (o *AdamW) Transform(grads []*ir.Tensor, opt UpdateOptions) (GradTransform, float64) {
+	return ClipTransform(SumSquares(grads, float32(max(opt.AverageOver, 1)), o.Options.Threads), opt)
+}
+
+// ClipTransform is the transform for gradients whose (averaged) squares
+// sum to sumSquares, and their global norm: wherever the sum was taken
+// (the CPU, a device), the same rule.
+func ClipTransform(sumSquares float64, opt UpdateOptions) (GradTransform, float64) {
 	x := GradTransform{AverageOver: float32(max(opt.AverageOver, 1))}
-	norm := math.Sqrt(SumSquares(grads, x.AverageOver, o.Options.Threads))
+	norm := math.Sqrt(sumSquares)
 	if opt.ClipNorm > 0 && norm > opt.ClipNorm {
 		x.Clip, x.ClipScale = true, float32(opt.ClipNorm/(norm+1e-6))
 	}

@@ -57,6 +57,10 @@ type Options struct {
 	// Arena, with Plan, is reused across runs instead of allocating one
 	// per run; see Arena for what that means for the returned tensors.
 	Arena *Arena
+	// DeviceOutputs names the outputs a device backend returns where they
+	// are, on the device, instead of copying them to the host (a training
+	// run's gradients, which the optimizer reads there).
+	DeviceOutputs map[string]bool
 }
 
 // Stats reports memory held by one run. Inputs and initializers are not
@@ -234,7 +238,7 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 		for _, in := range n.Inputs {
 			if in != nil && lastUse[in] == i {
 				if keep[in] {
-					if err := keepOnHost(db, in, live); err != nil {
+					if err := keepOnHost(db, in, live, opt.DeviceOutputs); err != nil {
 						return nil, err
 					}
 					keepOutOfArena(pa, opt.Plan, in, live, mem, unplanned)
@@ -253,7 +257,7 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 		for _, o := range n.Outputs {
 			if o != nil && lastUse[o] < i {
 				if keep[o] {
-					if err := keepOnHost(db, o, live); err != nil {
+					if err := keepOnHost(db, o, live, opt.DeviceOutputs); err != nil {
 						return nil, err
 					}
 					keepOutOfArena(pa, opt.Plan, o, live, mem, unplanned)
@@ -279,7 +283,7 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 		if _, ok := live[v]; !ok {
 			return nil, fmt.Errorf("value %q was not computed", v.Name)
 		}
-		if err := keepOnHost(db, v, live); err != nil {
+		if err := keepOnHost(db, v, live, opt.DeviceOutputs); err != nil {
 			return nil, err
 		}
 		result[v.Name] = live[v]
@@ -290,9 +294,9 @@ func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) 
 // keepOnHost replaces a device value that the caller asked for by its host
 // copy, as soon as no node reads it any more: its device memory may be
 // planned for reuse by a later node.
-func keepOnHost(db DeviceBackend, v *ir.Value, live map[*ir.Value]*ir.Tensor) error {
+func keepOnHost(db DeviceBackend, v *ir.Value, live map[*ir.Value]*ir.Tensor, onDevice map[string]bool) error {
 	t := live[v]
-	if db == nil || t == nil || t.Device == nil {
+	if db == nil || t == nil || t.Device == nil || onDevice[v.Name] {
 		return nil
 	}
 	h, err := db.ToHost(t)

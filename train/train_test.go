@@ -263,6 +263,7 @@ func TestTrainOnDeviceMatchesCPU(t *testing.T) {
 		t.Skipf("no emulator: %v", err)
 	}
 	defer dev.Close()
+	var onDevice *Result
 	run := func(d *device.Device) map[string]*ir.Tensor {
 		c := tinyConfig(t, "wta", "none")
 		c.MaxSteps, c.NoExport, c.Device = 3, true, d
@@ -270,9 +271,25 @@ func TestTrainOnDeviceMatchesCPU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if d != nil {
+			onDevice = res
+		}
 		return res.Params
 	}
 	want, got := run(nil), run(dev)
+	// The weights stay on the device: a step moves the batch in and the
+	// loss and gradient norm out (and, with WTA-CRS, the row norms out and
+	// the chosen rows in: the selection runs on the host), nothing the
+	// size of the model.
+	m := onDevice.Memory
+	t.Logf("last step: %d bytes to the device, %d back", m.LastStepUpload, m.LastStepDownload)
+	var params int64
+	for _, p := range want {
+		params += p.Bytes()
+	}
+	if m.LastStepUpload <= 0 || m.LastStepDownload <= 0 || m.LastStepUpload+m.LastStepDownload > params/4 {
+		t.Errorf("last step moved %d bytes to the device and %d back (parameters: %d bytes)", m.LastStepUpload, m.LastStepDownload, params)
+	}
 	for name, w := range want {
 		g := got[name]
 		for i, v := range w.F32 {

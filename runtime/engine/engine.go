@@ -62,6 +62,10 @@ type Stats struct {
 	// bytes of the last training micro-batch and optimizer step.
 	DevicePeak                       int64
 	LastStepUpload, LastStepDownload int64
+	// Fallbacks counts the nodes, per op, that ran on the CPU for want of
+	// a device kernel; Misplaced the planned outputs a kernel put outside
+	// their slot (both device only).
+	Fallbacks, Misplaced map[string]int
 }
 
 // New opens a session on dev (nil: the CPU) with threads CPU threads (0:

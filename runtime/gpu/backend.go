@@ -80,7 +80,7 @@ func New(dev cuda.Device, opt Options) (*Backend, error) {
 	}
 	b := &Backend{dev: dev, opt: opt, mem: newMemory(dev, opt.KeepUploads), fallbacks: map[string]int{}, hostOps: map[string]int{}, misplaced: map[string]int{}}
 	b.cpu = &cpu.Ctx{Seed: opt.Seed, Step: opt.Step, ForceEval: opt.ForceEval, Threads: goruntime.GOMAXPROCS(0)}
-	if err := b.mem.setPlan(opt.Plan); err != nil {
+	if err := b.mem.setPlan(opt.Plan, 0); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -91,6 +91,22 @@ func New(dev cuda.Device, opt Options) (*Backend, error) {
 func (b *Backend) SetStep(step uint64) {
 	b.opt.Step = step
 	b.cpu.Step = step
+}
+
+// SetRun sets what keys the next run's random numbers, and whether its
+// Dropouts are the identity (evaluation), for a backend that serves a
+// whole training run.
+func (b *Backend) SetRun(seed, step uint64, forceEval bool) {
+	b.opt.Seed, b.opt.Step, b.opt.ForceEval = seed, step, forceEval
+	b.cpu.Seed, b.cpu.Step, b.cpu.ForceEval = seed, step, forceEval
+}
+
+// SetPlan makes p (a plan of the graph the next runs execute) place the
+// node outputs, in an arena of at least reserve bytes, reused while large
+// enough.
+func (b *Backend) SetPlan(p *memplan.MemPlan, reserve int64) error {
+	b.opt.Plan = p
+	return b.mem.setPlan(p, reserve)
 }
 
 func (b *Backend) Name() string { return "cuda" }

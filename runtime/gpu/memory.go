@@ -95,6 +95,15 @@ type memory struct {
 	// run; used marks those the current run read, the ones to carry.
 	keepUploads bool
 	used        map[*ir.Tensor]bool
+	// resident maps host tensors made resident (Backend.Resident: a
+	// training run's parameters and moments) to their device copies, which
+	// every run reads and no run drops; the host tensor is stale until
+	// Download.
+	resident map[*ir.Tensor]*ir.Tensor
+
+	// toDevice and toHost count the bytes copied each way (the engine
+	// reports them per step).
+	bytesIn, bytesOut int64
 
 	// metas caches small int64 arrays (shapes and strides of launches) on
 	// the device by content, for the backend's lifetime: a training loop
@@ -106,7 +115,7 @@ type memory struct {
 func newMemory(dev cuda.Device, keepUploads bool) *memory {
 	return &memory{dev: dev, free: map[int64][]cuda.Ptr{}, live: map[*buffer]bool{},
 		uploads: map[*ir.Tensor]*ir.Tensor{}, metas: map[string]cuda.Ptr{},
-		keepUploads: keepUploads, used: map[*ir.Tensor]bool{}}
+		keepUploads: keepUploads, used: map[*ir.Tensor]bool{}, resident: map[*ir.Tensor]*ir.Tensor{}}
 }
 
 // notePeak updates the device-bytes peak; m.mu is held.
@@ -119,24 +128,57 @@ func (m *memory) notePeak() {
 	m.poolHigh = max(m.poolHigh, m.inUse)
 }
 
-// setPlan allocates the arena of p once.
-func (m *memory) setPlan(p *memplan.MemPlan) error {
-	if p == nil {
-		return nil
-	}
+// setPlan makes p the plan of the next runs, with an arena of at least
+// reserve bytes (and of p's size): an arena large enough already is
+// reused, so one backend serves several graphs (one per padded length)
+// with one arena sized for the largest.
+func (m *memory) setPlan(p *memplan.MemPlan, reserve int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.plan = p
-	if p.PlannedPeak == 0 {
+	if p == nil {
 		return nil
 	}
-	ptr, err := m.devAlloc(p.PlannedPeak)
-	if err != nil {
-		return fmt.Errorf("planned arena of %d bytes: %w", p.PlannedPeak, err)
+	size := max(p.PlannedPeak, reserve)
+	if size == 0 || (m.arena != nil && m.arena.size >= size) {
+		return nil
 	}
-	m.arena = &buffer{ptr: ptr, size: p.PlannedPeak, arena: true}
+	if m.arena != nil {
+		if err := m.dev.Free(m.arena.ptr); err != nil {
+			return err
+		}
+		m.arena = nil
+	}
+	ptr, err := m.devAlloc(size)
+	if err != nil {
+		return fmt.Errorf("planned arena of %d bytes: %w", size, err)
+	}
+	m.arena = &buffer{ptr: ptr, size: size, arena: true}
 	m.notePeak()
 	return nil
+}
+
+// makeResident uploads host tensor h once and keeps it for the backend's
+// lifetime (a second call is a no-op).
+func (m *memory) makeResident(h *ir.Tensor) (*ir.Tensor, error) {
+	m.mu.Lock()
+	d, ok := m.resident[h]
+	m.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	d, err := m.pooled(h.DType, h.Shape)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.copyIn(d, h); err != nil {
+		m.release(d)
+		return nil, err
+	}
+	m.mu.Lock()
+	m.resident[h] = d
+	m.mu.Unlock()
+	return d, nil
 }
 
 // devAlloc allocates from the device; when it is full, the idle pool
@@ -322,6 +364,10 @@ func (m *memory) view(t *ir.Tensor, shape []int) *ir.Tensor {
 // it on first use.
 func (m *memory) upload(t *ir.Tensor) (*ir.Tensor, error) {
 	m.mu.Lock()
+	if d, ok := m.resident[t]; ok {
+		m.mu.Unlock()
+		return d, nil
+	}
 	d, ok := m.uploads[t]
 	m.used[t] = true
 	m.mu.Unlock()
@@ -374,6 +420,9 @@ func (m *memory) copyIn(d, h *ir.Tensor) error {
 	if len(b) == 0 {
 		return nil
 	}
+	m.mu.Lock()
+	m.bytesIn += int64(len(b))
+	m.mu.Unlock()
 	return m.dev.CopyToDevice(dd.buf.ptr+cuda.Ptr(dd.off), b)
 }
 
@@ -394,6 +443,9 @@ func (m *memory) toHost(t *ir.Tensor) (*ir.Tensor, error) {
 	if err := m.dev.CopyToHost(b, d.buf.ptr+cuda.Ptr(d.off)); err != nil {
 		return nil, err
 	}
+	m.mu.Lock()
+	m.bytesOut += int64(len(b))
+	m.mu.Unlock()
 	if t.DType == ir.Bool {
 		// A kernel bug writing 2 into a bool byte would make an invalid Go
 		// bool; normalizing costs nothing next to the copy.
@@ -462,6 +514,7 @@ const maxMetas = 4096
 func (m *memory) close() error {
 	m.keepUploads = false // everything goes now
 	m.endRun()
+	clear(m.resident) // their blocks are live: freed below
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var first error
