@@ -16,9 +16,9 @@ import (
 	"crsc/ir"
 	"crsc/memplan"
 	"crsc/models"
+	"crsc/optim"
 	"crsc/passes"
 	"crsc/runtime"
-	"crsc/optim"
 	"crsc/runtime/device"
 	"crsc/runtime/engine"
 )

@@ -75,10 +75,10 @@ type trainer struct {
 	budget    Budget
 	// memoryReport is memory.txt as written at the start of the run.
 	memoryReport string
-	gn        *gnorms
-	trainSet  *encoded
-	evalSet   *encoded
-	log       *logger
+	gn           *gnorms
+	trainSet     *encoded
+	evalSet      *encoded
+	log          *logger
 
 	step, epoch, batchInEpoch int // position: next batch to run
 	best                      float64
