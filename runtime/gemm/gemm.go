@@ -276,6 +276,10 @@ type gemmArgs struct {
 // machine: one descheduled goroutine stalls every other at each barrier).
 // The price is that an operand not cut by the split is packed once per
 // goroutine, so the split is chosen to pack the least (see splitPlan).
+//
+// Every element of C comes out bit-identical whatever the thread count:
+// slabs of C do not change how an element is summed, and whether the depth
+// is split in two depends on the shape only.
 func (g *gemmArgs) run(threads int, im *impl) {
 	if g.m == 0 || g.n == 0 {
 		return
@@ -284,36 +288,35 @@ func (g *gemmArgs) run(threads int, im *impl) {
 		scaleC(g.m, g.n, g.beta, g.c, g.ldc)
 		return
 	}
+	if g.splitDepth(im) {
+		g.runSplitK(threads, im)
+		return
+	}
+	g.runSlabs(threads, im)
+}
+
+// runSlabs cuts C into one slab of rows or of columns per goroutine.
+func (g *gemmArgs) runSlabs(threads int, im *impl) {
 	if g.m*g.n*g.k < parallelMinMNK {
 		threads = 1
 	}
-	mPanels, nPanels, kBlocks := ceilDiv(g.m, im.mr), ceilDiv(g.n, im.nr), ceilDiv(g.k, im.kc)
-	threads = min(threads, max(mPanels, nPanels, kBlocks))
+	mPanels, nPanels := ceilDiv(g.m, im.mr), ceilDiv(g.n, im.nr)
+	threads = min(threads, max(mPanels, nPanels))
 	if threads <= 1 {
 		g.serial(0, g.m, 0, g.n, im)
 		return
 	}
-	g.runSplit(threads, im, g.splitPlan(threads, im))
-}
-
-// runSplit runs the GEMM on up to threads goroutines with the given split.
-func (g *gemmArgs) runSplit(threads int, im *impl, how splitKind) {
-	mPanels, nPanels, kBlocks := ceilDiv(g.m, im.mr), ceilDiv(g.n, im.nr), ceilDiv(g.k, im.kc)
 	var part func(t int)
-	switch how {
-	case splitM:
+	if g.splitPlan(threads, im) == splitM {
 		threads = min(threads, mPanels)
 		part = func(t int) {
 			g.serial(split(g.m, mPanels, im.mr, t, threads), split(g.m, mPanels, im.mr, t+1, threads), 0, g.n, im)
 		}
-	case splitN:
+	} else {
 		threads = min(threads, nPanels)
 		part = func(t int) {
 			g.serial(0, g.m, split(g.n, nPanels, im.nr, t, threads), split(g.n, nPanels, im.nr, t+1, threads), im)
 		}
-	case splitK:
-		g.runSplitK(min(threads, kBlocks), im)
-		return
 	}
 	var wg sync.WaitGroup
 	for t := 1; t < threads; t++ {
@@ -328,96 +331,102 @@ type splitKind int
 const (
 	splitM splitKind = iota // slabs of rows of C; B packed by every goroutine
 	splitN                  // slabs of columns of C; A packed by every goroutine
-	splitK                  // slices of the depth, summed at the end
 )
 
-// splitKMaxMN caps the partial sums a depth split keeps: (threads-1) extra
-// m×n buffers. 1<<20 floats (4 MiB) covers 768×768 weight gradients, the
-// case that needs it, without growing the runtime's footprint much.
+// splitKMaxMN caps the partial sum a depth split keeps: one extra m×n
+// buffer. 1<<20 floats (4 MiB) covers 768×768 weight gradients, the case
+// that needs it, without growing the runtime's footprint much.
 const splitKMaxMN = 1 << 20
 
-// splitPlan estimates, per goroutine, how many elements each split packs
-// (packing is memory-bound and is what separates the splits; the
-// multiply-adds are the same) and picks the cheapest. A is re-packed for
-// every nc-wide column block, B once. Splitting the depth packs only a
-// share of each operand but pays for writing and summing m×n partials.
-func (g *gemmArgs) splitPlan(threads int, im *impl) splitKind {
-	t := float64(threads)
-	m, n, k := float64(g.m), float64(g.n), float64(g.k)
+// packCost estimates how many elements one of threads goroutines packs for
+// a slab split of an m×n×k GEMM (packing is memory-bound and is what
+// separates the splits; the multiply-adds are the same). A is re-packed
+// for every nc-wide column block, B once.
+func packCost(m, n, k, threads float64, im *impl, how splitKind) float64 {
 	aPasses := func(cols float64) float64 { return math.Ceil(cols / float64(im.nc)) }
-	costM := m/t*k*aPasses(n) + k*n
-	costN := m*k*aPasses(n/t) + k*n/t
-	best, cost := splitM, costM
-	if costN < cost {
-		best, cost = splitN, costN
+	if how == splitM {
+		return m/threads*k*aPasses(n) + k*n
 	}
-	if g.m*g.n <= splitKMaxMN && g.k >= threads*im.kc {
-		// The reduction reads a partial and reads and writes C: about
-		// 3·m·n/t element moves per goroutine beyond the packing.
-		costK := m*k/t*aPasses(n) + k*n/t + 3*m*n/t
-		if costK < cost {
-			best = splitK
-		}
-	}
-	return best
+	return m*k*aPasses(n/threads) + k*n/threads
 }
 
-// runSplitK cuts the depth into one even slice per goroutine (in steps of
-// kStep, not of kc: 4096 in kc = 384 blocks would split 5:6). Goroutine 0 accumulates straight into C
-// with the caller's beta; the others write alpha·A_t·B_t into pooled m×n
-// buffers, which are then added into C with the rows split across
-// goroutines.
+// splitPlan picks the slab split that packs least.
+func (g *gemmArgs) splitPlan(threads int, im *impl) splitKind {
+	m, n, k, t := float64(g.m), float64(g.n), float64(g.k), float64(threads)
+	if packCost(m, n, k, t, im, splitN) < packCost(m, n, k, t, im, splitM) {
+		return splitN
+	}
+	return splitM
+}
+
+// splitDepth reports whether the GEMM is computed as two half-depth GEMMs
+// whose results are summed. That suits a small C with a long depth (the
+// weight gradients Xᵀ·G): two goroutines then each pack half of A and half
+// of B, where slabs of C would have each pack all of one operand. The
+// decision is made for two goroutines whatever the thread count, so that
+// the summation order, and with it every bit of C, never depends on it.
+func (g *gemmArgs) splitDepth(im *impl) bool {
+	if g.m*g.n > splitKMaxMN || g.k < 2*im.kc || g.m*g.n*g.k < parallelMinMNK {
+		return false
+	}
+	m, n, k := float64(g.m), float64(g.n), float64(g.k)
+	slabs := min(packCost(m, n, k, 2, im, splitM), packCost(m, n, k, 2, im, splitN))
+	// Each half packs half the depth of both operands; the sum reads the
+	// partial and reads and writes C, about 3·m·n/2 element moves per
+	// goroutine.
+	return packCost(m, n, k/2, 1, im, splitM)+3*m*n/2 < slabs
+}
+
+// runSplitK computes C = beta·C + alpha·A₀·B₀ in place and alpha·A₁·B₁
+// into a pooled m×n buffer, the depth cut in two even halves (in steps of
+// kStep, not of kc: 4096 in kc = 384 blocks would split 5:6), each half on
+// half the goroutines, and then adds the buffer into C with the rows split
+// across all of them.
 func (g *gemmArgs) runSplitK(threads int, im *impl) {
 	const kStep = 16
 	kSteps := ceilDiv(g.k, kStep)
-	parts := make([]*partialBuf, threads-1)
-	var wg sync.WaitGroup
-	for t := range threads {
-		k0, k1 := split(g.k, kSteps, kStep, t, threads), split(g.k, kSteps, kStep, t+1, threads)
-		sub := *g
-		sub.k = k1 - k0
-		if g.transA {
-			sub.a = g.a[k0*g.lda:]
-		} else {
-			sub.a = g.a[k0:]
-		}
-		if g.transB {
-			sub.b = g.b[k0:]
-		} else {
-			sub.b = g.b[k0*g.ldb:]
-		}
-		if t > 0 {
-			pb := partialPool.Get().(*partialBuf)
-			pb.c = grow(pb.c, g.m*g.n)
-			parts[t-1] = pb
-			sub.c, sub.ldc, sub.beta = pb.c, g.n, 0
-		}
-		if t == threads-1 {
-			sub.serial(0, sub.m, 0, sub.n, im)
-			break
-		}
-		wg.Go(func() { sub.serial(0, sub.m, 0, sub.n, im) })
+	kMid := split(g.k, kSteps, kStep, 1, 2)
+	lo, hi := *g, *g
+	lo.k, hi.k = kMid, g.k-kMid
+	if g.transA {
+		hi.a = g.a[kMid*g.lda:]
+	} else {
+		hi.a = g.a[kMid:]
 	}
-	wg.Wait()
-	reduce := func(t int) {
-		for i := g.m * t / threads; i < g.m*(t+1)/threads; i++ {
+	if g.transB {
+		hi.b = g.b[kMid:]
+	} else {
+		hi.b = g.b[kMid*g.ldb:]
+	}
+	part := partialPool.Get().(*partialBuf)
+	part.c = grow(part.c, g.m*g.n)
+	hi.c, hi.ldc, hi.beta = part.c, g.n, 0
+	if threads < 2 {
+		lo.runSlabs(1, im)
+		hi.runSlabs(1, im)
+	} else {
+		var wg sync.WaitGroup
+		wg.Go(func() { hi.runSlabs(threads/2, im) })
+		lo.runSlabs(threads-threads/2, im)
+		wg.Wait()
+	}
+	add := func(t, parts int) {
+		for i := g.m * t / parts; i < g.m*(t+1)/parts; i++ {
 			dst := g.c[i*g.ldc : i*g.ldc+g.n]
-			for _, p := range parts {
-				src := p.c[i*g.n : i*g.n+g.n]
-				for j := range dst {
-					dst[j] += src[j]
-				}
+			src := part.c[i*g.n : i*g.n+g.n]
+			for j := range dst {
+				dst[j] += src[j]
 			}
 		}
 	}
-	for t := 1; t < threads; t++ {
-		wg.Go(func() { reduce(t) })
+	parts := max(threads, 1)
+	var wg sync.WaitGroup
+	for t := 1; t < parts; t++ {
+		wg.Go(func() { add(t, parts) })
 	}
-	reduce(0)
+	add(0, parts)
 	wg.Wait()
-	for _, p := range parts {
-		partialPool.Put(p)
-	}
+	partialPool.Put(part)
 }
 
 // partialBuf holds one goroutine's partial product in a depth split.

@@ -180,24 +180,66 @@ func TestKernel(t *testing.T) {
 // TestSplitPlan pins which parallel split the cost model picks for the
 // shapes it was designed around, so a change to it is a visible decision.
 func TestSplitPlan(t *testing.T) {
-	im := implGenericDesc
-	for _, c := range []struct {
-		transA, transB bool
-		m, n, k        int
-		want           splitKind
-	}{
-		{false, false, 4096, 768, 768, splitM},
-		{false, true, 4096, 3072, 768, splitM},
-		{true, false, 768, 768, 4096, splitK},
-		{true, false, 3072, 768, 4096, splitM},
-		{true, false, 768, 3072, 4096, splitN},
-		{false, false, 40, 40, 800, splitK},
-	} {
-		g := gemmArgs{transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k}
-		if got := g.splitPlan(2, im); got != c.want {
-			t.Errorf("%dx%dx%d: split %d, want %d", c.m, c.n, c.k, got, c.want)
+	for _, im := range []*impl{implGenericDesc, implAVX2Desc, implAVX512Desc} {
+		for _, c := range []struct {
+			transA, transB bool
+			m, n, k        int
+			want           string
+		}{
+			{false, false, 4096, 768, 768, "M"},
+			{false, true, 4096, 3072, 768, "M"},
+			{true, false, 768, 768, 4096, "K"},
+			{true, false, 3072, 768, 4096, "M"},
+			{true, false, 768, 3072, 4096, "N"},
+			{false, false, 40, 40, 800, "K"},
+			{false, false, 40, 40, 100, "M"},
+		} {
+			g := gemmArgs{transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k}
+			got := "M"
+			if g.splitDepth(im) {
+				got = "K"
+			} else if g.splitPlan(2, im) == splitN {
+				got = "N"
+			}
+			if got != c.want {
+				t.Errorf("%s %dx%dx%d: split %s, want %s", im.name, c.m, c.n, c.k, got, c.want)
+			}
 		}
 	}
+}
+
+// TestThreadsBitIdentical: the result must not depend on the thread count,
+// bit for bit, for slab splits and the depth split alike (the runtime's
+// gradients are reproducible across machines with different core counts).
+func TestThreadsBitIdentical(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	forEachImpl(t, func(t *testing.T, im *impl) {
+		for _, s := range []shape{{40, 40, 800}, {200, 150, 300}, {30, 700, 50}, {100, 100, 2000}} {
+			for _, transA := range []bool{false, true} {
+				lda := s.k
+				if transA {
+					lda = s.m
+				}
+				a, b := randSlice(rng, s.m*s.k), randSlice(rng, s.k*s.n)
+				c0 := randSlice(rng, s.m*s.n)
+				var first []float32
+				for _, threads := range []int{1, 2, 3, 4} {
+					c := append([]float32(nil), c0...)
+					g := gemmArgs{transA, false, s.m, s.n, s.k, 0.75, a, lda, b, s.n, 0.5, c, s.n}
+					g.run(threads, im)
+					if first == nil {
+						first = c
+						continue
+					}
+					for i := range c {
+						if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
+							t.Fatalf("%dx%dx%d transA=%v: element %d differs with %d threads: %v vs %v", s.m, s.n, s.k, transA, i, threads, c[i], first[i])
+						}
+					}
+				}
+			}
+		}
+	})
 }
 
 func runCase(t *testing.T, name string, threads int, rng *rand.Rand, s shape, transA, transB bool, alpha, beta float32, pad int) {
