@@ -17,8 +17,8 @@ const GradSuffix = "_grad"
 // TrainSelection narrows the trained set. Empty patterns mean: every float
 // initializer with more than one element that the loss depends on.
 type TrainSelection struct {
-	Train  string // regexp: only parameters whose name matches
-	Freeze string // regexp: parameters whose name matches stay frozen
+	Train  string `json:"train"`  // regexp: only parameters whose name matches
+	Freeze string `json:"freeze"` // regexp: parameters whose name matches stay frozen
 }
 
 // Params returns the candidate parameters of g: the model's float

@@ -11,11 +11,11 @@ import (
 
 // LoRASpec configures low-rank adapters.
 type LoRASpec struct {
-	Rank    int     // r; 0 disables LoRA
-	Alpha   float64 // the update is scaled by Alpha/Rank (default Alpha = Rank)
-	Targets string  // regexp over forward MatMul node and weight names; "" = the attention Q/K/V projections
-	BitFit  bool    // also train the biases (the reference does)
-	Seed    int64   // adapter initialization
+	Rank    int     `json:"rank"`    // r; 0 disables LoRA
+	Alpha   float64 `json:"alpha"`   // the update is scaled by Alpha/Rank (default Alpha = Rank)
+	Targets string  `json:"targets"` // regexp over forward MatMul node and weight names; "" = the attention Q/K/V projections
+	BitFit  bool    `json:"bitfit"`  // also train the biases (the reference does)
+	Seed    int64   `json:"seed"`    // adapter initialization
 }
 
 // DefaultLoRATargets matches the attention query/key/value projections of

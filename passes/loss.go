@@ -17,8 +17,8 @@ const (
 
 // LossSpec says what to differentiate.
 type LossSpec struct {
-	Kind   string // one of the Loss* kinds; "" picks LossOutput when the model outputs a scalar "loss"
-	Output string // the model output the loss is built on ("" = the only or first output)
+	Kind   string `json:"kind"`   // one of the Loss* kinds; "" picks LossOutput when the model outputs a scalar "loss"
+	Output string `json:"output"` // the model output the loss is built on ("" = the only or first output)
 }
 
 // LossName is the training graph's scalar loss output.
@@ -111,11 +111,11 @@ func outputNames(g *ir.Graph) string {
 
 // TrainingSpec is everything that shapes a training graph.
 type TrainingSpec struct {
-	Loss     LossSpec
-	Train    TrainSelection
-	LoRA     LoRASpec
-	Memory   bool // apply the memory rewrites (regenerated Dropout masks, 1-bit ReLU masks, LayerNorm from output)
-	Sampling SamplingSpec
+	Loss     LossSpec       `json:"loss"`
+	Train    TrainSelection `json:"train"`
+	LoRA     LoRASpec       `json:"lora"`
+	Memory   bool           `json:"memory"` // apply the memory rewrites (regenerated Dropout masks, 1-bit ReLU masks, LayerNorm from output)
+	Sampling SamplingSpec   `json:"sampling"`
 }
 
 // Training is a compiled training graph and what the compiler decided.

@@ -19,12 +19,12 @@ var Estimators = []string{"exact", "crs", "topk", "wta"}
 
 // SamplingSpec is the user's WTA-CRS configuration.
 type SamplingSpec struct {
-	Estimator string  // exact, crs, topk (biased baseline) or wta
-	Keep      float64 // fraction of rows kept for each sampled weight gradient
-	MinRows   int     // k is at least this (default 10)
-	GNorm     string  // none, ema or cache: where ĝ ≈ ‖G_i‖ comes from
-	Layers    string  // auto, all, or a regexp over forward node and weight names
-	Attention bool    // also sample the products of two activations (QKᵀ, P·V)
+	Estimator string  `json:"estimator"` // exact, crs, topk (biased baseline) or wta
+	Keep      float64 `json:"keep"`      // fraction of rows kept for each sampled weight gradient
+	MinRows   int     `json:"min_rows"`  // k is at least this (default 10)
+	GNorm     string  `json:"gnorm"`     // none, ema or cache: where ĝ ≈ ‖G_i‖ comes from
+	Layers    string  `json:"layers"`    // auto, all, or a regexp over forward node and weight names
+	Attention bool    `json:"attention"` // also sample the products of two activations (QKᵀ, P·V)
 }
 
 // Enabled reports whether the spec changes anything.

@@ -1,9 +1,11 @@
 package train
 
 import (
-	"crsc/runtime/device"
 	"fmt"
 	"io"
+	"math"
+
+	"crsc/runtime/device"
 
 	"crsc/data"
 	"crsc/passes"
@@ -44,10 +46,13 @@ type Config struct {
 	Threads     int     `json:"threads,omitempty"`
 	EMADecay    float64 `json:"gnorm_ema_decay"`
 
-	Out       string `json:"out"`
-	Resume    bool   `json:"resume"`
-	LogEvery  int    `json:"log_every"`
-	SaveEvery int    `json:"save_every"` // checkpoint every N steps (0: at each epoch end)
+	Out    string `json:"out"`
+	Resume bool   `json:"resume"`
+	// ResumeWithChanges lets --resume continue a run whose model, data
+	// or arithmetic options differ from the checkpoint's record of them.
+	ResumeWithChanges bool `json:"resume_with_changes,omitempty"`
+	LogEvery          int  `json:"log_every"`
+	SaveEvery         int  `json:"save_every"` // checkpoint every N steps (0: at each epoch end)
 	// StopAfter ends this invocation after that many optimizer steps,
 	// with a checkpoint, as if the run had been killed (resume tests).
 	StopAfter int  `json:"-"`
@@ -66,10 +71,32 @@ type Config struct {
 	// optimizer step stays on the CPU, so the weights travel each step.
 	Device   *device.Device `json:"-"`
 	Terminal bool           `json:"-"` // Progress is a terminal: draw a bar
+	// Explicit says every numeric field was set by the caller (the CLI,
+	// which validates its flags): Defaults leaves them alone, so that a 0
+	// means 0 (--clip 0: no clipping, --log-every 0: no periodic lines).
+	Explicit bool `json:"-"`
+	// Demo marks the built-in demo's run: its directory carries DemoMark
+	// and a re-run replaces the demo's own files, nothing else.
+	Demo bool `json:"demo,omitempty"`
 }
 
 // Defaults fills the zero fields with the usual fine-tuning values.
 func (c *Config) Defaults() {
+	if !c.Explicit {
+		c.fillZeros()
+	}
+	if c.EMADecay == 0 {
+		c.EMADecay = 0.9
+	}
+	if c.Spec.Sampling.GNorm == "" {
+		c.Spec.Sampling.GNorm = "none"
+	}
+	c.Spec.LoRA.Seed = c.Seed
+}
+
+// fillZeros is Defaults for callers that leave fields at zero (tests, the
+// library): a zero there means "the usual value".
+func (c *Config) fillZeros() {
 	set := func(p *int, v int) {
 		if *p == 0 {
 			*p = v
@@ -86,19 +113,25 @@ func (c *Config) Defaults() {
 	if c.ClipNorm == 0 {
 		c.ClipNorm = 1
 	}
-	if c.EMADecay == 0 {
-		c.EMADecay = 0.9
-	}
-	if c.Spec.Sampling.GNorm == "" {
-		c.Spec.Sampling.GNorm = "none"
-	}
-	c.Spec.LoRA.Seed = c.Seed
 }
 
+// validate refuses what the CLI's flag checks refuse too, for library
+// callers; each error names the setting as its flag.
 func (c *Config) validate() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
 	case c.Model == "" && c.Arch == "":
-		return fmt.Errorf("no model: give an .onnx file or --arch")
+		return fmt.Errorf("no model: give MODEL.onnx or --arch NAME")
+	case c.Model != "" && c.Arch != "":
+		return fmt.Errorf("both a model (%s) and --arch %s: give one", c.Model, c.Arch)
+	case !finite(c.LR) || !finite(c.Warmup) || !finite(c.ClipNorm) || !finite(c.WeightDecay) || !finite(c.EMADecay):
+		return fmt.Errorf("--lr %v, --warmup %v, --clip %v, --weight-decay %v: want finite numbers", c.LR, c.Warmup, c.ClipNorm, c.WeightDecay)
+	case c.ClipNorm < 0:
+		return fmt.Errorf("--clip %v: want a finite number ≥ 0 (0: off)", c.ClipNorm)
+	case c.WeightDecay < 0:
+		return fmt.Errorf("--weight-decay %v: want a finite number ≥ 0", c.WeightDecay)
+	case c.MaxSteps < 0 || c.SaveEvery < 0 || c.LogEvery < 0 || c.Threads < 0:
+		return fmt.Errorf("--max-steps %d, --save-every %d, --log-every %d, --threads %d: want integers ≥ 0", c.MaxSteps, c.SaveEvery, c.LogEvery, c.Threads)
 	case c.MaxLen < 4:
 		return fmt.Errorf("--max-len %d: want at least 4", c.MaxLen)
 	case c.Batch < 1 || c.Accum < 1 || c.Epochs < 1:

@@ -13,9 +13,18 @@ import (
 
 // logger appends to metrics.jsonl and shows progress: a bar redrawn in
 // place on a terminal, a plain line every LogEvery steps otherwise.
+//
+// metrics.jsonl is an append log that a resumed run continues as if it
+// had never stopped: a checkpoint records the log's length and the loss
+// window in progress (logState), and --resume cuts the log back to that
+// length (the lines after it are of steps that are run again) and
+// carries on with the same window. Windows end at absolute step numbers
+// (multiples of LogEvery, and the last step).
 type logger struct {
 	cfg      *Config
 	f        *os.File
+	size     int64 // bytes in the file: what a checkpoint records
+	err      error // the first failed write
 	total    int
 	first    int // step this invocation started at
 	start    time.Time
@@ -26,35 +35,85 @@ type logger struct {
 	drewBar  bool
 }
 
-func openLogger(c *Config, total, first int) (*logger, error) {
-	flags := os.O_CREATE | os.O_WRONLY | os.O_APPEND
+// logState is the part of the logger a checkpoint keeps.
+type logState struct {
+	Size     int64   // metrics.jsonl's length
+	SinceLog int     // steps in the loss window in progress
+	LossAcc  float64 // their summed loss
+}
+
+// openLogger opens metrics.jsonl: a fresh run starts it empty; a resumed
+// one cuts it back to the length the checkpoint recorded (st).
+func openLogger(c *Config, total, first int, st logState) (*logger, error) {
+	path := filepath.Join(c.Out, MetricsFile)
+	flags := os.O_CREATE | os.O_WRONLY
 	if !c.Resume {
 		flags |= os.O_TRUNC
+		st = logState{}
 	}
-	f, err := os.OpenFile(filepath.Join(c.Out, MetricsFile), flags, 0o644)
+	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &logger{cfg: c, f: f, total: total, first: first, start: time.Now()}, nil
+	if c.Resume {
+		fi, err := f.Stat()
+		if err == nil && st.Size < 0 {
+			st.Size = fi.Size() // a checkpoint that did not record it: append
+		}
+		if err == nil && fi.Size() < st.Size {
+			err = fmt.Errorf("--resume: %s has %d bytes, fewer than the %d it had at the checkpoint: it was changed since", path, fi.Size(), st.Size)
+		}
+		if err == nil {
+			err = f.Truncate(st.Size)
+		}
+		if err == nil {
+			_, err = f.Seek(st.Size, 0)
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return &logger{cfg: c, f: f, size: st.Size, total: total, first: first, start: time.Now(), sinceLog: st.SinceLog, lossAcc: st.LossAcc}, nil
+}
+
+// state is what a checkpoint taken now records; it fails if a line could
+// not be written (a checkpoint must not claim a log it does not have).
+func (l *logger) state() (logState, error) {
+	if l.err != nil {
+		return logState{}, fmt.Errorf("%s: %v", MetricsFile, l.err)
+	}
+	return logState{Size: l.size, SinceLog: l.sinceLog, LossAcc: l.lossAcc}, nil
 }
 
 func (l *logger) write(rec map[string]any) {
-	b, _ := json.Marshal(rec)
-	l.f.Write(append(b, '\n'))
+	if l.err != nil {
+		return
+	}
+	b, err := json.Marshal(rec)
+	if err == nil {
+		var n int
+		n, err = l.f.Write(append(b, '\n'))
+		l.size += int64(n)
+	}
+	l.err = err
 }
 
 func (l *logger) step(step, epoch int, loss, lr float32, gnorm, tps float64, took time.Duration) {
 	l.lossAcc += float64(loss)
 	l.timeAcc += took
 	l.sinceLog++
-	if step%l.cfg.LogEvery != 0 && step != l.total {
+	// --log-every 0: no periodic lines, only the last step's.
+	if (l.cfg.LogEvery == 0 || step%l.cfg.LogEvery != 0) && step != l.total {
 		if l.cfg.Terminal {
 			l.bar(step, loss, tps)
 		}
 		return
 	}
 	mean := l.lossAcc / float64(l.sinceLog)
-	stepMS := l.timeAcc.Seconds() * 1000 / float64(l.sinceLog)
+	// The time of the steps this invocation ran (a resumed window's
+	// earlier steps are not timed here).
+	stepMS := l.timeAcc.Seconds() * 1000 / float64(max(l.sinceLog-l.untimed(step), 1))
 	l.lossAcc, l.timeAcc, l.sinceLog = 0, 0, 0
 	l.write(map[string]any{"step": step, "epoch": epoch, "loss": mean, "lr": lr, "grad_norm": gnorm, "tokens_per_s": tps, "step_ms": stepMS})
 	if l.cfg.Progress == nil {
@@ -114,3 +173,7 @@ func (l *logger) done() {
 func (l *logger) close() { l.f.Close() }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// untimed is how many steps of the window ending at step ran before this
+// invocation started (a resumed window): their time is not in timeAcc.
+func (l *logger) untimed(step int) int { return max(0, l.first-(step-l.sinceLog)) }

@@ -84,6 +84,25 @@ type trainer struct {
 	best                      float64
 	haveBest                  bool
 	totalSteps                int
+	// evaluated says the evaluation at the current position (an epoch's
+	// end, or the run's) is done; a run killed between its last step's
+	// checkpoint and that evaluation does it on --resume.
+	evaluated bool
+	// record is what the checkpoint keeps of the model, data and options
+	// (rundir.go): --resume refuses a run that differs from it.
+	record []recordEntry
+	lock   *runLock
+}
+
+// failAt, set by tests, is called at named points of the run; an error
+// it returns ends the run there, as a kill would (without cleanup).
+var failAt func(point string) error
+
+func checkFail(point string) error {
+	if failAt == nil {
+		return nil
+	}
+	return failAt(point)
 }
 
 // Run trains as c says and returns the summary.
@@ -145,6 +164,10 @@ func setup(c *Config) (*trainer, error) {
 	t.totalSteps = perEpoch * c.Epochs
 	if c.MaxSteps > 0 && c.MaxSteps < t.totalSteps {
 		t.totalSteps = c.MaxSteps
+	}
+	if t.record, err = t.runRecord(); err != nil {
+		t.sess.Close()
+		return nil, err
 	}
 	return t, nil
 }
@@ -212,7 +235,10 @@ func (t *trainer) bind() error {
 	goruntime.GC()
 	debug.FreeOSMemory()
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(t.budget.Total + max(t.budget.Total/10, 64<<20))
+		// The plan counts every big buffer; the rest (graphs, tokenizer,
+		// a step's small garbage) fits in 5 % + 16 MiB. Past that the
+		// collector runs instead of the heap growing.
+		debug.SetMemoryLimit(t.budget.Total + t.budget.Total/20 + 16<<20)
 	}
 	ocfg := optim.DefaultAdamWConfig()
 	ocfg.WeightDecay = float32(c.WeightDecay)
@@ -318,13 +344,39 @@ func (t *trainer) lr(s int) float32 {
 
 func (t *trainer) run() (*Result, error) {
 	c := t.cfg
+	defer func() {
+		if t.sess != nil {
+			t.sess.Close()
+		}
+	}()
+	if c.Demo {
+		// Checked before anything is written into the directory.
+		if err := demoDirUsable(c.Out); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return nil, err
 	}
-	ckpt := filepath.Join(c.Out, CheckpointFile)
-	if c.Resume {
-		if err := t.restore(ckpt); err != nil {
+	var err error
+	if t.lock, err = lockRunDir(c.Out); err != nil {
+		return nil, err
+	}
+	defer t.lock.release()
+	if c.Demo && !c.Resume {
+		if err := resetDemoDir(c.Out); err != nil {
 			return nil, err
+		}
+	}
+	ckpt := filepath.Join(c.Out, CheckpointFile)
+	logState := logState{}
+	if c.Resume {
+		if logState, err = t.restore(ckpt); err != nil {
+			return nil, err
+		}
+		// Temporary files of writes the previous invocation did not finish.
+		if _, err := atomicfile.RemoveStale(c.Out); err != nil {
+			return nil, fmt.Errorf("--resume: %v", err)
 		}
 	} else if _, err := os.Stat(ckpt); err == nil {
 		return nil, fmt.Errorf("%s already holds a run (checkpoint %s): pass --resume to continue it or choose another --out", c.Out, ckpt)
@@ -335,24 +387,23 @@ func (t *trainer) run() (*Result, error) {
 	if err := t.writeMemoryReport(); err != nil {
 		return nil, err
 	}
-	var err error
-	if t.log, err = openLogger(c, t.totalSteps, t.step); err != nil {
+	if t.log, err = openLogger(c, t.totalSteps, t.step, logState); err != nil {
 		return nil, err
 	}
 	defer t.log.close()
-	defer func() {
-		if t.sess != nil {
-			t.sess.Close()
-		}
-	}()
 
 	res := &Result{Metric: t.task.Metric, Compiled: t.compiled}
 	start := time.Now()
 	tokens, stepsHere := 0, 0
-	perEpoch := trainBatches(len(t.trainSet.examples), c.Batch) / c.Accum
-	for t.step < t.totalSteps {
-		order := epochOrder(len(t.trainSet.examples), c.Seed, t.epoch)
+	perEpoch := t.perEpoch()
+	// Until the last step is taken and the evaluation after it is done:
+	// a resumed run whose checkpoint is of the last step still evaluates.
+	for t.step < t.totalSteps || !t.evaluated {
+		var order []int
 		for t.batchInEpoch < perEpoch && t.step < t.totalSteps {
+			if order == nil {
+				order = epochOrder(len(t.trainSet.examples), c.Seed, t.epoch)
+			}
 			stepStart := time.Now()
 			loss, gnorm, n, err := t.trainStep(order)
 			if err != nil {
@@ -362,6 +413,7 @@ func (t *trainer) run() (*Result, error) {
 			tokens += n
 			t.step++
 			t.batchInEpoch++
+			t.evaluated = false
 			stepsHere++
 			tps := float64(tokens) / time.Since(start).Seconds()
 			t.log.step(t.step, t.epoch, loss, t.lr(t.step-1), gnorm, tps, took)
@@ -369,6 +421,9 @@ func (t *trainer) run() (*Result, error) {
 				if err := t.save(ckpt); err != nil {
 					return nil, err
 				}
+			}
+			if err := checkFail(fmt.Sprintf("after step %d", t.step)); err != nil {
+				return nil, err
 			}
 			if c.StopAfter > 0 && stepsHere >= c.StopAfter && t.step < t.totalSteps {
 				res.Stopped = true
@@ -389,6 +444,7 @@ func (t *trainer) run() (*Result, error) {
 		if err := t.evaluate(res); err != nil {
 			return nil, err
 		}
+		t.evaluated = true
 		if err := t.save(ckpt); err != nil {
 			return nil, err
 		}
@@ -396,6 +452,11 @@ func (t *trainer) run() (*Result, error) {
 	if err := t.endTraining(res); err != nil {
 		return nil, err
 	}
+	if err := checkFail("before export"); err != nil {
+		return nil, err
+	}
+	// On --resume of a finished run too: the export is made from
+	// best.safetensors (else the last parameters), the same either way.
 	if err := t.export(); err != nil {
 		return nil, err
 	}
@@ -465,13 +526,21 @@ func (t *trainer) trainStep(order []int) (loss float32, norm float64, tokens int
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("step %d: %v", t.step+1, err)
 		}
-		if err := t.gn.update(out, rows); err != nil {
+		if err := t.gn.update(out, feeds, rows); err != nil {
 			return 0, 0, 0, err
 		}
 		loss += out[passes.LossName].F32[0] / float32(c.Accum)
 		tokens += b.tokens
 	}
 	if math.IsNaN(float64(loss)) || math.IsInf(float64(loss), 0) {
+		// A non-finite parameter (an earlier update that overflowed) is
+		// named as such; only from finite parameters is it the step size.
+		if err := t.sess.Sync(); err != nil {
+			return 0, 0, 0, fmt.Errorf("step %d: %v", t.step+1, err)
+		}
+		if err := checkpoint.CheckFinite(t.params); err != nil {
+			return 0, 0, 0, fmt.Errorf("step %d: a parameter is not finite: %v", t.step+1, err)
+		}
 		return 0, 0, 0, fmt.Errorf("step %d: the loss is %v (try a smaller --lr)", t.step+1, loss)
 	}
 	// Averaged over the micro-batches, clipped to the global norm and
@@ -559,14 +628,20 @@ func (t *trainer) evaluate(res *Result) error {
 	return nil
 }
 
-// save writes the whole training state atomically.
+// save writes the whole training state atomically, with the run's
+// position, the end-of-epoch evaluation's status, the log's length and
+// the record --resume compares.
 func (t *trainer) save(path string) error {
 	if err := t.sess.Sync(); err != nil {
 		return err
 	}
+	ls, err := t.log.state()
+	if err != nil {
+		return err
+	}
 	state := map[string]*ir.Tensor{}
 	for name, p := range t.params {
-		state["param/"+name] = p
+		state[checkpoint.ParamPrefix+name] = p
 	}
 	for name, v := range t.opt.State() {
 		state["optim/"+name] = v
@@ -578,31 +653,112 @@ func (t *trainer) save(path string) error {
 		"format": formatValue, "step": strconv.Itoa(t.step), "epoch": strconv.Itoa(t.epoch),
 		"batch": strconv.Itoa(t.batchInEpoch), "best": strconv.FormatFloat(t.best, 'g', -1, 64),
 		"have_best": strconv.FormatBool(t.haveBest), "seed": strconv.FormatInt(t.cfg.Seed, 10),
+		"evaluated":     strconv.FormatBool(t.evaluated),
+		"metrics_bytes": strconv.FormatInt(ls.Size, 10), "log_window_steps": strconv.Itoa(ls.SinceLog),
+		"log_window_loss": strconv.FormatFloat(ls.LossAcc, 'g', -1, 64),
+	}
+	for _, e := range t.record {
+		meta[recordKey+e.Name] = e.Value
 	}
 	return checkpoint.Save(path, state, meta)
 }
 
+// perEpoch is the number of optimizer steps in an epoch.
+func (t *trainer) perEpoch() int {
+	return trainBatches(len(t.trainSet.examples), t.cfg.Batch) / t.cfg.Accum
+}
+
 // restore loads a checkpoint written by save, checking it fully before
-// changing anything.
-func (t *trainer) restore(path string) error {
+// changing anything: its metadata parsed and checked against this run,
+// the record of the model, data and options compared (unless
+// --resume-with-changes), every parameter present and finite.
+func (t *trainer) restore(path string) (logState, error) {
+	fail := func(format string, a ...any) (logState, error) {
+		return logState{}, fmt.Errorf("--resume: checkpoint %s: %s", path, fmt.Sprintf(format, a...))
+	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("--resume: no checkpoint at %s", path)
+		return logState{}, fmt.Errorf("--resume: no checkpoint at %s", path)
 	}
 	state, meta, err := checkpoint.Load(path)
 	if err != nil {
-		return fmt.Errorf("--resume: %v", err)
+		return logState{}, fmt.Errorf("--resume: %v", err)
 	}
 	if meta["format"] != formatValue {
-		return fmt.Errorf("--resume: %s is not a crsc train checkpoint", path)
+		return logState{}, fmt.Errorf("--resume: %s is not a crsc train checkpoint", path)
 	}
-	if meta["seed"] != strconv.FormatInt(t.cfg.Seed, 10) {
-		return fmt.Errorf("--resume: %s was written with --seed %s, not %d", path, meta["seed"], t.cfg.Seed)
+	if meta["seed"] != strconv.FormatInt(t.cfg.Seed, 10) && !t.cfg.ResumeWithChanges {
+		return logState{}, fmt.Errorf("--resume: %s was written with --seed %s, not %d", path, meta["seed"], t.cfg.Seed)
+	}
+	if !t.cfg.ResumeWithChanges {
+		if err := compareRecord(meta, t.record); err != nil {
+			return logState{}, fmt.Errorf("--resume: %v", err)
+		}
+	}
+	var perr error
+	num := func(key string, lo, hi int) int {
+		if perr != nil {
+			return 0
+		}
+		v, ok := meta[key]
+		n, err := strconv.Atoi(v)
+		switch {
+		case !ok:
+			perr = fmt.Errorf("no %q in its metadata", key)
+		case err != nil:
+			perr = fmt.Errorf("metadata %s=%q is not an integer", key, v)
+		case n < lo || n > hi:
+			perr = fmt.Errorf("metadata %s=%d is outside this run's [%d, %d]", key, n, lo, hi)
+		}
+		return n
+	}
+	flag := func(key string, def bool) bool {
+		v, ok := meta[key]
+		if !ok || perr != nil {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			perr = fmt.Errorf("metadata %s=%q is not true or false", key, v)
+		}
+		return b
+	}
+	perEpoch := t.perEpoch()
+	step := num("step", 0, t.totalSteps)
+	epoch := num("epoch", 0, t.cfg.Epochs)
+	batch := num("batch", 0, perEpoch)
+	haveBest := flag("have_best", false)
+	// Checkpoints before "evaluated": the loop's old rule (evaluated at
+	// an epoch's start).
+	evaluated := flag("evaluated", batch == 0 && step > 0)
+	if perr != nil {
+		return fail("%v", perr)
+	}
+	if step != epoch*perEpoch+batch && !t.cfg.ResumeWithChanges {
+		return fail("metadata step %d does not match epoch %d and batch %d of this run's %d steps per epoch", step, epoch, batch, perEpoch)
+	}
+	best, err := strconv.ParseFloat(meta["best"], 64)
+	if err != nil || haveBest && (math.IsNaN(best) || math.IsInf(best, 0)) {
+		return fail("metadata best=%q is not a finite number", meta["best"])
+	}
+	ls := logState{Size: -1}
+	if _, ok := meta["metrics_bytes"]; ok {
+		ls.Size = int64(num("metrics_bytes", 0, math.MaxInt))
+		ls.SinceLog = num("log_window_steps", 0, step)
+		if ls.LossAcc, err = strconv.ParseFloat(meta["log_window_loss"], 64); err != nil && perr == nil {
+			perr = fmt.Errorf("metadata log_window_loss=%q is not a number", meta["log_window_loss"])
+		}
+		if perr != nil {
+			return fail("%v", perr)
+		}
 	}
 	for _, info := range t.infos {
-		p := state["param/"+info.Name]
+		p := state[checkpoint.ParamPrefix+info.Name]
 		if p == nil || p.DType != ir.Float32 || fmt.Sprint(p.Shape) != fmt.Sprint(info.Shape) {
-			return fmt.Errorf("--resume: %s has no parameter %q of shape %v", path, info.Name, info.Shape)
+			return logState{}, fmt.Errorf("--resume: %s has no parameter %q of shape %v", path, info.Name, info.Shape)
 		}
+	}
+	if err := checkpoint.CheckFiniteParams(state); err != nil {
+		return fail("a parameter is not finite: %v", err)
 	}
 	ost := map[string]*ir.Tensor{}
 	for name, v := range state {
@@ -611,19 +767,17 @@ func (t *trainer) restore(path string) error {
 		}
 	}
 	if err := t.opt.LoadState(ost); err != nil {
-		return fmt.Errorf("--resume: %s: %v", path, err)
+		return logState{}, fmt.Errorf("--resume: %s: %v", path, err)
 	}
 	if err := t.gn.load(state); err != nil {
-		return err
+		return logState{}, err
 	}
 	for _, info := range t.infos {
-		copy(t.params[info.Name].F32, state["param/"+info.Name].F32)
+		copy(t.params[info.Name].F32, state[checkpoint.ParamPrefix+info.Name].F32)
 	}
-	atoi := func(k string) int { n, _ := strconv.Atoi(meta[k]); return n }
-	t.step, t.epoch, t.batchInEpoch = atoi("step"), atoi("epoch"), atoi("batch")
-	t.best, _ = strconv.ParseFloat(meta["best"], 64)
-	t.haveBest = meta["have_best"] == "true"
-	return nil
+	t.step, t.epoch, t.batchInEpoch = step, epoch, batch
+	t.best, t.haveBest, t.evaluated = best, haveBest, evaluated
+	return ls, nil
 }
 
 func cutPrefix(s, p string) (string, bool) {

@@ -1,0 +1,250 @@
+package train
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"crsc/internal/atomicfile"
+)
+
+// Files crsc keeps in a run directory besides the run's outputs.
+const (
+	// LockFile names the process that holds the run directory (the lock
+	// itself is an flock on the directory).
+	LockFile = ".lock"
+	// DemoMark marks a directory the built-in demo made: a re-run of the
+	// demo may replace the demo's files in it, and only in such a one.
+	DemoMark = ".crsc-demo"
+)
+
+// runFiles are the files a run writes into its directory.
+var runFiles = []string{ConfigFile, MetricsFile, PlotFile, MemoryFile, CheckpointFile, BestFile, ModelFile}
+
+// runLock holds a run directory for one writer.
+type runLock struct{ dir *os.File }
+
+// lockRunDir takes the run directory for this process, or fails at once
+// naming the process that holds it. The lock is an flock on the directory,
+// so the kernel drops it when the holder exits, however it exits; LockFile
+// (written atomically) only says who holds it.
+func lockRunDir(dir string) (*runLock, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(d.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		d.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			holder := "another process"
+			if b, err := os.ReadFile(filepath.Join(dir, LockFile)); err == nil && len(b) > 0 {
+				holder = strings.TrimSpace(string(b))
+			}
+			return nil, fmt.Errorf("%s is in use by %s: wait for it to end or choose another --out", dir, holder)
+		}
+		return nil, fmt.Errorf("locking %s: %v", dir, err)
+	}
+	host, _ := os.Hostname()
+	who := fmt.Sprintf("crsc train (pid %d on host %s, started %s)\n", os.Getpid(), host, time.Now().Format(time.RFC3339))
+	if err := atomicfile.WriteBytes(filepath.Join(dir, LockFile), []byte(who)); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return &runLock{dir: d}, nil
+}
+
+func (l *runLock) release() {
+	if l != nil {
+		l.dir.Close()
+	}
+}
+
+// demoDirUsable refuses a demo run into a directory that holds anything
+// and is not marked as the demo's (before anything is written to it).
+func demoDirUsable(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) || err == nil && len(entries) == 0 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fileExists(filepath.Join(dir, DemoMark)) {
+		return fmt.Errorf("%s is not a demo run directory (it has files and no %s): the demo writes only its own; move it or pass --out to another directory", dir, DemoMark)
+	}
+	return nil
+}
+
+// resetDemoDir prepares a demo run directory (locked, checked by
+// demoDirUsable): it removes the files a previous demo run made, nothing
+// else, and marks the directory.
+func resetDemoDir(dir string) error {
+	if err := demoDirUsable(dir); err != nil {
+		return err
+	}
+	for _, name := range runFiles {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if _, err := atomicfile.RemoveStale(dir); err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(filepath.Join(dir, DemoMark), []byte("made by `crsc train` (the demo): a re-run replaces the demo's files here\n"))
+}
+
+// recordEntry is one thing --resume compares: a file's content or an
+// option that changes the arithmetic.
+type recordEntry struct {
+	Name  string // as the user knows it: "--lr", "the model file"
+	Value string
+	// Schedule marks --epochs and --max-steps: they matter only through
+	// the number of steps (the learning-rate schedule and the end).
+	Schedule bool
+}
+
+// recordKey prefixes the entries in the checkpoint's metadata.
+const recordKey = "run:"
+
+// totalStepsName is the record of the run's length in steps.
+const totalStepsName = "total steps"
+
+// runRecord lists what the run's arithmetic depends on, in a fixed order.
+// Files are identified by size and SHA-256 of their whole content (a
+// 440 MB model hashes in about a second); in-memory data by the hash of
+// its examples.
+func (t *trainer) runRecord() ([]recordEntry, error) {
+	c := t.cfg
+	var r []recordEntry
+	add := func(name string, v any) { r = append(r, recordEntry{Name: name, Value: fmt.Sprint(v)}) }
+	file := func(name, path string) error {
+		if path == "" {
+			return nil
+		}
+		h, err := hashFile(path)
+		if err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		add(name, h)
+		return nil
+	}
+	if c.Model != "" {
+		if err := file("the model file", c.Model); err != nil {
+			return nil, err
+		}
+	} else {
+		add("--arch", c.Arch)
+	}
+	if c.TrainExamples != nil {
+		add("the training data", hashExamples(c.TrainExamples))
+	} else if err := file("the training data", c.TrainFile); err != nil {
+		return nil, err
+	}
+	if c.EvalExamples != nil {
+		add("the evaluation data", hashExamples(c.EvalExamples))
+	} else if err := file("the evaluation data", c.EvalFile); err != nil {
+		return nil, err
+	}
+	if c.Tokenizer == nil && c.Unigram == nil {
+		if err := file("--vocab", c.Vocab); err != nil {
+			return nil, err
+		}
+		if err := file("--tokenizer", c.TokenizerFile); err != nil {
+			return nil, err
+		}
+	}
+	s := c.Spec
+	add("--task", c.Task)
+	add("--max-len", c.MaxLen)
+	add("--tgt-len", c.TgtLen)
+	add("--static-padding", c.StaticPadding)
+	add("--batch", c.Batch)
+	add("--grad-accum", c.Accum)
+	add("--lr", c.LR)
+	add("--warmup", c.Warmup)
+	add("--clip", c.ClipNorm)
+	add("--weight-decay", c.WeightDecay)
+	add("--seed", c.Seed)
+	add("gnorm EMA decay", c.EMADecay)
+	add("--estimator", s.Sampling.Estimator)
+	add("--keep", s.Sampling.Keep)
+	add("--min-rows", s.Sampling.MinRows)
+	add("--gnorm", s.Sampling.GNorm)
+	add("--layers", s.Sampling.Layers)
+	add("--attention", s.Sampling.Attention)
+	add("--lora", s.LoRA.Rank)
+	add("--lora-alpha", s.LoRA.Alpha)
+	add("--lora-targets", s.LoRA.Targets)
+	add("--bitfit", s.LoRA.BitFit)
+	add("--train", s.Train.Train)
+	add("--freeze", s.Train.Freeze)
+	add(totalStepsName, t.totalSteps)
+	r = append(r, recordEntry{Name: "--epochs", Value: fmt.Sprint(c.Epochs), Schedule: true},
+		recordEntry{Name: "--max-steps", Value: fmt.Sprint(c.MaxSteps), Schedule: true})
+	return r, nil
+}
+
+// compareRecord checks the checkpoint's record (its metadata) against
+// this run's and names the first difference with both values.
+func compareRecord(meta map[string]string, now []recordEntry) error {
+	saved := map[string]string{}
+	for k, v := range meta {
+		if name, ok := strings.CutPrefix(k, recordKey); ok {
+			saved[name] = v
+		}
+	}
+	if len(saved) == 0 {
+		return fmt.Errorf("the checkpoint does not record the run's model, data and options (an older crsc wrote it): pass --resume-with-changes to continue it as configured now")
+	}
+	sameLength := saved[totalStepsName] == entryValue(now, totalStepsName)
+	for _, e := range now {
+		if e.Schedule && sameLength {
+			continue // a different --epochs that ends at the same step changes nothing
+		}
+		was, ok := saved[e.Name]
+		if !ok {
+			was = "(not recorded)"
+		}
+		if was != e.Value {
+			return fmt.Errorf("%s was %s when the run started, now %s: pass --resume-with-changes to continue with the new value", e.Name, was, e.Value)
+		}
+	}
+	return nil
+}
+
+func entryValue(r []recordEntry, name string) string {
+	for _, e := range r {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d bytes, sha256 %s", n, hex.EncodeToString(h.Sum(nil))), nil
+}
+
+func hashExamples(ex any) string {
+	b, _ := json.Marshal(ex)
+	h := sha256.Sum256(b)
+	return fmt.Sprintf("in memory, sha256 %s", hex.EncodeToString(h[:]))
+}
