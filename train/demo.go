@@ -21,7 +21,7 @@ const DemoModel = "testdata/onnx/bert_tiny_cls.op17.train.onnx"
 func Demo(root, out string) (Config, error) {
 	c := Config{
 		Task: "sst2", MaxLen: 32, Batch: 32, Epochs: 5, LR: 5e-3, Warmup: 0.1,
-		WeightDecay: 0.01, Seed: 1, Out: out, LogEvery: 20,
+		WeightDecay: 0.01, Seed: 1, Out: out, LogEvery: 20, Demo: true,
 		Spec: passes.TrainingSpec{Memory: true, Sampling: passes.SamplingSpec{Estimator: "wta", Keep: 0.3, MinRows: 10, GNorm: "none", Layers: "auto"}},
 	}
 	vocabSize := 120

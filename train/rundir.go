@@ -71,11 +71,15 @@ func (l *runLock) release() {
 // and is not marked as the demo's (before anything is written to it).
 func demoDirUsable(dir string) error {
 	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) || err == nil && len(entries) == 0 {
+	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	// The lock file alone is crsc's (this run's, once it holds the lock).
+	if len(entries) == 0 || len(entries) == 1 && entries[0].Name() == LockFile {
+		return nil
 	}
 	if !fileExists(filepath.Join(dir, DemoMark)) {
 		return fmt.Errorf("%s is not a demo run directory (it has files and no %s): the demo writes only its own; move it or pass --out to another directory", dir, DemoMark)
@@ -186,9 +190,11 @@ func (t *trainer) runRecord() ([]recordEntry, error) {
 	add("--bitfit", s.LoRA.BitFit)
 	add("--train", s.Train.Train)
 	add("--freeze", s.Train.Freeze)
-	add(totalStepsName, t.totalSteps)
+	// The flags first: a different length is reported as the flag that
+	// changed it, when one did.
 	r = append(r, recordEntry{Name: "--epochs", Value: fmt.Sprint(c.Epochs), Schedule: true},
 		recordEntry{Name: "--max-steps", Value: fmt.Sprint(c.MaxSteps), Schedule: true})
+	add(totalStepsName, t.totalSteps)
 	return r, nil
 }
 

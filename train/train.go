@@ -88,6 +88,7 @@ type trainer struct {
 	// end, or the run's) is done; a run killed between its last step's
 	// checkpoint and that evaluation does it on --resume.
 	evaluated bool
+	lastEval  map[string]float64 // the last evaluation's metrics (kept in the checkpoint)
 	// record is what the checkpoint keeps of the model, data and options
 	// (rundir.go): --resume refuses a run that differs from it.
 	record []recordEntry
@@ -392,7 +393,9 @@ func (t *trainer) run() (*Result, error) {
 	}
 	defer t.log.close()
 
-	res := &Result{Metric: t.task.Metric, Compiled: t.compiled}
+	// A resumed run that ends without evaluating again reports the last
+	// evaluation, as the uninterrupted run does.
+	res := &Result{Metric: t.task.Metric, Compiled: t.compiled, Eval: t.lastEval}
 	start := time.Now()
 	tokens, stepsHere := 0, 0
 	perEpoch := t.perEpoch()
@@ -613,7 +616,7 @@ func (t *trainer) evaluate(res *Result) error {
 		return err
 	}
 	m := t.task.Metrics(preds, gold(t.evalSet, t.task.Regression))
-	res.Eval = m
+	res.Eval, t.lastEval = m, m
 	t.log.eval(t.step, t.epoch, m)
 	if v := m[t.task.Metric]; !t.haveBest || v > t.best {
 		t.best, t.haveBest = v, true
@@ -656,6 +659,16 @@ func (t *trainer) save(path string) error {
 		"evaluated":     strconv.FormatBool(t.evaluated),
 		"metrics_bytes": strconv.FormatInt(ls.Size, 10), "log_window_steps": strconv.Itoa(ls.SinceLog),
 		"log_window_loss": strconv.FormatFloat(ls.LossAcc, 'g', -1, 64),
+	}
+	if t.lastEval != nil {
+		// As strings: exact, and a NaN metric (a constant prediction's
+		// correlation) is kept too.
+		ev := map[string]string{}
+		for k, v := range t.lastEval {
+			ev[k] = strconv.FormatFloat(v, 'g', -1, 64)
+		}
+		b, _ := json.Marshal(ev)
+		meta["eval"] = string(b)
 	}
 	for _, e := range t.record {
 		meta[recordKey+e.Name] = e.Value
@@ -737,8 +750,22 @@ func (t *trainer) restore(path string) (logState, error) {
 		return fail("metadata step %d does not match epoch %d and batch %d of this run's %d steps per epoch", step, epoch, batch, perEpoch)
 	}
 	best, err := strconv.ParseFloat(meta["best"], 64)
-	if err != nil || haveBest && (math.IsNaN(best) || math.IsInf(best, 0)) {
-		return fail("metadata best=%q is not a finite number", meta["best"])
+	if err != nil {
+		return fail("metadata best=%q is not a number", meta["best"])
+	}
+	var lastEval map[string]float64
+	if v, ok := meta["eval"]; ok {
+		var ev map[string]string
+		err := json.Unmarshal([]byte(v), &ev)
+		lastEval = map[string]float64{}
+		for k, x := range ev {
+			if lastEval[k], err = strconv.ParseFloat(x, 64); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			return fail("metadata eval=%q is not the metrics of an evaluation", v)
+		}
 	}
 	ls := logState{Size: -1}
 	if _, ok := meta["metrics_bytes"]; ok {
@@ -776,7 +803,7 @@ func (t *trainer) restore(path string) (logState, error) {
 		copy(t.params[info.Name].F32, state[checkpoint.ParamPrefix+info.Name].F32)
 	}
 	t.step, t.epoch, t.batchInEpoch = step, epoch, batch
-	t.best, t.haveBest, t.evaluated = best, haveBest, evaluated
+	t.best, t.haveBest, t.evaluated, t.lastEval = best, haveBest, evaluated, lastEval
 	return ls, nil
 }
 

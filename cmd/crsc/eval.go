@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"crsc/data"
 	"crsc/train"
 )
 
@@ -17,16 +19,32 @@ func evalCommand() *cobra.Command {
 		Short: "Score a model on a labelled data file with the task's metric",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			c.Model = args[0]
+			if c.Task == "" || c.Data == "" {
+				return fmt.Errorf("--task and --data are required")
+			}
+			if err := firstError(
+				checkInt("max-len", c.MaxLen, 4, noLimit),
+				checkInt("tgt-len", c.TgtLen, 0, noLimit),
+				checkInt("batch", c.Batch, 1, noLimit),
+				checkInt("threads", c.Threads, 0, noLimit),
+			); err != nil {
+				return err
+			}
+			// A folder, as train's --data takes: its dev split.
+			if fi, err := os.Stat(c.Data); err != nil {
+				return fmt.Errorf("--data: %v", err)
+			} else if fi.IsDir() {
+				if c.Data, err = data.Find(c.Data, "dev"); err != nil {
+					return fmt.Errorf("--data: %v", err)
+				}
+			}
 			dev, err := openDevice(device, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer dev.Close()
 			c.Device = dev
-			c.Model = args[0]
-			if c.Task == "" || c.Data == "" {
-				return fmt.Errorf("--task and --data are required")
-			}
 			m, err := train.Evaluate(c)
 			if err != nil {
 				return err
@@ -42,7 +60,7 @@ func evalCommand() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&c.Task, "task", "", "sst2, cola, mrpc, qnli, rte or stsb")
-	fl.StringVar(&c.Data, "data", "", "a labelled .tsv, .jsonl or .csv file")
+	fl.StringVar(&c.Data, "data", "", "a labelled .tsv, .jsonl or .csv file, or a folder with dev.*")
 	fl.StringVar(&c.Vocab, "vocab", "", "WordPiece vocab.txt")
 	fl.StringVar(&c.TokenizerFile, "tokenizer", "", "Hugging Face tokenizer.json of a T5 (Unigram)")
 	fl.IntVar(&c.TgtLen, "tgt-len", 0, "T5 target length (0: the longest label word's)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"crsc/data"
 	"crsc/memplan"
+	"crsc/runtime/device"
 	"crsc/train"
 )
 
@@ -20,6 +22,7 @@ func trainCommand() *cobra.Command {
 	var c train.Config
 	var flags trainingFlags
 	var dataDir, device string
+	var resumeWithChanges bool
 	cmd := &cobra.Command{
 		Use:   "train [MODEL.onnx | --arch NAME] --task TASK --data DIR (--vocab VOCAB.txt | --tokenizer tokenizer.json) [options]",
 		Short: "Fine-tune a model on a GLUE-style task (with no arguments: a one-minute built-in demo)",
@@ -39,6 +42,14 @@ synthetic sentiment task generated in Go, WTA-CRS at keep 0.3, ending with
 the accuracy and the memory saved against exact training.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The demo is `crsc train` alone (--out and --device may
+			// place it); anything else describes a run of one's own.
+			demo := len(args) == 0 && !anyFlagBut(cmd, "out", "device")
+			if !demo {
+				if err := checkTrainFlags(cmd, &c, &flags, args); err != nil {
+					return err
+				}
+			}
 			dev, err := openDevice(device, cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -46,20 +57,20 @@ the accuracy and the memory saved against exact training.`,
 			defer dev.Close()
 			c.Device = dev
 			w := cmd.OutOrStdout()
-			if len(args) == 0 && c.Arch == "" {
-				return runDemo(cmd, c.Out)
+			if demo {
+				return runDemo(cmd, c.Out, dev)
 			}
 			if len(args) == 1 {
 				c.Model = args[0]
-			}
-			if c.Task == "" || dataDir == "" {
-				return fmt.Errorf("--task and --data are required")
 			}
 			if err := resolveData(&c, dataDir); err != nil {
 				return err
 			}
 			c.Spec = flags.spec()
 			c.Spec.Memory = !flags.noMemory
+			c.ResumeWithChanges = resumeWithChanges
+			// Every value is the flag's: 0 is not "the default".
+			c.Explicit = true
 			if c.Out == "" {
 				c.Out = filepath.Join("runs", c.Task)
 			}
@@ -94,7 +105,8 @@ the accuracy and the memory saved against exact training.`,
 	fl.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all cores)")
 	fl.StringVarP(&c.Out, "out", "o", "", "run directory (default runs/TASK; the demo: runs/demo)")
 	fl.BoolVar(&c.Resume, "resume", false, "continue the run in --out from its checkpoint")
-	fl.IntVar(&c.LogEvery, "log-every", 10, "log every N steps")
+	fl.BoolVar(&resumeWithChanges, "resume-with-changes", false, "with --resume: continue even though the model, data or an option that changes the arithmetic differs from the checkpoint's")
+	fl.IntVar(&c.LogEvery, "log-every", 10, "log every N steps (0: only the last step)")
 	fl.IntVar(&c.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
 	fl.StringVar(&device, "device", "cpu", deviceHelp)
 	flags.register(cmd, false)
@@ -144,20 +156,63 @@ func printResult(w interface{ Write([]byte) (int, error) }, out string, res *tra
 	fmt.Fprintf(w, "run:      %s (model.onnx, curves.png, metrics.jsonl, memory.txt)\n", out)
 }
 
-// runDemo is `crsc train` with no arguments.
-func runDemo(cmd *cobra.Command, out string) error {
+// anyFlagBut reports whether a flag other than those named was given.
+func anyFlagBut(cmd *cobra.Command, allowed ...string) bool {
+	n := cmd.Flags().NFlag()
+	for _, name := range allowed {
+		if cmd.Flags().Changed(name) {
+			n--
+		}
+	}
+	return n > 0
+}
+
+// checkTrainFlags checks a run's arguments and numeric flags before any
+// work: one line naming the flag and what it accepts.
+func checkTrainFlags(cmd *cobra.Command, c *train.Config, flags *trainingFlags, args []string) error {
+	changed := cmd.Flags().Changed
+	switch {
+	case len(args) == 0 && c.Arch == "":
+		return fmt.Errorf("no model: give MODEL.onnx or --arch bert-tiny|bert-small|t5-tiny|t5-small (with no arguments at all, crsc train runs the demo)")
+	case len(args) == 1 && c.Arch != "":
+		return fmt.Errorf("both MODEL (%s) and --arch %s: give one", args[0], c.Arch)
+	case c.Task == "" || !changed("data"):
+		return fmt.Errorf("--task and --data are required")
+	case changed("resume-with-changes") && !c.Resume:
+		return fmt.Errorf("--resume-with-changes goes with --resume")
+	}
+	return firstError(
+		checkInt("max-len", c.MaxLen, 4, noLimit),
+		checkInt("tgt-len", c.TgtLen, 0, noLimit),
+		checkInt("batch", c.Batch, 1, noLimit),
+		checkInt("grad-accum", c.Accum, 1, noLimit),
+		checkInt("epochs", c.Epochs, 1, noLimit),
+		checkInt("max-steps", c.MaxSteps, 0, noLimit),
+		checkAbove("lr", c.LR, 0, math.Inf(1)),
+		checkRange("warmup", c.Warmup, 0, math.Inf(1)),
+		checkRange("clip", c.ClipNorm, 0, math.Inf(1)),
+		checkRange("weight-decay", c.WeightDecay, 0, math.Inf(1)),
+		checkInt("threads", c.Threads, 0, noLimit),
+		checkInt("log-every", c.LogEvery, 0, noLimit),
+		checkInt("save-every", c.SaveEvery, 0, noLimit),
+		checkTrainingFlags(flags),
+	)
+}
+
+// runDemo is `crsc train` with no arguments. It writes only its own run
+// directory (runs/demo, marked by train.DemoMark): a re-run replaces the
+// files a previous demo made there, and a directory that is not a
+// demo's is refused, never emptied.
+func runDemo(cmd *cobra.Command, out string, dev *device.Device) error {
 	w := cmd.OutOrStdout()
 	if out == "" {
 		out = filepath.Join("runs", "demo")
-	}
-	// A fresh demo every time: it owns runs/demo.
-	if err := os.RemoveAll(out); err != nil {
-		return err
 	}
 	c, err := train.Demo(".", out)
 	if err != nil {
 		return err
 	}
+	c.Device = dev
 	c.Progress, c.Terminal = w, isTerminal(w)
 	what := c.Model
 	if what == "" {
