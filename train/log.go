@@ -61,7 +61,11 @@ func openLogger(c *Config, total, first int, st logState) (*logger, error) {
 			st.Size = fi.Size() // a checkpoint that did not record it: append
 		}
 		if err == nil && fi.Size() < st.Size {
-			err = fmt.Errorf("--resume: %s has %d bytes, fewer than the %d it had at the checkpoint: it was changed since", path, fi.Size(), st.Size)
+			if c.ResumeWithChanges {
+				st.Size = fi.Size() // the user's shorter log, continued
+			} else {
+				err = fmt.Errorf("--resume: %s has %d bytes, fewer than the %d it had at the checkpoint: it was changed since (--resume-with-changes continues it as it is)", path, fi.Size(), st.Size)
+			}
 		}
 		if err == nil {
 			err = f.Truncate(st.Size)

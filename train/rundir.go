@@ -67,9 +67,9 @@ func (l *runLock) release() {
 	}
 }
 
-// demoDirUsable refuses a demo run into a directory that holds anything
+// DemoDirUsable refuses a demo run into a directory that holds anything
 // and is not marked as the demo's (before anything is written to it).
-func demoDirUsable(dir string) error {
+func DemoDirUsable(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -88,10 +88,10 @@ func demoDirUsable(dir string) error {
 }
 
 // resetDemoDir prepares a demo run directory (locked, checked by
-// demoDirUsable): it removes the files a previous demo run made, nothing
+// DemoDirUsable): it removes the files a previous demo run made, nothing
 // else, and marks the directory.
 func resetDemoDir(dir string) error {
-	if err := demoDirUsable(dir); err != nil {
+	if err := DemoDirUsable(dir); err != nil {
 		return err
 	}
 	for _, name := range runFiles {

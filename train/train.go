@@ -352,9 +352,14 @@ func (t *trainer) run() (*Result, error) {
 	}()
 	if c.Demo {
 		// Checked before anything is written into the directory.
-		if err := demoDirUsable(c.Out); err != nil {
+		if err := DemoDirUsable(c.Out); err != nil {
 			return nil, err
 		}
+	}
+	ckpt := filepath.Join(c.Out, CheckpointFile)
+	if _, err := os.Stat(ckpt); c.Resume && errors.Is(err, os.ErrNotExist) {
+		// Before the directory is made or locked: nothing to continue.
+		return nil, fmt.Errorf("--resume: no checkpoint at %s", ckpt)
 	}
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return nil, err
@@ -369,7 +374,6 @@ func (t *trainer) run() (*Result, error) {
 			return nil, err
 		}
 	}
-	ckpt := filepath.Join(c.Out, CheckpointFile)
 	logState := logState{}
 	if c.Resume {
 		if logState, err = t.restore(ckpt); err != nil {

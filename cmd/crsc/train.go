@@ -208,6 +208,11 @@ func runDemo(cmd *cobra.Command, out string, dev *device.Device) error {
 	if out == "" {
 		out = filepath.Join("runs", "demo")
 	}
+	// Refused before the demo's data and model are made (train.Run
+	// checks again, holding the directory's lock).
+	if err := train.DemoDirUsable(out); err != nil {
+		return err
+	}
 	c, err := train.Demo(".", out)
 	if err != nil {
 		return err

@@ -201,3 +201,20 @@ func TestTrainKilled(t *testing.T) {
 		t.Error("model.onnx differs from the uninterrupted run's")
 	}
 }
+
+// TestDemoRefusesUserDir: the demo (crsc train without a model or data)
+// does not write into, let alone empty, a directory it did not make.
+func TestDemoRefusesUserDir(t *testing.T) {
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "results.csv")
+	if err := os.WriteFile(mine, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := crsc("train", "--out", dir)
+	if code == 0 || !strings.Contains(stderr, "is not a demo run directory") || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+		t.Fatalf("exit %d, %q", code, stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the refused demo changed the directory: %d entries", len(entries))
+	}
+}
