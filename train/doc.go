@@ -15,9 +15,15 @@
 //	checkpoint.safetensors  the last state (params, AdamW moments, step, data position, ‖G‖ estimates)
 //	best.safetensors     the parameters with the best evaluation metric
 //	model.onnx           the forward graph with the best parameters (LoRA merged)
+//	.lock                who holds the directory (the lock is an flock on it)
+//	.crsc-demo           only in the demo's directory
 //
-// Checkpoints are written atomically, and Resume continues exactly: the
-// data order and every random number derive from the seed and the step, so
-// a resumed run ends with the same parameters, bit for bit, as one that
-// never stopped.
+// Every file but metrics.jsonl (an append log) is written atomically, and
+// Resume continues exactly: the data order and every random number derive
+// from the seed and the step, so a resumed run ends with the same
+// parameters, bit for bit, as one that never stopped, and with the same
+// metrics.jsonl (cut back to the checkpoint's length, then continued). The
+// checkpoint records the model's and the data's hashes and the options
+// that change the arithmetic: Resume refuses a difference unless
+// ResumeWithChanges.
 package train
