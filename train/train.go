@@ -112,11 +112,24 @@ func Run(c Config) (*Result, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	if err := c.checkResumable(); err != nil {
+		return nil, err
+	}
 	t, err := setup(&c)
 	if err != nil {
 		return nil, err
 	}
 	return t.run()
+}
+
+// checkResumable refuses --resume without a checkpoint, before the model
+// is loaded or the directory made.
+func (c *Config) checkResumable() error {
+	ckpt := filepath.Join(c.Out, CheckpointFile)
+	if _, err := os.Stat(ckpt); c.Resume && errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("--resume: no checkpoint at %s", ckpt)
+	}
+	return nil
 }
 
 func setup(c *Config) (*trainer, error) {
@@ -356,11 +369,10 @@ func (t *trainer) run() (*Result, error) {
 			return nil, err
 		}
 	}
-	ckpt := filepath.Join(c.Out, CheckpointFile)
-	if _, err := os.Stat(ckpt); c.Resume && errors.Is(err, os.ErrNotExist) {
-		// Before the directory is made or locked: nothing to continue.
-		return nil, fmt.Errorf("--resume: no checkpoint at %s", ckpt)
+	if err := c.checkResumable(); err != nil {
+		return nil, err
 	}
+	ckpt := filepath.Join(c.Out, CheckpointFile)
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return nil, err
 	}

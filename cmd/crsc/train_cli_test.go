@@ -85,6 +85,8 @@ func TestTrainEvalFlags(t *testing.T) {
 		{train("--log-every", "-1"), "--log-every -1: want an integer ≥ 0"},
 		{train("--keep", "0"), "--keep 0: want a number in (0, 1]"},
 		{train("--resume-with-changes"), "--resume-with-changes goes with --resume"},
+		{train("--resume", "--max-len", "32"), "--resume: no checkpoint at "},
+		{train("--resume"), "--resume: no checkpoint at "}, // before the model is looked at
 		{[]string{"train", "--out", out, "--batch", "4"}, "no model: give MODEL.onnx or --arch"},
 		{eval("--batch", "0"), "--batch 0: want an integer ≥ 1"},
 		{eval("--max-len", "0"), "--max-len 0: want an integer ≥ 4"},
@@ -216,5 +218,39 @@ func TestDemoRefusesUserDir(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("the refused demo changed the directory: %d entries", len(entries))
+	}
+}
+
+// TestTrainResumeCLI: through the command line, 0 means 0 (--log-every 0:
+// only the last step's line; --clip 0: no clipping), a changed option on
+// --resume is refused in one line naming it and both values, config.json
+// kept, and --resume-with-changes continues.
+func TestTrainResumeCLI(t *testing.T) {
+	dataDir, vocab := writeTrainData(t, 64)
+	out := filepath.Join(t.TempDir(), "run")
+	args := func(extra ...string) []string {
+		return append([]string{"train", tinyTrainModel, "--task", "sst2", "--data", dataDir, "--vocab", vocab, "--out", out,
+			"--batch", "8", "--max-len", "32", "--epochs", "1", "--lr", "5e-3", "--log-every", "0", "--clip", "0", "--threads", "1"}, extra...)
+	}
+	if code, _, stderr := crsc(args("--max-steps", "4")...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if lines := metricsLines(t, out); len(lines) != 2 || !strings.Contains(lines[0], `"step":4`) || !strings.Contains(lines[1], `"eval"`) {
+		t.Errorf("--log-every 0: metrics.jsonl %v, want the last step's line and the evaluation", lines)
+	}
+	var cfg map[string]any
+	config, _ := os.ReadFile(filepath.Join(out, train.ConfigFile))
+	if err := json.Unmarshal(config, &cfg); err != nil || cfg["clip_norm"] != 0.0 || cfg["log_every"] != 0.0 {
+		t.Errorf("config.json: clip_norm %v, log_every %v (%v), want 0 and 0", cfg["clip_norm"], cfg["log_every"], err)
+	}
+	code, _, stderr := crsc(args("--max-steps", "4", "--resume", "--lr", "1e-3")...)
+	if want := "--resume: --lr was 0.005 when the run started, now 0.001: pass --resume-with-changes"; code == 0 || !strings.Contains(stderr, want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+		t.Errorf("changed --lr: exit %d, %q; want one line with %q", code, stderr, want)
+	}
+	if after, _ := os.ReadFile(filepath.Join(out, train.ConfigFile)); !bytes.Equal(after, config) {
+		t.Error("the refused resume rewrote config.json")
+	}
+	if code, _, stderr := crsc(args("--max-steps", "4", "--resume", "--lr", "1e-3", "--resume-with-changes")...); code != 0 {
+		t.Errorf("--resume-with-changes: exit %d: %s", code, stderr)
 	}
 }
