@@ -507,6 +507,11 @@ func (t *trainer) finish(res *Result, start time.Time, tokens int) (*Result, err
 	if err := t.appendMeasured(res); err != nil {
 		return nil, err
 	}
+	// A metrics line that could not be written is an error, not a
+	// shorter log.
+	if _, err := t.log.state(); err != nil {
+		return nil, err
+	}
 	t.log.done()
 	if err := writePlot(t.cfg.Out, t.task.Metric); err != nil {
 		return nil, fmt.Errorf("plot: %v", err)
