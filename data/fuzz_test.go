@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,8 +18,24 @@ var readers = []struct {
 	{".jsonl", func(r *bytes.Reader, p string, t *Task) ([]Example, error) { return readJSONL(r, p, t) }},
 }
 
-// fuzzTasks: single-sentence, pair, named labels and regression.
-var fuzzTasks = []string{"sst2", "cola", "mrpc", "qnli", "stsb"}
+// fuzzTasks: single-sentence, pair, named labels and regression; three
+// classes (mnli); custom tasks with named columns, numeric label
+// spellings and unbounded regression. New tasks go at the end, so that a
+// seed's task index keeps its meaning.
+var fuzzTasks = []*Task{Tasks["sst2"], Tasks["cola"], Tasks["mrpc"], Tasks["qnli"], Tasks["stsb"],
+	Tasks["mnli"], Tasks["qqp"], Tasks["wnli"],
+	mustCustom(Custom{Name: "reviews", Labels: []string{"neg", "pos"}, TextColumns: []string{"review"}, LabelColumn: "sentiment"}),
+	mustCustom(Custom{Labels: []string{"1", "2", "3", "4", "5"}, TextColumns: []string{"q", "a"}}),
+	mustCustom(Custom{Regression: true, LabelColumn: "price"}),
+}
+
+func mustCustom(c Custom) *Task {
+	t, err := CustomTask(c)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
 
 // FuzzRead feeds arbitrary bytes to the TSV, CSV and JSONL readers under
 // every kind of task. A read must never panic; an error is one line that
@@ -43,12 +60,21 @@ func FuzzRead(f *testing.F) {
 		{2, 4, "{\"sentence1\": \"a\", \"sentence2\": \"b\", \"label\": 1e400}\n"},
 		{2, 0, "{\"text\": null, \"label\": [1]}\n"},
 		{0, 4, "sentence1\tsentence2\tscore\na\tb\tnan\nc\td\t3.8abc\n"},
+		{0, 5, "index\tgenre\tsentence1\tsentence2\tlabel1\tgold_label\n0\tgov\ta\tb\tneutral\tneutral\n"},
+		{2, 5, "{\"premise\": \"p\", \"hypothesis\": \"h\", \"label\": 2}\n{\"premise\": \"p\", \"hypothesis\": \"h\", \"label\": -1}\n"},
+		{0, 6, "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n0\t1\t2\tHow?\tHow so?\t1\n"},
+		{1, 6, "question1,question2,is_duplicate\n\"a, b\",c,duplicate\n"},
+		{0, 7, "index\tsentence1\tsentence2\tlabel\n0\ta\tb\t1\n"},
+		{1, 8, "id,review,sentiment\n1,great,pos\n2,bad,1\n"},
+		{2, 8, "{\"review\": \"a\", \"label\": \"pos\"}\n"},
+		{2, 9, "{\"q\": \"a\", \"a\": \"b\", \"label\": 5}\n{\"q\": \"a\", \"a\": \"b\", \"label\": 0}\n"},
+		{1, 10, "text,price\nhouse,-250000.5\nflat,1e400\n"},
 	} {
 		f.Add(s.format, s.task, []byte(s.text))
 	}
 	f.Fuzz(func(t *testing.T, format, taskIdx uint8, in []byte) {
 		rd := readers[int(format)%len(readers)]
-		task := Tasks[fuzzTasks[int(taskIdx)%len(fuzzTasks)]]
+		task := fuzzTasks[int(taskIdx)%len(fuzzTasks)]
 		path := filepath.Join("fuzz", "in"+rd.ext)
 		ex, err := rd.read(bytes.NewReader(in), path, task)
 		if err != nil {
@@ -71,10 +97,61 @@ func FuzzRead(f *testing.F) {
 				t.Fatalf("example %d (line %d) has no text", i, e.Line)
 			case !task.Pair && e.TextB != "":
 				t.Fatalf("example %d (line %d) has a second text for single-sentence task %s", i, e.Line, task.Name)
-			case task.Regression && !(e.Target >= 0 && e.Target <= 5):
+			case task.Regression && (math.IsNaN(e.Target) || math.IsInf(e.Target, 0)):
+				t.Fatalf("example %d (line %d) has target %v", i, e.Line, e.Target)
+			case task.Regression && task.TargetRange != nil && !(e.Target >= task.TargetRange[0] && e.Target <= task.TargetRange[1]):
 				t.Fatalf("example %d (line %d) has target %v", i, e.Line, e.Target)
 			case !task.Regression && (e.Class < 0 || e.Class >= task.NumClasses()):
 				t.Fatalf("example %d (line %d) has class %d", i, e.Line, e.Class)
+			}
+		}
+	})
+}
+
+// FuzzReadTokenized feeds arbitrary bytes to the pre-tokenized JSON Lines
+// reader: it never panics, fails in one line naming file:line, and what it
+// accepts has ids inside the vocabulary, masks and types as long as the
+// ids, and a label or target ids. The seeds run in plain go test.
+func FuzzReadTokenized(f *testing.F) {
+	for _, s := range []struct {
+		task uint8
+		text string
+	}{
+		{0, `{"input_ids": [101, 2307, 102], "attention_mask": [1, 1, 1], "token_type_ids": [0, 0, 0], "label": 1}` + "\n"},
+		{5, `{"input_ids": [1, 2], "label": "neutral"}` + "\n\n" + `{"input_ids": [3], "label": 2}` + "\n"},
+		{8, `{"input_ids": [37, 1], "labels": [1465, 1, -100]}` + "\n"},
+		{4, `{"input_ids": [5], "label": 3.5}` + "\n" + `{"input_ids": [5], "label": 9}` + "\n"},
+		{0, `{"input_ids": [1, 99], "attention_mask": [1], "label": 1}` + "\n"},
+		{0, `{"input_ids": [1.5, -1], "label": [1]}` + "\n"},
+		{10, `{"input_ids": [1], "price": 2, "label": -7.25}` + "\n"},
+	} {
+		f.Add(s.task, []byte(s.text))
+	}
+	const vocab = 64
+	f.Fuzz(func(t *testing.T, taskIdx uint8, in []byte) {
+		task := fuzzTasks[int(taskIdx)%len(fuzzTasks)]
+		path := filepath.Join("fuzz", "in.jsonl")
+		ex, err := readTokenized(bytes.NewReader(in), path, task, vocab)
+		if err != nil {
+			if msg := err.Error(); !strings.HasPrefix(msg, path+":") || strings.ContainsAny(msg, "\n\r") {
+				t.Fatalf("error %q: want one line starting with %q", msg, path+":")
+			}
+			return
+		}
+		for i, e := range ex {
+			if e.Index != i || len(e.InputIDs) == 0 || (!e.HasLabel && e.Labels == nil) {
+				t.Fatalf("example %d: %+v", i, e)
+			}
+			if e.AttentionMask != nil && len(e.AttentionMask) != len(e.InputIDs) || e.TokenTypeIDs != nil && len(e.TokenTypeIDs) != len(e.InputIDs) {
+				t.Fatalf("example %d: lengths %d %d %d", i, len(e.InputIDs), len(e.AttentionMask), len(e.TokenTypeIDs))
+			}
+			for _, id := range e.InputIDs {
+				if id < 0 || id >= vocab {
+					t.Fatalf("example %d: id %d", i, id)
+				}
+			}
+			if e.HasLabel && !task.Regression && (e.Class < 0 || e.Class >= task.NumClasses()) {
+				t.Fatalf("example %d: class %d", i, e.Class)
 			}
 		}
 	})

@@ -27,7 +27,7 @@ type Example struct {
 var (
 	textANames = []string{"sentence", "text", "text_a", "sentence1", "#1 String", "question1", "premise"}
 	textBNames = []string{"sentence2", "text_b", "#2 String", "question2", "hypothesis"}
-	labelNames = []string{"label", "Quality", "score", "gold_label"}
+	labelNames = []string{"label", "Quality", "score", "gold_label", "is_duplicate"}
 )
 
 // ReadFile reads the examples of a task from a file: .tsv (GLUE), .csv
@@ -49,15 +49,56 @@ func ReadFile(path string, task *Task) ([]Example, error) {
 	}
 }
 
-// Find picks the split's file inside dir: <split>.tsv, .jsonl, .json or .csv.
+// Find picks the split's file inside dir: <split>.tsv, .jsonl, .json or
+// .csv. With no dev file, "dev" falls back to MNLI's dev_matched, so that
+// a caller asking for one evaluation file gets GLUE's headline one; see
+// FindDev for every evaluation file of a task.
 func Find(dir, split string) (string, error) {
-	for _, ext := range []string{".tsv", ".jsonl", ".json", ".csv"} {
-		p := filepath.Join(dir, split+ext)
-		if _, err := os.Stat(p); err == nil {
+	if p, ok := findSplit(dir, split); ok {
+		return p, nil
+	}
+	if split == "dev" {
+		if p, ok := findSplit(dir, "dev_matched"); ok {
 			return p, nil
 		}
 	}
 	return "", fmt.Errorf("%s: no %s.tsv, %s.jsonl or %s.csv", dir, split, split, split)
+}
+
+func findSplit(dir, split string) (string, bool) {
+	for _, ext := range []string{".tsv", ".jsonl", ".json", ".csv"} {
+		p := filepath.Join(dir, split+ext)
+		if _, err := os.Stat(p); err == nil {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// Split is one evaluation file of a task and the name its metrics are
+// reported under ("dev", or MNLI's "dev_matched" and "dev_mismatched").
+type Split struct {
+	Name, Path string
+}
+
+// FindDev returns the task's evaluation files inside dir, in the task's
+// order (Task.DevSplits). Every one must be there: an MNLI run reports
+// matched and mismatched accuracy, and a missing file is an error naming
+// it rather than a silently shorter report.
+func FindDev(dir string, task *Task) ([]Split, error) {
+	names := task.DevSplits
+	if len(names) == 0 {
+		names = []string{"dev"}
+	}
+	var out []Split
+	for _, n := range names {
+		p, ok := findSplit(dir, n)
+		if !ok {
+			return nil, fmt.Errorf("%s: no %s.tsv, %s.jsonl or %s.csv (task %s evaluates on %s)", dir, n, n, n, task.Name, strings.Join(names, " and "))
+		}
+		out = append(out, Split{Name: n, Path: p})
+	}
+	return out, nil
 }
 
 // knownColumns are the column names findColumns reads: one of them twice
@@ -79,10 +120,13 @@ func findColumns(header []string, task *Task) (columns, error) {
 	index := map[string]int{}
 	for i, h := range header {
 		h = strings.TrimSpace(h)
-		if j, dup := index[h]; dup && knownColumns[h] {
+		if j, dup := index[h]; dup && (knownColumns[h] || task.names(h)) {
 			return columns{}, fmt.Errorf("column %q is in the header twice (columns %d and %d): which one holds the data is ambiguous", h, j+1, i+1)
 		}
 		index[h] = i
+	}
+	if len(task.TextColumns) > 0 || task.LabelColumn != "" {
+		return task.customColumns(index, header)
 	}
 	find := func(names []string) int {
 		for _, n := range names {

@@ -28,6 +28,22 @@ type Task struct {
 	// was trained on.
 	Words  []string
 	Fields []string
+	// TextBFirst: T5's input names the second text first, as its MNLI
+	// preprocessing does ("mnli hypothesis: <b> premise: <a>": it sorts
+	// the feature names).
+	TextBFirst bool
+	// TargetRange is the {min, max} a regression target must lie in
+	// (STS-B: 0 to 5); nil takes any finite number.
+	TargetRange []float64
+	// TextColumns and LabelColumn, when set, are the exact column (or
+	// JSON field) names to read, instead of the usual names GLUE and
+	// common exports use: a custom task's file says what it calls them.
+	TextColumns []string
+	LabelColumn string
+	// DevSplits are the evaluation files' split names, in the order they
+	// are reported; nil means "dev" (MNLI has a matched and a mismatched
+	// dev set).
+	DevSplits []string
 }
 
 // Tasks are the tasks crsc knows, by name.
@@ -44,7 +60,20 @@ var Tasks = map[string]*Task{
 		Words: []string{"entailment", "not_entailment"}, Fields: []string{"sentence1", "sentence2"}},
 	// T5 trains STS-B as text too ("3.8"), which needs generation or 26
 	// scored classes; crsc does not do it yet (no Words).
-	"stsb": {Name: "stsb", Regression: true, Pair: true, Metric: "pearson", Fields: []string{"sentence1", "sentence2"}},
+	"stsb": {Name: "stsb", Regression: true, Pair: true, Metric: "pearson", Fields: []string{"sentence1", "sentence2"},
+		TargetRange: []float64{0, 5}},
+	// MNLI's label order is GLUE's and T5's (0 entailment, 1 neutral, 2
+	// contradiction); files spell the label as the word (GLUE TSV's
+	// gold_label) or its index (Hugging Face datasets).
+	"mnli": {Name: "mnli", Labels: []string{"entailment", "neutral", "contradiction"}, Pair: true, Metric: "accuracy",
+		Words: []string{"entailment", "neutral", "contradiction"}, Fields: []string{"premise", "hypothesis"}, TextBFirst: true,
+		DevSplits: []string{"dev_matched", "dev_mismatched"}},
+	// QQP and WNLI label 1 as the positive class (is_duplicate,
+	// entailment); the words are the class names T5 was trained on.
+	"qqp": {Name: "qqp", Labels: []string{"not_duplicate", "duplicate"}, Pair: true, Metric: "f1",
+		Words: []string{"not_duplicate", "duplicate"}, Fields: []string{"question1", "question2"}},
+	"wnli": {Name: "wnli", Labels: []string{"not_entailment", "entailment"}, Pair: true, Metric: "accuracy",
+		Words: []string{"not_entailment", "entailment"}, Fields: []string{"sentence1", "sentence2"}},
 }
 
 // LookupTask returns the named task (case-insensitive; "sst-2" and "sts-b"
@@ -83,17 +112,36 @@ func (t *Task) ParseLabel(s string) (class int, target float64, err error) {
 		if err != nil && !errors.Is(err, strconv.ErrRange) || math.IsNaN(target) {
 			return 0, 0, fmt.Errorf("label %q is not a number (task %s is a regression)", s, t.Name)
 		}
-		if target < 0 || target > 5 {
-			return 0, 0, fmt.Errorf("label %g is outside [0, 5] (task %s)", target, t.Name)
+		if r := t.TargetRange; len(r) == 2 && (target < r[0] || target > r[1]) {
+			return 0, 0, fmt.Errorf("label %g is outside [%g, %g] (task %s)", target, r[0], r[1], t.Name)
+		}
+		if math.IsInf(target, 0) {
+			return 0, 0, fmt.Errorf("label %q is not a finite number (task %s)", s, t.Name)
 		}
 		return 0, target, nil
 	}
 	for i, l := range t.Labels {
-		if s == l || s == fmt.Sprint(i) {
+		if s == l {
 			return i, 0, nil
 		}
 	}
+	if i, err := strconv.Atoi(s); err == nil && i >= 0 && i < len(t.Labels) && s == strconv.Itoa(i) && t.indexesAccepted() {
+		return i, 0, nil
+	}
 	return 0, 0, fmt.Errorf("label %q is not one of task %s's labels %s", s, t.Name, strings.Join(t.Labels, ", "))
+}
+
+// indexesAccepted: a label may be given as its class index unless some
+// label is spelled as a number other than its own index (a custom task's
+// star ratings "1" … "5"): "1" must then mean its spelling, and "0" is no
+// label at all rather than a hidden alias of "1".
+func (t *Task) indexesAccepted() bool {
+	for i, l := range t.Labels {
+		if _, err := strconv.Atoi(l); err == nil && l != strconv.Itoa(i) {
+			return false
+		}
+	}
+	return true
 }
 
 // TextInput is the input text of a text-to-text model for one example:
@@ -107,9 +155,11 @@ func (t *Task) TextInput(a, b string) string {
 	if len(t.Fields) > 1 {
 		f2 = t.Fields[1]
 	}
-	s := t.Name + " " + f1 + ": " + a
-	if t.Pair {
-		s += " " + f2 + ": " + b
+	if !t.Pair {
+		return t.Name + " " + f1 + ": " + a
 	}
-	return s
+	if t.TextBFirst {
+		return t.Name + " " + f2 + ": " + b + " " + f1 + ": " + a
+	}
+	return t.Name + " " + f1 + ": " + a + " " + f2 + ": " + b
 }
