@@ -13,9 +13,23 @@ import (
 type LoRASpec struct {
 	Rank    int     `json:"rank"`    // r; 0 disables LoRA
 	Alpha   float64 `json:"alpha"`   // the update is scaled by Alpha/Rank (default Alpha = Rank)
-	Targets string  `json:"targets"` // regexp over forward MatMul node and weight names; "" = the attention Q/K/V projections
+	Targets string  `json:"targets"` // regexp over forward MatMul node names, weight names and HF module paths; "" = the attention Q/K/V projections
 	BitFit  bool    `json:"bitfit"`  // also train the biases (the reference does)
 	Seed    int64   `json:"seed"`    // adapter initialization
+	// ModuleNames names adapters after the layer's Hugging Face module
+	// (distilbert.transformer.layer.0.attention.q_lin.lora_A) instead of
+	// its weight initializer (302.lora_A) where the module is known. Off
+	// by default: callers that find the base weight by cutting .lora_A off
+	// the adapter's name must use LoRAAdapter.Base first.
+	ModuleNames bool `json:"module_names,omitempty"`
+}
+
+// LoRAAdapter is one adapted linear layer.
+type LoRAAdapter struct {
+	Node   string // the forward MatMul
+	Module string // its Hugging Face module path ("" when the names do not say)
+	Base   string // the base weight initializer W [in, out]
+	A, B   string // the adapter initializers A [in, r], B [r, out]
 }
 
 // DefaultLoRATargets matches the attention query/key/value projections of
@@ -38,6 +52,23 @@ func LoRATrainPattern(spec LoRASpec) string {
 // The base weight W stays in the graph (frozen by the trained-set pattern).
 // It returns the names of the adapter parameters.
 func AddLoRA(g *ir.Graph, spec LoRASpec) ([]string, error) {
+	added, err := AddLoRAAdapters(g, spec)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, a := range added {
+		names = append(names, a.A, a.B)
+	}
+	return names, nil
+}
+
+// AddLoRAAdapters is AddLoRA returning what it adapted. With no --lora-targets
+// a layer is adapted when its node or weight name matches
+// DefaultLoRATargets, or its Hugging Face module path is one of its
+// family's DefaultLoRAModules (DistilBERT's q_lin/k_lin/v_lin, which the
+// exporter leaves in no node name).
+func AddLoRAAdapters(g *ir.Graph, spec LoRASpec) ([]LoRAAdapter, error) {
 	if spec.Rank < 1 {
 		return nil, fmt.Errorf("--lora %d: want a rank ≥ 1", spec.Rank)
 	}
@@ -52,11 +83,18 @@ func AddLoRA(g *ir.Graph, spec LoRASpec) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--lora-targets %q: %v", pattern, err)
 	}
+	var familyTargets *regexp.Regexp
+	hf := HFModuleNames(g)
+	if spec.Targets == "" {
+		if re := DefaultLoRATargetsFor(hf.Family); re != "" {
+			familyTargets = regexp.MustCompile(re)
+		}
+	}
 	if err := g.InferShapes(); err != nil {
 		return nil, err
 	}
 	r := rand.New(rand.NewSource(spec.Seed))
-	var adapters []string
+	var adapters []LoRAAdapter
 	for _, mm := range append([]*ir.Node{}, g.Nodes...) {
 		if mm.Op != "MatMul" || mm.Domain != "" {
 			continue
@@ -67,7 +105,9 @@ func AddLoRA(g *ir.Graph, spec LoRASpec) ([]string, error) {
 		if base == nil || !isWeight(base) || !w.HasShape || len(w.Shape) != 2 {
 			continue
 		}
-		if !targets.MatchString(mm.Name) && !targets.MatchString(name) {
+		module := hf.ModulePath(mm)
+		byModule := module != "" && (targets.MatchString(module) || familyTargets != nil && familyTargets.MatchString(module))
+		if !targets.MatchString(mm.Name) && !targets.MatchString(name) && !byModule {
 			continue
 		}
 		dims, ok := w.Shape.Ints()
@@ -80,9 +120,13 @@ func AddLoRA(g *ir.Graph, spec LoRASpec) ([]string, error) {
 		for i := range a.F32 {
 			a.F32[i] = float32((2*r.Float64() - 1) * bound)
 		}
-		av := g.AddInit(name+".lora_A", a)
-		bv := g.AddInit(name+".lora_B", ir.NewTensor(ir.Float32, spec.Rank, dOut))
-		adapters = append(adapters, av.Name, bv.Name)
+		prefix := name
+		if spec.ModuleNames && module != "" {
+			prefix = module
+		}
+		av := g.AddInit(prefix+".lora_A", a)
+		bv := g.AddInit(prefix+".lora_B", ir.NewTensor(ir.Float32, spec.Rank, dOut))
+		adapters = append(adapters, LoRAAdapter{Node: mm.Name, Module: module, Base: name, A: av.Name, B: bv.Name})
 		b := &gradBuilder{g: g, prefix: mm.Name + "/lora"}
 		y := mm.Outputs[0]
 		readers := g.Consumers()[y]

@@ -109,17 +109,14 @@ func FindInputRoles(g *ir.Graph, override map[Role]string) (InputRoles, error) {
 			}
 		}
 	}
-	claim := func(r Role, v *ir.Value, how string) error {
-		prev, done := roles[r]
-		switch {
-		case taken[v] || done && prev.How == "override":
-			return nil // an override decided
-		case done:
-			return rolesError(g, roles, fmt.Sprintf("inputs %q and %q both look like %s: name the right one with an override", prev.Input.Name, v.Name, r))
-		}
-		roles[r], taken[v] = InputRole{Role: r, Input: v, How: how}, true
-		return nil
+	// Strongest evidence first: name and usage agreeing, then usage
+	// alone, then the name alone. A weaker claim on a role already taken
+	// is dropped; two claims of the same strength are a conflict.
+	type evidence struct {
+		role Role
+		how  string
 	}
+	ev := map[*ir.Value]evidence{}
 	for _, in := range g.Inputs {
 		u, named := usage[in], byName[in]
 		if refines[named] == u && u != "" {
@@ -127,20 +124,28 @@ func FindInputRoles(g *ir.Graph, override map[Role]string) (InputRoles, error) {
 		}
 		switch {
 		case u != "" && named == u:
-			if err := claim(u, in, "name+usage"); err != nil {
-				return nil, err
-			}
+			ev[in] = evidence{u, "name+usage"}
 		case u != "":
-			if err := claim(u, in, "usage"); err != nil {
-				return nil, err
-			}
+			ev[in] = evidence{u, "usage"}
+		case named != "":
+			ev[in] = evidence{named, "name"}
 		}
 	}
-	for _, in := range g.Inputs {
-		if r, ok := byName[in]; ok && usage[in] == "" {
-			if err := claim(r, in, "name"); err != nil {
-				return nil, err
+	for _, how := range []string{"name+usage", "usage", "name"} {
+		claimed := map[Role]*ir.Value{}
+		for _, in := range g.Inputs {
+			e, ok := ev[in]
+			if !ok || e.how != how || taken[in] {
+				continue
 			}
+			if prev := claimed[e.role]; prev != nil {
+				return nil, rolesError(g, roles, fmt.Sprintf("inputs %q and %q both look like %s: name the right one with an override", prev.Name, in.Name, e.role))
+			}
+			if _, done := roles[e.role]; done {
+				continue
+			}
+			claimed[e.role] = in
+			roles[e.role], taken[in] = InputRole{Role: e.role, Input: in, How: how}, true
 		}
 	}
 	if _, ok := roles[RoleInputIDs]; !ok {
