@@ -28,8 +28,19 @@ func benchCommand() *cobra.Command {
 			defer dev.Close()
 			cfg.Device = dev
 			cfg.Training = flags.spec()
-			if cfg.Steps < 1 {
-				return fmt.Errorf("--steps %d: want at least 1 timed step", cfg.Steps)
+			if err := firstError(
+				checkInt("--steps", cfg.Steps, 1, noLimit),
+				checkInt("--batch", cfg.Batch, 1, 1<<24),
+				checkInt("--seq", cfg.Seq, 1, 1<<20),
+				checkInt("--threads", cfg.Threads, 1, 4096),
+				checkInt("--top", top, 0, noLimit),
+				checkBelow("--dropout", float64(cfg.Dropout), 0, 1),
+				checkTrainingFlags(&flags),
+			); err != nil {
+				return err
+			}
+			if cfg.NoOptimizer && cfg.Mode != "train" {
+				return fmt.Errorf("--no-optimizer times a training step without its update: it needs --mode train")
 			}
 			w := cmd.OutOrStdout()
 			if vsExact {

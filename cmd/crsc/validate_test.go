@@ -127,6 +127,13 @@ func TestFlagValidation(t *testing.T) {
 		{"grad keep 0", grad("--keep", "0"), "--keep 0: want a number in (0, 1]"},
 		{"grad lora over the dims", grad("--lora", "1000"), "--lora 1000: larger than any layer"},
 		{"grad layers match nothing", grad("--keep", "0.5", "--layers", "^zzz$"), `--layers "^zzz$" matches none of the 12 linear layers`},
+		{"bench steps 0", []string{"bench", "--arch", "bert-tiny", "--steps", "0"}, "--steps 0: want an integer"},
+		{"bench steps -1", []string{"bench", "--arch", "bert-tiny", "--steps", "-1"}, "--steps -1: want an integer"},
+		{"bench batch 0", []string{"bench", "--arch", "bert-tiny", "--batch", "0"}, "--batch 0: want an integer in [1, 16777216]"},
+		{"bench threads 0", []string{"bench", "--arch", "bert-tiny", "--threads", "0"}, "--threads 0: want an integer in [1, 4096]"},
+		{"bench top -1", []string{"bench", "--arch", "bert-tiny", "--top", "-1"}, "--top -1: want an integer ≥ 0"},
+		{"bench dropout NaN", []string{"bench", "--arch", "bert-tiny", "--dropout", "NaN"}, "--dropout NaN: want a number in [0, 1)"},
+		{"bench no-optimizer forward", []string{"bench", "--arch", "bert-tiny", "--mode", "forward", "--no-optimizer"}, "--no-optimizer times a training step"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := crsc(c.args...)
