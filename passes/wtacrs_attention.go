@@ -268,3 +268,32 @@ func isLastTwoSwap(n *ir.Node, rank int) bool {
 	}
 	return true
 }
+
+// AttentionSummary is one line on the attention products' decisions
+// (empty without --attention): how many gradients are sampled, how many
+// exact from a recomputed operand, why the rest stay exact, and what
+// --gnorm means for them.
+func (t *Training) AttentionSummary() string {
+	if len(t.Attention) == 0 {
+		return ""
+	}
+	sampled, recomputed, note, rest := 0, 0, "", "none"
+	for _, d := range t.Attention {
+		switch {
+		case d.Sampled:
+			sampled++
+			if strings.Contains(d.Why, AttentionGNormNote) {
+				note = "; " + AttentionGNormNote
+			}
+		case d.Recomputed:
+			recomputed++
+		case rest == "none":
+			rest = d.Side + " of " + d.Node + ": " + d.Why
+		}
+	}
+	s := fmt.Sprintf("%d of %d attention-product gradients sampled", sampled, len(t.Attention))
+	if recomputed > 0 {
+		s += fmt.Sprintf(", %d exact from a recomputed operand", recomputed)
+	}
+	return s + fmt.Sprintf(" (the rest: %s)%s", rest, note)
+}

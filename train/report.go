@@ -44,6 +44,9 @@ func WriteDecisions(w io.Writer, t *passes.Training) {
 		}
 	}
 	fmt.Fprintf(w, "wta-crs: %d of %d linear layers sampled\n", sampled, len(t.Layers))
+	if line := t.AttentionSummary(); line != "" {
+		fmt.Fprintf(w, "attention: %s\n", line)
+	}
 	for _, d := range t.Layers {
 		mark, rows := "exact  ", ""
 		if d.Sampled {

@@ -19,21 +19,8 @@ func printLayerDecisions(w io.Writer, t *passes.Training) {
 	if t.MemoryRewrites > 0 {
 		fmt.Fprintf(w, "memory:    %d rewrites (regenerated Dropout masks, 1-bit ReLU masks, norms from their output)\n", t.MemoryRewrites)
 	}
-	if len(t.Attention) > 0 {
-		sampled, recomputed := 0, 0
-		for _, d := range t.Attention {
-			switch {
-			case d.Sampled:
-				sampled++
-			case d.Recomputed:
-				recomputed++
-			}
-		}
-		fmt.Fprintf(w, "attention: %d of %d attention-product gradients sampled", sampled, len(t.Attention))
-		if recomputed > 0 {
-			fmt.Fprintf(w, ", %d exact from a recomputed operand", recomputed)
-		}
-		fmt.Fprintf(w, " (the rest: %s)\n", firstExactReason(t.Attention))
+	if line := t.AttentionSummary(); line != "" {
+		fmt.Fprintf(w, "attention: %s\n", line)
 	}
 	if len(t.Layers) == 0 {
 		return
@@ -56,13 +43,4 @@ func printLayerDecisions(w io.Writer, t *passes.Training) {
 		}
 		fmt.Fprintf(w, "  %s %-60s %s%s\n", mark, d.Node, d.Why, rows)
 	}
-}
-
-func firstExactReason(ds []passes.AttentionDecision) string {
-	for _, d := range ds {
-		if !d.Sampled && !d.Recomputed {
-			return d.Side + " of " + d.Node + ": " + d.Why
-		}
-	}
-	return "none"
 }
