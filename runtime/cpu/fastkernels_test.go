@@ -181,7 +181,27 @@ func TestFastLayerNorm(t *testing.T) {
 		// (their float64 references are in memory_test.go).
 		rms := fkThreads(t, crscDomain, "RMSNormalization", nil, x, scale)
 		dy := fkRand(r, 1, rows, d)
-		fkThreads(t, crscDomain, "LayerNormalizationGradFromOutput", nil, dy, out[0], scale, bias, out[2])
+		var byPath [][]*ir.Tensor
+		simdPaths(t, func(t *testing.T) {
+			byPath = append(byPath, fkThreads(t, crscDomain, "LayerNormalizationGradFromOutput", nil, dy, out[0], scale, bias, out[2]))
+		})
+		// The AVX-512 pass fuses multiply-adds and sums in 8 lanes: the
+		// paths agree to float32 rounding, relative to the largest |dX|.
+		for i := 1; i < len(byPath); i++ {
+			for o := range byPath[0] {
+				a, b := byPath[0][o].F32, byPath[i][o].F32
+				top := 0.0
+				for _, v := range a {
+					top = math.Max(top, math.Abs(float64(v)))
+				}
+				want := make([]float64, len(a))
+				for j, v := range a {
+					want[j] = float64(v)
+				}
+				fkClose(t, fmt.Sprintf("LayerNormalizationGradFromOutput d=%d output %d, paths", d, o), b, want, 1e-6,
+					func(int) float64 { return top })
+			}
+		}
 		fkThreads(t, crscDomain, "RMSNormalizationGradFromOutput", nil, dy, rms[0], scale, rms[1])
 		fkThreads(t, crscDomain, "LayerNormalizationGrad", nil, dy, x, scale, out[1], out[2])
 	}

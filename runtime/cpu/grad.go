@@ -528,7 +528,6 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 			r0, r1 := b*outer/nb, (b+1)*outer/nb
 			for o := r0; o < r1; o++ {
 				g := dy[o*d : (o+1)*d]
-				xhat(o, xh)
 				// One pass for the column sums and the row's two means,
 				// one for dx. The column sums run in row order within
 				// fixed blocks; the row sums in a fixed interleaving.
@@ -539,7 +538,21 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 				if pb != nil {
 					colB = pb[b*d : (b+1)*d]
 				}
-				sg, sgx := normGradRowSums(g, xh, k.sc, colS, colB, dx != nil)
+				// The AVX-512 pass (float32 from the output, every
+				// output wanted) computes x̂ itself.
+				g32, simd := any(g).([]float32)
+				simd = simd && k.y32 != nil && colS != nil && colB != nil && dx != nil
+				if !simd {
+					xhat(o, xh)
+				}
+				var sg, sgx float64
+				if simd {
+					var sums [2]float64
+					normRowSumsAVX512(&g32[0], &k.y32[o*d], &k.bias[0], &k.rs[0], &xh[0], &k.sc[0], &colS[0], &colB[0], d, &sums)
+					sg, sgx = sums[0], sums[1]
+				} else {
+					sg, sgx = normGradRowSums(g, xh, k.sc, colS, colB, dx != nil)
+				}
 				if dx == nil {
 					continue
 				}
@@ -549,6 +562,11 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 				}
 				is := k.inv[o]
 				out, sc := dx[o*d:(o+1)*d], k.sc[:d]
+				if simd {
+					c := [3]float64{is, mg, mgx}
+					normRowDxAVX512(&any(out).([]float32)[0], &g32[0], &xh[0], &sc[0], d, &c)
+					continue
+				}
 				xr := xh[:d]
 				for j, v := range g {
 					out[j] = T(is * (float64(v)*sc[j] - mg - xr[j]*mgx))

@@ -426,6 +426,11 @@ type normGradArgs struct {
 	sc, bias, inv, ds, db []float64
 	outer, d              int
 	centered              bool
+	// y32 and rs, when set, are the float32 output rows and the
+	// reciprocal scales, from which the AVX-512 pass computes x̂ =
+	// (y − bias)·rs itself (bias then non-nil, zeros if absent).
+	y32 []float32
+	rs  []float64
 }
 
 // normGradRows fills dx (when non-nil) and the column sums from the output
@@ -437,6 +442,12 @@ func normGradRows[T float](ctx *Ctx, dy, y, dx []T, k normGradArgs) {
 	for j, s := range k.sc {
 		if s != 0 {
 			rs[j] = 1 / s
+		}
+	}
+	if y32, ok := any(y).([]float32); ok && useAVX512 && k.d > 0 {
+		k.y32, k.rs = y32, rs
+		if k.bias == nil {
+			k.bias = make([]float64, k.d)
 		}
 	}
 	// rs saves a division per element; it differs from dividing by an ulp

@@ -56,6 +56,20 @@ func maxAVX512(x *float32, n int) float32
 //go:noescape
 func scaleAVX512(x *float32, n int, s float32)
 
+// normRowSumsAVX512 is the first pass of the norm gradient over a
+// float32 row of n from the norm's output y: x̂ = (y − bias)·rs into xh,
+// colS += g·x̂, colB += g, and sums = (Σ g·sc, Σ g·sc·x̂), each sum in 8
+// float64 lanes folded at the end (a fixed order).
+//
+//go:noescape
+func normRowSumsAVX512(dy, y *float32, bias, rs, xh, sc, colS, colB *float64, n int, sums *[2]float64)
+
+// normRowDxAVX512 sets out = float32(is·(g·sc − mg − x̂·mgx)) over a row of
+// n, with c = (is, mg, mgx).
+//
+//go:noescape
+func normRowDxAVX512(out, dy *float32, xh, sc *float64, n int, c *[3]float64)
+
 // dropoutAVX512 draws the Philox words of v's 4 blocks per 16 elements
 // (n a multiple of 16) and sets out[i] = x[i]·scale where
 // ToUniform(word) >= ratio, else +0; mask (may be nil) gets the keep bytes.

@@ -365,3 +365,132 @@ scaletail:
 scaledone:
 	VZEROUPPER
 	RET
+
+// TAILMASK8 sets K1 to the low CX bits (1 ≤ CX ≤ 7), for 8 float64 lanes.
+#define TAILMASK8 \
+	MOVL  $1, AX; \
+	SHLL  CX, AX; \
+	DECL  AX;     \
+	KMOVW AX, K1
+
+// NORMSUMS: one group of 8 (mask kmask; all ones but in the tail) of
+// normRowSumsAVX512: x̂ = (y − bias)·rs (stored), colS += g·x̂, colB += g,
+// Z10 += g·sc, Z11 += g·sc·x̂.
+#define NORMSUMS(kmask) \
+	VCVTPS2PD.Z (R10), kmask, Z0;     \
+	VSUBPD.Z    (R11), Z0, kmask, Z0; \
+	VMULPD.Z    (R12), Z0, kmask, Z0; \
+	VMOVUPD     Z0, kmask, (DX);      \
+	VCVTPS2PD.Z (SI), kmask, Z1;      \
+	VMOVUPD.Z   (R8), kmask, Z2;      \
+	VFMADD231PD Z0, Z1, Z2;           \
+	VMOVUPD     Z2, kmask, (R8);      \
+	VADDPD.Z    (R9), Z1, kmask, Z3;  \
+	VMOVUPD     Z3, kmask, (R9);      \
+	VMULPD.Z    (BX), Z1, kmask, Z4;  \
+	VADDPD      Z4, Z10, Z10;         \
+	VFMADD231PD Z0, Z4, Z11
+
+// func normRowSumsAVX512(dy, y *float32, bias, rs, xh, sc, colS, colB *float64, n int, sums *[2]float64)
+TEXT ·normRowSumsAVX512(SB), NOSPLIT, $0-80
+	MOVQ   dy+0(FP), SI
+	MOVQ   y+8(FP), R10
+	MOVQ   bias+16(FP), R11
+	MOVQ   rs+24(FP), R12
+	MOVQ   xh+32(FP), DX
+	MOVQ   sc+40(FP), BX
+	MOVQ   colS+48(FP), R8
+	MOVQ   colB+56(FP), R9
+	MOVQ   n+64(FP), CX
+	VXORPD Z10, Z10, Z10
+	VXORPD Z11, Z11, Z11
+	MOVL   $0xff, AX
+	KMOVW  AX, K2
+
+sumsloop:
+	CMPQ CX, $8
+	JLT  sumstail
+	NORMSUMS(K2)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ $64, R11
+	ADDQ $64, R12
+	ADDQ $64, DX
+	ADDQ $64, BX
+	ADDQ $64, R8
+	ADDQ $64, R9
+	SUBQ $8, CX
+	JMP  sumsloop
+
+sumstail:
+	TESTQ CX, CX
+	JZ    sumsfold
+	TAILMASK8
+	NORMSUMS(K1)
+
+sumsfold:
+	// Fold the 8 lanes of each: 8 → 4 → 2 → 1.
+	VEXTRACTF64X4 $1, Z10, Y0
+	VADDPD        Y0, Y10, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $1, X0, X1
+	VADDSD        X1, X0, X0
+	VEXTRACTF64X4 $1, Z11, Y2
+	VADDPD        Y2, Y11, Y2
+	VEXTRACTF128  $1, Y2, X3
+	VADDPD        X3, X2, X2
+	VPERMILPD     $1, X2, X3
+	VADDSD        X3, X2, X2
+	MOVQ          sums+72(FP), AX
+	VMOVSD        X0, (AX)
+	VMOVSD        X2, 8(AX)
+	VZEROUPPER
+	RET
+
+// NORMDX: one group of 8 of normRowDxAVX512:
+// out = float32(is·((g·sc − mg) − x̂·mgx)), with Z12..Z14 = is, mg, mgx.
+#define NORMDX(kmask) \
+	VCVTPS2PD.Z  (SI), kmask, Z1; \
+	VMULPD.Z     (BX), Z1, kmask, Z1; \
+	VSUBPD       Z13, Z1, Z1; \
+	VMOVUPD.Z    (DX), kmask, Z0; \
+	VFNMADD231PD Z14, Z0, Z1; \
+	VMULPD       Z12, Z1, Z1; \
+	VCVTPD2PS    Z1, Y1;      \
+	VMOVUPS      Y1, kmask, (DI)
+
+// func normRowDxAVX512(out, dy *float32, xh, sc *float64, n int, c *[3]float64)
+TEXT ·normRowDxAVX512(SB), NOSPLIT, $0-48
+	MOVQ         out+0(FP), DI
+	MOVQ         dy+8(FP), SI
+	MOVQ         xh+16(FP), DX
+	MOVQ         sc+24(FP), BX
+	MOVQ         n+32(FP), CX
+	MOVQ         c+40(FP), AX
+	VBROADCASTSD (AX), Z12
+	VBROADCASTSD 8(AX), Z13
+	VBROADCASTSD 16(AX), Z14
+	MOVL         $0xff, AX
+	KMOVW        AX, K2
+
+dxloop:
+	CMPQ CX, $8
+	JLT  dxtail
+	NORMDX(K2)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $64, DX
+	ADDQ $64, BX
+	SUBQ $8, CX
+	JMP  dxloop
+
+dxtail:
+	TESTQ CX, CX
+	JZ    dxdone
+	TAILMASK8
+	NORMDX(K1)
+
+dxdone:
+	VZEROUPPER
+	RET

@@ -19,3 +19,7 @@ func dropoutAVX512(out, x *float32, mask *bool, n int, v *philoxVecs, ratio, sca
 }
 func maxAVX512(x *float32, n int) float32      { panic("unreachable") }
 func scaleAVX512(x *float32, n int, s float32) { panic("unreachable") }
+func normRowSumsAVX512(dy, y *float32, bias, rs, xh, sc, colS, colB *float64, n int, sums *[2]float64) {
+	panic("unreachable")
+}
+func normRowDxAVX512(out, dy *float32, xh, sc *float64, n int, c *[3]float64) { panic("unreachable") }
