@@ -88,12 +88,11 @@ func (a Attrs) Names() []string {
 
 // Constructors keep graph-building code short.
 
-func IntAttr(v int64) *Attr         { return &Attr{Kind: AttrInt, Int: v} }
-func FloatAttr(v float32) *Attr     { return &Attr{Kind: AttrFloat, Float: v} }
-func StringAttr(v string) *Attr     { return &Attr{Kind: AttrString, Str: v} }
-func IntsAttr(v ...int64) *Attr     { return &Attr{Kind: AttrInts, Ints: v} }
-func TensorAttr(t *Tensor) *Attr    { return &Attr{Kind: AttrTensor, Tensor: t} }
-func FloatsAttr(v ...float32) *Attr { return &Attr{Kind: AttrFloats, Floats: v} }
+func IntAttr(v int64) *Attr      { return &Attr{Kind: AttrInt, Int: v} }
+func FloatAttr(v float32) *Attr  { return &Attr{Kind: AttrFloat, Float: v} }
+func StringAttr(v string) *Attr  { return &Attr{Kind: AttrString, Str: v} }
+func IntsAttr(v ...int64) *Attr  { return &Attr{Kind: AttrInts, Ints: v} }
+func TensorAttr(t *Tensor) *Attr { return &Attr{Kind: AttrTensor, Tensor: t} }
 
 func (at *Attr) String() string {
 	switch at.Kind {

@@ -170,22 +170,6 @@ func (g *Graph) Consumers() map[*Value][]*Node {
 	return m
 }
 
-// ReplaceUses makes every reader of old (nodes and graph outputs) read new.
-func (g *Graph) ReplaceUses(old, new *Value) {
-	for _, n := range g.Nodes {
-		for i, in := range n.Inputs {
-			if in == old {
-				n.Inputs[i] = new
-			}
-		}
-	}
-	for i, o := range g.Outputs {
-		if o == old {
-			g.Outputs[i] = new
-		}
-	}
-}
-
 // TopoSort reorders Nodes so that every node comes after the producers of its
 // inputs, keeping the original order where it is already valid. Imported
 // models need not be sorted. It fails on a cycle or on an input that nothing

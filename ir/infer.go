@@ -10,9 +10,8 @@ import (
 // error); when it cannot tell, it leaves outputs without a shape.
 type InferFunc func(n *Node) error
 
-// inferRules is the explicit table of shape rules, one entry per op of the
-// default domain. Other packages add rules for their own ops through
-// RegisterInfer before inference runs (the ai.crsc ops live with their pass).
+// inferRules is the explicit table of shape rules, one entry per op (the
+// default domain and the ai.crsc domain alike).
 var inferRules = defaultInferRules()
 
 func defaultInferRules() map[string]InferFunc {
@@ -74,9 +73,6 @@ func defaultInferRules() map[string]InferFunc {
 	}
 	return inferRules
 }
-
-// RegisterInfer adds or replaces the shape rule for domain.op.
-func RegisterInfer(domain, op string, fn InferFunc) { inferRules[ruleKey(domain, op)] = fn }
 
 func ruleKey(domain, op string) string {
 	if domain == "" {
