@@ -489,7 +489,8 @@ func (g *gemmArgs) serial(i0, i1, j0, j1 int, im *impl) {
 
 // macroKernel multiplies a packed mc×kc block of A by a packed kc×nc block of
 // B into C[ic:ic+mc, jc:jc+nc]. The jr loop is outside so one B micro-panel
-// stays in L1 while all A micro-panels of the block stream past it from L2.
+// stays close (L1 for AVX2, L2 for AVX-512, see impl) while all A
+// micro-panels of the block stream past it from L2.
 func (g *gemmArgs) macroKernel(ic, jc, pc, mc, nc, kc int, pa, pb, tmp []float32, im *impl) {
 	// Only the first slice of k applies the caller's beta; later ones add
 	// onto what the first wrote.
