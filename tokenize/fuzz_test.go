@@ -101,3 +101,59 @@ func FuzzUnigram(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTokenizerJSON parses arbitrary bytes as a tokenizer.json of any
+// model type and, when they hold a WordPiece, encodes a text with it:
+// errors are one line, ids stay inside the vocabulary and Encode gives
+// exactly the asked length. The seeds run in plain go test.
+func FuzzTokenizerJSON(f *testing.F) {
+	small := `{"added_tokens": [{"id": 4, "content": "[MASK]", "special": true}],
+		"normalizer": {"type": "BertNormalizer", "lowercase": true, "strip_accents": null},
+		"pre_tokenizer": {"type": "BertPreTokenizer"},
+		"post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]},
+		"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4, "a": 5, "##b": 6, "é": 7}}}`
+	template := `{"normalizer": {"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "StripAccents"}]},
+		"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "BertPreTokenizer"}]},
+		"post_processor": {"type": "TemplateProcessing",
+			"single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+			"pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}, {"SpecialToken": {"id": "</s>", "type_id": 1}}],
+			"special_tokens": {"<s>": {"ids": [1]}, "</s>": {"ids": [2]}}},
+		"padding": {"pad_id": 0, "pad_token": "<pad>"},
+		"model": {"type": "WordPiece", "unk_token": "<unk>", "continuing_subword_prefix": "", "max_input_chars_per_word": 3, "vocab": {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, "x": 4}}}`
+	for _, s := range []struct{ json, text string }{
+		{small, "AB a[MASK]b Éé"},
+		{template, "xxxx xx"},
+		{`{"model": {"type": "BPE", "vocab": {}, "merges": []}}`, ""},
+		{`{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 0}}}`, "a"},
+		{`{"model": {"unk_id": 0, "vocab": [["<unk>", 0], ["</s>", 0], ["<pad>", 0]]}}`, "héllo"},
+		{`{"model": {"type": "WordPiece", "vocab": []}}`, ""},
+	} {
+		f.Add([]byte(s.json), s.text)
+	}
+	f.Fuzz(func(t *testing.T, in []byte, text string) {
+		w, u, err := ParseTokenizerJSON(in)
+		if err != nil {
+			if strings.ContainsAny(err.Error(), "\n\r") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		if (w == nil) == (u == nil) {
+			t.Fatalf("WordPiece %v and Unigram %v: want exactly one", w != nil, u != nil)
+		}
+		if w == nil {
+			return
+		}
+		for _, maxLen := range []int{2, 5, 16} {
+			e := w.Encode(text, text, maxLen)
+			if len(e.IDs) != maxLen || len(e.Mask) != maxLen || len(e.Types) != maxLen {
+				t.Fatalf("Encode(%q, %d): lengths %d %d %d", text, maxLen, len(e.IDs), len(e.Mask), len(e.Types))
+			}
+			for _, id := range e.IDs {
+				if id < 0 || int(id) >= w.VocabSize() {
+					t.Fatalf("Encode(%q): id %d outside the vocabulary of %d", text, id, w.VocabSize())
+				}
+			}
+		}
+	})
+}

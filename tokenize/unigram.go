@@ -88,7 +88,7 @@ func ParseUnigram(b []byte) (*Unigram, error) {
 	// Older exports (t5-small's) leave out model.type; a vocab of
 	// [piece, score] pairs with an unk_id is what makes a Unigram then.
 	if tj.Model.Type != "Unigram" && tj.Model.Type != "" {
-		return nil, fmt.Errorf("model.type is %q, want \"Unigram\" (for a WordPiece model give its vocab.txt with --vocab)", tj.Model.Type)
+		return nil, fmt.Errorf("model.type is %q, want \"Unigram\" (LoadTokenizerJSON reads a WordPiece tokenizer.json too)", tj.Model.Type)
 	}
 	var vocab []json.RawMessage
 	if err := json.Unmarshal(tj.Model.Vocab, &vocab); err != nil {
@@ -281,7 +281,7 @@ func (u *Unigram) Tokenize(text string) []string {
 func (u *Unigram) IDs(text string) []int {
 	var ids []int
 	for text != "" {
-		at, tok := u.nextAdded(text)
+		at, tok := nextAdded(u.added, text)
 		for _, word := range u.words(text[:at]) {
 			ids = append(ids, u.viterbi(word)...)
 		}
@@ -294,12 +294,12 @@ func (u *Unigram) IDs(text string) []int {
 	return ids
 }
 
-// nextAdded finds the first added token in text (the longest at that
-// position); it returns len(text), nil when there is none.
-func (u *Unigram) nextAdded(text string) (int, *addedToken) {
+// nextAdded finds the first of the added tokens in text (the longest at
+// that position); it returns len(text), nil when there is none.
+func nextAdded(added []addedToken, text string) (int, *addedToken) {
 	at, found := len(text), (*addedToken)(nil)
-	for i := range u.added {
-		a := &u.added[i]
+	for i := range added {
+		a := &added[i]
 		j := strings.Index(text, a.content)
 		if j >= 0 && (j < at || j == at && found != nil && len(a.content) > len(found.content)) {
 			at, found = j, a

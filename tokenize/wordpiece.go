@@ -19,7 +19,20 @@ import (
 type WordPiece struct {
 	vocab  map[string]int
 	tokens []string
-	Lower  bool // lower-case and strip accents (uncased models)
+	// Lower lower-cases text and StripAccents drops its combining marks
+	// (after NFD). NewWordPiece sets both from its lower argument, as
+	// BERT's uncased models have them; a tokenizer.json sets them apart
+	// (cased models have neither).
+	Lower, StripAccents bool
+	// cleanText drops NUL, U+FFFD and control characters and reads every
+	// whitespace character as a space; chineseChars makes each CJK
+	// ideograph a word of its own. Both are on for a vocab.txt, as in
+	// BERT's basic tokenizer; a tokenizer.json's BertNormalizer may turn
+	// them off.
+	cleanText, chineseChars bool
+	prefix                  string       // of a word's continuation pieces: "##"
+	maxWordChars            int          // longer words become [UNK]
+	added                   []addedToken // matched verbatim in the raw text first (tokenizer.json's added_tokens)
 	// Ids of the special tokens.
 	UNK, CLS, SEP, PAD int
 }
@@ -82,13 +95,11 @@ func readVocab(r io.Reader, path string) ([]string, error) {
 // NewWordPiece builds a tokenizer from its vocabulary, which must contain
 // [UNK], [CLS], [SEP] and [PAD] and list each token once.
 func NewWordPiece(tokens []string, lower bool) (*WordPiece, error) {
-	w := &WordPiece{vocab: make(map[string]int, len(tokens)), tokens: tokens, Lower: lower}
-	for i, t := range tokens {
-		if first, dup := w.vocab[t]; dup {
-			return nil, fmt.Errorf("token %q has ids %d and %d (each token must be listed once)", t, first, i)
-		}
-		w.vocab[t] = i
+	w, err := newWordPiece(tokens)
+	if err != nil {
+		return nil, err
 	}
+	w.Lower, w.StripAccents = lower, lower
 	for _, s := range []struct {
 		name string
 		id   *int
@@ -98,6 +109,21 @@ func NewWordPiece(tokens []string, lower bool) (*WordPiece, error) {
 			return nil, fmt.Errorf("vocabulary has no %s token", s.name)
 		}
 		*s.id = id
+	}
+	return w, nil
+}
+
+// newWordPiece indexes a vocabulary, with BERT's basic tokenizer
+// settings (clean-up and CJK splitting on, no lower-casing) and no
+// special tokens yet.
+func newWordPiece(tokens []string) (*WordPiece, error) {
+	w := &WordPiece{vocab: make(map[string]int, len(tokens)), tokens: tokens,
+		cleanText: true, chineseChars: true, prefix: "##", maxWordChars: maxWordChars}
+	for i, t := range tokens {
+		if first, dup := w.vocab[t]; dup {
+			return nil, fmt.Errorf("token %q has ids %d and %d (each token must be listed once)", t, first, i)
+		}
+		w.vocab[t] = i
 	}
 	return w, nil
 }
@@ -117,25 +143,36 @@ func (w *WordPiece) Tokenize(text string) []string {
 	return out
 }
 
-// IDs returns the ids of text's word pieces (no special tokens).
+// IDs returns the ids of text's word pieces (no [CLS]/[SEP] added). The
+// added tokens of a tokenizer.json ("[MASK]" written in the text) are
+// matched first, verbatim, as Hugging Face does; a vocab.txt has none.
 func (w *WordPiece) IDs(text string) []int {
 	var ids []int
-	for _, t := range w.Tokenize(text) {
-		ids = append(ids, w.vocab[t]) // pieces only returns vocabulary tokens
+	for text != "" {
+		at, tok := nextAdded(w.added, text)
+		for _, t := range w.Tokenize(text[:at]) {
+			ids = append(ids, w.vocab[t]) // pieces only returns vocabulary tokens
+		}
+		if tok == nil {
+			break
+		}
+		ids = append(ids, tok.id)
+		text = text[at+len(tok.content):]
 	}
 	return ids
 }
 
-// basic is BERT's BasicTokenizer.
+// basic is BERT's BasicTokenizer (Hugging Face's BertNormalizer and
+// BertPreTokenizer).
 func (w *WordPiece) basic(text string) []string {
 	var b strings.Builder
 	for _, r := range text {
 		switch {
-		case r == 0 || r == 0xFFFD || isControl(r):
+		case w.cleanText && (r == 0 || r == 0xFFFD || isControl(r)):
 			continue
-		case unicode.IsSpace(r):
+		case w.cleanText && unicode.IsSpace(r):
 			b.WriteByte(' ')
-		case isCJK(r):
+		case w.chineseChars && isCJK(r):
 			b.WriteByte(' ')
 			b.WriteRune(r)
 			b.WriteByte(' ')
@@ -146,7 +183,10 @@ func (w *WordPiece) basic(text string) []string {
 	var words []string
 	for _, word := range strings.Fields(b.String()) {
 		if w.Lower {
-			word = stripAccents(strings.ToLower(word))
+			word = strings.ToLower(word)
+		}
+		if w.StripAccents {
+			word = stripAccents(word)
 		}
 		// Split on punctuation: each punctuation rune is its own token.
 		start := 0
@@ -169,7 +209,7 @@ func (w *WordPiece) basic(text string) []string {
 // pieces is greedy longest-match-first WordPiece on one word.
 func (w *WordPiece) pieces(word string) []string {
 	runes := []rune(word)
-	if len(runes) > maxWordChars {
+	if len(runes) > w.maxWordChars {
 		return []string{w.tokens[w.UNK]}
 	}
 	var out []string
@@ -179,7 +219,7 @@ func (w *WordPiece) pieces(word string) []string {
 		for ; end > start; end-- {
 			s := string(runes[start:end])
 			if start > 0 {
-				s = "##" + s
+				s = w.prefix + s
 			}
 			if _, ok := w.vocab[s]; ok {
 				found = s
