@@ -187,7 +187,9 @@ func TestSplitPlan(t *testing.T) {
 			want           string
 		}{
 			{false, false, 4096, 768, 768, "M"},
-			{false, true, 4096, 3072, 768, "M"},
+			{false, true, 4096, 768, 768, "M"},
+			{false, true, 4096, 3072, 768, "N"},
+			{false, false, 4096, 3072, 768, "M"},
 			{true, false, 768, 768, 4096, "K"},
 			{true, false, 3072, 768, 4096, "M"},
 			{true, false, 768, 3072, 4096, "N"},
