@@ -936,6 +936,7 @@ def generate(outdir):
         with open(os.path.join(pdir, "params.json"), "w") as f:
             json.dump(params_json, f, indent=1, sort_keys=True)
             f.write("\n")
+    generate_optimum_t5(outdir)
     write_readme(outdir, table, union, sigs, notes)
     return table, union, notes
 
@@ -1111,6 +1112,82 @@ equality with the parameter or its transpose.
 ## Files
 
 """
+
+
+# --------------------------------------------------------------------------
+# Optimum's split seq2seq layout: encoder_model.onnx + decoder_model.onnx
+# --------------------------------------------------------------------------
+
+class T5EncoderExport(nn.Module):
+    """Optimum's encoder_model.onnx: (input_ids, attention_mask) -> last_hidden_state.
+    Attributes named as in T5ForConditionalGeneration so initializers keep HF names."""
+
+    def __init__(self, t5):
+        super().__init__()
+        self.shared = t5.shared
+        self.encoder = t5.encoder
+
+    def forward(self, input_ids, attention_mask):
+        return self.encoder(input_ids, attention_mask)
+
+
+class T5DecoderExport(nn.Module):
+    """Optimum's decoder_model.onnx (no past key values):
+    (input_ids, encoder_attention_mask, encoder_hidden_states) -> logits."""
+
+    def __init__(self, t5):
+        super().__init__()
+        self.model_dim = t5.model_dim
+        self.shared = t5.shared
+        self.decoder = t5.decoder
+        self.lm_head = t5.lm_head
+
+    def forward(self, input_ids, encoder_attention_mask, encoder_hidden_states):
+        seq = self.decoder(input_ids, None, encoder_hidden_states, encoder_attention_mask)
+        return self.lm_head(seq * (self.model_dim ** -0.5))
+
+
+OPTIMUM_OPSET = 14
+
+
+def generate_optimum_t5(outdir):
+    """t5_tiny (same weights as t5_tiny.*.onnx) split the way Optimum exports seq2seq models,
+    with torch's loss and logits for set 0 (labels shifted right into decoder_input_ids)."""
+    d = os.path.join(outdir, "optimum_t5_tiny")
+    os.makedirs(d, exist_ok=True)
+    torch.manual_seed(0)
+    spec = MODELS["t5_tiny"]
+    t5 = spec["build"]().eval()
+    s = spec["sets"]()[0]
+    ids, mask = torch.from_numpy(s["input_ids"]), torch.from_numpy(s["attention_mask"])
+    dec_ids = torch.from_numpy(s["decoder_input_ids"])
+    enc, dec = T5EncoderExport(t5).eval(), T5DecoderExport(t5).eval()
+    with torch.no_grad():
+        hidden = enc(ids, mask)
+        logits = dec(dec_ids, mask, hidden)
+        loss, want = t5(ids, mask, dec_ids, torch.from_numpy(s["labels"]))
+    assert float((logits - want).abs().max()) < 1e-5
+    for module, args, names, outs, axes in (
+        (enc, (ids, mask), ["input_ids", "attention_mask"], ["last_hidden_state"],
+         {"input_ids": {0: "batch_size", 1: "encoder_sequence_length"},
+          "attention_mask": {0: "batch_size", 1: "encoder_sequence_length"},
+          "last_hidden_state": {0: "batch_size", 1: "encoder_sequence_length"}}),
+        (dec, (dec_ids, mask, hidden), ["input_ids", "encoder_attention_mask", "encoder_hidden_states"], ["logits"],
+         {"input_ids": {0: "batch_size", 1: "decoder_sequence_length"},
+          "encoder_attention_mask": {0: "batch_size", 1: "encoder_sequence_length"},
+          "encoder_hidden_states": {0: "batch_size", 1: "encoder_sequence_length"},
+          "logits": {0: "batch_size", 1: "decoder_sequence_length"}}),
+    ):
+        path = os.path.join(d, ("encoder" if module is enc else "decoder") + "_model.onnx")
+        torch.onnx.export(module, args, path, export_params=True, keep_initializers_as_inputs=False,
+                          training=torch.onnx.TrainingMode.EVAL, do_constant_folding=True,
+                          opset_version=OPTIMUM_OPSET, input_names=names, output_names=outs, dynamic_axes=axes)
+        onnx.checker.check_model(onnx.load(path), full_check=True)
+    for name in ("input_ids", "attention_mask", "labels", "decoder_input_ids"):
+        np.save(os.path.join(d, "input_%s.npy" % name), s[name])
+    np.save(os.path.join(d, "output_logits.npy"), logits.numpy().astype(np.float32))
+    np.save(os.path.join(d, "output_loss.npy"), loss.numpy().astype(np.float32))
+    np.save(os.path.join(d, "output_last_hidden_state.npy"), hidden.numpy().astype(np.float32))
 
 
 def write_readme(outdir, table, union, sigs, notes):
