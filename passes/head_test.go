@@ -1,6 +1,7 @@
 package passes_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"path/filepath"
@@ -92,15 +93,13 @@ func TestHeadChoosesOutput(t *testing.T) {
 				t.Errorf("head %+v, want added %v from %s pooling %q", h, tt.added, tt.from, tt.pooling)
 			}
 			out := g.Outputs[0]
-			if len(g.Outputs) != 1 || out.Name != "logits" || out.Shape.String() != "[batch,"+itoa(tt.spec.NumLabels)+"]" {
+			if len(g.Outputs) != 1 || out.Name != "logits" || out.Shape.String() != fmt.Sprintf("[batch,%d]", tt.spec.NumLabels) {
 				t.Errorf("outputs %v %s, want logits [batch,%d]", g.Outputs, ir.TypeString(out), tt.spec.NumLabels)
 			}
 			t.Log(h)
 		})
 	}
 }
-
-func itoa(n int) string { return string(rune('0' + n)) }
 
 // TestHeadKeepsLogits: an export with logits gets no head; its class count
 // is checked.
@@ -212,4 +211,60 @@ func maxAbsDiff(a, b []float32) float64 {
 		d = math.Max(d, math.Abs(float64(a[i]-b[i])))
 	}
 	return d
+}
+
+// TestHeadPoolingValues: the head's logits are the pooled hidden states
+// through the classifier, computed here from the export's own output:
+// first token, and the mean over the real (unpadded) tokens.
+func TestHeadPoolingValues(t *testing.T) {
+	const batch, seq, labels = 3, 10, 2
+	base := loadExport(t, tribuoModel)
+	feeds := encoderFeeds(base, batch, seq, 1656, 8)
+	states, err := runtime.Run(base, feeds, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := states["output_0"].F32 // [batch, seq, 50]
+	mask := feeds["attention_mask"].I64
+	for _, pooling := range []passes.Pooling{passes.PoolFirst, passes.PoolMean} {
+		t.Run(string(pooling), func(t *testing.T) {
+			g := loadExport(t, tribuoModel)
+			head, err := passes.AddClassificationHead(g, passes.HeadSpec{NumLabels: labels, Pooling: pooling, Seed: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, bias := g.Value(head.Weight).Init, g.Value(head.Bias).Init
+			for i := range bias.F32 {
+				bias.F32[i] = 0.5 * float32(i+1) // the bias must be added too
+			}
+			got, err := runtime.Run(g, feeds, runtime.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var worst float64
+			for b := 0; b < batch; b++ {
+				pooled := make([]float64, 50)
+				var count float64
+				for s := 0; s < seq; s++ {
+					if pooling == passes.PoolFirst && s > 0 || mask[b*seq+s] == 0 {
+						continue
+					}
+					count++
+					for k := range pooled {
+						pooled[k] += float64(h[(b*seq+s)*50+k])
+					}
+				}
+				for c := 0; c < labels; c++ {
+					want := float64(bias.F32[c])
+					for k := range pooled {
+						want += pooled[k] / count * float64(w.F32[c*50+k])
+					}
+					worst = math.Max(worst, math.Abs(want-float64(got["logits"].F32[b*labels+c])))
+				}
+			}
+			if worst > 1e-5 {
+				t.Errorf("%s pooling: logits differ from the reference by %g", pooling, worst)
+			}
+		})
+	}
 }

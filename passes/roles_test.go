@@ -15,6 +15,7 @@ func TestFindInputRoles(t *testing.T) {
 		name     string
 		model    string
 		rename   map[string]string
+		retype   map[string]ir.DType
 		override map[passes.Role]string
 		want     string // InputRoles.String()
 		err      string
@@ -31,6 +32,8 @@ func TestFindInputRoles(t *testing.T) {
 			want: "attention_mask=input_mask (name+usage), input_ids=input_ids (name+usage), token_type_ids=segment_ids (name+usage)"},
 		{name: "meaningless names: usage only", model: tribuoModel, rename: map[string]string{"input_ids": "a", "attention_mask": "b", "token_type_ids": "c"},
 			want: "attention_mask=b (usage), input_ids=a (usage), token_type_ids=c (usage)"},
+		{name: "float mask, int32 ids", model: tribuoModel, retype: map[string]ir.DType{"attention_mask": ir.Float32, "input_ids": ir.Int32},
+			want: "attention_mask=attention_mask (name+usage), input_ids=input_ids (name+usage), token_type_ids=token_type_ids (name+usage)"},
 		{name: "override", model: tribuoModel, rename: map[string]string{"input_ids": "a", "attention_mask": "b", "token_type_ids": "c"},
 			override: map[passes.Role]string{passes.RoleTokenTypeIDs: "b", passes.RoleAttentionMask: "c"},
 			want:     "attention_mask=c (override), input_ids=a (usage), token_type_ids=b (override)"},
@@ -41,6 +44,9 @@ func TestFindInputRoles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := loadExport(t, tt.model)
 			for _, in := range g.Inputs {
+				if dt, ok := tt.retype[in.Name]; ok {
+					in.DType = dt
+				}
 				if n, ok := tt.rename[in.Name]; ok {
 					in.Name = n
 				}
