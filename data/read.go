@@ -353,6 +353,9 @@ func readJSONL(r io.Reader, path string, task *Task) ([]Example, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
 		}
+		if _, err := findColumns(keys, task); err != nil && contains(keys, "input_ids") {
+			return nil, fmt.Errorf("%s:%d: pre-tokenized (an \"input_ids\" field and no text): read it with ReadTokenized", path, line)
+		}
 		header := make([]string, 0, len(keys))
 		rec := make([]string, 0, len(keys))
 		for i, k := range keys {

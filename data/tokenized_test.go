@@ -64,6 +64,9 @@ func TestReadTokenized(t *testing.T) {
 }
 
 func TestIsTokenized(t *testing.T) {
+	if _, err := ReadFile(write(t, "x.jsonl", `{"input_ids": [1], "label": 0}`+"\n"), Tasks["sst2"]); err == nil || !strings.Contains(err.Error(), "x.jsonl:1: pre-tokenized") {
+		t.Errorf("ReadFile of a pre-tokenized file: %v", err)
+	}
 	for _, c := range []struct {
 		file, text string
 		want       bool
