@@ -53,17 +53,22 @@ type HeadSpec struct {
 
 // Head says what AddClassificationHead did, for the run's report.
 type Head struct {
-	Added     bool    // false: the export already outputs logits, nothing was added
-	Logits    string  // the logits output, [batch, NumLabels]
-	From      string  // the output the head reads
-	Pooling   Pooling // "" when From is already one vector per example
-	Dropout   float32
-	Hidden    int
-	NumLabels int
-	Weight    string   // classifier weight [NumLabels, hidden] (Gemm transB=1, HF's Linear layout)
-	Bias      string   // classifier bias [NumLabels]
-	Dropped   []string // outputs the classifier replaced
-	Opset     [2]int64 // default-domain opset before and after (raised to 12 for Dropout's training_mode input)
+	Added   bool    // false: the export already outputs logits, nothing was added
+	Logits  string  // the logits output, [batch, NumLabels]
+	From    string  // the output the head reads
+	Pooling Pooling // "" when From is already one vector per example
+	Dropout float32
+	// TrainingMode is the bool initializer Dropout's training_mode input
+	// reads (true): set it false for an inference export that runtimes
+	// keeping training-mode Dropout (ORT without optimizations) run
+	// deterministically. "" without Dropout.
+	TrainingMode string
+	Hidden       int
+	NumLabels    int
+	Weight       string   // classifier weight [NumLabels, hidden] (Gemm transB=1, HF's Linear layout)
+	Bias         string   // classifier bias [NumLabels]
+	Dropped      []string // outputs the classifier replaced
+	Opset        [2]int64 // default-domain opset before and after (raised to 12 for Dropout's training_mode input)
 }
 
 func (h *Head) String() string {
@@ -151,6 +156,7 @@ func AddClassificationHead(g *ir.Graph, spec HeadSpec) (*Head, error) {
 		ratio := g.AddInit("classifier/dropout/ratio", ir.ScalarF32(spec.Dropout))
 		training := g.AddInit("classifier/dropout/training_mode", &ir.Tensor{DType: ir.Bool, Bool: []bool{true}})
 		x = b.node("Dropout", "", nil, 1, x, ratio, training).Outputs[0]
+		h.TrainingMode = training.Name
 	}
 	r := rand.New(rand.NewSource(spec.Seed))
 	w := ir.NewTensor(ir.Float32, spec.NumLabels, h.Hidden)

@@ -141,7 +141,7 @@ func TestHeadTrainsAndExports(t *testing.T) {
 	}
 	for _, training := range []bool{true, false} {
 		for _, m := range []*ir.Graph{g, back} {
-			m.Value("classifier/dropout/training_mode").Init.Bool[0] = training
+			m.Value(h.TrainingMode).Init.Bool[0] = training
 		}
 		want, err := runtime.Run(g, feeds, runtime.Options{Seed: 9})
 		if err != nil {
@@ -155,7 +155,7 @@ func TestHeadTrainsAndExports(t *testing.T) {
 			t.Errorf("training_mode %v: exported logits differ by %g", training, d)
 		}
 	}
-	g.Value("classifier/dropout/training_mode").Init.Bool[0] = true
+	g.Value(h.TrainingMode).Init.Bool[0] = true
 
 	tg := g.Clone()
 	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(batch, seq)}, Supports: runtime.CPU(runtime.Options{}).Supports}
