@@ -142,3 +142,34 @@ func TestPEFTNeedsModules(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestPEFTDistilBERTDefaults: --lora 4 on the DistilBERT export with module
+// names gives PEFT's keys and the short target_modules.
+func TestPEFTDistilBERTDefaults(t *testing.T) {
+	g := loadExport(t, distilbertModel)
+	ads, err := passes.AddLoRAAdapters(g, passes.LoRASpec{Rank: 4, ModuleNames: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]*ir.Tensor{}
+	for _, a := range ads {
+		values[a.A], values[a.B] = g.Value(a.A).Init, g.Value(a.B).Init
+	}
+	dir := t.TempDir()
+	cfg, err := passes.WritePEFTAdapter(dir, ads, values, passes.PEFTSpec{Rank: 4, TaskType: "SEQ_CLS", Modules: passes.HFModuleNames(g).Modules()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.TargetModules, []string{"k_lin", "q_lin", "v_lin"}) || cfg.LoraAlpha != 4 || cfg.Bias != "none" {
+		t.Errorf("config %+v", cfg)
+	}
+	tensors, _, err := checkpoint.Load(filepath.Join(dir, passes.PEFTWeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := tensors["base_model.model.distilbert.transformer.layer.0.attention.q_lin.lora_A.weight"]
+	b := tensors["base_model.model.distilbert.transformer.layer.1.attention.v_lin.lora_B.weight"]
+	if len(tensors) != 12 || a == nil || b == nil || !slices.Equal(a.Shape, []int{4, 2}) || !slices.Equal(b.Shape, []int{2, 4}) {
+		t.Errorf("%d tensors; q_lin A %v, v_lin B %v", len(tensors), a, b)
+	}
+}

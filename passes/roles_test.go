@@ -82,3 +82,32 @@ func TestFindInputRolesUnrecognized(t *testing.T) {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}
 }
+
+// TestFindInputRolesPositions: position ids are inputs of some exports;
+// they index a table larger than the token types' and smaller than the
+// vocabulary.
+func TestFindInputRolesPositions(t *testing.T) {
+	g := ir.NewGraph("m", 17)
+	var sum *ir.Value
+	for _, in := range []struct {
+		name string
+		rows int
+	}{{"tokens", 120}, {"pos", 64}, {"types", 2}} {
+		x := g.AddInput(in.name, ir.Int64, ir.StaticShape(2, 8))
+		table := g.AddInit(in.name+"_table", ir.NewTensor(ir.Float32, in.rows, 4))
+		e := g.AddNode("Gather", "", []*ir.Value{table, x}, 1, nil).Outputs[0]
+		if sum == nil {
+			sum = e
+		} else {
+			sum = g.AddNode("Add", "", []*ir.Value{sum, e}, 1, nil).Outputs[0]
+		}
+	}
+	g.Outputs = []*ir.Value{sum}
+	roles, err := passes.FindInputRoles(g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := roles.String(), "input_ids=tokens (usage), position_ids=pos (usage), token_type_ids=types (usage)"; got != want {
+		t.Errorf("roles %s, want %s", got, want)
+	}
+}
