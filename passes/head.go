@@ -30,6 +30,9 @@ var familyPooling = map[Family]Pooling{
 	FamilyRoBERTa:    PoolFirst,
 	FamilyDistilBERT: PoolFirst,
 	FamilyT5:         PoolMean,
+	FamilyALBERT:     PoolFirst,
+	FamilyELECTRA:    PoolFirst,
+	FamilyDeBERTa:    PoolFirst,
 }
 
 // HeadSpec configures AddClassificationHead.
@@ -41,6 +44,9 @@ type HeadSpec struct {
 	// pooler, else the pooler output, else the [batch, seq, hidden] one.
 	Output  string  `json:"output,omitempty"`
 	Pooling Pooling `json:"pooling,omitempty"`
+	// Family decides the pooling convention; "" detects it from the
+	// export's names (a config.json's model_type is the better source).
+	Family Family `json:"family,omitempty"`
 	// Dropout is the training-mode Dropout ratio before the classifier
 	// (HF: hidden_dropout_prob 0.1 for BERT, seq_classif_dropout 0.2 for
 	// DistilBERT); 0 adds none.
@@ -136,7 +142,10 @@ func AddClassificationHead(g *ir.Graph, spec HeadSpec) (*Head, error) {
 	if kind == outStates {
 		h.Pooling = spec.Pooling
 		if h.Pooling == PoolAuto || h.Pooling == PoolPooler {
-			fam := HFModuleNames(g).Family
+			fam := spec.Family
+			if fam == FamilyUnknown {
+				fam = HFModuleNames(g).Family
+			}
 			if h.Pooling = familyPooling[fam]; h.Pooling == "" {
 				h.Pooling = PoolMean
 			}

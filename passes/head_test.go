@@ -70,6 +70,7 @@ func TestHeadChoosesOutput(t *testing.T) {
 		{"first token on request", passes.HeadSpec{NumLabels: 3, Pooling: passes.PoolFirst}, true, "output_0", passes.PoolFirst, ""},
 		{"mean over the mask", passes.HeadSpec{NumLabels: 2, Pooling: passes.PoolMean}, true, "output_0", passes.PoolMean, ""},
 		{"named hidden states, family pooling", passes.HeadSpec{NumLabels: 2, Output: "output_0"}, true, "output_0", passes.PoolFirst, ""},
+		{"family from config.json: T5 pools by the mean", passes.HeadSpec{NumLabels: 2, Output: "output_0", Family: passes.FamilyT5}, true, "output_0", passes.PoolMean, ""},
 		{"no such output", passes.HeadSpec{NumLabels: 2, Output: "logits"}, false, "", "", `no output "logits" (outputs: output_0 f32[batch,sequence,50], output_1 f32[batch,50])`},
 		{"pooling of a pooled output", passes.HeadSpec{NumLabels: 2, Output: "output_1", Pooling: passes.PoolMean}, false, "", "", "wants hidden states"},
 	}

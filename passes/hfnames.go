@@ -19,7 +19,13 @@ const (
 	FamilyRoBERTa    Family = "roberta"
 	FamilyDistilBERT Family = "distilbert"
 	FamilyT5         Family = "t5"
+	FamilyALBERT     Family = "albert"
+	FamilyELECTRA    Family = "electra"
+	FamilyDeBERTa    Family = "deberta"
 )
+
+// The values are Hugging Face's model_type names, as hfconfig.Family has
+// them: passes.Family(cfg.Family) converts a config.json's family.
 
 // familyMarkers recognize a family from its Hugging Face module paths, most
 // specific first (a RoBERTa has BERT's attention.self.query too). A bare
@@ -31,6 +37,9 @@ var familyMarkers = []struct {
 }{
 	{FamilyDistilBERT, regexp.MustCompile(`(^|\.)(distilbert\.|transformer\.layer\.\d+\.attention\.q_lin)`)},
 	{FamilyRoBERTa, regexp.MustCompile(`(^|\.)roberta\.`)},
+	{FamilyALBERT, regexp.MustCompile(`(^|\.)(albert\.|albert_layer_groups\.)`)},
+	{FamilyELECTRA, regexp.MustCompile(`(^|\.)electra\.`)},
+	{FamilyDeBERTa, regexp.MustCompile(`(^|\.)(deberta\.|attention\.self\.query_proj)`)},
 	{FamilyT5, regexp.MustCompile(`(^|\.)(encoder|decoder)\.block\.\d+\.layer\.\d+\.(SelfAttention|EncDecAttention|DenseReluDense)`)},
 	{FamilyBERT, regexp.MustCompile(`(^|\.)(bert\.|encoder\.layer\.\d+\.attention\.self\.query)`)},
 }
@@ -43,6 +52,9 @@ var DefaultLoRAModules = map[Family][]string{
 	FamilyRoBERTa:    {"query", "key", "value"},
 	FamilyDistilBERT: {"q_lin", "k_lin", "v_lin"},
 	FamilyT5:         {"q", "k", "v"},
+	FamilyALBERT:     {"query", "key", "value"},
+	FamilyELECTRA:    {"query", "key", "value"},
+	FamilyDeBERTa:    {"query_proj", "key_proj", "value_proj"},
 }
 
 // HFNames is what a graph's names say about its Hugging Face modules.

@@ -22,6 +22,9 @@ type LoRASpec struct {
 	// by default: callers that find the base weight by cutting .lora_A off
 	// the adapter's name must use LoRAAdapter.Base first.
 	ModuleNames bool `json:"module_names,omitempty"`
+	// Family picks the default targets (DefaultLoRAModules); "" detects it
+	// from the export's names.
+	Family Family `json:"family,omitempty"`
 }
 
 // LoRAAdapter is one adapted linear layer.
@@ -85,8 +88,11 @@ func AddLoRAAdapters(g *ir.Graph, spec LoRASpec) ([]LoRAAdapter, error) {
 	}
 	var familyTargets *regexp.Regexp
 	hf := HFModuleNames(g)
+	if spec.Family == FamilyUnknown {
+		spec.Family = hf.Family
+	}
 	if spec.Targets == "" {
-		if re := DefaultLoRATargetsFor(hf.Family); re != "" {
+		if re := DefaultLoRATargetsFor(spec.Family); re != "" {
 			familyTargets = regexp.MustCompile(re)
 		}
 	}
