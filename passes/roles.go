@@ -48,8 +48,8 @@ type InputRoles map[Role]InputRole
 
 // Name is the input holding role r ("" when the model has none).
 func (rs InputRoles) Name(r Role) string {
-	if ir, ok := rs[r]; ok {
-		return ir.Input.Name
+	if in, ok := rs[r]; ok {
+		return in.Input.Name
 	}
 	return ""
 }
@@ -92,6 +92,9 @@ func FindInputRoles(g *ir.Graph, override map[Role]string) (InputRoles, error) {
 	roles := InputRoles{}
 	taken := map[*ir.Value]bool{}
 	for r, name := range override {
+		if _, known := roleNames[r]; !known {
+			return nil, rolesError(g, roles, fmt.Sprintf("unknown role %q in an override (roles: %s)", r, knownRoles()))
+		}
 		v := graphInput(g, name)
 		if v == nil {
 			return nil, rolesError(g, roles, fmt.Sprintf("the role override %s=%s names no input", r, name))
@@ -160,6 +163,15 @@ func FindInputRoles(g *ir.Graph, override map[Role]string) (InputRoles, error) {
 var refines = map[Role]Role{
 	RoleDecoderInputIDs:      RoleInputIDs,
 	RoleEncoderAttentionMask: RoleAttentionMask,
+}
+
+func knownRoles() string {
+	var rs []string
+	for r := range roleNames {
+		rs = append(rs, string(r))
+	}
+	sort.Strings(rs)
+	return strings.Join(rs, ", ")
 }
 
 func graphInput(g *ir.Graph, name string) *ir.Value {

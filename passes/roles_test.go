@@ -37,6 +37,8 @@ func TestFindInputRoles(t *testing.T) {
 		{name: "override", model: tribuoModel, rename: map[string]string{"input_ids": "a", "attention_mask": "b", "token_type_ids": "c"},
 			override: map[passes.Role]string{passes.RoleTokenTypeIDs: "b", passes.RoleAttentionMask: "c"},
 			want:     "attention_mask=c (override), input_ids=a (usage), token_type_ids=b (override)"},
+		{name: "override of an unknown role", model: tribuoModel, override: map[passes.Role]string{"mask": "attention_mask"},
+			err: `unknown role "mask" in an override (roles: attention_mask, decoder_input_ids, encoder_attention_mask, encoder_hidden_states, input_ids, labels, position_ids, token_type_ids)`},
 		{name: "override naming no input", model: tribuoModel, override: map[passes.Role]string{passes.RoleAttentionMask: "input_mask"},
 			err: "the role override attention_mask=input_mask names no input; model inputs: input_ids i64[batch,sequence], attention_mask i64[batch,sequence], token_type_ids i64[batch,sequence]"},
 	}
