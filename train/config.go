@@ -42,9 +42,20 @@ type Config struct {
 	Warmup      float64 `json:"warmup"` // fraction of the steps (< 1) or a step count
 	ClipNorm    float64 `json:"clip_norm"`
 	WeightDecay float64 `json:"weight_decay"`
-	Seed        int64   `json:"seed"`
-	Threads     int     `json:"threads,omitempty"`
-	EMADecay    float64 `json:"gnorm_ema_decay"`
+	// Schedule is the learning rate after the warmup: linear (decay to
+	// 0 at the last step), cosine (half a cosine down to 0) or constant.
+	Schedule string `json:"schedule,omitempty"`
+	// EvalEvery evaluates every that many optimizer steps (and at the
+	// run's end) instead of at each epoch's end; 0: each epoch's end.
+	EvalEvery int `json:"eval_every,omitempty"`
+	// Patience stops the run after that many evaluations in a row that
+	// did not improve the task's metric by more than MinDelta over the
+	// best so far (0: never); the export is of the best checkpoint.
+	Patience int     `json:"patience,omitempty"`
+	MinDelta float64 `json:"min_delta,omitempty"`
+	Seed     int64   `json:"seed"`
+	Threads  int     `json:"threads,omitempty"`
+	EMADecay float64 `json:"gnorm_ema_decay"`
 
 	Out    string `json:"out"`
 	Resume bool   `json:"resume"`
@@ -80,6 +91,13 @@ type Config struct {
 	Demo bool `json:"demo,omitempty"`
 }
 
+// The learning-rate schedules after the warmup (Config.Schedule).
+const (
+	ScheduleLinear   = "linear"
+	ScheduleCosine   = "cosine"
+	ScheduleConstant = "constant"
+)
+
 // Defaults fills the zero fields with the usual fine-tuning values.
 func (c *Config) Defaults() {
 	if !c.Explicit {
@@ -87,6 +105,9 @@ func (c *Config) Defaults() {
 	}
 	if c.EMADecay == 0 {
 		c.EMADecay = 0.9
+	}
+	if c.Schedule == "" {
+		c.Schedule = ScheduleLinear
 	}
 	if c.Spec.Sampling.GNorm == "" {
 		c.Spec.Sampling.GNorm = "none"
@@ -142,6 +163,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--tgt-len %d: want ≥ 0", c.TgtLen)
 	case c.Warmup < 0:
 		return fmt.Errorf("--warmup %g: want ≥ 0", c.Warmup)
+	case c.Schedule != ScheduleLinear && c.Schedule != ScheduleCosine && c.Schedule != ScheduleConstant:
+		return fmt.Errorf("--schedule %q: want linear, cosine or constant", c.Schedule)
+	case c.EvalEvery < 0 || c.Patience < 0:
+		return fmt.Errorf("--eval-every %d, --patience %d: want integers ≥ 0", c.EvalEvery, c.Patience)
+	case !finite(c.MinDelta) || c.MinDelta < 0:
+		return fmt.Errorf("--min-delta %v: want a finite number ≥ 0", c.MinDelta)
 	case c.Out == "":
 		return fmt.Errorf("no run directory (--out)")
 	}

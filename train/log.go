@@ -103,6 +103,8 @@ func (l *logger) write(rec map[string]any) {
 	l.err = err
 }
 
+// step logs optimizer step (1-based) of epoch (1-based, as the console
+// and every run file number them).
 func (l *logger) step(step, epoch int, loss, lr float32, gnorm, tps float64, took time.Duration) {
 	l.lossAcc += float64(loss)
 	l.timeAcc += took
@@ -119,7 +121,9 @@ func (l *logger) step(step, epoch int, loss, lr float32, gnorm, tps float64, too
 	// earlier steps are not timed here).
 	stepMS := l.timeAcc.Seconds() * 1000 / float64(max(l.sinceLog-l.untimed(step), 1))
 	l.lossAcc, l.timeAcc, l.sinceLog = 0, 0, 0
-	l.write(map[string]any{"step": step, "epoch": epoch, "loss": mean, "lr": lr, "grad_norm": gnorm, "tokens_per_s": tps, "step_ms": stepMS})
+	rss := bench.PeakRSS()
+	l.write(map[string]any{"step": step, "epoch": epoch, "loss": mean, "lr": lr, "grad_norm": gnorm, "tokens_per_s": tps, "step_ms": stepMS,
+		"peak_rss_bytes": rss, "time": unixTime()})
 	if l.cfg.Progress == nil {
 		return
 	}
@@ -128,7 +132,7 @@ func (l *logger) step(step, epoch int, loss, lr float32, gnorm, tps float64, too
 		return
 	}
 	fmt.Fprintf(l.cfg.Progress, "step %d/%d  epoch %d  loss %.4f  lr %.2e  %.0f tok/s  ETA %s  rss %s\n",
-		step, l.total, epoch+1, mean, lr, tps, l.eta(step), mib(bench.PeakRSS()))
+		step, l.total, epoch, mean, lr, tps, l.eta(step), mib(rss))
 }
 
 func (l *logger) eta(step int) string {
@@ -152,7 +156,7 @@ func (l *logger) bar(step int, loss float32, tps float64) {
 }
 
 func (l *logger) eval(step, epoch int, m map[string]float64) {
-	l.write(map[string]any{"step": step, "epoch": epoch, "eval": m})
+	l.write(map[string]any{"step": step, "epoch": epoch, "eval": m, "time": unixTime()})
 	if l.cfg.Progress == nil {
 		return
 	}
@@ -175,6 +179,10 @@ func (l *logger) done() {
 }
 
 func (l *logger) close() { l.f.Close() }
+
+// unixTime is the wall time of a metrics line (the event file's wall_time),
+// in seconds, to the millisecond.
+func unixTime() float64 { return float64(time.Now().UnixMilli()) / 1000 }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 

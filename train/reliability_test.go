@@ -35,7 +35,7 @@ func killAt(t *testing.T, point string) {
 }
 
 // metricsWithoutTiming reads metrics.jsonl without the timing fields
-// (step_ms, tokens_per_s), which differ between any two runs.
+// (step_ms, tokens_per_s, peak_rss_bytes, time), which differ between any two runs.
 func metricsWithoutTiming(t *testing.T, dir string) []string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, MetricsFile))
@@ -50,6 +50,8 @@ func metricsWithoutTiming(t *testing.T, dir string) []string {
 		}
 		delete(rec, "step_ms")
 		delete(rec, "tokens_per_s")
+		delete(rec, "peak_rss_bytes")
+		delete(rec, "time")
 		out, _ := json.Marshal(rec)
 		lines = append(lines, string(out))
 	}

@@ -27,7 +27,7 @@ const (
 )
 
 // runFiles are the files a run writes into its directory.
-var runFiles = []string{ConfigFile, MetricsFile, PlotFile, MemoryFile, CheckpointFile, BestFile, ModelFile}
+var runFiles = []string{ConfigFile, MetricsFile, MetricsCSVFile, PlotFile, MemoryPlotFile, MemoryFile, CheckpointFile, BestFile, ModelFile}
 
 // runLock holds a run directory for one writer.
 type runLock struct{ dir *os.File }
@@ -98,6 +98,9 @@ func resetDemoDir(dir string) error {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
+	}
+	if err := removeEventFiles(dir); err != nil {
+		return err
 	}
 	if _, err := atomicfile.RemoveStale(dir); err != nil {
 		return err

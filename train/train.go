@@ -30,6 +30,7 @@ const (
 	ConfigFile     = "config.json"
 	MetricsFile    = "metrics.jsonl"
 	PlotFile       = "curves.png"
+	MemoryPlotFile = "memory.png"
 	MemoryFile     = "memory.txt"
 	CheckpointFile = "checkpoint.safetensors"
 	BestFile       = "best.safetensors"
@@ -41,6 +42,8 @@ const (
 type Result struct {
 	Steps        int                // optimizer steps taken in total
 	Stopped      bool               // ended early by StopAfter
+	StoppedEarly bool               // ended by --patience (early stopping)
+	Evaluated    bool               // an evaluation ran (else Best means nothing)
 	Eval         map[string]float64 // the last evaluation
 	Best         float64            // the best value of the task's metric
 	Metric       string
@@ -89,6 +92,10 @@ type trainer struct {
 	// checkpoint and that evaluation does it on --resume.
 	evaluated bool
 	lastEval  map[string]float64 // the last evaluation's metrics (kept in the checkpoint)
+	// badEvals counts the evaluations in a row without progress
+	// (--patience); stoppedEarly says the run ended on it.
+	badEvals     int
+	stoppedEarly bool
 	// record is what the checkpoint keeps of the model, data and options
 	// (rundir.go): --resume refuses a run that differs from it.
 	record []recordEntry
@@ -161,6 +168,9 @@ func setup(c *Config) (*trainer, error) {
 	}
 	if err := checkVocab(c, m); err != nil {
 		return nil, err
+	}
+	if c.Patience > 0 && evalEx == nil {
+		return nil, fmt.Errorf("--patience %d needs evaluation data (--eval-data FILE, or a dev file in --data)", c.Patience)
 	}
 	t := &trainer{cfg: c, task: task, m: m}
 	t.trainSet = t.encode(trainEx, targets)
@@ -339,7 +349,8 @@ func (t *trainer) graphFor(L int) (*ir.Graph, error) {
 }
 
 // lr is the learning rate of optimizer step s (0-based): linear warmup to
-// LR, then linear decay to 0 at the last step.
+// LR over the warmup steps, then the schedule: linear decay to 0 at the
+// last step, half a cosine down to 0, or constant.
 func (t *trainer) lr(s int) float32 {
 	total := float64(t.totalSteps)
 	warm := t.cfg.Warmup
@@ -353,7 +364,29 @@ func (t *trainer) lr(s int) float32 {
 	if total <= warm {
 		return float32(t.cfg.LR)
 	}
+	// progress is 0 at the first step after the warmup and 1 one step
+	// past the last: the last step's rate is small but not 0.
+	progress := (x - warm - 1) / (total - warm)
+	switch t.cfg.Schedule {
+	case ScheduleConstant:
+		return float32(t.cfg.LR)
+	case ScheduleCosine:
+		return float32(t.cfg.LR * 0.5 * (1 + math.Cos(math.Pi*math.Min(1, progress))))
+	}
+	// Linear, written as it always was: the same bits as earlier runs.
 	return float32(t.cfg.LR * math.Max(0, (total-x+1)/(total-warm)))
+}
+
+// stepEpoch is the epoch (1-based) of the last step taken: an evaluation
+// at an epoch's end is of that epoch, as its steps' lines are.
+func (t *trainer) stepEpoch() int {
+	return max(t.step-1, 0)/max(t.perEpoch(), 1) + 1
+}
+
+// evalDue says whether an evaluation is due now, after a step: every
+// EvalEvery steps with --eval-every, at the run's end in any case.
+func (t *trainer) evalDue() bool {
+	return t.cfg.EvalEvery > 0 && t.step%t.cfg.EvalEvery == 0
 }
 
 func (t *trainer) run() (*Result, error) {
@@ -397,12 +430,20 @@ func (t *trainer) run() (*Result, error) {
 		}
 	} else if _, err := os.Stat(ckpt); err == nil {
 		return nil, fmt.Errorf("%s already holds a run (checkpoint %s): pass --resume to continue it or choose another --out", c.Out, ckpt)
+	} else if err := removeEventFiles(c.Out); err != nil {
+		// A fresh run's event file is its own, not one of a run that
+		// never checkpointed.
+		return nil, err
 	}
 	if err := t.writeConfig(); err != nil {
 		return nil, err
 	}
 	if err := t.writeMemoryReport(); err != nil {
 		return nil, err
+	}
+	if c.Progress != nil {
+		// The first thing a run says: what is sampled.
+		fmt.Fprintln(c.Progress, SamplingSummary(t.compiled, t.spec.Sampling))
 	}
 	if t.log, err = openLogger(c, t.totalSteps, t.step, logState); err != nil {
 		return nil, err
@@ -417,9 +458,9 @@ func (t *trainer) run() (*Result, error) {
 	perEpoch := t.perEpoch()
 	// Until the last step is taken and the evaluation after it is done:
 	// a resumed run whose checkpoint is of the last step still evaluates.
-	for t.step < t.totalSteps || !t.evaluated {
+	for t.step < t.totalSteps && !t.stoppedEarly || !t.evaluated {
 		var order []int
-		for t.batchInEpoch < perEpoch && t.step < t.totalSteps {
+		for t.batchInEpoch < perEpoch && t.step < t.totalSteps && !t.stoppedEarly {
 			if order == nil {
 				order = epochOrder(len(t.trainSet.examples), c.Seed, t.epoch)
 			}
@@ -435,8 +476,20 @@ func (t *trainer) run() (*Result, error) {
 			t.evaluated = false
 			stepsHere++
 			tps := float64(tokens) / time.Since(start).Seconds()
-			t.log.step(t.step, t.epoch, loss, t.lr(t.step-1), gnorm, tps, took)
-			if c.SaveEvery > 0 && t.step%c.SaveEvery == 0 {
+			t.log.step(t.step, t.stepEpoch(), loss, t.lr(t.step-1), gnorm, tps, took)
+			saved := false
+			if t.evalDue() {
+				// Evaluated before the checkpoint, which records it done.
+				if err := t.evaluate(res); err != nil {
+					return nil, err
+				}
+				t.evaluated = true
+				if err := t.save(ckpt); err != nil {
+					return nil, err
+				}
+				saved = true
+			}
+			if c.SaveEvery > 0 && t.step%c.SaveEvery == 0 && !saved {
 				if err := t.save(ckpt); err != nil {
 					return nil, err
 				}
@@ -444,7 +497,7 @@ func (t *trainer) run() (*Result, error) {
 			if err := checkFail(fmt.Sprintf("after step %d", t.step)); err != nil {
 				return nil, err
 			}
-			if c.StopAfter > 0 && stepsHere >= c.StopAfter && t.step < t.totalSteps {
+			if c.StopAfter > 0 && stepsHere >= c.StopAfter && t.step < t.totalSteps && !t.stoppedEarly {
 				res.Stopped = true
 				if err := t.save(ckpt); err != nil {
 					return nil, err
@@ -455,19 +508,25 @@ func (t *trainer) run() (*Result, error) {
 				return t.finish(res, start, tokens)
 			}
 		}
-		// End of an epoch (or of the run): evaluate, keep the best.
+		// End of an epoch (or of the run): evaluate, keep the best. With
+		// --eval-every, only the run's end evaluates here (if its last
+		// step did not).
 		if t.batchInEpoch >= perEpoch {
 			t.epoch++
 			t.batchInEpoch = 0
 		}
-		if err := t.evaluate(res); err != nil {
-			return nil, err
+		end := t.step >= t.totalSteps || t.stoppedEarly
+		if !t.evaluated && (c.EvalEvery == 0 || end) {
+			if err := t.evaluate(res); err != nil {
+				return nil, err
+			}
+			t.evaluated = true
 		}
-		t.evaluated = true
 		if err := t.save(ckpt); err != nil {
 			return nil, err
 		}
 	}
+	res.StoppedEarly = t.stoppedEarly
 	if err := t.endTraining(res); err != nil {
 		return nil, err
 	}
@@ -498,7 +557,7 @@ func (t *trainer) endTraining(res *Result) error {
 
 func (t *trainer) finish(res *Result, start time.Time, tokens int) (*Result, error) {
 	res.Steps = t.step
-	res.Best = t.best
+	res.Best, res.Evaluated = t.best, t.haveBest
 	res.Wall = time.Since(start)
 	res.TokensPerSec = float64(tokens) / res.Wall.Seconds()
 	res.PeakRSS = bench.PeakRSS()
@@ -513,6 +572,9 @@ func (t *trainer) finish(res *Result, start time.Time, tokens int) (*Result, err
 		return nil, err
 	}
 	t.log.done()
+	if err := writeDerivedLogs(t.cfg.Out); err != nil {
+		return nil, err
+	}
 	if err := writePlot(t.cfg.Out, t.task.Metric); err != nil {
 		return nil, fmt.Errorf("plot: %v", err)
 	}
@@ -638,8 +700,26 @@ func (t *trainer) evaluate(res *Result) error {
 	}
 	m := t.task.Metrics(preds, gold(t.evalSet, t.task.Regression))
 	res.Eval, t.lastEval = m, m
-	t.log.eval(t.step, t.epoch, m)
-	if v := m[t.task.Metric]; !t.haveBest || v > t.best {
+	t.log.eval(t.step, t.stepEpoch(), m)
+	v := m[t.task.Metric]
+	if t.cfg.Patience > 0 {
+		// An evaluation counts as progress only if it beats the best so
+		// far by more than --min-delta (the first always does).
+		if !t.haveBest || v > t.best+t.cfg.MinDelta {
+			t.badEvals = 0
+		} else {
+			t.badEvals++
+		}
+		if t.badEvals >= t.cfg.Patience {
+			t.stoppedEarly = true
+			if c := t.cfg.Progress; c != nil {
+				t.log.done()
+				fmt.Fprintf(c, "early stop at step %d: %s has not improved by more than %g for %d evaluations (best %.4f)\n",
+					t.step, t.task.Metric, t.cfg.MinDelta, t.badEvals, math.Max(t.best, v))
+			}
+		}
+	}
+	if !t.haveBest || v > t.best {
 		t.best, t.haveBest = v, true
 		if err := t.sess.Sync(); err != nil {
 			return err
@@ -663,6 +743,11 @@ func (t *trainer) save(path string) error {
 	if err != nil {
 		return err
 	}
+	// metrics.csv and the event file say what metrics.jsonl says at this
+	// checkpoint (a resume cuts the log back to it).
+	if err := writeDerivedLogs(t.cfg.Out); err != nil {
+		return err
+	}
 	state := map[string]*ir.Tensor{}
 	for name, p := range t.params {
 		state[checkpoint.ParamPrefix+name] = p
@@ -677,7 +762,8 @@ func (t *trainer) save(path string) error {
 		"format": formatValue, "step": strconv.Itoa(t.step), "epoch": strconv.Itoa(t.epoch),
 		"batch": strconv.Itoa(t.batchInEpoch), "best": strconv.FormatFloat(t.best, 'g', -1, 64),
 		"have_best": strconv.FormatBool(t.haveBest), "seed": strconv.FormatInt(t.cfg.Seed, 10),
-		"evaluated":     strconv.FormatBool(t.evaluated),
+		"evaluated": strconv.FormatBool(t.evaluated),
+		"bad_evals": strconv.Itoa(t.badEvals), "stopped_early": strconv.FormatBool(t.stoppedEarly),
 		"metrics_bytes": strconv.FormatInt(ls.Size, 10), "log_window_steps": strconv.Itoa(ls.SinceLog),
 		"log_window_loss": strconv.FormatFloat(ls.LossAcc, 'g', -1, 64),
 	}
@@ -764,6 +850,11 @@ func (t *trainer) restore(path string) (logState, error) {
 	// Checkpoints before "evaluated": the loop's old rule (evaluated at
 	// an epoch's start).
 	evaluated := flag("evaluated", batch == 0 && step > 0)
+	stoppedEarly := flag("stopped_early", false)
+	badEvals := 0
+	if _, ok := meta["bad_evals"]; ok {
+		badEvals = num("bad_evals", 0, math.MaxInt)
+	}
 	if perr != nil {
 		return fail("%v", perr)
 	}
@@ -825,6 +916,7 @@ func (t *trainer) restore(path string) (logState, error) {
 	}
 	t.step, t.epoch, t.batchInEpoch = step, epoch, batch
 	t.best, t.haveBest, t.evaluated, t.lastEval = best, haveBest, evaluated, lastEval
+	t.badEvals, t.stoppedEarly = badEvals, stoppedEarly
 	return ls, nil
 }
 

@@ -74,5 +74,6 @@ vjp (adds "<output>_cotangent"), applied to --output.`,
 	cmd.Flags().StringArrayVar(&shapeSpecs, "shape", nil, "bind an input's shape, e.g. input_ids=8x128")
 	cmd.Flags().StringVarP(&out, "out", "o", "", "folder for the artifacts")
 	flags.register(cmd, true)
+	flags.sampleByDefault()
 	return cmd
 }

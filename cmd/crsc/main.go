@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -44,10 +45,41 @@ func rootCommand() *cobra.Command {
 		Short:         "Memory-efficient fine-tuning compiler for ONNX transformer models (WTA-CRS)",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("crsc {{.Version}}\n")
 	root.AddCommand(inspectCommand(), runCommand(), gradCommand(), compileCommand(), benchCommand(), planCommand())
 	root.AddCommand(trainCommand(), evalCommand(), studyCommand(), selftestCommand())
 	return root
+}
+
+// version describes this binary from its build information: the module
+// version ("(devel)" for a build from a checkout), the VCS revision, its
+// time and whether the tree had uncommitted changes, when the build
+// recorded them (go build in a git checkout does), and the Go version.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(no build information)"
+	}
+	v := info.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		v += ", revision " + rev
+		if t := settings["vcs.time"]; t != "" {
+			v += " (" + t + ")"
+		}
+		if settings["vcs.modified"] == "true" {
+			v += ", modified"
+		}
+	}
+	return v + ", " + info.GoVersion
 }
 
 func oneLine(s string) string {

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"crsc/passes"
+	"crsc/train"
 )
 
 // printLayerDecisions shows, per linear layer, whether its weight gradient
@@ -25,22 +26,9 @@ func printLayerDecisions(w io.Writer, t *passes.Training) {
 	if len(t.Layers) == 0 {
 		return
 	}
-	sampled := 0
+	fmt.Fprintf(w, "wta-crs:   %d of %d linear layers sampled\n", train.CountSampled(t), len(t.Layers))
 	for _, d := range t.Layers {
-		if d.Sampled {
-			sampled++
-		}
-	}
-	fmt.Fprintf(w, "wta-crs:   %d of %d linear layers sampled\n", sampled, len(t.Layers))
-	for _, d := range t.Layers {
-		mark := "exact  "
-		rows := ""
-		if d.Sampled {
-			mark = "sampled"
-			if d.Rows > 0 {
-				rows = fmt.Sprintf(" [keeps %d of %d rows]", d.Kept, d.Rows)
-			}
-		}
-		fmt.Fprintf(w, "  %s %-60s %s%s\n", mark, d.Node, d.Why, rows)
+		mark, why := train.DescribeLayer(d)
+		fmt.Fprintf(w, "  %-7s %-60s %s\n", mark, d.Node, why)
 	}
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +24,7 @@ import (
 func trainCommand() *cobra.Command {
 	var c train.Config
 	var flags trainingFlags
-	var dataDir, device string
+	var dataDir, device, configFile string
 	var resumeWithChanges bool
 	cmd := &cobra.Command{
 		Use:   "train [MODEL.onnx | --arch NAME] --task TASK --data DIR (--vocab VOCAB.txt | --tokenizer tokenizer.json) [options]",
@@ -45,6 +48,12 @@ the accuracy and the memory saved against exact training.`,
 			// The demo is `crsc train` alone (--out and --device may
 			// place it); anything else describes a run of one's own.
 			demo := len(args) == 0 && !anyFlagBut(cmd, "out", "device")
+			if configFile != "" {
+				var err error
+				if args, err = applyConfigFile(cmd, configFile, args); err != nil {
+					return err
+				}
+			}
 			if !demo {
 				if err := checkTrainFlags(cmd, &c, &flags, args); err != nil {
 					return err
@@ -99,6 +108,11 @@ the accuracy and the memory saved against exact training.`,
 	fl.IntVar(&c.MaxSteps, "max-steps", 0, "stop after this many optimizer steps (0: all epochs)")
 	fl.Float64Var(&c.LR, "lr", 2e-5, "peak learning rate")
 	fl.Float64Var(&c.Warmup, "warmup", 0.1, "linear warmup: a fraction of the steps (< 1) or a step count")
+	fl.StringVar(&c.Schedule, "schedule", train.ScheduleLinear, "learning rate after the warmup: linear (to 0 at the last step), cosine or constant")
+	fl.IntVar(&c.EvalEvery, "eval-every", 0, "evaluate every N optimizer steps and at the end (0: at each epoch's end)")
+	fl.IntVar(&c.Patience, "patience", 0, "early stopping: stop after N evaluations in a row without the task's metric improving by more than --min-delta; model.onnx is the best checkpoint's (0: off)")
+	fl.Float64Var(&c.MinDelta, "min-delta", 0, "with --patience: the least improvement of the metric that counts")
+	fl.StringVar(&configFile, "config", "", "read options from a JSON file: a run's config.json, or {\"lr\": 1e-3, \"keep\": 0.3, ...} with flag names as keys; flags given on the command line override it")
 	fl.Float64Var(&c.ClipNorm, "clip", 1, "clip gradients to this global norm (0: off)")
 	fl.Float64Var(&c.WeightDecay, "weight-decay", 0.01, "AdamW weight decay (never on biases and norms)")
 	fl.Int64Var(&c.Seed, "seed", 1, "seed of data order, dropout, sampling and init")
@@ -110,6 +124,7 @@ the accuracy and the memory saved against exact training.`,
 	fl.IntVar(&c.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
 	fl.StringVar(&device, "device", "cpu", deviceHelp)
 	flags.register(cmd, false)
+	flags.sampleByDefault()
 	return cmd
 }
 
@@ -147,7 +162,15 @@ func printResult(w interface{ Write([]byte) (int, error) }, out string, res *tra
 			fmt.Fprintf(w, "%-9s %.4f\n", k+":", v)
 		}
 	}
-	fmt.Fprintf(w, "best %s: %.4f\n", res.Metric, res.Best)
+	switch {
+	case !res.Evaluated:
+		// No "best accuracy: 0.0000" for a run that never evaluated.
+		fmt.Fprintln(w, "no evaluation: no dev file (put dev.* beside the training file in --data, or give --eval-data FILE)")
+	case res.StoppedEarly:
+		fmt.Fprintf(w, "best %s: %.4f (stopped early by --patience; model.onnx is the best checkpoint's)\n", res.Metric, res.Best)
+	default:
+		fmt.Fprintf(w, "best %s: %.4f\n", res.Metric, res.Best)
+	}
 	fmt.Fprintf(w, "steps:    %d in %s (%.0f tokens/s), peak RSS %s\n", res.Steps, res.Wall.Round(time.Millisecond), res.TokensPerSec, memplan.FormatBytes(res.PeakRSS))
 	fmt.Fprint(w, strings.TrimPrefix(res.MemoryLine(), "\n"))
 	if res.CacheBytes > 0 {
@@ -195,6 +218,11 @@ func checkTrainFlags(cmd *cobra.Command, c *train.Config, flags *trainingFlags, 
 		checkInt("threads", c.Threads, 0, noLimit),
 		checkInt("log-every", c.LogEvery, 0, noLimit),
 		checkInt("save-every", c.SaveEvery, 0, noLimit),
+		checkInt("eval-every", c.EvalEvery, 0, noLimit),
+		checkInt("patience", c.Patience, 0, noLimit),
+		checkRange("min-delta", c.MinDelta, 0, math.Inf(1)),
+		checkSchedule(c.Schedule),
+		checkGoesWith(cmd, "min-delta", "patience"),
 		checkTrainingFlags(flags),
 	)
 }
@@ -237,4 +265,137 @@ func runDemo(cmd *cobra.Command, out string, dev *device.Device) error {
 		memplan.FormatBytes(mc.Peak), memplan.FormatBytes(mc.ExactPeak), 100*(1-float64(mc.Peak)/float64(mc.ExactPeak)),
 		memplan.FormatBytes(mc.Saved), memplan.FormatBytes(mc.ExactSaved))
 	return nil
+}
+
+// checkSchedule accepts the learning-rate schedules train knows.
+func checkSchedule(s string) error {
+	switch s {
+	case train.ScheduleLinear, train.ScheduleCosine, train.ScheduleConstant:
+		return nil
+	}
+	return fmt.Errorf("--schedule %q: want linear, cosine or constant", s)
+}
+
+// checkGoesWith refuses a flag that does nothing without another.
+func checkGoesWith(cmd *cobra.Command, flag, needs string) error {
+	if cmd.Flags().Changed(flag) && !cmd.Flags().Changed(needs) {
+		return fmt.Errorf("--%s goes with --%s", flag, needs)
+	}
+	return nil
+}
+
+// configKeys maps the keys of a run's config.json (train.Config's JSON,
+// nested keys joined with ".") to the flags that set them. A --config
+// file may also use the flag names themselves as keys.
+var configKeys = map[string]string{
+	"task": "task", "train_file": "data", "eval_file": "eval-data", "vocab": "vocab", "tokenizer": "tokenizer",
+	"max_len": "max-len", "static_padding": "static-padding", "tgt_len": "tgt-len", "batch": "batch", "grad_accum": "grad-accum",
+	"epochs": "epochs", "max_steps": "max-steps", "lr": "lr", "warmup": "warmup", "schedule": "schedule", "eval_every": "eval-every",
+	"patience": "patience", "min_delta": "min-delta", "clip_norm": "clip", "weight_decay": "weight-decay", "seed": "seed",
+	"threads": "threads", "out": "out", "log_every": "log-every", "save_every": "save-every",
+	"spec.sampling.estimator": "estimator", "spec.sampling.keep": "keep", "spec.sampling.min_rows": "min-rows",
+	"spec.sampling.gnorm": "gnorm", "spec.sampling.layers": "layers", "spec.sampling.attention": "attention",
+	"spec.lora.rank": "lora", "spec.lora.alpha": "lora-alpha", "spec.lora.targets": "lora-targets", "spec.lora.bitfit": "bitfit",
+	"spec.train.train": "train", "spec.train.freeze": "freeze",
+}
+
+// configIgnored are config.json keys that no flag sets: what the run
+// decided itself (the loss, the adapters' seed), an action rather than a
+// setting (resume), or what the library alone sets.
+var configIgnored = map[string]bool{
+	"resume": true, "resume_with_changes": true, "no_export": true, "demo": true, "gnorm_ema_decay": true,
+	"spec.loss.kind": true, "spec.loss.output": true, "spec.lora.seed": true, "spec.lora.module_names": true,
+}
+
+// applyConfigFile sets, from a JSON file, every flag the command line did
+// not give (command-line flags override the file). "model" is MODEL when
+// no MODEL argument is given; spec.memory false is --no-memory-rewrites.
+// A value equal to the flag's default is left unset, so that a run's own
+// config.json does not count as asking for every setting (--lora-alpha
+// without --lora is refused only when someone asks for it). Unknown keys
+// are errors: a misspelt option must not be ignored.
+func applyConfigFile(cmd *cobra.Command, path string, args []string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--config: %v", err)
+	}
+	var tree map[string]any
+	if err := json.Unmarshal(b, &tree); err != nil {
+		return nil, fmt.Errorf("--config %s: not a JSON object: %v", path, err)
+	}
+	values := map[string]any{}
+	var flatten func(prefix string, m map[string]any)
+	flatten = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				flatten(prefix+k+".", sub)
+				continue
+			}
+			values[prefix+k] = v
+		}
+	}
+	flatten("", tree)
+	fl := cmd.Flags()
+	// What the command line gave wins, MODEL or --arch included.
+	cli := map[string]bool{"arch": fl.Changed("arch"), "no-memory-rewrites": fl.Changed("no-memory-rewrites")}
+	for key := range values {
+		for _, name := range []string{key, configKeys[key]} {
+			if name != "" && fl.Lookup(name) != nil {
+				cli[name] = fl.Changed(name)
+			}
+		}
+	}
+	haveModel := len(args) > 0 || cli["arch"]
+	for _, key := range sortedStrings(values) {
+		v := values[key]
+		flag, known := configKeys[key]
+		switch {
+		case v == nil || configIgnored[key]:
+			continue
+		case key == "model" || key == "arch":
+			if s, ok := v.(string); ok && s != "" && !haveModel {
+				if key == "arch" {
+					fl.Set("arch", s)
+				} else {
+					args = []string{s}
+				}
+			}
+			continue
+		case key == "spec.memory":
+			if on, ok := v.(bool); ok && !on && !cli["no-memory-rewrites"] {
+				fl.Set("no-memory-rewrites", "true")
+			}
+			continue
+		case !known && fl.Lookup(key) != nil && key != "config" && key != "resume" && key != "resume-with-changes":
+			flag = key // a flag's own name
+		case !known:
+			return nil, fmt.Errorf("--config %s: unknown key %q (want a config.json key or a flag name)", path, key)
+		}
+		f := fl.Lookup(flag)
+		if f == nil || cli[flag] {
+			continue // the command line wins
+		}
+		text := fmt.Sprint(v)
+		if x, ok := v.(float64); ok {
+			text = strconv.FormatFloat(x, 'g', -1, 64)
+			if d, err := strconv.ParseFloat(f.DefValue, 64); err == nil && d == x {
+				continue
+			}
+		} else if text == f.DefValue {
+			continue
+		}
+		if err := fl.Set(flag, text); err != nil {
+			return nil, fmt.Errorf("--config %s: %s = %v: %v", path, key, v, err)
+		}
+	}
+	return args, nil
+}
+
+func sortedStrings[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -110,7 +110,7 @@ func TestTrainEvalFlags(t *testing.T) {
 }
 
 // metricsLines reads metrics.jsonl without the timing fields (step_ms,
-// tokens_per_s), which differ between any two runs.
+// tokens_per_s, peak_rss_bytes, time), which differ between any two runs.
 func metricsLines(t *testing.T, dir string) []string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, train.MetricsFile))
@@ -125,6 +125,8 @@ func metricsLines(t *testing.T, dir string) []string {
 		}
 		delete(rec, "step_ms")
 		delete(rec, "tokens_per_s")
+		delete(rec, "peak_rss_bytes")
+		delete(rec, "time")
 		s, _ := json.Marshal(rec)
 		lines = append(lines, string(s))
 	}

@@ -17,7 +17,42 @@ type trainingFlags struct {
 	loraAlpha                   float64
 	loraTargets                 string
 	bitfit, noMemory, attention bool
-	cmd                         *cobra.Command
+	// sampledByDefault: the command samples unless told otherwise
+	// (train, compile: --keep 0.3, the paper's setting). The others
+	// (plan, grad, bench) compile the exact graph unless --keep or
+	// --estimator is given.
+	sampledByDefault bool
+	cmd              *cobra.Command
+}
+
+// defaultKeep is train's and compile's --keep: the paper's setting.
+const defaultKeep = 0.3
+
+// sampleByDefault makes WTA-CRS at keep 0.3 the command's default, with
+// --keep 1 or --estimator exact for exact training. Called after register.
+func (f *trainingFlags) sampleByDefault() {
+	f.sampledByDefault = true
+	f.keep = defaultKeep
+	k := f.cmd.Flags().Lookup("keep")
+	k.DefValue = "0.3"
+	k.Usage = "fraction of activation rows kept for each sampled weight gradient (1, or --estimator exact: exact training)"
+}
+
+// exact says the flags ask for the exact graph, without sampling nodes.
+func (f *trainingFlags) exact() bool {
+	changed := f.cmd.Flags().Changed
+	if f.estimator == "exact" {
+		return true
+	}
+	if f.sampledByDefault {
+		// --keep 1 alone is exact; an explicit estimator with --keep 1
+		// still inserts the sampling nodes (k = N: bit-identical), as
+		// the tests of the sampled graph use it.
+		return f.keep == 1 && !changed("estimator")
+	}
+	// No sampling asked for: the exact graph. An explicit --keep 1 does
+	// insert the sampling nodes (k = N: bit-identical).
+	return !changed("keep") && !changed("estimator")
 }
 
 func (f *trainingFlags) register(cmd *cobra.Command, withLoss bool) {
@@ -44,9 +79,7 @@ func (f *trainingFlags) register(cmd *cobra.Command, withLoss bool) {
 
 func (f *trainingFlags) spec() passes.TrainingSpec {
 	estimator := f.estimator
-	if !f.cmd.Flags().Changed("keep") && !f.cmd.Flags().Changed("estimator") {
-		// No sampling asked for: the exact graph, without sampling nodes.
-		// An explicit --keep 1 does insert them (k = N: bit-identical).
+	if f.exact() {
 		estimator = "exact"
 	}
 	return passes.TrainingSpec{

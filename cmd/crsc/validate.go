@@ -111,12 +111,18 @@ func checkTrainingFlags(f *trainingFlags) error {
 			}
 		}
 	}
-	if !changed("keep") && !changed("estimator") {
-		// No sampling asked for (spec() compiles the exact graph): the
-		// sampling settings would do nothing.
+	// No sampling asked for (spec() compiles the exact graph): the
+	// sampling settings would do nothing. An explicit --estimator exact
+	// is a choice, not an omission: it keeps the other sampling flags so
+	// that an exact baseline run differs from the sampled one in one flag.
+	hint := "give --keep K (< 1) or --estimator too"
+	if f.sampledByDefault {
+		hint = "--keep 1 trains exactly: give --keep K (< 1) to sample"
+	}
+	if f.exact() && !changed("estimator") {
 		for _, name := range []string{"layers", "min-rows", "gnorm", "attention"} {
 			if changed(name) {
-				return fmt.Errorf("--%s is a sampling setting: give --keep K (< 1) or --estimator too", name)
+				return fmt.Errorf("--%s is a sampling setting: %s", name, hint)
 			}
 		}
 	}

@@ -121,7 +121,7 @@ func TestFlagValidation(t *testing.T) {
 		{"grad cotangent dtype", gradWith("logits=" + refSet + "input_input_ids.npy"), `--cotangent logits=` + refSet + `input_input_ids.npy: the array is i64, output "logits" is f32`},
 		{"grad cotangent shape", gradWith("logits=" + cot3), `: the array has shape [3], output "logits" has [`},
 		{"grad gnorm", grad("--keep", "0.5", "--gnorm", "ema"), "--gnorm: grad runs one step"},
-		{"compile layers without sampling", compile("--layers", "query"), "--layers is a sampling setting: give --keep K (< 1) or --estimator too"},
+		{"compile layers without sampling", compile("--keep", "1", "--layers", "query"), "--layers is a sampling setting: --keep 1 trains exactly: give --keep K (< 1) to sample"},
 		{"plan min-rows without sampling", plan("--min-rows", "4"), "--min-rows is a sampling setting"},
 		{"plan attention without sampling", plan("--attention"), "--attention is a sampling setting"},
 		{"grad keep 0", grad("--keep", "0"), "--keep 0: want a number in (0, 1]"},
