@@ -19,7 +19,9 @@ func (t *trainer) writeMemoryReport() error {
 	var b bytes.Buffer
 	WriteDecisions(&b, t.compiled)
 	fmt.Fprintln(&b)
-	t.sess.Plan(t.train).Report(&b, 20)
+	plan := t.sess.Plan(t.train)
+	plan.Report(&b, 20)
+	t.kept = keptByOp(plan, 8)
 	t.memoryReport = b.String()
 	return atomicfile.WriteBytes(filepath.Join(t.cfg.Out, MemoryFile), b.Bytes())
 }

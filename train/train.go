@@ -76,8 +76,10 @@ type trainer struct {
 	// optimizer's parameter order (every length's graph has the same).
 	gradNames []string
 	budget    Budget
-	// memoryReport is memory.txt as written at the start of the run.
+	// memoryReport is memory.txt as written at the start of the run;
+	// kept what its plan keeps for backward, by op (memory.png).
 	memoryReport string
+	kept         []opBytes
 	gn           *gnorms
 	trainSet     *encoded
 	evalSet      *encoded
@@ -577,6 +579,9 @@ func (t *trainer) finish(res *Result, start time.Time, tokens int) (*Result, err
 	}
 	if err := writePlot(t.cfg.Out, t.task.Metric); err != nil {
 		return nil, fmt.Errorf("plot: %v", err)
+	}
+	if err := writeMemoryPlot(t.cfg.Out, res, t.kept); err != nil {
+		return nil, fmt.Errorf("memory plot: %v", err)
 	}
 	return res, nil
 }
