@@ -63,6 +63,9 @@ vjp (adds "<output>_cotangent"), applied to --output.`,
 			}
 			w := cmd.OutOrStdout()
 			printLayerDecisions(w, set.Compiled)
+			if flags.exact() {
+				fmt.Fprintln(w, "wta-crs:   none: exact training graph (--keep 1 or --estimator exact; --keep K < 1 samples)")
+			}
 			fmt.Fprintf(w, "trained:   %d parameters in %d tensors (%s)\n", params, len(set.Trained), humanBytes(bytes))
 			fmt.Fprintf(w, "graph:     %d forward nodes, %d backward nodes\n", forwardNodes, len(set.Training.Nodes)-forwardNodes)
 			for _, f := range []string{artifacts.TrainingFile, artifacts.EvalFile, artifacts.OptimizerFile, artifacts.CheckpointFile} {
