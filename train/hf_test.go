@@ -291,3 +291,18 @@ func TestPlotsWritten(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleRecorded: --resume refuses a changed --schedule (it changes
+// every later step's learning rate).
+func TestScheduleRecorded(t *testing.T) {
+	cfg := tinyConfig(t, "wta", "none")
+	cfg.Schedule, cfg.StopAfter, cfg.NoExport = ScheduleCosine, 2, true
+	if _, err := Run(cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Schedule, cfg.StopAfter, cfg.Resume = ScheduleLinear, 0, true
+	want := "--schedule was cosine when the run started, now linear"
+	if _, err := Run(cfg); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want …%s…", err, want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -128,6 +129,9 @@ func writeCSV(w io.Writer, recs []metricsRecord) error {
 	num := func(p *float64) string {
 		if p == nil {
 			return ""
+		}
+		if v := *p; v == math.Trunc(v) && math.Abs(v) < 1e15 {
+			return strconv.FormatFloat(v, 'f', -1, 64) // byte counts: 33751040, not 3.375104e+07
 		}
 		return strconv.FormatFloat(*p, 'g', -1, 64)
 	}

@@ -177,6 +177,7 @@ func (t *trainer) runRecord() ([]recordEntry, error) {
 	add("--grad-accum", c.Accum)
 	add("--lr", c.LR)
 	add("--warmup", c.Warmup)
+	add("--schedule", c.Schedule)
 	add("--clip", c.ClipNorm)
 	add("--weight-decay", c.WeightDecay)
 	add("--seed", c.Seed)
@@ -201,6 +202,10 @@ func (t *trainer) runRecord() ([]recordEntry, error) {
 	return r, nil
 }
 
+// recordDefaults are the values of options newer than some checkpoints:
+// a checkpoint that does not record one was written with this value.
+var recordDefaults = map[string]string{"--schedule": ScheduleLinear}
+
 // compareRecord checks the checkpoint's record (its metadata) against
 // this run's and names the first difference with both values.
 func compareRecord(meta map[string]string, now []recordEntry) error {
@@ -221,6 +226,9 @@ func compareRecord(meta map[string]string, now []recordEntry) error {
 		was, ok := saved[e.Name]
 		if !ok {
 			was = "(not recorded)"
+			if def, ok := recordDefaults[e.Name]; ok {
+				was = def // a checkpoint from before the option existed
+			}
 		}
 		if was != e.Value {
 			return fmt.Errorf("%s was %s when the run started, now %s: pass --resume-with-changes to continue with the new value", e.Name, was, e.Value)

@@ -29,10 +29,15 @@ func trainCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train [MODEL.onnx | --arch NAME] --task TASK --data DIR (--vocab VOCAB.txt | --tokenizer tokenizer.json) [options]",
 		Short: "Fine-tune a model on a GLUE-style task (with no arguments: a one-minute built-in demo)",
-		Long: `Fine-tunes a BERT-family classifier on a task's train split and evaluates it
-on the dev split each epoch, keeping a run directory (--out) with the
-configuration, metrics.jsonl, curves.png, memory.txt, atomic checkpoints,
-the best parameters and the fine-tuned model.onnx.
+		Long: `Fine-tunes a BERT-family classifier on a task's train split with WTA-CRS
+at keep 0.3 (the paper's setting; --keep 1 or --estimator exact trains
+exactly) and evaluates it on the dev split each epoch (or --eval-every N
+steps; --patience stops early), keeping a run directory (--out) with the
+configuration, metrics.jsonl and metrics.csv, a TensorBoard event file,
+curves.png, memory.png, memory.txt, atomic checkpoints, the best
+parameters and the fine-tuned model.onnx. --config FILE reads the options
+from a run's config.json (or a JSON file keyed by flag names); flags given
+on the command line override it.
 
 A T5 (an export with decoder_input_ids, labels and a loss output, or
 --arch t5-tiny / t5-small) is trained text to text with its tokenizer.json
@@ -176,7 +181,7 @@ func printResult(w interface{ Write([]byte) (int, error) }, out string, res *tra
 	if res.CacheBytes > 0 {
 		fmt.Fprintf(w, "gnorm cache: %s\n", memplan.FormatBytes(res.CacheBytes))
 	}
-	fmt.Fprintf(w, "run:      %s (model.onnx, curves.png, metrics.jsonl, memory.txt)\n", out)
+	fmt.Fprintf(w, "run:      %s (model.onnx, curves.png, memory.png, metrics.jsonl and .csv, TensorBoard events, memory.txt)\n", out)
 }
 
 // anyFlagBut reports whether a flag other than those named was given.

@@ -33,12 +33,17 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestKnownBytes: the file-version record matches the bytes TensorFlow's
-// own writer produces for wall_time 0 (a CRC32C or masking error, or a
-// wrong wire type, would show here).
+// TestKnownBytes: the file-version record is framed and encoded as
+// TensorFlow's own writer does it (a CRC32C or masking error, or a wrong
+// wire type, would show here).
 func TestKnownBytes(t *testing.T) {
 	var b bytes.Buffer
 	NewWriter(&b, 0)
+	// The 12 bytes every TensorFlow event file starts with: length 24 and
+	// its masked CRC32C.
+	if head := []byte{0x18, 0, 0, 0, 0, 0, 0, 0, 0xa3, 0x7f, 0x4b, 0x22}; !bytes.Equal(b.Bytes()[:12], head) {
+		t.Errorf("header % x, want % x", b.Bytes()[:12], head)
+	}
 	// Event{wall_time: 0, file_version: "brain.Event:2"}:
 	// 09 <8 zero bytes> 1a 0d "brain.Event:2"
 	data := append([]byte{0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0x1a, 0x0d}, "brain.Event:2"...)
