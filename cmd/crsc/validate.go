@@ -93,7 +93,8 @@ func firstError(errs ...error) error {
 // checkTrainingFlags checks the numeric training flags (trainflags.go) of
 // a command that compiles a training graph, and refuses settings that
 // would be silently ignored: LoRA settings without --lora, sampling
-// settings without --keep or --estimator.
+// settings when the graph is exact (plan, grad, bench: without --keep or
+// --estimator; train, compile: with --keep 1).
 func checkTrainingFlags(f *trainingFlags) error {
 	if err := firstError(
 		checkAbove("keep", f.keep, 0, 1),
