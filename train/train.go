@@ -388,7 +388,7 @@ func (t *trainer) stepEpoch() int {
 // evalDue says whether an evaluation is due now, after a step: every
 // EvalEvery steps with --eval-every, at the run's end in any case.
 func (t *trainer) evalDue() bool {
-	return t.cfg.EvalEvery > 0 && t.step%t.cfg.EvalEvery == 0
+	return t.evalSet != nil && t.cfg.EvalEvery > 0 && t.step%t.cfg.EvalEvery == 0
 }
 
 func (t *trainer) run() (*Result, error) {
