@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -183,5 +184,28 @@ func TestVersion(t *testing.T) {
 	code, stdout, stderr := crsc("--version")
 	if code != 0 || !strings.HasPrefix(stdout, "crsc ") || !strings.Contains(stdout, "go1.") {
 		t.Errorf("exit %d, %q %q", code, stdout, stderr)
+	}
+	vcs := func(kv ...string) []debug.BuildSetting {
+		var s []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			s = append(s, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return s
+	}
+	for _, c := range []struct {
+		info debug.BuildInfo
+		want string
+	}{
+		{debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"}}, "v1.2.3, go1.26.8"},
+		{debug.BuildInfo{GoVersion: "go1.26.8"}, "(devel), go1.26.8"},
+		{debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"},
+			Settings: vcs("vcs.revision", "88ff7ce", "vcs.time", "2026-12-02T14:00:00Z", "vcs.modified", "true")},
+			"(devel), revision 88ff7ce (2026-12-02T14:00:00Z), modified, go1.26.8"},
+		{debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.1.0"}, Settings: vcs("vcs.revision", "abc", "vcs.modified", "false")},
+			"v0.1.0, revision abc, go1.26.8"},
+	} {
+		if got := formatVersion(&c.info); got != c.want {
+			t.Errorf("formatVersion = %q, want %q", got, c.want)
+		}
 	}
 }

@@ -62,6 +62,13 @@ func version() string {
 	if !ok {
 		return "(no build information)"
 	}
+	return formatVersion(info)
+}
+
+// formatVersion is version's text for one build's information.
+// (GOFLAGS=-buildvcs=false, as this project's machines set it, leaves the
+// vcs settings out.)
+func formatVersion(info *debug.BuildInfo) string {
 	v := info.Main.Version
 	if v == "" {
 		v = "(devel)"
