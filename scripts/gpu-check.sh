@@ -24,7 +24,7 @@
 #   3. PARTS=batch   the largest batch that fits, full fine-tuning vs
 #                    LoRA+WTA@0.1 (crsc probes its plan's prediction and 10 %
 #                    above it; PyTorch searches its own)
-#   4. PARTS=train   crsc train --device cuda (AdamW on the host), exact and
+#   4. PARTS=train   crsc train --device cuda (AdamW on the device), exact and
 #                    --keep 0.3 --attention, on a BERT-base-shaped model
 #                    exported from PyTorch (testdata/onnx/gen.py's BERT, 768
 #                    hidden, 12 layers) at TRAIN_BATCHES × SEQ on a generated
@@ -260,7 +260,7 @@ part_batch() {
 train_runs() {
 	local b=$1 run flags rc=0
 	for run in exact wta0.3; do
-		flags=()
+		flags=(--keep 1) # exact (crsc train samples at 0.3 by default)
 		[[ $run == wta0.3 ]] && flags=(--keep 0.3 --attention)
 		rm -rf "$scratch/run-$run-$b"
 		if step "train-$run-$b" 150 bin/crsc train "${model[@]}" --task sst2 --data "$scratch/data" --vocab "$scratch/vocab.txt" \

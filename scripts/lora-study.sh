@@ -17,7 +17,7 @@ CGO_ENABLED=0 go build -o "$crsc" ./cmd/crsc
 common=(--task sst2 --data "$data" --vocab "$vocab" --max-len 48 --batch 32 --warmup 0.1 --log-every 500)
 if [[ ! -f $out/base/model.onnx ]]; then
 	rm -rf "$out/base"
-	"$crsc" train --arch bert-small "${common[@]}" --max-steps "$basesteps" --lr 5e-4 --seed 1 --out "$out/base" | tail -3
+	"$crsc" train --arch bert-small "${common[@]}" --max-steps "$basesteps" --lr 5e-4 --keep 1 --seed 1 --out "$out/base" | tail -3
 fi
 lora=(--lora 16 --lora-targets 'query|key|value|attention.output.dense|intermediate.dense|output.dense'
 	--max-steps "$lorasteps" --lr 1e-3)
@@ -36,7 +36,7 @@ run() { # name seed flags...
 }
 rm -f "$out/rows.md"
 for seed in 1 2 3; do
-	run lora16 "$seed" &
+	run lora16 "$seed" --keep 1 &
 	run lora16+wta0.3 "$seed" --keep 0.3 &
 	wait
 done

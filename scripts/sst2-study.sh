@@ -29,9 +29,9 @@ run() { # name seed flags...
 echo "| run | seed | dev accuracy | wall time | peak RSS |" > "$out/table.md"
 echo "|---|---|---|---|---|" >> "$out/table.md"
 for seed in 1 2 3; do
-	run exact "$seed"
+	run exact "$seed" --keep 1
 	run wta0.3 "$seed" --keep 0.3
 	run wta0.1 "$seed" --keep 0.1
 done
-run lora8 1 --lora 8 --lr 2e-3
+run lora8 1 --lora 8 --lr 2e-3 --keep 1
 run lora8+wta0.3 1 --lora 8 --lr 2e-3 --keep 0.3

@@ -36,8 +36,8 @@ run() { # name seed flags...
 rm -f "$out/rows.md"
 jobs=()
 for seed in 1 2 3; do
-	jobs+=("t5-exact $seed ${t5[*]@Q}" "t5-wta0.3 $seed ${t5[*]@Q} --keep 0.3" "t5-wta0.1 $seed ${t5[*]@Q} --keep 0.1")
-	jobs+=("lora16 $seed ${lora[*]@Q}" "lora16+wta0.3 $seed ${lora[*]@Q} --keep 0.3")
+	jobs+=("t5-exact $seed ${t5[*]@Q} --keep 1" "t5-wta0.3 $seed ${t5[*]@Q} --keep 0.3" "t5-wta0.1 $seed ${t5[*]@Q} --keep 0.1")
+	jobs+=("lora16 $seed ${lora[*]@Q} --keep 1" "lora16+wta0.3 $seed ${lora[*]@Q} --keep 0.3")
 done
 for ((i = 0; i < ${#jobs[@]}; i += 2)); do
 	eval "run ${jobs[i]}" &

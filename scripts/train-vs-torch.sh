@@ -60,7 +60,7 @@ results=$work/results.jsonl
 for ((r = 1; r <= rounds; r++)); do
 	for side in exact wta torch; do
 		case $side in
-		exact) line=$(crsc_run exact) ;;
+		exact) line=$(crsc_run exact --keep 1) ;; # crsc train samples at 0.3 by default
 		wta) line=$(crsc_run wta --keep 0.3 --attention) ;;
 		torch) line=$(torch_run) ;;
 		esac
