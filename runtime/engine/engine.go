@@ -170,13 +170,19 @@ func (s *Session) Train(g *ir.Graph, feeds map[string]*ir.Tensor, seed, step uin
 	if err != nil {
 		return nil, err
 	}
+	s.accumulate(e.takeGradients(out))
+	return out, nil
+}
+
+// takeGradients moves the gradients out of a training run's outputs, in
+// optimizer order, leaving the other outputs.
+func (e *graph) takeGradients(out map[string]*ir.Tensor) []*ir.Tensor {
 	grads := make([]*ir.Tensor, len(e.gradNames))
 	for i, name := range e.gradNames {
 		grads[i] = out[name]
 		delete(out, name)
 	}
-	s.accumulate(grads)
-	return out, nil
+	return grads
 }
 
 // accumulate adds one micro-batch's gradients to the step's, in the

@@ -89,11 +89,7 @@ func (g *gpuState) train(s *Session, e *graph, gr *ir.Graph, feeds map[string]*i
 	if err != nil {
 		return nil, err
 	}
-	grads := make([]*ir.Tensor, len(e.gradNames))
-	for i, name := range e.gradNames {
-		grads[i] = out[name]
-		delete(out, name)
-	}
+	grads := e.takeGradients(out)
 	s.micro++
 	if s.micro == 1 {
 		g.grads = grads
