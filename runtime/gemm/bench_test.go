@@ -29,6 +29,16 @@ var benchShapes = []struct {
 	{"TN/768x768x4096", true, false, 768, 768, 4096},
 	{"TN/768x3072x4096", true, false, 768, 3072, 4096},
 	{"TN/3072x768x4096", true, false, 3072, 768, 4096},
+	// The same at 1024 rows, crsc train's BERT-base step at batch 8 × 128.
+	{"NN/1024x768x768", false, false, 1024, 768, 768},
+	{"NN/1024x3072x768", false, false, 1024, 3072, 768},
+	{"NN/1024x768x3072", false, false, 1024, 768, 3072},
+	{"NT/1024x768x768", false, true, 1024, 768, 768},
+	{"NT/1024x768x3072", false, true, 1024, 768, 3072},
+	{"NT/1024x3072x768", false, true, 1024, 3072, 768},
+	{"TN/768x768x1024", true, false, 768, 768, 1024},
+	{"TN/768x3072x1024", true, false, 768, 3072, 1024},
+	{"TN/3072x768x1024", true, false, 3072, 768, 1024},
 }
 
 type sgemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
