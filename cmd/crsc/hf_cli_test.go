@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -110,6 +111,17 @@ func TestTrainConfigFile(t *testing.T) {
 	delete(b, "out")
 	if !reflect.DeepEqual(a, b) {
 		t.Errorf("config.json from --config:\n%v\nwant the first run's:\n%v", b, a)
+	}
+	// With nothing overridden but --out, the run itself is reproduced:
+	// the same fine-tuned model, byte for byte.
+	same := filepath.Join(t.TempDir(), "same")
+	if code, _, stderr := crsc("train", "--config", filepath.Join(first, train.ConfigFile), "--out", same); code != 0 {
+		t.Fatalf("--config, same run: exit %d: %s", code, stderr)
+	}
+	m1, err1 := os.ReadFile(filepath.Join(first, train.ModelFile))
+	m2, err2 := os.ReadFile(filepath.Join(same, train.ModelFile))
+	if err1 != nil || err2 != nil || !bytes.Equal(m1, m2) {
+		t.Errorf("the run from its config.json exported another model (%v, %v)", err1, err2)
 	}
 	// A file of one's own, with flag names.
 	mine := filepath.Join(t.TempDir(), "mine.json")
