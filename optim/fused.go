@@ -68,7 +68,28 @@ func (x GradTransform) apply(g float32) float32 {
 // by element, with the optimizer graph's arithmetic: every product is
 // rounded to float32 on its own (the explicit conversions stop the
 // compiler from fusing multiply-adds, which would change the bits).
+//
+// On amd64 an AVX-512 or AVX2 kernel (fused_amd64.s) does the work with
+// the same IEEE operations in the same order and no fused multiply-add,
+// so it gives the same bits as the Go loop; the loop covers what the
+// kernel leaves (the AVX2 kernel's last len%8 elements) and every other
+// platform.
 func AdamWInPlace(p, g, m, v []float32, s Scalars, decay bool, x GradTransform) {
+	if len(p) == 0 {
+		return
+	}
+	_ = g[len(p)-1]
+	_ = m[len(p)-1]
+	_ = v[len(p)-1]
+	if n := adamwSIMD(p, g, m, v, &s, decay, x); n > 0 {
+		p, g, m, v = p[n:], g[n:], m[n:], v[n:]
+	}
+	adamwGo(p, g, m, v, s, decay, x)
+}
+
+// adamwGo is the element loop of AdamWInPlace, the reference the
+// assembly kernels are held to bit for bit.
+func adamwGo(p, g, m, v []float32, s Scalars, decay bool, x GradTransform) {
 	if len(p) == 0 {
 		return
 	}

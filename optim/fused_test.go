@@ -11,8 +11,15 @@ import (
 
 // TestFusedMatchesGraph holds the fused in-place update to the optimizer
 // graph's bits: parameters and both moments, over several steps, with and
-// without averaging and clipping, on one and two goroutines.
+// without averaging and clipping, on one and two goroutines, on every
+// kernel this machine has (the assembly ones and the Go loop).
 func TestFusedMatchesGraph(t *testing.T) {
+	forPaths(t, func(path string) {
+		t.Run(path, testFusedMatchesGraph)
+	})
+}
+
+func testFusedMatchesGraph(t *testing.T) {
 	cases := []struct {
 		name    string
 		cfg     AdamWConfig

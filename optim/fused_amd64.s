@@ -1,0 +1,204 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The AdamW element loop of fused.go's adamwGo, 16 (AVX-512) or 8 (AVX2)
+// elements at a time. Bit-identity with the Go loop rests on three rules:
+//   - only IEEE-exact, correctly rounded operations (VDIVPS, VSQRTPS,
+//     VMULPS, VADDPS, VSUBPS), each rounded to float32 as the Go loop's
+//     conversions round it; no fused multiply-add, no reciprocal
+//     approximations;
+//   - the Go loop's order of operations;
+//   - the Go loop's operand order too, which only matters when both
+//     operands of a commutative op are NaN (x86 then returns the first
+//     source's NaN): the compiler emits (1−β1)·g + β1·m with the gradient
+//     term first, and so on, and the kernels follow it.
+// sqrt(float64(v)) rounded to float32 is the correctly rounded float32
+// square root (double rounding is harmless for sqrt from 53 to 24 bits),
+// which is what VSQRTPS computes. MXCSR is Go's default (no FTZ/DAZ), so
+// denormals behave as in the scalar loop.
+//
+// Constants (adamwArgs, broadcast once): Z20/Y6 β1, Z21/Y7 1−β1,
+// Z22/Y8 β2, Z23/Y9 1−β2, Z24/Y10 eps, Z25/Y11 stepSize,
+// Z26/Y12 √(1−β2^t), Z27/Y13 decayFactor, Z28/Y14 averageOver,
+// Z29/Y15 clipScale. Flags in DX: 1 decay, 2 average, 4 clip; the branches
+// on them are perfectly predicted and cost nothing next to the divides.
+
+// MOMENTS512 takes g in Z0, m in Z1, v in Z3 and leaves the new m in Z1,
+// the new v in Z3 and the update (m/denom)·stepSize in Z2.
+#define MOMENTS512 \
+	VMULPS  Z1, Z20, Z1; \
+	VMULPS  Z0, Z21, Z2; \
+	VADDPS  Z1, Z2, Z1;  \
+	VMULPS  Z3, Z22, Z3; \
+	VMULPS  Z0, Z0, Z4;  \
+	VMULPS  Z23, Z4, Z4; \
+	VADDPS  Z3, Z4, Z3;  \
+	VSQRTPS Z3, Z5;      \
+	VDIVPS  Z26, Z5, Z5; \
+	VADDPS  Z24, Z5, Z5; \
+	VDIVPS  Z5, Z1, Z2;  \
+	VMULPS  Z25, Z2, Z2
+
+// func adamwAVX512(p, grad, m, v *float32, n int, k *adamwArgs, flags int)
+TEXT ·adamwAVX512(SB), NOSPLIT, $0-56
+	MOVQ         p+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         m+16(FP), R8
+	MOVQ         v+24(FP), R9
+	MOVQ         n+32(FP), CX
+	MOVQ         k+40(FP), AX
+	MOVQ         flags+48(FP), DX
+	VBROADCASTSS 0(AX), Z20
+	VBROADCASTSS 4(AX), Z21
+	VBROADCASTSS 8(AX), Z22
+	VBROADCASTSS 12(AX), Z23
+	VBROADCASTSS 16(AX), Z24
+	VBROADCASTSS 20(AX), Z25
+	VBROADCASTSS 24(AX), Z26
+	VBROADCASTSS 28(AX), Z27
+	VBROADCASTSS 32(AX), Z28
+	VBROADCASTSS 36(AX), Z29
+
+loop512:
+	CMPQ    CX, $16
+	JLT     tail512
+	VMOVUPS (SI), Z0
+	TESTQ   $2, DX
+	JZ      noavg512
+	VDIVPS  Z28, Z0, Z0
+
+noavg512:
+	TESTQ   $4, DX
+	JZ      noclip512
+	VMULPS  Z29, Z0, Z0
+
+noclip512:
+	VMOVUPS (R8), Z1
+	VMOVUPS (R9), Z3
+	MOMENTS512
+	VMOVUPS (DI), Z6
+	TESTQ   $1, DX
+	JZ      nodecay512
+	VMULPS  Z27, Z6, Z6
+
+nodecay512:
+	VSUBPS  Z2, Z6, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS Z1, (R8)
+	VMOVUPS Z3, (R9)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	SUBQ    $16, CX
+	JMP     loop512
+
+	// The last n%16 elements: the same instructions on a masked vector
+	// (lanes past the end load as zero, their results are not stored).
+tail512:
+	TESTQ     CX, CX
+	JZ        done512
+	MOVL      $1, AX
+	SHLL      CX, AX
+	DECL      AX
+	KMOVW     AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	TESTQ     $2, DX
+	JZ        noavgtail512
+	VDIVPS    Z28, Z0, Z0
+
+noavgtail512:
+	TESTQ  $4, DX
+	JZ     nocliptail512
+	VMULPS Z29, Z0, Z0
+
+nocliptail512:
+	VMOVUPS.Z (R8), K1, Z1
+	VMOVUPS.Z (R9), K1, Z3
+	MOMENTS512
+	VMOVUPS.Z (DI), K1, Z6
+	TESTQ     $1, DX
+	JZ        nodecaytail512
+	VMULPS    Z27, Z6, Z6
+
+nodecaytail512:
+	VSUBPS  Z2, Z6, Z6
+	VMOVUPS Z6, K1, (DI)
+	VMOVUPS Z1, K1, (R8)
+	VMOVUPS Z3, K1, (R9)
+
+done512:
+	VZEROUPPER
+	RET
+
+// func adamwAVX2(p, grad, m, v *float32, n int, k *adamwArgs, flags int)
+// n is a multiple of 8; the Go loop takes the remainder.
+TEXT ·adamwAVX2(SB), NOSPLIT, $0-56
+	MOVQ         p+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         m+16(FP), R8
+	MOVQ         v+24(FP), R9
+	MOVQ         n+32(FP), CX
+	MOVQ         k+40(FP), AX
+	MOVQ         flags+48(FP), DX
+	VBROADCASTSS 0(AX), Y6
+	VBROADCASTSS 4(AX), Y7
+	VBROADCASTSS 8(AX), Y8
+	VBROADCASTSS 12(AX), Y9
+	VBROADCASTSS 16(AX), Y10
+	VBROADCASTSS 20(AX), Y11
+	VBROADCASTSS 24(AX), Y12
+	VBROADCASTSS 28(AX), Y13
+	VBROADCASTSS 32(AX), Y14
+	VBROADCASTSS 36(AX), Y15
+
+loop2:
+	CMPQ    CX, $8
+	JLT     done2
+	VMOVUPS (SI), Y0
+	TESTQ   $2, DX
+	JZ      noavg2
+	VDIVPS  Y14, Y0, Y0
+
+noavg2:
+	TESTQ  $4, DX
+	JZ     noclip2
+	VMULPS Y15, Y0, Y0
+
+noclip2:
+	// The same sequence as MOMENTS512, in four registers.
+	VMOVUPS (R8), Y1
+	VMULPS  Y1, Y6, Y1
+	VMULPS  Y0, Y7, Y2
+	VADDPS  Y1, Y2, Y1
+	VMOVUPS (R9), Y3
+	VMULPS  Y3, Y8, Y3
+	VMULPS  Y0, Y0, Y2
+	VMULPS  Y9, Y2, Y2
+	VADDPS  Y3, Y2, Y3
+	VSQRTPS Y3, Y2
+	VDIVPS  Y12, Y2, Y2
+	VADDPS  Y10, Y2, Y2
+	VDIVPS  Y2, Y1, Y2
+	VMULPS  Y11, Y2, Y2
+	VMOVUPS (DI), Y0
+	TESTQ   $1, DX
+	JZ      nodecay2
+	VMULPS  Y13, Y0, Y0
+
+nodecay2:
+	VSUBPS  Y2, Y0, Y0
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, (R8)
+	VMOVUPS Y3, (R9)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	SUBQ    $8, CX
+	JMP     loop2
+
+done2:
+	VZEROUPPER
+	RET
