@@ -163,33 +163,78 @@ func forChunks(cs []chunk, threads int, fn func(k int, c chunk)) {
 // SumSquares is Σ x² over every element of ts, each element first divided
 // by averageOver (when not 1) and squared in float64. Deterministic: fixed
 // chunks, partial sums added in chunk order.
+//
+// Within a chunk the sum is two sequential chains (even and odd elements),
+// whose float64 roundings are part of the result, so one chunk cannot be
+// vectorized without changing the bits. Different chunks are independent
+// chains, though: on AVX-512 four consecutive full chunks of a tensor go
+// through sumSquares4AVX512 together, their eight chains in the eight
+// lanes of one register, each lane adding exactly the scalar sequence.
 func SumSquares(ts []*ir.Tensor, averageOver float32, threads int) float64 {
 	cs := chunks(ts)
 	partial := make([]float64, len(cs))
-	forChunks(cs, threads, func(k int, c chunk) {
-		var s0, s1 float64
-		xs := ts[c.tensor].F32[c.lo:c.hi]
-		i := 0
-		for ; i+1 < len(xs); i += 2 {
-			a, b := xs[i], xs[i+1]
-			if averageOver != 1 {
-				a, b = a/averageOver, b/averageOver
+	// A unit of work is one chunk, or a group of sumSquaresGroup full
+	// chunks of one tensor (contiguous in memory) for the kernel.
+	type unit struct{ first, count int }
+	var units []unit
+	for k := 0; k < len(cs); {
+		n := 1
+		if sumSquaresSIMD() && k+sumSquaresGroup <= len(cs) {
+			last := cs[k+sumSquaresGroup-1]
+			if last.tensor == cs[k].tensor && last.hi-last.lo == chunkElems {
+				n = sumSquaresGroup
 			}
-			s0 += float64(a) * float64(a)
-			s1 += float64(b) * float64(b)
 		}
-		if i < len(xs) {
-			a := xs[i]
-			if averageOver != 1 {
-				a /= averageOver
-			}
-			s0 += float64(a) * float64(a)
+		units = append(units, unit{k, n})
+		k += n
+	}
+	unitChunks := make([]chunk, len(units)) // forChunks' argument; fn reads units
+	forChunks(unitChunks, threads, func(u int, _ chunk) {
+		k := units[u].first
+		if units[u].count == 1 {
+			c := cs[k]
+			partial[k] = sumSquaresChunk(ts[c.tensor].F32[c.lo:c.hi], averageOver)
+			return
 		}
-		partial[k] = s0 + s1
+		c := cs[k]
+		xs := ts[c.tensor].F32[c.lo : c.lo+sumSquaresGroup*chunkElems]
+		var lanes [2 * sumSquaresGroup]float64
+		sumSquares4(xs, averageOver, &lanes)
+		for j := range sumSquaresGroup {
+			s0, s1 := lanes[2*j], lanes[2*j+1]
+			partial[k+j] = s0 + s1
+		}
 	})
 	var sum float64
 	for _, s := range partial {
 		sum += s
 	}
 	return sum
+}
+
+// sumSquaresGroup is how many chunks sumSquares4AVX512 sums at once: two
+// float64 chains each fill the eight lanes of a ZMM register.
+const sumSquaresGroup = 4
+
+// sumSquaresChunk is one chunk's partial sum: chains s0 over the even
+// elements and s1 over the odd ones, then s0 + s1.
+func sumSquaresChunk(xs []float32, averageOver float32) float64 {
+	var s0, s1 float64
+	i := 0
+	for ; i+1 < len(xs); i += 2 {
+		a, b := xs[i], xs[i+1]
+		if averageOver != 1 {
+			a, b = a/averageOver, b/averageOver
+		}
+		s0 += float64(a) * float64(a)
+		s1 += float64(b) * float64(b)
+	}
+	if i < len(xs) {
+		a := xs[i]
+		if averageOver != 1 {
+			a /= averageOver
+		}
+		s0 += float64(a) * float64(a)
+	}
+	return s0 + s1
 }

@@ -98,3 +98,26 @@ func adamwSIMD(p, g, m, v []float32, s *Scalars, decay bool, x GradTransform) in
 	}
 	return n
 }
+
+// sumSquaresSIMD reports whether SumSquares groups chunks for
+// sumSquares4AVX512.
+func sumSquaresSIMD() bool { return simdLevel == 2 }
+
+// sumSquares4AVX512 sums the squares of four consecutive n-element chunks
+// starting at x (n even), lane 2j holding chunk j's even-element chain and
+// lane 2j+1 its odd one, each element divided by avg first when average
+// is nonzero.
+//
+//go:noescape
+func sumSquares4AVX512(x *float32, n int, avg float32, average int, lanes *[2 * sumSquaresGroup]float64)
+
+// sumSquares4 runs sumSquares4AVX512 over xs, sumSquaresGroup chunks of
+// chunkElems elements.
+func sumSquares4(xs []float32, averageOver float32, lanes *[2 * sumSquaresGroup]float64) {
+	_ = xs[sumSquaresGroup*chunkElems-1]
+	average := 0
+	if averageOver != 1 {
+		average = 1
+	}
+	sumSquares4AVX512(&xs[0], chunkElems, averageOver, average, lanes)
+}

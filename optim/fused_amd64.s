@@ -202,3 +202,49 @@ nodecay2:
 done2:
 	VZEROUPPER
 	RET
+
+// func sumSquares4AVX512(x *float32, n int, avg float32, average int, lanes *[8]float64)
+//
+// Four chunks' sums of squares at once, each lane one of SumSquares'
+// sequential chains: lanes 2j and 2j+1 are chunk j's s0 (even elements)
+// and s1 (odd ones). Each step loads the next element pair of every
+// chunk, divides in float32 (VDIVPS, as a/averageOver), widens to float64
+// (exact), squares (exact: 24-bit significands) and adds acc + square, the
+// Go loop's operand order, so every lane rounds exactly as the scalar
+// chain does.
+TEXT ·sumSquares4AVX512(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	LEAQ         (SI)(CX*4), R8   // chunk 1
+	LEAQ         (R8)(CX*4), R9   // chunk 2
+	LEAQ         (R9)(CX*4), R10  // chunk 3
+	SHLQ         $2, CX           // bytes per chunk
+	VBROADCASTSS avg+16(FP), Y15
+	MOVQ         average+24(FP), DX
+	VXORPD       Z1, Z1, Z1
+	XORQ         BX, BX
+
+sumloop:
+	CMPQ        BX, CX
+	JGE         sumdone
+	VMOVQ       (SI)(BX*1), X0
+	VPINSRQ     $1, (R8)(BX*1), X0, X0
+	VMOVQ       (R9)(BX*1), X2
+	VPINSRQ     $1, (R10)(BX*1), X2, X2
+	VINSERTF128 $1, X2, Y0, Y0
+	TESTQ       DX, DX
+	JZ          sumnoavg
+	VDIVPS      Y15, Y0, Y0
+
+sumnoavg:
+	VCVTPS2PD Y0, Z0
+	VMULPD    Z0, Z0, Z0
+	VADDPD    Z0, Z1, Z1
+	ADDQ      $8, BX
+	JMP       sumloop
+
+sumdone:
+	MOVQ    lanes+32(FP), AX
+	VMOVUPD Z1, (AX)
+	VZEROUPPER
+	RET

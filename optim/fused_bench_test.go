@@ -69,3 +69,28 @@ func BenchmarkAdamW(b *testing.B) {
 	}
 	benchPaths(b, run)
 }
+
+// BenchmarkSumSquares is the global-norm pass over a BERT-base-sized
+// model's gradients on two goroutines, without and with averaging.
+func BenchmarkSumSquares(b *testing.B) {
+	shapes, _ := bertBaseShapes()
+	rng := rand.New(rand.NewPCG(5, 6))
+	var g []*ir.Tensor
+	for _, s := range shapes {
+		g = append(g, randTensor(rng, s, 0.1))
+	}
+	for _, avg := range []float32{1, 2} {
+		name := "plain"
+		if avg != 1 {
+			name = "averaged"
+		}
+		b.Run(name, func(b *testing.B) {
+			benchPaths(b, func(b *testing.B) {
+				b.SetBytes(4 * 110e6)
+				for b.Loop() {
+					SumSquares(g, avg, 2)
+				}
+			})
+		})
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"crsc/ir"
 )
 
 // benchPaths runs a benchmark on every kernel this machine has.
@@ -113,6 +115,55 @@ func TestAdamWKernelsMatchGo(t *testing.T) {
 							}
 						}
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestSumSquaresKernelMatchesGo holds SumSquares on AVX-512 (groups of
+// four chunks summed lane-wise) to the Go loop bit for bit: tensors with
+// and without whole groups, partial chunks, special values, averaging on
+// and off, each group's per-chunk partials as well as the total.
+func TestSumSquaresKernelMatchesGo(t *testing.T) {
+	if maxSIMDLevel() < 2 {
+		t.Skip("no AVX-512")
+	}
+	saved := simdLevel
+	defer func() { simdLevel = saved }()
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, wild := range []bool{false, true} {
+		var ts []*ir.Tensor
+		for _, n := range []int{9*chunkElems + 17, 3, 4 * chunkElems, 3*chunkElems + 1, 8 * chunkElems} {
+			x := ir.NewTensor(ir.Float32, n)
+			for i := range x.F32 {
+				x.F32[i] = specialF32(rng, 0.1, wild && rng.IntN(1000) == 0)
+			}
+			ts = append(ts, x)
+		}
+		for _, avg := range []float32{1, 3} {
+			for _, x := range ts[2:3] {
+				var lanes [2 * sumSquaresGroup]float64
+				simdLevel = 2
+				sumSquares4(x.F32, avg, &lanes)
+				for j := range sumSquaresGroup {
+					got := lanes[2*j] + lanes[2*j+1]
+					want := sumSquaresChunk(x.F32[j*chunkElems:(j+1)*chunkElems], avg)
+					if math.Float64bits(got) != math.Float64bits(want) {
+						t.Fatalf("wild=%v avg=%v chunk %d: kernel %v, Go %v", wild, avg, j, got, want)
+					}
+				}
+			}
+			for _, threads := range []int{1, 2} {
+				simdLevel = 0
+				want := SumSquares(ts, avg, threads)
+				simdLevel = 2
+				got := SumSquares(ts, avg, threads)
+				if math.Float64bits(got) != math.Float64bits(want) {
+					t.Fatalf("wild=%v avg=%v threads=%d: kernel %v (%#x), Go %v (%#x)", wild, avg, threads, got, math.Float64bits(got), want, math.Float64bits(want))
+				}
+				if !wild && math.IsNaN(want) {
+					t.Fatal("tame inputs summed to NaN")
 				}
 			}
 		}
