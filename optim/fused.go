@@ -132,13 +132,19 @@ func chunks(ts []*ir.Tensor) []chunk {
 
 // forChunks runs fn over every chunk on up to threads goroutines.
 func forChunks(cs []chunk, threads int, fn func(k int, c chunk)) {
+	parallelFor(len(cs), threads, func(k int) { fn(k, cs[k]) })
+}
+
+// parallelFor runs fn(0), …, fn(n−1) on up to threads goroutines (all
+// cores when threads ≤ 0), handing out indices in order.
+func parallelFor(n, threads int, fn func(k int)) {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	threads = min(threads, len(cs))
+	threads = min(threads, n)
 	if threads <= 1 {
-		for k, c := range cs {
-			fn(k, c)
+		for k := range n {
+			fn(k)
 		}
 		return
 	}
@@ -150,10 +156,10 @@ func forChunks(cs []chunk, threads int, fn func(k int, c chunk)) {
 			defer wg.Done()
 			for {
 				k := int(next.Add(1) - 1)
-				if k >= len(cs) {
+				if k >= n {
 					return
 				}
-				fn(k, cs[k])
+				fn(k)
 			}
 		}()
 	}
@@ -180,6 +186,8 @@ func SumSquares(ts []*ir.Tensor, averageOver float32, threads int) float64 {
 	for k := 0; k < len(cs); {
 		n := 1
 		if sumSquaresSIMD() && k+sumSquaresGroup <= len(cs) {
+			// Only a tensor's last chunk can be short, so a full last
+			// chunk in the first one's tensor means all of them are full.
 			last := cs[k+sumSquaresGroup-1]
 			if last.tensor == cs[k].tensor && last.hi-last.lo == chunkElems {
 				n = sumSquaresGroup
@@ -188,8 +196,7 @@ func SumSquares(ts []*ir.Tensor, averageOver float32, threads int) float64 {
 		units = append(units, unit{k, n})
 		k += n
 	}
-	unitChunks := make([]chunk, len(units)) // forChunks' argument; fn reads units
-	forChunks(unitChunks, threads, func(u int, _ chunk) {
+	parallelFor(len(units), threads, func(u int) {
 		k := units[u].first
 		if units[u].count == 1 {
 			c := cs[k]
