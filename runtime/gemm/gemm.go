@@ -185,15 +185,25 @@ func SgemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	}
 	// Small GEMMs: each goroutine takes whole GEMMs off a shared counter, so
 	// uneven finishing times balance out.
+	//
+	// A goroutine claims its next GEMM before it runs the current one and
+	// prefetches that GEMM's A, B and C: these GEMMs are too small for the
+	// hardware prefetcher to get ahead of the packing loops, which
+	// otherwise wait on memory for operands another op just wrote (packing
+	// a cold 128×64 A measured 4× slower than a cached one; the attention
+	// products of BERT-base at 96×128×128×64 gained 5–15 %).
 	var next atomic.Int64
+	claim := func() int { return int(next.Add(1) - 1) }
 	work := func() {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= batch {
-				return
+		for i := claim(); i < batch; {
+			j := claim()
+			if j < batch {
+				gj := at(j)
+				gj.prefetch()
 			}
 			g := at(i)
 			g.run(1, implCur)
+			i = j
 		}
 	}
 	var wg sync.WaitGroup
@@ -202,6 +212,22 @@ func SgemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	}
 	work()
 	wg.Wait()
+}
+
+// prefetch hints that the GEMM's operands will be read soon, and its C
+// written (a line must be in cache before a store can complete).
+func (g *gemmArgs) prefetch() {
+	prefetchMatrix(g.c, g.m, g.n, g.ldc)
+	if g.transA {
+		prefetchMatrix(g.a, g.k, g.m, g.lda)
+	} else {
+		prefetchMatrix(g.a, g.m, g.k, g.lda)
+	}
+	if g.transB {
+		prefetchMatrix(g.b, g.n, g.k, g.ldb)
+	} else {
+		prefetchMatrix(g.b, g.k, g.n, g.ldb)
+	}
 }
 
 // tail returns s[off:], or an empty slice when off is past the end, so that

@@ -39,3 +39,24 @@ func spreadChunks(dst, src []float32, w, n, stride int) {
 		spreadChunksGo(dst, src, w, n, stride)
 	}
 }
+
+// prefetchLines is implemented in pack_amd64.s.
+//
+//go:noescape
+func prefetchLines(p *float32, bytes int)
+
+// prefetchMatrix hints that the rows×cols matrix at s (row stride ld) will
+// be read soon. See SgemmBatched.
+func prefetchMatrix(s []float32, rows, cols, ld int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	_ = s[(rows-1)*ld+cols-1]
+	if ld == cols {
+		prefetchLines(&s[0], 4*rows*cols)
+		return
+	}
+	for r := range rows {
+		prefetchLines(&s[r*ld], 4*cols)
+	}
+}

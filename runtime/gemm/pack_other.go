@@ -7,3 +7,6 @@ package gemm
 func spreadChunks(dst, src []float32, w, n, stride int) {
 	spreadChunksGo(dst, src, w, n, stride)
 }
+
+// prefetchMatrix is a no-op without the assembly prefetch.
+func prefetchMatrix(s []float32, rows, cols, ld int) {}
