@@ -71,7 +71,14 @@ func (a *planAlloc) startNode(slots []memplan.Slot) {
 	clear(a.fallback)
 }
 
-func (a *planAlloc) Output(dt ir.DType, shape []int) *ir.Tensor {
+func (a *planAlloc) Output(dt ir.DType, shape []int) *ir.Tensor { return a.output(dt, shape, true) }
+
+// OutputUninit is Output without clearing a planned slot (cpu.UninitAllocator).
+func (a *planAlloc) OutputUninit(dt ir.DType, shape []int) *ir.Tensor {
+	return a.output(dt, shape, false)
+}
+
+func (a *planAlloc) output(dt ir.DType, shape []int, zero bool) *ir.Tensor {
 	n := ir.NumElements(shape)
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -81,7 +88,12 @@ func (a *planAlloc) Output(dt ir.DType, shape []int) *ir.Tensor {
 		}
 		a.claimed[k] = true
 		a.highWater = max(a.highWater, s.Offset+s.Bytes)
-		return arenaTensor(a.mem[s.Offset:s.Offset+s.Bytes], dt, shape)
+		t := arenaTensor(a.mem[s.Offset:s.Offset+s.Bytes], dt, shape)
+		if zero {
+			// The slot may hold a dead tensor's data; kernels expect zeros.
+			clear(a.mem[s.Offset : s.Offset+s.Bytes])
+		}
+		return t
 	}
 	return a.heap(dt, shape)
 }
@@ -177,8 +189,6 @@ func arenaTensor(buf []byte, dt ir.DType, shape []int) *ir.Tensor {
 	default:
 		panic(fmt.Sprintf("arena tensor of unsupported dtype %v", dt))
 	}
-	// The slot may hold a dead tensor's data; kernels expect zeros.
-	clear(buf)
 	return t
 }
 

@@ -43,6 +43,15 @@ type Allocator interface {
 	Scratch(dt ir.DType, shape []int) *ir.Tensor
 }
 
+// UninitAllocator is an Allocator that can also hand out an output whose
+// contents are undefined, for a kernel that writes every element before
+// reading any (a GEMM with beta = 0): clearing a large planned slot that
+// is about to be overwritten costs as much as a memset of the step's
+// biggest activations.
+type UninitAllocator interface {
+	OutputUninit(dt ir.DType, shape []int) *ir.Tensor
+}
+
 // Kernel computes a node's outputs from its inputs; a nil entry of ins is an
 // omitted optional input. A kernel never writes into its inputs nor into a
 // tensor after returning it; shape-only ops (Reshape, Identity, …) may
@@ -280,6 +289,19 @@ func newTensor(dt ir.DType, shape []int) *ir.Tensor { return ir.NewTensor(dt, sh
 // matches allocations to a node's outputs by dtype and size in that order.
 func (ctx *Ctx) newTensor(dt ir.DType, shape []int) *ir.Tensor {
 	if ctx != nil && ctx.Alloc != nil {
+		return ctx.Alloc.Output(dt, shape)
+	}
+	return ir.NewTensor(dt, shape...)
+}
+
+// newUninitTensor is newTensor for an output the kernel overwrites
+// entirely before reading it: with an UninitAllocator its contents are
+// undefined (a dead tensor's data), otherwise zero.
+func (ctx *Ctx) newUninitTensor(dt ir.DType, shape []int) *ir.Tensor {
+	if ctx != nil && ctx.Alloc != nil {
+		if u, ok := ctx.Alloc.(UninitAllocator); ok {
+			return u.OutputUninit(dt, shape)
+		}
 		return ctx.Alloc.Output(dt, shape)
 	}
 	return ir.NewTensor(dt, shape...)

@@ -31,7 +31,13 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 		return nil, nodeErr(n, err)
 	}
 	m, k, nn, lda, ldb := mm.M, mm.K, mm.N, mm.LDA, mm.LDB
-	out := ctx.newTensor(a.DType, append(append([]int{}, mm.Batch...), m, nn))
+	outShape := append(append([]int{}, mm.Batch...), m, nn)
+	var out *ir.Tensor
+	if storage(a.DType) == ir.Float32 && k > 0 {
+		out = ctx.newUninitTensor(a.DType, outShape) // every element is a GEMM's, beta = 0
+	} else {
+		out = ctx.newTensor(a.DType, outShape)
+	}
 	nb := ir.NumElements(mm.Batch)
 	if out.Len() == 0 {
 		out.Shape = mm.Shape
@@ -118,7 +124,14 @@ func gemmKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if k != k2 {
 		return nil, errf(n, "inner dims differ: A %v (transA=%v), B %v (transB=%v)", a.Shape, ta, b.Shape, tb)
 	}
-	y := ctx.newTensor(a.DType, []int{m, nn})
+	var y *ir.Tensor
+	if storage(a.DType) == ir.Float32 && k > 0 {
+		// Every element is written before it is read: by C's broadcast
+		// copy below, or by the GEMM with beta = 0.
+		y = ctx.newUninitTensor(a.DType, []int{m, nn})
+	} else {
+		y = ctx.newTensor(a.DType, []int{m, nn})
+	}
 	if c != nil && beta != 0 {
 		if c.DType != a.DType {
 			return nil, errf(n, "C dtype %v differs from A %v", c.DType, a.DType)
