@@ -108,7 +108,7 @@ func loadModel(c *Config, task *data.Task) (*model, error) {
 		}
 		raw, name = g, "--arch "+c.Arch
 	}
-	if name, rows := positionTable(raw); rows > 0 && c.MaxLen > rows {
+	if name, rows := models.PositionTable(raw); rows > 0 && c.MaxLen > rows {
 		return nil, fmt.Errorf("--max-len %d exceeds the %d positions of %s (%s): use --max-len %d or less", c.MaxLen, rows, name, c.Model, rows)
 	}
 	m := &model{raw: raw, inputs: map[string]bool{}, t5: isT5(raw), tgtLen: c.TgtLen}
@@ -264,16 +264,4 @@ func mergeLoRA(w, a, b *ir.Tensor, scale float64) *ir.Tensor {
 		}
 	}
 	return m
-}
-
-// positionTable finds a learned absolute position embedding (BERT's
-// position_embeddings): a 2-D float initializer named like one. T5's
-// relative attention has none, so any length works there.
-func positionTable(g *ir.Graph) (string, int) {
-	for _, v := range g.Inits {
-		if v.Init != nil && len(v.Init.Shape) == 2 && v.DType.IsFloat() && strings.Contains(strings.ToLower(v.Name), "position_embeddings") {
-			return v.Name, v.Init.Shape[0]
-		}
-	}
-	return "", 0
 }

@@ -138,7 +138,7 @@ func checkPlanFlags(cmd *cobra.Command, req *planning.Request, flags *trainingFl
 	if err != nil {
 		return err
 	}
-	if table, rows := positionTable(g); rows > 0 && req.Seq > rows {
+	if table, rows := models.PositionTable(g); rows > 0 && req.Seq > rows {
 		return fmt.Errorf("--seq %d: longer than the model's %d positions (%s): use --seq %d or less", req.Seq, rows, table, rows)
 	}
 	return checkLoRABound(g, flags.lora)

@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"crsc/ir"
+	"crsc/models"
 	"crsc/passes"
 )
 
@@ -195,26 +196,13 @@ func checkLayersMatched(f *trainingFlags, t *passes.Training) error {
 		s.Layers, len(t.Layers), t.Layers[0].Node)
 }
 
-// positionTable finds a learned absolute position embedding (BERT's
-// position_embeddings: a 2-D float initializer named so) and its rows:
-// the longest sequence the model takes. T5's relative attention has none
-// (rows 0: any length). The same rule as train's --max-len check.
-func positionTable(g *ir.Graph) (name string, rows int) {
-	for _, v := range g.Inits {
-		if v.Init != nil && len(v.Init.Shape) == 2 && v.DType.IsFloat() && strings.Contains(strings.ToLower(v.Name), "position_embeddings") {
-			return v.Name, v.Init.Shape[0]
-		}
-	}
-	return "", 0
-}
-
 // checkSeqLen checks the shapes bound to g's token inputs (the 2-D
 // integer inputs: input_ids, attention_mask, token_type_ids, T5's decoder
 // ids): an empty batch or sequence is refused, and so is a sequence longer
 // than g's position table, which would otherwise fail deep in the graph as
 // a broadcast error of an Add node.
 func checkSeqLen(g *ir.Graph, shapes map[string]ir.Shape) error {
-	table, rows := positionTable(g)
+	table, rows := models.PositionTable(g)
 	for _, in := range g.Inputs {
 		s, ok := shapes[in.Name]
 		if !ok || len(s) != 2 || in.DType.IsFloat() || in.DType == ir.Bool {
