@@ -189,3 +189,30 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 // untimed is how many steps of the window ending at step ran before this
 // invocation started (a resumed window): their time is not in timeAcc.
 func (l *logger) untimed(step int) int { return max(0, l.first-(step-l.sinceLog)) }
+
+// TimingFields are the metrics.jsonl fields that differ between any two
+// runs of the same training (wall time, throughput, memory high-water).
+var TimingFields = []string{"step_ms", "tokens_per_s", "peak_rss_bytes", "time"}
+
+// ComparableMetrics reads a run directory's metrics.jsonl without the
+// TimingFields, one JSON line per record: two runs that computed the same
+// thing give equal slices (resume tests compare them).
+func ComparableMetrics(dir string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			return nil, fmt.Errorf("%s: %q: %v", MetricsFile, line, err)
+		}
+		for _, f := range TimingFields {
+			delete(rec, f)
+		}
+		out, _ := json.Marshal(rec)
+		lines = append(lines, string(out))
+	}
+	return lines, nil
+}

@@ -38,22 +38,9 @@ func killAt(t *testing.T, point string) {
 // (step_ms, tokens_per_s, peak_rss_bytes, time), which differ between any two runs.
 func metricsWithoutTiming(t *testing.T, dir string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, MetricsFile))
+	lines, err := ComparableMetrics(dir)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var lines []string
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("metrics.jsonl: %q: %v", line, err)
-		}
-		delete(rec, "step_ms")
-		delete(rec, "tokens_per_s")
-		delete(rec, "peak_rss_bytes")
-		delete(rec, "time")
-		out, _ := json.Marshal(rec)
-		lines = append(lines, string(out))
 	}
 	return lines
 }

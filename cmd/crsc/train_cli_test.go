@@ -113,22 +113,9 @@ func TestTrainEvalFlags(t *testing.T) {
 // tokens_per_s, peak_rss_bytes, time), which differ between any two runs.
 func metricsLines(t *testing.T, dir string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, train.MetricsFile))
+	lines, err := train.ComparableMetrics(dir)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var lines []string
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("metrics.jsonl: %q: %v", line, err)
-		}
-		delete(rec, "step_ms")
-		delete(rec, "tokens_per_s")
-		delete(rec, "peak_rss_bytes")
-		delete(rec, "time")
-		s, _ := json.Marshal(rec)
-		lines = append(lines, string(s))
 	}
 	return lines
 }
