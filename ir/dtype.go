@@ -17,18 +17,24 @@ const (
 	Float16
 	Int8
 	Uint8
+	// BFloat16 is stored packed, two elements per int32 word (element 2i
+	// in the low half of word i): the only 2-byte layout a Tensor has, so
+	// that a bf16 stash takes half the memory of its float32 source. Only
+	// Cast reads or writes it; it exists to keep activations for backward.
+	BFloat16
 )
 
 var dtypeNames = [...]string{
-	Invalid: "invalid",
-	Float32: "f32",
-	Float64: "f64",
-	Int64:   "i64",
-	Int32:   "i32",
-	Bool:    "bool",
-	Float16: "f16",
-	Int8:    "i8",
-	Uint8:   "u8",
+	Invalid:  "invalid",
+	Float32:  "f32",
+	Float64:  "f64",
+	Int64:    "i64",
+	Int32:    "i32",
+	Bool:     "bool",
+	Float16:  "f16",
+	Int8:     "i8",
+	Uint8:    "u8",
+	BFloat16: "bf16",
 }
 
 func (d DType) String() string {
@@ -45,7 +51,7 @@ func (d DType) Size() int {
 		return 8
 	case Float32, Int32:
 		return 4
-	case Float16:
+	case Float16, BFloat16:
 		return 2
 	case Bool, Int8, Uint8:
 		return 1
@@ -54,7 +60,9 @@ func (d DType) Size() int {
 }
 
 // IsFloat reports whether d is a floating-point type (and so can carry a gradient).
-func (d DType) IsFloat() bool { return d == Float32 || d == Float64 || d == Float16 }
+func (d DType) IsFloat() bool {
+	return d == Float32 || d == Float64 || d == Float16 || d == BFloat16
+}
 
 // IsInt reports whether d is an integer type.
 func (d DType) IsInt() bool { return d == Int64 || d == Int32 || d == Int8 || d == Uint8 }

@@ -241,6 +241,8 @@ func DTypeFromONNX(t int64) (DType, bool) {
 		return Float16, true
 	case 11:
 		return Float64, true
+	case 16:
+		return BFloat16, true
 	}
 	return Invalid, false
 }
@@ -264,6 +266,8 @@ func DTypeToONNX(d DType) int64 {
 		return 10
 	case Float64:
 		return 11
+	case BFloat16:
+		return 16
 	}
 	return 0
 }

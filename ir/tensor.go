@@ -64,6 +64,8 @@ func NewTensor(dt DType, shape ...int) *Tensor {
 		t.I64 = make([]int64, n)
 	case Int32, Int8, Uint8:
 		t.I32 = make([]int32, n)
+	case BFloat16:
+		t.I32 = make([]int32, dt.StorageLen(n))
 	case Bool:
 		t.Bool = make([]bool, n)
 	default:
@@ -151,6 +153,8 @@ func (t *Tensor) Float64At(i int) float64 {
 		return float64(t.I64[i])
 	case Int32, Int8, Uint8:
 		return float64(t.I32[i])
+	case BFloat16:
+		return float64(BF16ToFloat32(BF16At(t.I32, i)))
 	case Bool:
 		if t.Bool[i] {
 			return 1
@@ -182,15 +186,29 @@ func (t *Tensor) String() string {
 }
 
 // Storage is the dtype whose slice holds d's data: float16 lives in F32,
-// int8/uint8 in I32.
+// int8/uint8 in I32, bfloat16 packed two to an I32 word.
 func (d DType) Storage() DType {
 	switch d {
 	case Float16:
 		return Float32
-	case Int8, Uint8:
+	case Int8, Uint8, BFloat16:
 		return Int32
 	}
 	return d
+}
+
+// StorageLen is the length of the storage slice that holds n elements of
+// d: n, except for bfloat16's packed words.
+func (d DType) StorageLen(n int) int {
+	if d == BFloat16 {
+		return (n + 1) / 2
+	}
+	return n
+}
+
+// StorageBytes is the memory n elements of d take as stored.
+func (d DType) StorageBytes(n int) int64 {
+	return int64(d.StorageLen(n)) * int64(d.Storage().Size())
 }
 
 // CheckData verifies that the storage slice matches the shape, so that
@@ -223,7 +241,7 @@ func (t *Tensor) CheckData() error {
 	default:
 		return fmt.Errorf("unsupported dtype %v", t.DType)
 	}
-	if want := t.Len(); have != want {
+	if want := t.DType.StorageLen(t.Len()); have != want {
 		return fmt.Errorf("tensor of shape %v holds %d elements, want %d", t.Shape, have, want)
 	}
 	return nil

@@ -108,14 +108,14 @@ func checkTensor(v *Value) error {
 			have = len(t.F64)
 		case Int64:
 			have = len(t.I64)
-		case Int32, Int8, Uint8:
+		case Int32, Int8, Uint8, BFloat16:
 			have = len(t.I32)
 		case Bool:
 			have = len(t.Bool)
 		default:
 			return fmt.Errorf("initializer %q has dtype %v", v.Name, t.DType)
 		}
-		if have != n {
+		if have != t.DType.StorageLen(n) {
 			return fmt.Errorf("initializer %q holds %d elements for shape %v", v.Name, have, t.Shape)
 		}
 	}

@@ -116,10 +116,22 @@ func StaticShape(v *ir.Value) ([]int, error) {
 	return dims, nil
 }
 
-// elemBytes is the bytes one element takes in memory. Float16 and int8/uint8
-// are held widened (see ir.Tensor), so the storage type decides, not the
-// declared one: the arena must fit what the kernels actually write.
-func elemBytes(dt ir.DType) int64 { return int64(dt.Storage().Size()) }
+// storedBytes is the bytes n elements of dt take in memory. Float16 and
+// int8/uint8 are held widened, bfloat16 packed two to a word (see
+// ir.Tensor), so the storage type decides, not the declared one: the arena
+// must fit what the kernels actually write.
+func storedBytes(dt ir.DType, n int) int64 { return dt.StorageBytes(n) }
+
+// slotOf is where a kernel finds output j's buffer: the allocator hands
+// out a slot by dtype and element count, and a bfloat16 output is asked
+// for as the int32 words it is packed in (runtime/cpu's Cast).
+func slotOf(j int, o *ir.Value, elems int, b *Buffer) Slot {
+	dt, n := o.DType, elems
+	if dt == ir.BFloat16 {
+		dt, n = dt.Storage(), dt.StorageLen(elems)
+	}
+	return Slot{Output: j, Value: o, DType: dt, Elems: n, Bytes: b.Bytes}
+}
 
 // Plan builds the allocation plan of g. Every value must have a static shape.
 func Plan(g *ir.Graph, opts Options) (*MemPlan, error) {
@@ -140,7 +152,7 @@ func Plan(g *ir.Graph, opts Options) (*MemPlan, error) {
 		shapes[v] = dims
 	}
 	for _, v := range g.Inputs {
-		p.InputsBytes += int64(ir.NumElements(shapes[v])) * elemBytes(v.DType)
+		p.InputsBytes += storedBytes(v.DType, ir.NumElements(shapes[v]))
 	}
 	for _, v := range g.Inits {
 		b := v.Init.Bytes()
@@ -168,10 +180,10 @@ func Plan(g *ir.Graph, opts Options) (*MemPlan, error) {
 			}
 			elems := ir.NumElements(shapes[o])
 			b := &Buffer{ID: len(p.Buffers), Value: o, Node: i, Elems: elems,
-				Bytes: int64(elems) * elemBytes(o.DType), First: i, Last: i}
+				Bytes: storedBytes(o.DType, elems), First: i, Last: i}
 			p.Buffers = append(p.Buffers, b)
 			p.bufOf[o] = b
-			p.slots[i] = append(p.slots[i], Slot{Output: j, Value: o, DType: o.DType, Elems: elems, Bytes: b.Bytes})
+			p.slots[i] = append(p.slots[i], slotOf(j, o, elems, b))
 		}
 	}
 

@@ -116,6 +116,7 @@ type TrainingSpec struct {
 	LoRA     LoRASpec       `json:"lora"`
 	Memory   bool           `json:"memory"` // apply the memory rewrites (regenerated Dropout masks, 1-bit ReLU masks, LayerNorm from output)
 	Sampling SamplingSpec   `json:"sampling"`
+	Stash    StashSpec      `json:"stash,omitzero"` // activations backward reads kept in 16 bits
 }
 
 // Training is a compiled training graph and what the compiler decided.
@@ -126,11 +127,14 @@ type Training struct {
 	Attention      []AttentionDecision // with Sampling.Attention: each side of each attention product
 	Adapters       []string            // LoRA adapter parameters added
 	MemoryRewrites int
+	Stashed        []StashDecision // activations kept in bfloat16 for backward
 }
 
 // Compile turns a loaded forward graph into a training graph in place, as a
 // pipeline of passes each followed by Verify: LoRA adapters, loss,
-// gradients, memory rewrites, WTA-CRS sampling.
+// gradients, memory rewrites, WTA-CRS sampling, 16-bit stashes (last: it
+// narrows what the others leave for backward to read, sampled rows
+// included).
 func Compile(g *ir.Graph, spec TrainingSpec) (*Training, error) {
 	t := &Training{Graph: g}
 	steps := []struct {
@@ -174,6 +178,10 @@ func Compile(g *ir.Graph, spec TrainingSpec) (*Training, error) {
 					t.Attention, err = SampleAttention(g, spec.Sampling)
 				}
 			}
+			return err
+		}},
+		{"stash", func() (err error) {
+			t.Stashed, err = Stash(g, spec.Stash)
 			return err
 		}},
 	}

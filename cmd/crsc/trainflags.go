@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"crsc/passes"
@@ -17,6 +19,8 @@ type trainingFlags struct {
 	loraAlpha                   float64
 	loraTargets                 string
 	bitfit, noMemory, attention bool
+	stash                       string // --stash bf16|none
+	stashKinds                  []string
 	// sampledByDefault: the command samples unless told otherwise
 	// (train, compile: --keep 0.3, the paper's setting). The others
 	// (plan, grad, bench) compile the exact graph unless --keep or
@@ -75,6 +79,8 @@ func (f *trainingFlags) register(cmd *cobra.Command, withLoss bool) {
 	fl.BoolVar(&f.bitfit, "bitfit", true, "with --lora, train the biases too")
 	fl.BoolVar(&f.attention, "attention", false, "also sample the attention products (QKᵀ and P·V)")
 	fl.BoolVar(&f.noMemory, "no-memory-rewrites", false, "keep Dropout/ReLU masks and norm inputs as they are")
+	fl.StringVar(&f.stash, "stash", "none", "keep the activations backward reads in bf16 (half the bytes; backward reads them rounded to 8 significant bits) or none (float32)")
+	fl.StringSliceVar(&f.stashKinds, "stash-kinds", nil, "with --stash bf16, only these: "+strings.Join(passes.StashKinds, ",")+" (default: all)")
 }
 
 func (f *trainingFlags) spec() passes.TrainingSpec {
@@ -90,5 +96,15 @@ func (f *trainingFlags) spec() passes.TrainingSpec {
 		Sampling: passes.SamplingSpec{
 			Estimator: estimator, Keep: f.keep, MinRows: f.minRows, GNorm: f.gnorm, Layers: f.layers, Attention: f.attention,
 		},
+		Stash: f.stashSpec(),
 	}
+}
+
+// stashSpec is --stash and --stash-kinds; "none" is the zero spec, so a
+// run's config.json without stashes reads as it did before the flag.
+func (f *trainingFlags) stashSpec() passes.StashSpec {
+	if f.stash == "none" || f.stash == "" {
+		return passes.StashSpec{}
+	}
+	return passes.StashSpec{DType: f.stash, Kinds: f.stashKinds}
 }

@@ -26,13 +26,16 @@ func onnxDType(v int64) (ir.DType, bool) {
 		return ir.Float16, true
 	case 11:
 		return ir.Float64, true
+	case 16:
+		return ir.BFloat16, true
 	}
 	return ir.Invalid, false
 }
 
 // castKernel: "to" is the ONNX TensorProto.DataType number. Float to
 // integer truncates toward zero; int8/uint8 wrap; float16 rounds to the
-// nearest half (kept widened in F32).
+// nearest half (kept widened in F32); bfloat16 rounds to nearest even
+// (packed, see ir.BFloat16).
 func castKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err := required(n, ins, 1); err != nil {
 		return nil, err
@@ -59,11 +62,51 @@ func castLikeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 
 // convert returns a copy of t with dtype to, on the Go heap: for
 // temporaries. Kernel outputs use ctx.convert.
-func convert(t *ir.Tensor, to ir.DType) *ir.Tensor { return convertInto(newTensor(to, t.Shape), t) }
+func convert(t *ir.Tensor, to ir.DType) *ir.Tensor {
+	if t.DType == ir.BFloat16 || to == ir.BFloat16 {
+		var heap *Ctx
+		return heap.convertBF16(t, to)
+	}
+	return convertInto(newTensor(to, t.Shape), t)
+}
 
 // convert returns a copy of t with dtype to, allocated as a kernel output.
 func (ctx *Ctx) convert(t *ir.Tensor, to ir.DType) *ir.Tensor {
+	if t.DType == ir.BFloat16 || to == ir.BFloat16 {
+		return ctx.convertBF16(t, to)
+	}
 	return convertInto(ctx.newTensor(to, t.Shape), t)
+}
+
+// convertBF16 is convert where t or the result is bfloat16. The packed
+// words are asked for as the Int32 tensor they are stored in, which is
+// how the memory plan lays a bfloat16 value out (memplan.Slot), and every
+// element is overwritten, so the slot is not cleared first. Other types go
+// through float32: float64 rounds twice (to float32, then to bfloat16),
+// which only a value within 2^-30 relative of a bfloat16 tie can notice.
+func (ctx *Ctx) convertBF16(t *ir.Tensor, to ir.DType) *ir.Tensor {
+	n := t.Len()
+	if to == ir.BFloat16 {
+		words := ctx.newUninitTensor(ir.Int32, []int{to.StorageLen(n)})
+		switch {
+		case t.DType == ir.BFloat16:
+			copy(words.I32, t.I32)
+		case storage(t.DType) == ir.Float32:
+			packBF16(ctx, words.I32, t.F32)
+		default:
+			packBF16(ctx, words.I32, convert(t, ir.Float32).F32)
+		}
+		return &ir.Tensor{DType: ir.BFloat16, Shape: append([]int{}, t.Shape...), I32: words.I32}
+	}
+	if storage(to) == ir.Float32 {
+		out := ctx.newUninitTensor(to, t.Shape)
+		unpackBF16(ctx, out.F32, t.I32)
+		narrow(out, ir.Float32)
+		return out
+	}
+	wide := ir.NewTensor(ir.Float32, t.Shape...)
+	unpackBF16(ctx, wide.F32, t.I32)
+	return ctx.convert(wide, to)
 }
 
 // clone returns a copy of t allocated as a kernel output (what t.Clone()
@@ -71,7 +114,7 @@ func (ctx *Ctx) convert(t *ir.Tensor, to ir.DType) *ir.Tensor {
 func (ctx *Ctx) clone(t *ir.Tensor) *ir.Tensor { return ctx.convert(t, t.DType) }
 
 // convertInto fills out (zeroed, of t's shape) with t's elements converted
-// to out's dtype, and returns it.
+// to out's dtype, and returns it. Neither may be bfloat16 (convertBF16).
 func convertInto(out, t *ir.Tensor) *ir.Tensor {
 	to := out.DType
 	nElem := t.Len()
