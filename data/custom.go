@@ -11,22 +11,22 @@ import (
 type Custom struct {
 	// Name is the task's name in messages and in a text-to-text model's
 	// input ("<name> <column>: …"); "custom" when empty.
-	Name string
+	Name string `json:"name,omitempty"`
 	// Labels are the label spellings in class-index order (any strings:
 	// "neg", "pos"). When empty, NumLabels classes spelled "0" … "n-1".
-	Labels    []string
-	NumLabels int
+	Labels    []string `json:"labels,omitempty"`
+	NumLabels int      `json:"num_labels,omitempty"`
 	// TextColumns are the one or two columns (JSON fields) holding the
 	// text; empty reads the usual names (sentence, text, sentence1, …),
 	// one text unless Pair.
-	TextColumns []string
-	Pair        bool
+	TextColumns []string `json:"text_columns,omitempty"`
+	Pair        bool     `json:"pair,omitempty"`
 	// LabelColumn is the label's column; empty reads the usual names
 	// (label, score, …).
-	LabelColumn string
+	LabelColumn string `json:"label_column,omitempty"`
 	// Regression: the label is a real number (any finite value), scored
 	// by Pearson correlation; Labels and NumLabels must then be unset.
-	Regression bool
+	Regression bool `json:"regression,omitempty"`
 }
 
 // CustomTask builds the Task of a custom data set: accuracy selects the

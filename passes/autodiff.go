@@ -17,8 +17,8 @@ const GradSuffix = "_grad"
 // TrainSelection narrows the trained set. Empty patterns mean: every float
 // initializer with more than one element that the loss depends on.
 type TrainSelection struct {
-	Train  string `json:"train"`  // regexp: only parameters whose name matches
-	Freeze string `json:"freeze"` // regexp: parameters whose name matches stay frozen
+	Train  string `json:"train"`  // regexp: only parameters whose name (or Hugging Face name) matches
+	Freeze string `json:"freeze"` // regexp: parameters whose name (or Hugging Face name) matches stay frozen
 }
 
 // Params returns the candidate parameters of g: the model's float
@@ -38,12 +38,22 @@ func Params(g *ir.Graph, sel TrainSelection) ([]*ir.Value, error) {
 			return nil, fmt.Errorf("--freeze %q: %v", sel.Freeze, err)
 		}
 	}
+	// A pattern may name a parameter by its Hugging Face name too
+	// (distilbert.transformer.layer.0.attention.q_lin.weight), which an
+	// exporter that wrote onnx::MatMul_302 left only in its node scopes.
+	var hf map[string]string
+	if train != nil || freeze != nil {
+		hf = HFModuleNames(g).Params
+	}
+	matches := func(re *regexp.Regexp, v *ir.Value) bool {
+		return re.MatchString(v.Name) || hf[v.Name] != "" && re.MatchString(hf[v.Name])
+	}
 	var params []*ir.Value
 	for _, v := range g.Inits {
 		if !isWeight(v) {
 			continue
 		}
-		if train != nil && !train.MatchString(v.Name) || freeze != nil && freeze.MatchString(v.Name) {
+		if train != nil && !matches(train, v) || freeze != nil && matches(freeze, v) {
 			continue
 		}
 		params = append(params, v)

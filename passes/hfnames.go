@@ -6,26 +6,26 @@ import (
 	"sort"
 	"strings"
 
+	"crsc/hfconfig"
 	"crsc/ir"
 )
 
 // Family is a model family whose Hugging Face conventions crsc knows:
-// module names, default LoRA targets, how a classification head pools.
-type Family string
+// module names, default LoRA targets, how a classification head pools. It
+// is hfconfig's, so that a config.json's model_type and the names of an
+// export speak of the same families.
+type Family = hfconfig.Family
 
 const (
 	FamilyUnknown    Family = ""
-	FamilyBERT       Family = "bert"
-	FamilyRoBERTa    Family = "roberta"
-	FamilyDistilBERT Family = "distilbert"
-	FamilyT5         Family = "t5"
-	FamilyALBERT     Family = "albert"
-	FamilyELECTRA    Family = "electra"
-	FamilyDeBERTa    Family = "deberta"
+	FamilyBERT              = hfconfig.BERT
+	FamilyRoBERTa           = hfconfig.RoBERTa
+	FamilyDistilBERT        = hfconfig.DistilBERT
+	FamilyT5                = hfconfig.T5
+	FamilyALBERT            = hfconfig.ALBERT
+	FamilyELECTRA           = hfconfig.ELECTRA
+	FamilyDeBERTa           = hfconfig.DeBERTa
 )
-
-// The values are Hugging Face's model_type names, as hfconfig.Family has
-// them: passes.Family(cfg.Family) converts a config.json's family.
 
 // familyMarkers recognize a family from its Hugging Face module paths, most
 // specific first (a RoBERTa has BERT's attention.self.query too). A bare

@@ -137,3 +137,31 @@ func TestLoRAModuleTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestParamsByHFName: --train and --freeze match a parameter by its
+// Hugging Face name too, for the weights an exporter renamed
+// onnx::MatMul_N.
+func TestParamsByHFName(t *testing.T) {
+	g := loadExport(t, "../testdata/onnx/hf_distilbert_seqcls/model.onnx")
+	hf := passes.HFModuleNames(g)
+	for _, tc := range []struct {
+		sel  passes.TrainSelection
+		want int
+	}{
+		{passes.TrainSelection{Train: `layer\.0\.attention\.q_lin\.weight$`}, 1},
+		{passes.TrainSelection{Train: `layer\.0\.attention\.q_lin\.`}, 2},
+		{passes.TrainSelection{Freeze: `^distilbert\.`}, 4}, // pre_classifier, classifier: weight and bias
+	} {
+		params, err := passes.Params(g, tc.sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range params {
+			names = append(names, p.Name+"="+hf.Params[p.Name])
+		}
+		if len(params) != tc.want {
+			t.Errorf("%+v: %d parameters %v, want %d", tc.sel, len(params), names, tc.want)
+		}
+	}
+}

@@ -165,12 +165,21 @@ var refines = map[Role]Role{
 	RoleEncoderAttentionMask: RoleAttentionMask,
 }
 
+// KnownRoles lists the roles an input may have, sorted.
+func KnownRoles() []Role {
+	var rs []Role
+	for r := range roleNames {
+		rs = append(rs, r)
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i] < rs[j] })
+	return rs
+}
+
 func knownRoles() string {
 	var rs []string
-	for r := range roleNames {
+	for _, r := range KnownRoles() {
 		rs = append(rs, string(r))
 	}
-	sort.Strings(rs)
 	return strings.Join(rs, ", ")
 }
 

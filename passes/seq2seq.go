@@ -193,6 +193,28 @@ func encoderOutput(enc *ir.Graph) (*ir.Value, error) {
 	return states[0], nil
 }
 
+// TieEmbeddings ties the copies an exporter folded of a graph's word
+// embedding table, transposed (a tied LM head: T5's lm_head shares
+// shared.weight), back to the table: they become Transpose(table), so that
+// training keeps them tied as the model has them. A copy whose data differ
+// (an untied head) is left alone. It returns the tied initializers and the
+// table's name.
+func TieEmbeddings(g *ir.Graph) (tied []string, table string) {
+	roles, err := FindInputRoles(g, nil)
+	if err != nil {
+		return nil, ""
+	}
+	ids, ok := roles[RoleInputIDs]
+	if !ok {
+		return nil, ""
+	}
+	t := embeddingTable(g, ids.Input)
+	if t == nil {
+		return nil, ""
+	}
+	return tieTransposed(g, t), t.Name
+}
+
 // embeddingTable is the 2-D float initializer a Gather indexes with ids.
 func embeddingTable(g *ir.Graph, ids *ir.Value) *ir.Value {
 	for _, n := range g.Nodes {

@@ -471,3 +471,32 @@ func (m *paddingMasks) dependsOnDecoder(v *ir.Value) bool {
 	m.decoderSide[v] = dep
 	return dep
 }
+
+// CheckSampledSome refuses a sampled compile in which no layer (and no
+// attention product) is sampled although sampling was asked for: a model
+// without a trained linear weight, or --layers naming layers that all
+// stay exact. The user would silently get exact training. The error names
+// what kept the layers exact and how to ask for exact training. With
+// --layers auto, layers kept exact because sampling them would save
+// nothing (their input is kept for another reader) are the planner's
+// choice, which the run's sampling summary reports.
+func CheckSampledSome(t *Training, s SamplingSpec) error {
+	if !s.Enabled() || s.Keep >= 1 || len(t.Layers) > 0 && (s.Layers == "auto" || s.Layers == "") {
+		return nil
+	}
+	for _, d := range t.Layers {
+		if d.Sampled {
+			return nil
+		}
+	}
+	for _, d := range t.Attention {
+		if d.Sampled {
+			return nil
+		}
+	}
+	if len(t.Layers) == 0 {
+		return fmt.Errorf("--keep %g: the model has no linear layer with a trained weight, so nothing would be sampled; use --keep 1 (or --estimator exact) for exact training", s.Keep)
+	}
+	return fmt.Errorf("--keep %g --layers %s: none of the %d linear layers is sampled (%s: %s), so training would be exact; use --keep 1 (or --estimator exact), or --layers to choose layers",
+		s.Keep, s.Layers, len(t.Layers), t.Layers[0].Node, t.Layers[0].Why)
+}

@@ -161,11 +161,7 @@ func (t *trainer) memoryLimit() (int64, string, error) {
 // the configured one whose arena and inputs fit in room bytes (0: none).
 func (t *trainer) largestBatch(spec passes.TrainingSpec, room int64) (int, error) {
 	fits := func(batch int) (bool, error) {
-		shapes, err := t.m.inputShapes("the model", batch, t.cfg.MaxLen)
-		if err != nil {
-			return false, err
-		}
-		fwd, err := t.m.load(shapes)
+		fwd, err := t.m.load(t.m.inputShapes(batch, t.cfg.MaxLen))
 		if err != nil {
 			return false, err
 		}

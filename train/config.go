@@ -71,6 +71,12 @@ type Config struct {
 
 	Spec passes.TrainingSpec `json:"spec"`
 
+	// How an export is read (Hugging Face layouts; see hfimport.go).
+	Export ExportOptions `json:"export,omitempty"`
+	// Custom describes the task when Task is "custom" (--labels,
+	// --num-labels, --text-columns, --label-column, --regression).
+	Custom *data.Custom `json:"custom,omitempty"`
+
 	// Set by callers that have the data or tokenizer in memory (the
 	// built-in demo); they take precedence over the file fields.
 	TrainExamples []data.Example      `json:"-"`
@@ -89,6 +95,10 @@ type Config struct {
 	// Demo marks the built-in demo's run: its directory carries DemoMark
 	// and a re-run replaces the demo's own files, nothing else.
 	Demo bool `json:"demo,omitempty"`
+
+	// notes are what resolving the configuration found by itself (a
+	// tokenizer beside the model), said at the run's start.
+	notes []string
 }
 
 // The learning-rate schedules after the warmup (Config.Schedule).

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"crsc/data"
+	"crsc/models"
 	"crsc/passes"
 	"crsc/tokenize"
 )
@@ -44,11 +45,13 @@ func Demo(root, out string) (Config, error) {
 	return c, nil
 }
 
-var demoArch = Archs["bert-tiny"]
-
-func init() {
-	demoArch.Vocab, demoArch.Hidden, demoArch.Heads, demoArch.FFN, demoArch.MaxPositions = 120, 32, 2, 64, 64
-}
+// demoArch is bert-tiny at the bundled model's size, for a checkout
+// without testdata/.
+var demoArch = func() models.BertConfig {
+	a := Archs["bert-tiny"]
+	a.Vocab, a.Hidden, a.Heads, a.FFN, a.MaxPositions = 120, 32, 2, 64, 64
+	return a
+}()
 
 func fileExists(p string) bool {
 	fi, err := os.Stat(p)
@@ -75,7 +78,7 @@ func CompareMemory(c Config) (*MemoryComparison, error) {
 		if est != "" {
 			cc.Spec.Sampling.Estimator = est
 		}
-		if _, err := loadTokenizer(&cc, task); err != nil {
+		if _, err := loadTokenizer(&cc, task, false); err != nil {
 			return nil, err
 		}
 		m, err := loadModel(&cc, task)

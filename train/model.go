@@ -6,9 +6,9 @@ import (
 	"strings"
 
 	"crsc/data"
+	"crsc/hfconfig"
 	"crsc/ir"
 	"crsc/models"
-	"crsc/onnx"
 	"crsc/passes"
 	"crsc/runtime"
 )
@@ -48,13 +48,25 @@ func archNames() string {
 type model struct {
 	raw     *ir.Graph // as imported or built (dynamic shapes): the export base
 	forward *ir.Graph // after the load pipeline, shapes bound to batch×maxLen
-	inputs  map[string]bool
-	vocab   int // rows of the word embedding (0: not found)
-	classes int // logits' last dimension (T5: the task's classes)
-	// t5: a text-to-text model (inputs decoder_input_ids and labels, a
-	// scalar loss output, logits [batch, tgtLen, vocab]).
+	// inputs are the model inputs by role (whatever the export calls
+	// them), each fed from a batch in the input's own element type.
+	inputs map[passes.Role]*ir.Value
+	logits string // the output holding the logits
+	vocab  int    // rows of the word embedding (0: not found)
+	// classes is the logits' last dimension (T5: the task's classes).
+	classes int
+	// t5: a text-to-text model (inputs labels and, unless linked,
+	// decoder_input_ids; a scalar loss output, logits [batch, tgtLen,
+	// vocab]).
 	t5     bool
 	tgtLen int
+	// What importing found or did (hfimport.go): config.json, the head
+	// added, Optimum's two files linked.
+	hf      *hfconfig.Config
+	head    *passes.Head
+	seq2seq *passes.Seq2Seq
+	notes   []string
+	files   []string // the model's files (encoder, decoder), "" for --arch
 }
 
 // isT5 says whether g is a text-to-text model that computes its own loss:
@@ -71,25 +83,29 @@ func isT5(g *ir.Graph) bool {
 	return has["decoder_input_ids"] && has["labels"] && loss
 }
 
+// fedRoles are the inputs crsc feeds from a batch, per kind of model.
+var (
+	classifierRoles = []passes.Role{passes.RoleInputIDs, passes.RoleAttentionMask, passes.RoleTokenTypeIDs, passes.RolePositionIDs}
+	t5Roles         = []passes.Role{passes.RoleInputIDs, passes.RoleAttentionMask, passes.RoleDecoderInputIDs, passes.RoleLabels}
+)
+
 // loadModel imports (or builds) the model and binds every [batch, seq]
 // input to batch×maxLen (a T5's decoder inputs to batch×TgtLen).
 func loadModel(c *Config, task *data.Task) (*model, error) {
 	classes := task.NumClasses()
-	var raw *ir.Graph
-	name := c.Model
+	im := &imported{logits: "logits"}
 	if c.Model != "" {
-		g, err := onnx.Load(c.Model)
-		if err != nil {
+		var err error
+		if im, err = importONNX(c, task); err != nil {
 			return nil, err
 		}
-		raw = g
 	} else if arch, ok := T5Archs[c.Arch]; ok {
 		g, err := models.BuildT5(arch, models.BuildOptions{Seed: c.Seed})
 		if err != nil {
 			return nil, err
 		}
 		t5Init(g, arch, c.Seed)
-		raw, name = g, "--arch "+c.Arch
+		im.raw, im.name = g, "--arch "+c.Arch
 	} else {
 		arch, ok := Archs[c.Arch]
 		if !ok {
@@ -106,31 +122,33 @@ func loadModel(c *Config, task *data.Task) (*model, error) {
 		if err != nil {
 			return nil, err
 		}
-		raw, name = g, "--arch "+c.Arch
+		im.raw, im.name = g, "--arch "+c.Arch
 	}
-	if name, rows := models.PositionTable(raw); rows > 0 && c.MaxLen > rows {
-		return nil, fmt.Errorf("--max-len %d exceeds the %d positions of %s (%s): use --max-len %d or less", c.MaxLen, rows, name, c.Model, rows)
+	name, raw := im.name, im.raw
+	if table, rows := models.PositionTable(raw); rows > 0 && c.MaxLen > rows {
+		return nil, fmt.Errorf("--max-len %d exceeds the %d positions of %s (%s): use --max-len %d or less", c.MaxLen, rows, table, name, rows)
 	}
-	m := &model{raw: raw, inputs: map[string]bool{}, t5: isT5(raw), tgtLen: c.TgtLen}
+	if im.hf != nil && im.hf.MaxPositions > 0 && c.MaxLen > im.hf.MaxPositions {
+		return nil, fmt.Errorf("--max-len %d exceeds max_position_embeddings %d of %s's config.json: use --max-len %d or less", c.MaxLen, im.hf.MaxPositions, name, im.hf.MaxPositions)
+	}
+	m := &model{raw: raw, t5: im.seq2seq != nil || isT5(raw), tgtLen: c.TgtLen, logits: im.logits,
+		hf: im.hf, head: im.head, seq2seq: im.seq2seq, notes: im.notes, files: im.files}
 	if m.t5 && (c.TgtLen < 1 || c.Unigram == nil) {
 		// The target length comes from the label words' pieces.
 		return nil, fmt.Errorf("%s is a text-to-text (T5) model: give its tokenizer.json with --tokenizer", name)
 	}
-	shapes, err := m.inputShapes(name, c.Batch, c.MaxLen)
-	if err != nil {
+	if err := m.findInputs(name, c.Export.Inputs); err != nil {
 		return nil, err
 	}
-	if !m.inputs["input_ids"] {
-		return nil, fmt.Errorf("%s: no input_ids input", name)
-	}
-	if m.forward, err = m.load(shapes); err != nil {
+	var err error
+	if m.forward, err = m.load(m.inputShapes(c.Batch, c.MaxLen)); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	logits := m.forward.Value("logits")
-	if logits == nil && len(m.forward.Outputs) > 0 {
-		logits = m.forward.Outputs[0]
+	logits := m.forward.Value(m.logits)
+	if logits == nil {
+		return nil, fmt.Errorf("%s: no output %q after loading", name, m.logits)
 	}
-	m.vocab = embeddingRows(m.forward)
+	m.vocab = embeddingRows(m.forward, m.inputs[passes.RoleInputIDs].Name)
 	dims, ok := logits.Shape.Ints()
 	if m.t5 {
 		if task.Regression || len(task.Words) != classes {
@@ -146,7 +164,7 @@ func loadModel(c *Config, task *data.Task) (*model, error) {
 		return m, nil
 	}
 	if !ok || len(dims) != 2 || dims[0] != c.Batch {
-		return nil, fmt.Errorf("%s: output %q is %s, want logits [batch, classes]", name, logits.Name, ir.TypeString(logits))
+		return nil, fmt.Errorf("%s: output %q is %s, want logits [batch, classes]%s", name, logits.Name, ir.TypeString(logits), outputsHint(raw))
 	}
 	m.classes = dims[1]
 	if m.classes != classes {
@@ -155,28 +173,73 @@ func loadModel(c *Config, task *data.Task) (*model, error) {
 	return m, nil
 }
 
-// inputShapes binds every [batch, seq] input to batch×seqLen (a T5's
-// decoder inputs to batch×tgtLen) and records which inputs the model has.
-func (m *model) inputShapes(name string, batch, seqLen int) (map[string]ir.Shape, error) {
-	shapes := map[string]ir.Shape{}
-	for _, in := range m.raw.Inputs {
-		switch {
-		case in.Name == "input_ids" || in.Name == "attention_mask" || (in.Name == "token_type_ids" && !m.t5):
-			shapes[in.Name] = ir.StaticShape(batch, seqLen)
-		case m.t5 && (in.Name == "decoder_input_ids" || in.Name == "labels"):
-			shapes[in.Name] = ir.StaticShape(batch, m.tgtLen)
-		default:
-			return nil, fmt.Errorf("%s: input %q is not one a BERT-family classifier (input_ids, attention_mask, token_type_ids) or a T5 (input_ids, attention_mask, decoder_input_ids, labels) takes", name, in.Name)
-		}
-		m.inputs[in.Name] = true
+// findInputs gives every model input its role, by name and by how the
+// graph uses it (passes.FindInputRoles), with --input overrides.
+func (m *model) findInputs(name string, overrides map[string]string) error {
+	over := roleOverrides(overrides)
+	if s := m.seq2seq; s != nil {
+		// The linking knows its inputs: the labels also index the
+		// embeddings (shifted right), which usage would read as ids.
+		over = map[passes.Role]string{passes.RoleInputIDs: s.EncoderIDs, passes.RoleAttentionMask: s.EncoderMask, passes.RoleLabels: s.Labels}
 	}
-	return shapes, nil
+	roles, err := passes.FindInputRoles(m.raw, over)
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	fed := map[passes.Role]bool{}
+	kinds := classifierRoles
+	if m.t5 {
+		kinds = t5Roles
+	}
+	for _, r := range kinds {
+		fed[r] = true
+	}
+	if err := unfedInputs(name, m.raw, roles, fed); err != nil {
+		return err
+	}
+	m.inputs = map[passes.Role]*ir.Value{}
+	for r, ri := range roles {
+		m.inputs[r] = ri.Input
+	}
+	if m.inputs[passes.RoleInputIDs] == nil {
+		return fmt.Errorf("%s: no input carries token ids (roles found: %s; name it with --input input_ids=NAME)", name, roles)
+	}
+	if m.t5 && m.seq2seq == nil && m.inputs[passes.RoleDecoderInputIDs] == nil || m.t5 && m.inputs[passes.RoleLabels] == nil {
+		return fmt.Errorf("%s: a text-to-text model needs labels and decoder_input_ids inputs (roles found: %s)", name, roles)
+	}
+	return nil
+}
+
+// inputShapes binds every [batch, seq] input to batch×seqLen (a T5's
+// decoder inputs to batch×tgtLen; position ids of one row to 1×seqLen).
+func (m *model) inputShapes(batch, seqLen int) map[string]ir.Shape {
+	shapes := map[string]ir.Shape{}
+	for r, in := range m.inputs {
+		switch {
+		case r == passes.RoleDecoderInputIDs || r == passes.RoleLabels:
+			shapes[in.Name] = ir.StaticShape(batch, m.tgtLen)
+		case r == passes.RolePositionIDs && len(in.Shape) == 1:
+			shapes[in.Name] = ir.StaticShape(seqLen)
+		case r == passes.RolePositionIDs && len(in.Shape) == 2 && in.Shape[0].IsFixed() && in.Shape[0].Size == 1:
+			shapes[in.Name] = ir.StaticShape(1, seqLen)
+		default:
+			shapes[in.Name] = ir.StaticShape(batch, seqLen)
+		}
+	}
+	return shapes
 }
 
 // load runs the load pipeline on a copy of the raw graph with the given
 // input shapes. The copy shares the raw graph's weight tensors.
 func (m *model) load(shapes map[string]ir.Shape) (*ir.Graph, error) {
 	g := m.raw.Clone()
+	if !m.t5 {
+		// Training reads the logits only: the export's other outputs
+		// (last_hidden_state beside an added head) are not kept alive.
+		if v := g.Value(m.logits); v != nil {
+			g.Outputs = []*ir.Value{v}
+		}
+	}
 	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
 	if err := passes.Run(g, passes.Load, cfg); err != nil {
 		return nil, err
@@ -185,83 +248,82 @@ func (m *model) load(shapes map[string]ir.Shape) (*ir.Graph, error) {
 }
 
 // embeddingRows finds the word-embedding table: the initializer a Gather
-// indexes with input_ids.
-func embeddingRows(g *ir.Graph) int {
+// indexes with the token ids.
+func embeddingRows(g *ir.Graph, ids string) int {
 	for _, n := range g.Nodes {
-		if n.Op == "Gather" && n.In(1) != nil && n.In(1).Name == "input_ids" && n.In(0) != nil && n.In(0).Init != nil && len(n.In(0).Init.Shape) == 2 {
+		if n.Op == "Gather" && n.In(1) != nil && n.In(1).Name == ids && n.In(0) != nil && n.In(0).Init != nil && len(n.In(0).Init.Shape) == 2 {
 			return n.In(0).Init.Shape[0]
 		}
 	}
 	return 0
 }
 
-// feeds builds the model inputs of one batch.
+// feeds builds the model inputs of one batch, each in its input's element
+// type (int32 ids, float masks).
 func (m *model) feeds(b *batch) map[string]*ir.Tensor {
-	f := map[string]*ir.Tensor{"input_ids": b.ids}
-	if m.inputs["attention_mask"] {
-		f["attention_mask"] = b.mask
-	}
-	if m.inputs["token_type_ids"] {
-		f["token_type_ids"] = b.types
-	}
-	if m.t5 {
-		f["decoder_input_ids"], f["labels"] = b.decIDs, b.labels
+	f := map[string]*ir.Tensor{}
+	for r, in := range m.inputs {
+		var t *ir.Tensor
+		switch r {
+		case passes.RoleInputIDs:
+			t = b.ids
+		case passes.RoleAttentionMask:
+			t = b.mask
+		case passes.RoleTokenTypeIDs:
+			t = b.types
+		case passes.RolePositionIDs:
+			t = positions(in, b.ids.Shape)
+		case passes.RoleDecoderInputIDs:
+			t = b.decIDs
+		case passes.RoleLabels:
+			t = b.labels
+		default:
+			continue
+		}
+		f[in.Name] = asDType(t, in.DType)
 	}
 	return f
 }
 
-// exportGraph is the forward graph with params' values written in and
-// LoRA adapters (name.lora_A, name.lora_B) merged into their base weight:
-// W + A·B·alpha/r. It prefers the model as imported (dynamic shapes) and
-// falls back to the loaded one when a parameter's name did not survive
-// loading.
-func (m *model) exportGraph(params map[string]*ir.Tensor, loraScale float64) (*ir.Graph, error) {
-	values := map[string]*ir.Tensor{}
-	for name, t := range params {
-		if base, ok := strings.CutSuffix(name, ".lora_A"); ok {
-			b := params[base+".lora_B"]
-			w := m.forward.Value(base)
-			if b == nil || w == nil || w.Init == nil {
-				return nil, fmt.Errorf("export: adapter %q has no lora_B or base weight", name)
-			}
-			values[base] = mergeLoRA(w.Init, t, b, loraScale)
-			continue
-		}
-		if strings.HasSuffix(name, ".lora_B") {
-			continue
-		}
-		values[name] = t
+// positions is 0, 1, … along the sequence, in the position-ids input's
+// shape ([seq], [1, seq] or [batch, seq]).
+func positions(in *ir.Value, idsShape []int) *ir.Tensor {
+	rows, L := idsShape[0], idsShape[1]
+	switch {
+	case len(in.Shape) == 1:
+		rows = 0
+	case in.Shape[0].IsFixed() && in.Shape[0].Size == 1:
+		rows = 1
 	}
-	for _, base := range []*ir.Graph{m.raw, m.forward} {
-		g := base.Clone()
-		ok := true
-		for name, t := range values {
-			v := g.Value(name)
-			if v == nil || v.Init == nil || fmt.Sprint(v.Init.Shape) != fmt.Sprint(t.Shape) {
-				ok = false
-				break
-			}
-			v.Init = t // written out as it is: no copy of the whole model
-		}
-		if ok {
-			return g, nil
-		}
+	t := ir.NewTensor(ir.Int64, max(rows, 1), L)
+	if rows == 0 {
+		t = ir.NewTensor(ir.Int64, L)
 	}
-	return nil, fmt.Errorf("export: the trained parameters do not match the model's initializers")
+	for i := range t.I64 {
+		t.I64[i] = int64(i % L)
+	}
+	return t
 }
 
-// mergeLoRA returns W + A·B·scale for W [in, out], A [in, r], B [r, out].
-func mergeLoRA(w, a, b *ir.Tensor, scale float64) *ir.Tensor {
-	in, out, r := w.Shape[0], w.Shape[1], a.Shape[1]
-	m := w.Clone()
-	for i := 0; i < in; i++ {
-		for j := 0; j < out; j++ {
-			var s float64
-			for k := 0; k < r; k++ {
-				s += float64(a.F32[i*r+k]) * float64(b.F32[k*out+j])
-			}
-			m.F32[i*out+j] += float32(s * scale)
+// asDType is t (int64) converted to an input's element type.
+func asDType(t *ir.Tensor, dt ir.DType) *ir.Tensor {
+	if t.DType == dt || t.DType != ir.Int64 {
+		return t
+	}
+	out := ir.NewTensor(dt, t.Shape...)
+	for i, v := range t.I64 {
+		switch dt {
+		case ir.Int32:
+			out.I32[i] = int32(v)
+		case ir.Float32:
+			out.F32[i] = float32(v)
+		case ir.Float64:
+			out.F64[i] = float64(v)
+		case ir.Bool:
+			out.Bool[i] = v != 0
+		default:
+			return t
 		}
 	}
-	return m
+	return out
 }

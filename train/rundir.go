@@ -144,8 +144,14 @@ func (t *trainer) runRecord() ([]recordEntry, error) {
 		return nil
 	}
 	if c.Model != "" {
-		if err := file("the model file", c.Model); err != nil {
-			return nil, err
+		for i, f := range t.m.files {
+			name := "the model file"
+			if i > 0 {
+				name = "the decoder file"
+			}
+			if err := file(name, f); err != nil {
+				return nil, err
+			}
 		}
 	} else {
 		add("--arch", c.Arch)
@@ -194,6 +200,25 @@ func (t *trainer) runRecord() ([]recordEntry, error) {
 	add("--bitfit", s.LoRA.BitFit)
 	add("--train", s.Train.Train)
 	add("--freeze", s.Train.Freeze)
+	// Recorded only when set, so that checkpoints from before these
+	// options resume as they did.
+	for _, o := range []struct {
+		name string
+		v    any
+		set  bool
+	}{
+		{"--head", c.Export.Head, c.Export.Head != "" && c.Export.Head != "auto"},
+		{"--output", c.Export.Output, c.Export.Output != ""},
+		{"--input", c.Export.Inputs, len(c.Export.Inputs) > 0},
+		{"--task custom", c.Custom, c.Custom != nil},
+		{"--stash", s.Stash, s.Stash.DType != ""},
+	} {
+		if o.set {
+			if b, err := json.Marshal(o.v); err == nil {
+				add(o.name, string(b))
+			}
+		}
+	}
 	// The flags first: a different length is reported as the flag that
 	// changed it, when one did.
 	r = append(r, recordEntry{Name: "--epochs", Value: fmt.Sprint(c.Epochs), Schedule: true},

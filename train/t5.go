@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"regexp"
 
 	"crsc/data"
+	"crsc/hfconfig"
 	"crsc/ir"
 	"crsc/models"
 	"crsc/tokenize"
@@ -19,12 +22,25 @@ import (
 // the most likely, which is exact for a closed label set and needs no
 // generation loop.
 
-// loadTokenizer resolves c's tokenizer: a tokenizer.json (Unigram, for a
-// text-to-text model) or a WordPiece vocab.txt. With the Unigram it
-// returns each class's target sequence and sets c.TgtLen to its length.
-func loadTokenizer(c *Config, task *data.Task) (targets [][]int64, err error) {
-	if c.Unigram == nil && c.TokenizerFile != "" {
-		if c.Unigram, err = tokenize.LoadUnigram(c.TokenizerFile); err != nil {
+// loadTokenizer resolves c's tokenizer: a tokenizer.json (WordPiece for a
+// classifier, Unigram for a text-to-text model) or a WordPiece vocab.txt;
+// with neither given, the tokenizer.json or vocab.txt beside the model.
+// With the Unigram it returns each class's target sequence and sets
+// c.TgtLen to its length. optional says the data is pre-tokenized: no
+// tokenizer is then needed.
+func loadTokenizer(c *Config, task *data.Task, optional bool) (targets [][]int64, err error) {
+	if c.Tokenizer == nil && c.Unigram == nil && c.Vocab == "" && c.TokenizerFile == "" && c.Model != "" {
+		if p, ok := besideModel(c.Model, "tokenizer.json"); ok {
+			c.TokenizerFile = p
+		} else if p, ok := besideModel(c.Model, "vocab.txt"); ok {
+			c.Vocab = p
+		}
+		if p := c.TokenizerFile + c.Vocab; p != "" {
+			c.notes = append(c.notes, "tokenizer "+p+" (beside the model)")
+		}
+	}
+	if c.Tokenizer == nil && c.Unigram == nil && c.TokenizerFile != "" {
+		if c.Tokenizer, c.Unigram, err = tokenize.LoadTokenizerJSON(c.TokenizerFile); err != nil {
 			return nil, err
 		}
 	}
@@ -34,13 +50,27 @@ func loadTokenizer(c *Config, task *data.Task) (targets [][]int64, err error) {
 	}
 	if c.Tokenizer == nil {
 		if c.Vocab == "" {
-			return nil, fmt.Errorf("no tokenizer: give --vocab vocab.txt (BERT) or --tokenizer tokenizer.json (T5)")
+			if optional {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("no tokenizer: give --vocab vocab.txt or --tokenizer tokenizer.json (BERT family: WordPiece; T5: Unigram), or pre-tokenized JSON Lines data")
 		}
 		if c.Tokenizer, err = tokenize.LoadVocab(c.Vocab); err != nil {
 			return nil, err
 		}
 	}
 	return nil, nil
+}
+
+// besideModel finds a file that belongs to the model argument: in its
+// folder when it is one, else beside the .onnx file.
+func besideModel(model, name string) (string, bool) {
+	if st, err := os.Stat(model); err == nil && st.IsDir() {
+		p := filepath.Join(model, name)
+		st, err := os.Stat(p)
+		return p, err == nil && !st.IsDir()
+	}
+	return hfconfig.Beside(model, name)
 }
 
 // checkVocab checks that the tokenizer suits the model: the kind (Unigram
@@ -58,7 +88,10 @@ func checkVocab(c *Config, m *model) error {
 		return nil
 	}
 	if c.Tokenizer == nil {
-		return fmt.Errorf("a BERT-family classifier needs a WordPiece vocab.txt (--vocab), not a tokenizer.json")
+		if c.Unigram != nil {
+			return fmt.Errorf("a BERT-family classifier needs a WordPiece tokenizer (--vocab vocab.txt, or --tokenizer with a WordPiece tokenizer.json), not a Unigram tokenizer.json")
+		}
+		return nil // pre-tokenized data
 	}
 	if m.vocab != 0 && m.vocab != c.Tokenizer.VocabSize() {
 		return fmt.Errorf("the tokenizer has %d tokens but the model's word embedding has %d rows: wrong vocab for this model", c.Tokenizer.VocabSize(), m.vocab)
@@ -66,12 +99,32 @@ func checkVocab(c *Config, m *model) error {
 	return nil
 }
 
-// encode tokenizes examples for t's model.
-func (t *trainer) encode(examples []data.Example, targets [][]int64) *encoded {
-	if t.m.t5 {
-		return encodeT5(t.cfg.Unigram, t.task, examples, t.cfg.MaxLen, targets)
+// encode tokenizes examples for t's model (pre-tokenized ones are packed
+// as they are, truncated to --max-len).
+func (t *trainer) encode(ex examples, targets [][]int64) *encoded {
+	switch {
+	case ex.tokens != nil:
+		e, cut := encodeTokenized(ex.tokens, t.cfg.MaxLen, t.padID())
+		if cut > 0 {
+			t.m.notes = append(t.m.notes, fmt.Sprintf("%d pre-tokenized examples longer than --max-len %d truncated", cut, t.cfg.MaxLen))
+		}
+		return e
+	case t.m.t5:
+		return encodeT5(t.cfg.Unigram, t.task, ex.text, t.cfg.MaxLen, targets)
 	}
-	return encode(t.cfg.Tokenizer, examples, t.cfg.MaxLen)
+	return encode(t.cfg.Tokenizer, ex.text, t.cfg.MaxLen)
+}
+
+// padID is the id padded positions get: the tokenizer's, else the
+// config.json's pad_token_id, else 0 (the mask hides them anyway).
+func (t *trainer) padID() int64 {
+	switch {
+	case t.cfg.Tokenizer != nil:
+		return int64(t.cfg.Tokenizer.PAD)
+	case t.m.hf != nil && t.m.hf.PadTokenID != nil:
+		return int64(*t.m.hf.PadTokenID)
+	}
+	return 0
 }
 
 // predictT5 ranks the classes of every example by the log-likelihood of
@@ -117,7 +170,7 @@ func (t *trainer) scoreT5(set *encoded, rows []int) ([][]float64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("eval: %v", err)
 		}
-		logits := out["logits"]
+		logits := out[t.m.logits]
 		if logits == nil {
 			return nil, fmt.Errorf("eval: the model has no logits output")
 		}

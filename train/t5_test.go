@@ -20,7 +20,13 @@ var t5TestArch = models.T5Config{Vocab: 160, DModel: 32, DKV: 8, DFF: 64, Layers
 
 // synthUnigram is a Unigram tokenizer for the synthetic task: T5's special
 // pieces, every word with the "▁" prefix, and what the sst2 prefix needs.
-func synthUnigram(t *testing.T) *tokenize.Unigram {
+func synthUnigram(t *testing.T) *tokenize.Unigram { return smallUnigram(t, 0) }
+
+// smallUnigram is synthUnigram with at most n pieces (0: no limit), for a
+// model of a small vocabulary: the specials, the sst2 prefix and label
+// words, the sentiment words and negators (the signal) first, then as
+// many neutral words as fit; the rest are <unk>.
+func smallUnigram(t *testing.T, n int) *tokenize.Unigram {
 	t.Helper()
 	words, err := data.SyntheticVocab(200)
 	if err != nil {
@@ -28,6 +34,9 @@ func synthUnigram(t *testing.T) *tokenize.Unigram {
 	}
 	pieces := []string{"<pad>", "</s>", "<unk>", "▁", ":", "▁sst2", "▁sentence", "▁negative", "▁positive"}
 	for _, w := range words {
+		if n > 0 && len(pieces) == n {
+			break
+		}
 		if !strings.HasPrefix(w, "[") {
 			pieces = append(pieces, "▁"+w)
 		}

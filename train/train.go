@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	goruntime "runtime"
 	"runtime/debug"
 	"slices"
@@ -18,7 +19,6 @@ import (
 	"crsc/data"
 	"crsc/internal/atomicfile"
 	"crsc/ir"
-	"crsc/onnx"
 	"crsc/optim"
 	"crsc/passes"
 	"crsc/runtime"
@@ -56,6 +56,11 @@ type Result struct {
 	Memory   engine.Stats
 	Params   map[string]*ir.Tensor
 	Compiled *passes.Training
+	// Notes are what loading the model did by itself (a head added, a
+	// config.json read, two files linked), as the run's first lines say.
+	Notes []string
+	// Exported are the files the export wrote into the run directory.
+	Exported []string
 }
 
 // trainer holds one run's state.
@@ -67,6 +72,7 @@ type trainer struct {
 	eval     *ir.Graph // forward (with adapters), no training rewrites
 	compiled *passes.Training
 	spec     passes.TrainingSpec   // as compiled (loss chosen, LoRA already added)
+	adapters []passes.LoRAAdapter  // LoRA's adapted layers (every build adds the same)
 	byLen    map[int]*ir.Graph     // dynamic padding: training graphs by length (not --max-len)
 	params   map[string]*ir.Tensor // trained parameters (shared with all graphs)
 	infos    []optim.ParamInfo
@@ -142,27 +148,42 @@ func (c *Config) checkResumable() error {
 }
 
 func setup(c *Config) (*trainer, error) {
-	task, err := data.LookupTask(c.Task)
+	task, err := c.lookupTask()
 	if err != nil {
 		return nil, err
 	}
-	targets, err := loadTokenizer(c, task)
+	pre, err := c.preTokenized()
 	if err != nil {
 		return nil, err
 	}
-	trainEx, evalEx := c.TrainExamples, c.EvalExamples
-	if trainEx == nil {
-		if trainEx, err = data.ReadFile(c.TrainFile, task); err != nil {
+	targets, err := loadTokenizer(c, task, pre)
+	if err != nil {
+		return nil, err
+	}
+	trainEx, evalEx := examples{text: c.TrainExamples}, examples{text: c.EvalExamples}
+	hasEval := c.EvalExamples != nil || c.EvalFile != ""
+	// read reads the data files (pre-tokenized ids are checked against
+	// the model's vocabulary, so they are read after the model).
+	read := func(vocab int) error {
+		if trainEx.text == nil {
+			if trainEx, err = readExamples(c.TrainFile, task, pre, vocab); err != nil {
+				return err
+			}
+		}
+		if evalEx.text == nil && c.EvalFile != "" {
+			if evalEx, err = readExamples(c.EvalFile, task, pre, vocab); err != nil {
+				return err
+			}
+		}
+		if n := trainEx.len(); n < c.Batch*c.Accum {
+			return fmt.Errorf("%d training examples: fewer than one step's batch (%d×%d)", n, c.Batch, c.Accum)
+		}
+		return nil
+	}
+	if !pre {
+		if err := read(0); err != nil {
 			return nil, err
 		}
-	}
-	if evalEx == nil && c.EvalFile != "" {
-		if evalEx, err = data.ReadFile(c.EvalFile, task); err != nil {
-			return nil, err
-		}
-	}
-	if len(trainEx) < c.Batch*c.Accum {
-		return nil, fmt.Errorf("%d training examples: fewer than one step's batch (%d×%d)", len(trainEx), c.Batch, c.Accum)
 	}
 	m, err := loadModel(c, task)
 	if err != nil {
@@ -171,12 +192,21 @@ func setup(c *Config) (*trainer, error) {
 	if err := checkVocab(c, m); err != nil {
 		return nil, err
 	}
-	if c.Patience > 0 && evalEx == nil {
+	if pre {
+		if m.t5 {
+			return nil, fmt.Errorf("%s is pre-tokenized: that trains classifiers; a text-to-text model reads text with its tokenizer.json", c.TrainFile)
+		}
+		if err := read(m.vocab); err != nil {
+			return nil, err
+		}
+	}
+	if c.Patience > 0 && !hasEval {
 		return nil, fmt.Errorf("--patience %d needs evaluation data (--eval-data FILE, or a dev file in --data)", c.Patience)
 	}
 	t := &trainer{cfg: c, task: task, m: m}
+	m.notes = append(c.notes, m.notes...)
 	t.trainSet = t.encode(trainEx, targets)
-	if evalEx != nil {
+	if hasEval {
 		t.evalSet = t.encode(evalEx, targets)
 	}
 	if err := t.compile(); err != nil {
@@ -186,7 +216,7 @@ func setup(c *Config) (*trainer, error) {
 		t.sess.Close()
 		return nil, err
 	}
-	perEpoch := trainBatches(len(trainEx), c.Batch) / c.Accum
+	perEpoch := trainBatches(trainEx.len(), c.Batch) / c.Accum
 	t.totalSteps = perEpoch * c.Epochs
 	if c.MaxSteps > 0 && c.MaxSteps < t.totalSteps {
 		t.totalSteps = c.MaxSteps
@@ -209,13 +239,16 @@ func (t *trainer) compile() error {
 		// -100 ignored, as HF's T5ForConditionalGeneration computes it.
 		spec.Loss = passes.LossSpec{Kind: passes.LossOutput, Output: passes.LossName}
 	case t.task.Regression:
-		spec.Loss = passes.LossSpec{Kind: passes.LossMSE, Output: "logits"}
+		spec.Loss = passes.LossSpec{Kind: passes.LossMSE, Output: t.m.logits}
 	default:
-		spec.Loss = passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}
+		spec.Loss = passes.LossSpec{Kind: passes.LossCrossEntropy, Output: t.m.logits}
 	}
 	t.spec = spec
 	g, eval, compiled, err := t.build(t.m.forward)
 	if err != nil {
+		return err
+	}
+	if err := passes.CheckSampledSome(compiled, spec.Sampling); err != nil {
 		return err
 	}
 	t.eval = eval
@@ -286,11 +319,27 @@ func (t *trainer) buildWith(forward *ir.Graph, spec passes.TrainingSpec) (train,
 	g := forward.Clone()
 	if spec.LoRA.Rank > 0 {
 		// Adapters belong to the model: the eval graph gets them too.
-		if _, err := passes.AddLoRA(g, spec.LoRA); err != nil {
+		// They are named after their Hugging Face module where the
+		// export's names give it (PEFT's names).
+		spec.LoRA.ModuleNames = true
+		if spec.LoRA.Family == "" && t.m.hf != nil {
+			spec.LoRA.Family = t.m.hf.Family
+		}
+		adapters, err := passes.AddLoRAAdapters(g, spec.LoRA)
+		if err != nil {
 			return nil, nil, nil, err
 		}
+		t.adapters = adapters
 		if spec.Train.Train == "" {
 			spec.Train.Train = passes.LoRATrainPattern(spec.LoRA)
+			if !t.m.t5 {
+				// As PEFT's sequence classification: the head is trained
+				// whole (modules_to_save), it has no pretrained values.
+				spec.Train.Train += `|(^|\.)(pre_)?classifier\.`
+				if h := t.m.head; h != nil && h.Added {
+					spec.Train.Train += "|^" + regexp.QuoteMeta(h.Weight) + "$|^" + regexp.QuoteMeta(h.Bias) + "$"
+				}
+			}
 		}
 		spec.LoRA.Rank = 0
 	}
@@ -318,11 +367,7 @@ func (t *trainer) graphFor(L int) (*ir.Graph, error) {
 	if g, ok := t.byLen[L]; ok {
 		return g, nil
 	}
-	shapes, err := t.m.inputShapes("the model", t.cfg.Batch, L)
-	if err != nil {
-		return nil, err
-	}
-	fwd, err := t.m.load(shapes)
+	fwd, err := t.m.load(t.m.inputShapes(t.cfg.Batch, L))
 	if err != nil {
 		return nil, fmt.Errorf("compiling for length %d: %v", L, err)
 	}
@@ -444,7 +489,11 @@ func (t *trainer) run() (*Result, error) {
 		return nil, err
 	}
 	if c.Progress != nil {
-		// The first thing a run says: what is sampled.
+		// The first things a run says: what it made of the model, and
+		// what is sampled.
+		for _, n := range t.m.notes {
+			fmt.Fprintln(c.Progress, "model: "+n)
+		}
 		fmt.Fprintln(c.Progress, SamplingSummary(t.compiled, t.spec.Sampling))
 	}
 	if t.log, err = openLogger(c, t.totalSteps, t.step, logState); err != nil {
@@ -559,6 +608,10 @@ func (t *trainer) endTraining(res *Result) error {
 
 func (t *trainer) finish(res *Result, start time.Time, tokens int) (*Result, error) {
 	res.Steps = t.step
+	res.Notes = t.m.notes
+	if !t.cfg.NoExport {
+		res.Exported = t.exportedFiles()
+	}
 	res.Best, res.Evaluated = t.best, t.haveBest
 	res.Wall = time.Since(start)
 	res.TokensPerSec = float64(tokens) / res.Wall.Seconds()
@@ -656,7 +709,7 @@ func (t *trainer) predict(set *encoded) ([]float64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("eval: %v", err)
 		}
-		logits := out["logits"]
+		logits := out[t.m.logits]
 		if logits == nil {
 			logits = out[t.eval.Outputs[0].Name]
 		}
@@ -934,30 +987,6 @@ func cutPrefix(s, p string) (string, bool) {
 
 // export writes the forward graph with the best (else the last)
 // parameters, LoRA merged, as model.onnx.
-func (t *trainer) export() error {
-	if t.cfg.NoExport {
-		return nil
-	}
-	params := t.params
-	bestPath := filepath.Join(t.cfg.Out, BestFile)
-	if _, err := os.Stat(bestPath); err == nil {
-		best, _, err := checkpoint.Load(bestPath)
-		if err != nil {
-			return fmt.Errorf("export: the best parameters: %v", err)
-		}
-		params = best
-	}
-	scale := 1.0
-	if t.cfg.Spec.LoRA.Rank > 0 && t.cfg.Spec.LoRA.Alpha != 0 {
-		scale = t.cfg.Spec.LoRA.Alpha / float64(t.cfg.Spec.LoRA.Rank)
-	}
-	g, err := t.m.exportGraph(params, scale)
-	if err != nil {
-		return err
-	}
-	return onnx.Save(g, filepath.Join(t.cfg.Out, ModelFile))
-}
-
 func (t *trainer) writeConfig() error {
 	b, err := json.MarshalIndent(t.cfg, "", "  ")
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -82,11 +83,22 @@ func lossOf(t *testing.T, line string) float64 {
 	return v
 }
 
+// writeTSV writes examples as a GLUE file: sentence and label, or for
+// pairs sentence1, sentence2 and label (the class index).
 func writeTSV(t *testing.T, ex []data.Example) string {
 	var b strings.Builder
-	b.WriteString("sentence\tlabel\n")
+	pair := len(ex) > 0 && ex[0].TextB != ""
+	if pair {
+		b.WriteString("sentence1\tsentence2\tlabel\n")
+	} else {
+		b.WriteString("sentence\tlabel\n")
+	}
 	for _, e := range ex {
-		b.WriteString(e.TextA + "\t" + []string{"0", "1"}[e.Class] + "\n")
+		if pair {
+			b.WriteString(e.TextA + "\t" + e.TextB + "\t" + strconv.Itoa(e.Class) + "\n")
+		} else {
+			b.WriteString(e.TextA + "\t" + strconv.Itoa(e.Class) + "\n")
+		}
 	}
 	p := filepath.Join(t.TempDir(), "dev.tsv")
 	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {

@@ -26,8 +26,9 @@ func trainCommand() *cobra.Command {
 	var flags trainingFlags
 	var dataDir, device, configFile string
 	var resumeWithChanges bool
+	var ex exportFlags
 	cmd := &cobra.Command{
-		Use:   "train [MODEL.onnx | --arch NAME] --task TASK --data DIR (--vocab VOCAB.txt | --tokenizer tokenizer.json) [options]",
+		Use:   "train [MODEL.onnx | FOLDER | --arch NAME] --task TASK --data DIR [--vocab VOCAB.txt | --tokenizer tokenizer.json] [options]",
 		Short: "Fine-tune a model on a GLUE-style task (with no arguments: a one-minute built-in demo)",
 		Long: `Fine-tunes a BERT-family classifier on a task's train split with WTA-CRS
 at keep 0.3 (the paper's setting; --keep 1 or --estimator exact trains
@@ -39,8 +40,17 @@ parameters and the fine-tuned model.onnx. --config FILE reads the options
 from a run's config.json (or a JSON file keyed by flag names); flags given
 on the command line override it.
 
-A T5 (an export with decoder_input_ids, labels and a loss output, or
---arch t5-tiny / t5-small) is trained text to text with its tokenizer.json
+Hugging Face exports (Optimum, transformers.onnx, torch.onnx.export) train
+as they come: inputs are recognized by role whatever their names
+(--input ROLE=NAME overrides), an encoder without logits gets a
+classification head (--head, --output), a config.json beside the model
+gives labels, family and position limit, and a folder with Optimum's
+encoder_model.onnx and decoder_model.onnx (or MODEL --decoder FILE) is
+linked into one training graph and exported back as the two files. With
+--lora the adapters are also written in PEFT's format.
+
+A T5 (an export with decoder_input_ids, labels and a loss output, Optimum's
+two files, or --arch t5-tiny / t5-small) is trained text to text with its tokenizer.json
 (--tokenizer): input "sst2 sentence: …", target the label word
 ("negative"/"positive") and </s>; evaluation scores each label word's
 likelihood and picks the best.
@@ -80,6 +90,9 @@ the accuracy and the memory saved against exact training.`,
 			if err := resolveData(&c, dataDir); err != nil {
 				return err
 			}
+			if c.Custom, err = ex.custom(cmd, c.Task); err != nil {
+				return err
+			}
 			c.Spec = flags.spec()
 			c.Spec.Memory = !flags.noMemory
 			c.ResumeWithChanges = resumeWithChanges
@@ -99,11 +112,11 @@ the accuracy and the memory saved against exact training.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&c.Arch, "arch", "", "train a built-in architecture from random init instead of MODEL (bert-tiny, bert-small, t5-tiny, t5-small)")
-	fl.StringVar(&c.Task, "task", "", "sst2, cola, mrpc, qnli, rte or stsb")
-	fl.StringVar(&dataDir, "data", "", "folder with train and dev files (.tsv, .jsonl or .csv), or one training file")
+	fl.StringVar(&c.Task, "task", "", taskHelp)
+	fl.StringVar(&dataDir, "data", "", "folder with train and dev files (.tsv, .jsonl or .csv; JSON Lines with input_ids: pre-tokenized), or one training file")
 	fl.StringVar(&c.EvalFile, "eval-data", "", "evaluation file (default: DIR/dev.*)")
 	fl.StringVar(&c.Vocab, "vocab", "", "WordPiece vocab.txt (e.g. bert-base-uncased.vocab.txt)")
-	fl.StringVar(&c.TokenizerFile, "tokenizer", "", "Hugging Face tokenizer.json of a T5 (Unigram)")
+	fl.StringVar(&c.TokenizerFile, "tokenizer", "", "Hugging Face tokenizer.json: WordPiece (BERT family) or Unigram (T5); default: the tokenizer.json or vocab.txt beside the model")
 	fl.IntVar(&c.TgtLen, "tgt-len", 0, "T5 target length: label pieces + </s> (0: the longest label word's)")
 	fl.IntVar(&c.MaxLen, "max-len", 128, "longest sequence: longer inputs are truncated")
 	fl.BoolVar(&c.StaticPadding, "static-padding", false, "pad every training batch to --max-len (default: to the batch's longest example, rounded up to 8, with one compiled graph per length)")
@@ -128,6 +141,7 @@ the accuracy and the memory saved against exact training.`,
 	fl.IntVar(&c.LogEvery, "log-every", 10, "log every N steps (0: only the last step)")
 	fl.IntVar(&c.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
 	fl.StringVar(&device, "device", "cpu", deviceHelp)
+	ex.register(cmd, &c.Export, true)
 	flags.register(cmd, false)
 	flags.sampleByDefault()
 	return cmd
@@ -293,6 +307,9 @@ func checkGoesWith(cmd *cobra.Command, flag, needs string) error {
 // nested keys joined with ".") to the flags that set them. A --config
 // file may also use the flag names themselves as keys.
 var configKeys = map[string]string{
+	"export.decoder": "decoder", "export.output": "output", "export.head": "head",
+	"custom.labels": "labels", "custom.num_labels": "num-labels", "custom.text_columns": "text-columns",
+	"custom.label_column": "label-column", "custom.regression": "regression",
 	"task": "task", "train_file": "data", "eval_file": "eval-data", "vocab": "vocab", "tokenizer": "tokenizer",
 	"max_len": "max-len", "static_padding": "static-padding", "tgt_len": "tgt-len", "batch": "batch", "grad_accum": "grad-accum",
 	"epochs": "epochs", "max_steps": "max-steps", "lr": "lr", "warmup": "warmup", "schedule": "schedule", "eval_every": "eval-every",
@@ -302,6 +319,7 @@ var configKeys = map[string]string{
 	"spec.sampling.gnorm": "gnorm", "spec.sampling.layers": "layers", "spec.sampling.attention": "attention",
 	"spec.lora.rank": "lora", "spec.lora.alpha": "lora-alpha", "spec.lora.targets": "lora-targets", "spec.lora.bitfit": "bitfit",
 	"spec.train.train": "train", "spec.train.freeze": "freeze",
+	"spec.stash.dtype": "stash", "spec.stash.kinds": "stash-kinds",
 }
 
 // configIgnored are config.json keys that no flag sets: what the run
@@ -310,6 +328,7 @@ var configKeys = map[string]string{
 var configIgnored = map[string]bool{
 	"resume": true, "resume_with_changes": true, "no_export": true, "demo": true, "gnorm_ema_decay": true,
 	"spec.loss.kind": true, "spec.loss.output": true, "spec.lora.seed": true, "spec.lora.module_names": true,
+	"spec.lora.family": true, "custom.name": true, "custom.pair": true,
 }
 
 // applyConfigFile sets, from a JSON file, every flag the command line did
@@ -342,7 +361,7 @@ func applyConfigFile(cmd *cobra.Command, path string, args []string) ([]string, 
 	flatten("", tree)
 	fl := cmd.Flags()
 	// What the command line gave wins, MODEL or --arch included.
-	cli := map[string]bool{"arch": fl.Changed("arch"), "no-memory-rewrites": fl.Changed("no-memory-rewrites")}
+	cli := map[string]bool{"arch": fl.Changed("arch"), "no-memory-rewrites": fl.Changed("no-memory-rewrites"), "input": fl.Changed("input")}
 	for key := range values {
 		for _, name := range []string{key, configKeys[key]} {
 			if name != "" && fl.Lookup(name) != nil {
@@ -366,6 +385,13 @@ func applyConfigFile(cmd *cobra.Command, path string, args []string) ([]string, 
 				}
 			}
 			continue
+		case strings.HasPrefix(key, "export.inputs."):
+			if name, ok := v.(string); ok && !cli["input"] {
+				if err := fl.Set("input", strings.TrimPrefix(key, "export.inputs.")+"="+name); err != nil {
+					return nil, fmt.Errorf("--config %s: %s: %v", path, key, err)
+				}
+			}
+			continue
 		case key == "spec.memory":
 			if on, ok := v.(bool); ok && !on && !cli["no-memory-rewrites"] {
 				fl.Set("no-memory-rewrites", "true")
@@ -381,6 +407,13 @@ func applyConfigFile(cmd *cobra.Command, path string, args []string) ([]string, 
 			continue // the command line wins
 		}
 		text := fmt.Sprint(v)
+		if list, ok := v.([]any); ok {
+			parts := make([]string, len(list))
+			for i, x := range list {
+				parts[i] = fmt.Sprint(x)
+			}
+			text = strings.Join(parts, ",")
+		}
 		if x, ok := v.(float64); ok {
 			text = strconv.FormatFloat(x, 'g', -1, 64)
 			if d, err := strconv.ParseFloat(f.DefValue, 64); err == nil && d == x {

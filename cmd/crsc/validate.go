@@ -177,8 +177,11 @@ func checkLoRAAdapters(t *passes.Training, rank int) error {
 // --estimator given).
 func checkLayersMatched(f *trainingFlags, t *passes.Training) error {
 	s := f.spec().Sampling
-	if t == nil || s.Estimator == "exact" || s.Layers == "auto" || s.Layers == "all" {
+	if t == nil || s.Estimator == "exact" {
 		return nil
+	}
+	if s.Layers == "auto" || s.Layers == "all" {
+		return passes.CheckSampledSome(t, s)
 	}
 	re, err := regexp.Compile(s.Layers)
 	if err != nil {

@@ -589,8 +589,13 @@ def _run_node(op, a, x):
     if op in unary:
         with np.errstate(divide="ignore"):
             return [unary[op](x[0])]
-    if op in ("Greater", "Less", "LessOrEqual"):
-        return [{"Greater": np.greater, "Less": np.less, "LessOrEqual": np.less_equal}[op](x[0], x[1])]
+    if op in ("Greater", "Less", "LessOrEqual", "Equal"):
+        return [{"Greater": np.greater, "Less": np.less, "LessOrEqual": np.less_equal, "Equal": np.equal}[op](x[0], x[1])]
+    if op == "Not":
+        return [np.logical_not(x[0])]
+    if op == "CumSum":
+        assert not a.get("exclusive") and not a.get("reverse")
+        return [np.cumsum(x[0], axis=int(x[1])).astype(x[0].dtype)]
     if op == "Min":
         r = x[0]
         for v in x[1:]:
@@ -937,6 +942,7 @@ def generate(outdir):
             json.dump(params_json, f, indent=1, sort_keys=True)
             f.write("\n")
     generate_optimum_t5(outdir)
+    generate_hf_layouts(outdir)
     write_readme(outdir, table, union, sigs, notes)
     return table, union, notes
 
@@ -1190,6 +1196,234 @@ def generate_optimum_t5(outdir):
     np.save(os.path.join(d, "output_last_hidden_state.npy"), hidden.numpy().astype(np.float32))
 
 
+# --------------------------------------------------------------------------
+# Hugging-Face-structured exports, laid out as the exporters write them:
+# model.onnx + config.json per folder, Optimum's input/output names and
+# dynamic axes, and torch's outputs on one padded batch (input_*.npy,
+# output_*.npy) for the import oracles.
+# --------------------------------------------------------------------------
+
+class RobertaEmbeddings(nn.Module):
+    """RobertaEmbeddings: no token types input (a zero buffer), positions counted
+    from the padding id (create_position_ids_from_input_ids: cumsum over non-pad)."""
+    padding_idx = 1
+
+    def __init__(self, c):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size, padding_idx=self.padding_idx)
+        self.position_embeddings = nn.Embedding(c.max_position_embeddings + 2, c.hidden_size, padding_idx=self.padding_idx)
+        self.token_type_embeddings = nn.Embedding(1, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=1e-5)
+        self.dropout = nn.Dropout(c.hidden_dropout_prob)
+        self.register_buffer("token_type_ids", torch.zeros((1, c.max_position_embeddings), dtype=torch.long))
+
+    def forward(self, input_ids):
+        mask = input_ids.ne(self.padding_idx).int()
+        position_ids = (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + self.padding_idx
+        token_type_ids = self.token_type_ids[:, :input_ids.size(1)].expand(input_ids.size(0), input_ids.size(1))
+        e = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
+        e = e + self.position_embeddings(position_ids)
+        return self.dropout(self.LayerNorm(e))
+
+
+class RobertaModel(nn.Module):
+    """RobertaModel(add_pooling_layer=False), as RobertaForSequenceClassification holds it:
+    (input_ids, attention_mask) -> last_hidden_state."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.embeddings = RobertaEmbeddings(c)
+        self.encoder = BertEncoder(c)
+
+    def forward(self, input_ids, attention_mask):
+        h = self.embeddings(input_ids)
+        ext = (1.0 - attention_mask[:, None, None, :].to(h.dtype)) * torch.finfo(h.dtype).min
+        return self.encoder(h, ext)
+
+
+class DistilBertConfig:
+    vocab_size = 120
+    dim = 32
+    n_layers = 2
+    n_heads = 2
+    hidden_dim = 64
+    max_position_embeddings = 64
+    dropout = 0.1
+    attention_dropout = 0.1
+    seq_classif_dropout = 0.2
+    num_labels = 2
+
+
+class DistilEmbeddings(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.dim, padding_idx=0)
+        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.dim)
+        self.LayerNorm = nn.LayerNorm(c.dim, eps=1e-12)
+        self.dropout = nn.Dropout(c.dropout)
+        self.register_buffer("position_ids", torch.arange(c.max_position_embeddings).expand((1, -1)))
+
+    def forward(self, input_ids):
+        pos = self.position_ids[:, :input_ids.size(1)]
+        return self.dropout(self.LayerNorm(self.word_embeddings(input_ids) + self.position_embeddings(pos)))
+
+
+class MultiHeadSelfAttention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.n_heads, self.dim = c.n_heads, c.dim
+        self.dropout = nn.Dropout(c.attention_dropout)
+        self.q_lin, self.k_lin = nn.Linear(c.dim, c.dim), nn.Linear(c.dim, c.dim)
+        self.v_lin, self.out_lin = nn.Linear(c.dim, c.dim), nn.Linear(c.dim, c.dim)
+
+    def forward(self, x, mask):
+        bs, k_len = x.size(0), x.size(1)
+        dph = self.dim // self.n_heads
+
+        def shape(t):
+            return t.view(bs, -1, self.n_heads, dph).transpose(1, 2)
+
+        q = shape(self.q_lin(x)) / math.sqrt(dph)
+        k, v = shape(self.k_lin(x)), shape(self.v_lin(x))
+        scores = torch.matmul(q, k.transpose(2, 3))
+        m = (mask == 0).view(bs, 1, 1, k_len).expand_as(scores)
+        scores = scores.masked_fill(m, torch.tensor(torch.finfo(scores.dtype).min))
+        w = self.dropout(F.softmax(scores, dim=-1))
+        ctx = torch.matmul(w, v).transpose(1, 2).contiguous().view(bs, -1, self.n_heads * dph)
+        return self.out_lin(ctx)
+
+
+class DistilFFN(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dropout = nn.Dropout(c.dropout)
+        self.lin1, self.lin2 = nn.Linear(c.dim, c.hidden_dim), nn.Linear(c.hidden_dim, c.dim)
+
+    def forward(self, x):
+        return self.dropout(self.lin2(F.gelu(self.lin1(x))))
+
+
+class DistilTransformerBlock(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.attention = MultiHeadSelfAttention(c)
+        self.sa_layer_norm = nn.LayerNorm(c.dim, eps=1e-12)
+        self.ffn = DistilFFN(c)
+        self.output_layer_norm = nn.LayerNorm(c.dim, eps=1e-12)
+
+    def forward(self, x, mask):
+        sa = self.sa_layer_norm(self.attention(x, mask) + x)
+        return self.output_layer_norm(self.ffn(sa) + sa)
+
+
+class DistilTransformer(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.layer = nn.ModuleList([DistilTransformerBlock(c) for _ in range(c.n_layers)])
+
+    def forward(self, x, mask):
+        for layer in self.layer:
+            x = layer(x, mask)
+        return x
+
+
+class DistilBertModel(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.embeddings = DistilEmbeddings(c)
+        self.transformer = DistilTransformer(c)
+
+    def forward(self, input_ids, attention_mask):
+        return self.transformer(self.embeddings(input_ids), attention_mask)
+
+
+class DistilBertForSequenceClassification(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.distilbert = DistilBertModel(c)
+        self.pre_classifier = nn.Linear(c.dim, c.dim)
+        self.classifier = nn.Linear(c.dim, c.num_labels)
+        self.dropout = nn.Dropout(c.seq_classif_dropout)
+
+    def forward(self, input_ids, attention_mask):
+        pooled = self.distilbert(input_ids, attention_mask)[:, 0]
+        return self.classifier(self.dropout(F.relu(self.pre_classifier(pooled))))
+
+
+def _bert_config_json(model_type, extra=None):
+    c = BertConfig
+    d = {"model_type": model_type, "architectures": None, "vocab_size": c.vocab_size, "hidden_size": c.hidden_size,
+         "num_hidden_layers": c.num_hidden_layers, "num_attention_heads": c.num_attention_heads,
+         "intermediate_size": c.intermediate_size, "max_position_embeddings": c.max_position_embeddings,
+         "type_vocab_size": c.type_vocab_size, "pad_token_id": 0}
+    d.update(extra or {})
+    return d
+
+
+def hf_layouts():
+    """The Hugging-Face-structured exports: (folder, build, input names, outputs, opset, config.json).
+    Inputs come from bert_sets()[0] (row 1 padded), renamed for the export's input names."""
+    d = DistilBertConfig
+    return [
+        ("hf_bert_model", lambda: BertModel(BertConfig),
+         ["input_ids", "attention_mask", "token_type_ids"], ["last_hidden_state", "pooler_output"], 13,
+         _bert_config_json("bert", {"architectures": ["BertModel"]})),
+        # Older TF-style input names (BERT's run_classifier: input_mask, segment_ids).
+        ("hf_bert_tf_names", lambda: BertModel(BertConfig),
+         ["input_ids", "input_mask", "segment_ids"], ["last_hidden_state", "pooler_output"], 15,
+         _bert_config_json("bert", {"architectures": ["BertModel"]})),
+        ("hf_roberta_model", lambda: RobertaModel(BertConfig),
+         ["input_ids", "attention_mask"], ["last_hidden_state"], 14,
+         _bert_config_json("roberta", {"architectures": ["RobertaModel"], "type_vocab_size": 1, "pad_token_id": 1,
+                                       "max_position_embeddings": BertConfig.max_position_embeddings + 2})),
+        ("hf_distilbert_seqcls", lambda: DistilBertForSequenceClassification(d),
+         ["input_ids", "attention_mask"], ["logits"], 17,
+         {"model_type": "distilbert", "architectures": ["DistilBertForSequenceClassification"],
+          "vocab_size": d.vocab_size, "dim": d.dim, "n_layers": d.n_layers, "n_heads": d.n_heads,
+          "hidden_dim": d.hidden_dim, "max_position_embeddings": d.max_position_embeddings,
+          "seq_classif_dropout": d.seq_classif_dropout, "pad_token_id": 0,
+          "id2label": {"0": "negative", "1": "positive"}, "label2id": {"negative": 0, "positive": 1}}),
+    ]
+
+
+def generate_hf_layouts(outdir):
+    """Write each Hugging-Face-structured export to <outdir>/<folder>/ with torch's outputs."""
+    base = bert_sets()[0]
+    for k, (folder, build, names, outs, opset, config) in enumerate(hf_layouts()):
+        torch.manual_seed(0)
+        model = randomize(build(), 100 + k).eval()
+        feeds = dict(zip(names, (base["input_ids"].copy(), base["attention_mask"], base["token_type_ids"])))
+        if config["model_type"] == "roberta":
+            ids = feeds["input_ids"]
+            ids[ids == 1] = 2                           # id 1 is RoBERTa's padding
+            ids[base["attention_mask"] == 0] = 1
+        d = os.path.join(outdir, folder)
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "model.onnx")
+        args = tuple(torch.from_numpy(feeds[n]) for n in names)
+        axes = {n: {0: "batch_size", 1: "sequence_length"} for n in names}
+        for o in outs:
+            axes[o] = {0: "batch_size", 1: "sequence_length"} if o == "last_hidden_state" else {0: "batch_size"}
+        torch.onnx.export(model, args, path, export_params=True, keep_initializers_as_inputs=False,
+                          training=torch.onnx.TrainingMode.EVAL, do_constant_folding=True,
+                          opset_version=opset, input_names=names, output_names=outs, dynamic_axes=axes)
+        m = onnx.load(path)
+        onnx.checker.check_model(m, full_check=True)
+        with torch.no_grad():
+            got = model(*args)
+        got = got if isinstance(got, tuple) else (got,)
+        want = run_onnx(m, feeds)
+        for o, t, w in zip(outs, got, want):
+            t = t.numpy().astype(np.float32)
+            assert np.allclose(w, t, atol=1e-4), (folder, o, float(np.abs(w - t).max()))
+            np.save(os.path.join(d, "output_%s.npy" % o), t)
+        for n in names:
+            np.save(os.path.join(d, "input_%s.npy" % n), feeds[n])
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+
 def write_readme(outdir, table, union, sigs, notes):
     head = README_HEAD
     for k, v in (("{torch_version}", torch.__version__), ("{onnx_version}", onnx.__version__),
@@ -1210,6 +1444,14 @@ def write_readme(outdir, table, union, sigs, notes):
         lines.append("| `%s` | %s |\n" % (k, "; ".join("`%s`" % v if v else "(none)" for v in sorted(sigs[k]))))
     if notes:
         lines.append("\nNotes:\n\n" + "".join("* %s\n" % n for n in notes))
+    lines.append("\n## Hugging-Face-structured exports\n\n"
+                 "Folders as the exporters lay them out (`model.onnx` + `config.json`; eval mode, constant folding, "
+                 "dynamic axes `batch_size`/`sequence_length`), with torch's outputs for the padded batch "
+                 "`input_*.npy` → `output_*.npy`; `optimum_t5_tiny/` is `t5_tiny` as Optimum's two files.\n\n"
+                 "| folder | torch module | opset | inputs | outputs |\n|---|---|---:|---|---|\n")
+    for folder, build, names, outs, opset, config in hf_layouts():
+        lines.append("| `%s/` | %s | %d | %s | %s |\n" % (folder, config["architectures"][0], opset,
+                     ", ".join("`%s`" % n for n in names), ", ".join("`%s`" % o for o in outs)))
     with open(os.path.join(outdir, "README.md"), "w") as f:
         f.write("".join(lines))
 
