@@ -78,6 +78,11 @@ type MemPlan struct {
 	// first; SavedActivationBytes is their sum.
 	Saved                []Saved
 	SavedActivationBytes int64
+	// Recomputed lists the forward values backward recomputes instead of
+	// keeping (largest first); RecomputedBytes is what keeping them would
+	// have cost.
+	Recomputed      []Recomputed
+	RecomputedBytes int64
 
 	bufOf    map[*ir.Value]*Buffer
 	slots    [][]Slot
@@ -218,6 +223,7 @@ func Plan(g *ir.Graph, opts Options) (*MemPlan, error) {
 		p.LowerBound = max(p.LowerBound, live)
 	}
 	p.findSaved(shapes)
+	p.findRecomputed(shapes)
 	return p, nil
 }
 
@@ -280,11 +286,21 @@ func (p *MemPlan) findSaved(shapes map[*ir.Value][]int) {
 	sort.Slice(order, func(i, j int) bool { return order[i].ID < order[j].ID })
 	for _, b := range order {
 		n := p.Graph.Nodes[b.Node]
-		p.Saved = append(p.Saved, Saved{Node: n.Name, Op: opName(n), Value: b.Value.Name,
+		p.Saved = append(p.Saved, Saved{Node: n.Name, Op: savedOp(n), Value: b.Value.Name,
 			Shape: shapes[b.Value], DType: b.Value.DType, Bytes: b.Bytes, Readers: readers[b]})
 		p.SavedActivationBytes += b.Bytes
 	}
 	sort.SliceStable(p.Saved, func(i, j int) bool { return p.Saved[i].Bytes > p.Saved[j].Bytes })
+}
+
+// savedOp names what made a kept buffer: its op, or for a 16-bit stash
+// (a Cast to bfloat16 of a forward value, passes.Stash) the op of the
+// value it narrows, marked "→bf16".
+func savedOp(n *ir.Node) string {
+	if n.Op == "Cast" && n.Outputs[0].DType == ir.BFloat16 && n.In(0) != nil && n.In(0).Producer != nil {
+		return opName(n.In(0).Producer) + "→bf16"
+	}
+	return opName(n)
 }
 
 func opName(n *ir.Node) string {

@@ -39,7 +39,7 @@ func (p *MemPlan) AtPeak() (node int, groups []PeakGroup) {
 		for i, d := range shape {
 			dims[i] = int(d.Size)
 		}
-		op := opName(p.Graph.Nodes[b.Node])
+		op := savedOp(p.Graph.Nodes[b.Node])
 		key := fmt.Sprint(phase, op, dims)
 		grp := byKey[key]
 		if grp == nil {

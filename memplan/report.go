@@ -25,6 +25,7 @@ func (p *MemPlan) Report(w io.Writer, top int) {
 	}
 	row("saved for backward", p.SavedActivationBytes, fmt.Sprintf("%d forward tensors read by the backward pass", len(p.Saved)))
 	p.reportPeak(w, top)
+	p.reportRecomputed(w, top)
 	if len(p.Saved) == 0 {
 		return
 	}

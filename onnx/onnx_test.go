@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -288,5 +289,26 @@ func TestSaveStreamsTheSameModel(t *testing.T) {
 				t.Fatalf("temporary files left: %v", left)
 			}
 		})
+	}
+}
+
+// A bfloat16 tensor (the type of the stashes a training graph keeps)
+// survives TensorToProto and TensorFromProto bit for bit, odd length
+// included.
+func TestBFloat16TensorRoundTrip(t *testing.T) {
+	x := ir.NewTensor(ir.BFloat16, 3)
+	for i, h := range []uint16{0x3f80, 0xff80, 0x7fc1} {
+		ir.SetBF16(x.I32, i, h)
+	}
+	tp := TensorToProto("x", x)
+	if tp.GetDataType() != int32(pb.TensorProto_BFLOAT16) || len(tp.RawData) != 6 {
+		t.Fatalf("data type %d, %d raw bytes", tp.GetDataType(), len(tp.RawData))
+	}
+	y, err := TensorFromProto(tp, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y.DType != ir.BFloat16 || !slices.Equal(y.I32, x.I32) {
+		t.Fatalf("got %v %x, want %x", y.DType, y.I32, x.I32)
 	}
 }

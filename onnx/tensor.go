@@ -13,7 +13,7 @@ import (
 )
 
 // dtypeFromProto maps an ONNX element type to crsc's; ok is false for types
-// crsc cannot compute with (strings, complex, bfloat16, unsigned 16/32/64).
+// crsc cannot compute with (strings, complex, unsigned 16/32/64).
 func dtypeFromProto(t int32) (ir.DType, bool) {
 	switch pb.TensorProto_DataType(t) {
 	case pb.TensorProto_FLOAT:
@@ -32,6 +32,8 @@ func dtypeFromProto(t int32) (ir.DType, bool) {
 		return ir.Int8, true
 	case pb.TensorProto_UINT8:
 		return ir.Uint8, true
+	case pb.TensorProto_BFLOAT16:
+		return ir.BFloat16, true
 	}
 	return ir.Invalid, false
 }
@@ -54,6 +56,8 @@ func dtypeToProto(d ir.DType) pb.TensorProto_DataType {
 		return pb.TensorProto_INT8
 	case ir.Uint8:
 		return pb.TensorProto_UINT8
+	case ir.BFloat16:
+		return pb.TensorProto_BFLOAT16
 	}
 	return pb.TensorProto_UNDEFINED
 }
@@ -119,6 +123,11 @@ func TensorFromProto(tp *pb.TensorProto, dir string) (*ir.Tensor, error) {
 			t.F32[i] = f16.ToFloat32(uint16(tp.Int32Data[i]))
 		}
 		have = len(tp.Int32Data)
+	case ir.BFloat16: // one element per int32_data entry, like float16
+		for i := 0; i < n && i < len(tp.Int32Data); i++ {
+			ir.SetBF16(t.I32, i, uint16(tp.Int32Data[i]))
+		}
+		have = len(tp.Int32Data)
 	}
 	if have != n {
 		return nil, fmt.Errorf("tensor %q: %d values for %v %v (want %d)", tp.GetName(), have, dt, shape, n)
@@ -160,6 +169,10 @@ func decodeRaw(t *ir.Tensor, raw []byte) {
 	case ir.Float16:
 		for i := range t.F32 {
 			t.F32[i] = f16.ToFloat32(le.Uint16(raw[2*i:]))
+		}
+	case ir.BFloat16:
+		for i := range t.Len() {
+			ir.SetBF16(t.I32, i, le.Uint16(raw[2*i:]))
 		}
 	}
 }
@@ -263,6 +276,10 @@ func appendRaw(dst []byte, t *ir.Tensor, lo, hi int) []byte {
 	case ir.Float16:
 		for _, v := range t.F32[lo:hi] {
 			dst = le.AppendUint16(dst, f16.FromFloat32(v))
+		}
+	case ir.BFloat16:
+		for i := lo; i < hi; i++ {
+			dst = le.AppendUint16(dst, ir.BF16At(t.I32, i))
 		}
 	}
 	return dst

@@ -116,7 +116,8 @@ type TrainingSpec struct {
 	LoRA     LoRASpec       `json:"lora"`
 	Memory   bool           `json:"memory"` // apply the memory rewrites (regenerated Dropout masks, 1-bit ReLU masks, LayerNorm from output)
 	Sampling SamplingSpec   `json:"sampling"`
-	Stash    StashSpec      `json:"stash,omitzero"` // activations backward reads kept in 16 bits
+	Stash    StashSpec      `json:"stash,omitzero"`     // activations backward reads kept in 16 bits
+	Remat    RematSpec      `json:"recompute,omitzero"` // cheap activations recomputed in backward
 }
 
 // Training is a compiled training graph and what the compiler decided.
@@ -128,13 +129,14 @@ type Training struct {
 	Adapters       []string            // LoRA adapter parameters added
 	MemoryRewrites int
 	Stashed        []StashDecision // activations kept in bfloat16 for backward
+	Recomputed     []RematDecision // activations recomputed in backward instead of kept
 }
 
 // Compile turns a loaded forward graph into a training graph in place, as a
 // pipeline of passes each followed by Verify: LoRA adapters, loss,
-// gradients, memory rewrites, WTA-CRS sampling, 16-bit stashes (last: it
-// narrows what the others leave for backward to read, sampled rows
-// included).
+// gradients, memory rewrites, WTA-CRS sampling, recomputation, 16-bit
+// stashes (last: it narrows what the others leave for backward to read,
+// sampled rows and the inputs replays read included).
 func Compile(g *ir.Graph, spec TrainingSpec) (*Training, error) {
 	t := &Training{Graph: g}
 	steps := []struct {
@@ -178,6 +180,10 @@ func Compile(g *ir.Graph, spec TrainingSpec) (*Training, error) {
 					t.Attention, err = SampleAttention(g, spec.Sampling)
 				}
 			}
+			return err
+		}},
+		{"recompute", func() (err error) {
+			t.Recomputed, err = Remat(g, spec.Remat)
 			return err
 		}},
 		{"stash", func() (err error) {

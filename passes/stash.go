@@ -70,15 +70,8 @@ func Stash(g *ir.Graph, spec StashSpec) ([]StashDecision, error) {
 	for _, k := range spec.Kinds {
 		want[k] = true
 	}
-	pos := make(map[*ir.Node]int, len(g.Nodes))
-	for i, n := range g.Nodes {
-		pos[n] = i
-	}
+	pos, outputs := nodePositions(g), outputSet(g)
 	readers := g.Consumers()
-	outputs := map[*ir.Value]bool{}
-	for _, v := range g.Outputs {
-		outputs[v] = true
-	}
 	after := map[*ir.Node][]*ir.Node{}  // producer → its narrowing casts
 	before := map[*ir.Node][]*ir.Node{} // first backward reader → widening casts
 	var out []StashDecision
@@ -149,4 +142,23 @@ func stashKind(n *ir.Node, j int, readers []*ir.Node) string {
 		}
 	}
 	return ""
+}
+
+// nodePositions maps each node to its index in g.Nodes.
+func nodePositions(g *ir.Graph) map[*ir.Node]int {
+	pos := make(map[*ir.Node]int, len(g.Nodes))
+	for i, n := range g.Nodes {
+		pos[n] = i
+	}
+	return pos
+}
+
+// outputSet is g's outputs as a set: values that live to the end of the
+// step whatever a pass does, so narrowing or recomputing them saves nothing.
+func outputSet(g *ir.Graph) map[*ir.Value]bool {
+	outputs := map[*ir.Value]bool{}
+	for _, v := range g.Outputs {
+		outputs[v] = true
+	}
+	return outputs
 }

@@ -7,6 +7,7 @@ import (
 
 	"crsc/ir"
 	"crsc/memplan"
+	"crsc/onnx"
 	"crsc/passes"
 	"crsc/runtime"
 )
@@ -96,12 +97,20 @@ func TestStashGradients(t *testing.T) {
 	}
 }
 
-// stashRun compiles the tiny BERT's VJP with the given sampling and stash,
-// plans it and runs it in the plan.
-func stashRun(t *testing.T, sampling passes.SamplingSpec, stash passes.StashSpec, feeds map[string]*ir.Tensor) (map[string]*ir.Tensor, *passes.Training, *memplan.MemPlan) {
+// compileRun loads a tiny BERT export at 4 × 16, compiles its logits' VJP
+// with spec, plans it and runs it in the plan (seed 11).
+func compileRun(t *testing.T, model string, spec passes.TrainingSpec, feeds map[string]*ir.Tensor) (map[string]*ir.Tensor, *passes.Training, *memplan.MemPlan, runtime.Stats) {
 	t.Helper()
-	g := loadTinyBert(t)
-	spec := passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Memory: true, Sampling: sampling, Stash: stash}
+	g, err := onnx.Load("../testdata/onnx/" + model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)}, Supports: runtime.CPU(runtime.Options{}).Supports}
+	if err := passes.Run(g, passes.Load, cfg); err != nil {
+		t.Fatal(err)
+	}
+	spec.Loss = passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}
+	spec.Memory = true
 	tr, err := passes.Compile(g, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +124,14 @@ func stashRun(t *testing.T, sampling passes.SamplingSpec, stash passes.StashSpec
 	if err != nil {
 		t.Fatal(err)
 	}
+	return res, tr, p, stats
+}
+
+// stashRun is compileRun of the tiny BERT's eval export with the given
+// sampling and stash, checking that every stash cast got its slot.
+func stashRun(t *testing.T, sampling passes.SamplingSpec, stash passes.StashSpec, feeds map[string]*ir.Tensor) (map[string]*ir.Tensor, *passes.Training, *memplan.MemPlan) {
+	t.Helper()
+	res, tr, p, stats := compileRun(t, "bert_tiny_cls.op13.eval.onnx", passes.TrainingSpec{Sampling: sampling, Stash: stash}, feeds)
 	for _, n := range stats.Unplanned {
 		if strings.Contains(n, "stash/") {
 			t.Errorf("%s missed its planned slot", n)

@@ -11,6 +11,7 @@ import (
 	"crsc/ir"
 	"crsc/models"
 	"crsc/onnx"
+	"crsc/passes"
 	"crsc/planning"
 )
 
@@ -163,6 +164,8 @@ func checkBudget(budget string) error {
 
 func printPlan(w io.Writer, r *planning.Result, maxBatch int, budget string, top int) {
 	printLayerDecisions(w, r.Training)
+	printRecomputed(w, r.Training)
+	printStashes(w, r.Training)
 	fmt.Fprintf(w, "trained parameters:      %d\n", r.TrainedParams)
 	for _, row := range []struct {
 		name string
@@ -181,4 +184,51 @@ func printPlan(w io.Writer, r *planning.Result, maxBatch int, budget string, top
 		fmt.Fprintln(w)
 		r.Plan.Report(w, top)
 	}
+}
+
+// printStashes says how many kept activations backward reads in bf16, by
+// kind, and the bytes that saves.
+func printStashes(w io.Writer, t *passes.Training) {
+	if len(t.Stashed) == 0 {
+		return
+	}
+	count := map[string]int{}
+	var saved int64
+	for _, d := range t.Stashed {
+		count[d.Kind]++
+		saved += 4*int64(d.Elems) - ir.BFloat16.StorageBytes(d.Elems)
+	}
+	var kinds []string
+	for _, k := range passes.StashKinds {
+		if count[k] > 0 {
+			kinds = append(kinds, fmt.Sprintf("%d %s", count[k], k))
+		}
+	}
+	fmt.Fprintf(w, "stash:     %d kept activations in bf16 (%s), %s less kept for backward\n", len(t.Stashed), strings.Join(kinds, ", "), humanBytes(saved))
+}
+
+// printRecomputed says what backward recomputes instead of keeping, by
+// op, with the bytes that saves and the operations it adds.
+func printRecomputed(w io.Writer, t *passes.Training) {
+	if len(t.Recomputed) == 0 {
+		return
+	}
+	count := map[string]int{}
+	var ops []string
+	var saved int64
+	var flops float64
+	for _, d := range t.Recomputed {
+		if count[d.Op] == 0 {
+			ops = append(ops, d.Op)
+		}
+		count[d.Op]++
+		saved += d.Bytes
+		flops += d.FLOPs
+	}
+	var parts []string
+	for _, op := range ops {
+		parts = append(parts, fmt.Sprintf("%d %s", count[op], op))
+	}
+	fmt.Fprintf(w, "recompute: %d activations recomputed in backward from inputs it keeps anyway (%s), exact: %s less kept, +%.2f GFLOP a step\n",
+		len(t.Recomputed), strings.Join(parts, ", "), humanBytes(saved), flops/1e9)
 }

@@ -20,6 +20,7 @@ type trainingFlags struct {
 	loraTargets                 string
 	bitfit, noMemory, attention bool
 	stash                       string // --stash bf16|none
+	recompute                   bool
 	stashKinds                  []string
 	// sampledByDefault: the command samples unless told otherwise
 	// (train, compile: --keep 0.3, the paper's setting). The others
@@ -80,6 +81,7 @@ func (f *trainingFlags) register(cmd *cobra.Command, withLoss bool) {
 	fl.BoolVar(&f.attention, "attention", false, "also sample the attention products (QKᵀ and P·V)")
 	fl.BoolVar(&f.noMemory, "no-memory-rewrites", false, "keep Dropout/ReLU masks and norm inputs as they are")
 	fl.StringVar(&f.stash, "stash", "none", "keep the activations backward reads in bf16 (half the bytes; backward reads them rounded to 8 significant bits) or none (float32)")
+	fl.BoolVar(&f.recompute, "recompute", false, "recompute cheap activations (GELU, Dropout, Tanh outputs) in backward from inputs it keeps anyway instead of keeping them: exact")
 	fl.StringSliceVar(&f.stashKinds, "stash-kinds", nil, "with --stash bf16, only these: "+strings.Join(passes.StashKinds, ",")+" (default: all)")
 }
 
@@ -97,6 +99,7 @@ func (f *trainingFlags) spec() passes.TrainingSpec {
 			Estimator: estimator, Keep: f.keep, MinRows: f.minRows, GNorm: f.gnorm, Layers: f.layers, Attention: f.attention,
 		},
 		Stash: f.stashSpec(),
+		Remat: passes.RematSpec{Enabled: f.recompute},
 	}
 }
 
