@@ -86,13 +86,15 @@ func lossFalls(t *testing.T, dir string) {
 
 // exportCases are the exports every test below trains, with what the run
 // must say it did and the tokenizer its data needs.
-var exportCases = []struct {
+type exportCase struct {
 	name, model string
 	shared      bool
 	lr          float64  // 0: exportConfig's
 	notes       []string // substrings of the run's model notes
 	tokenizer   func(t *testing.T) *tokenize.WordPiece
-}{
+}
+
+var exportCases = []exportCase{
 	{name: "bare BertModel (pooler)", model: "../testdata/onnx/hf_bert_model", notes: []string{"added head", "∘ pooler_output", "config.json"}},
 	{name: "TF input names", model: "../testdata/onnx/hf_bert_tf_names/model.onnx", notes: []string{"added head"}},
 	{name: "RoBERTa without token types", model: "../testdata/onnx/hf_roberta_model", notes: []string{"first token of last_hidden_state"}},
@@ -116,6 +118,23 @@ var exportCases = []struct {
 		}},
 }
 
+// config is the case's run: exportConfig with its tokenizer and rate.
+func (tc exportCase) config(t *testing.T, estimator string) Config {
+	t.Helper()
+	if tc.shared {
+		needFile(t, tc.model)
+	}
+	c := exportConfig(t, tc.model, estimator)
+	if tc.lr != 0 {
+		c.LR = tc.lr
+	}
+	c.Tokenizer = synthWordPiece(t, 120)
+	if tc.tokenizer != nil {
+		c.Tokenizer = tc.tokenizer(t)
+	}
+	return c
+}
+
 // TestExportsTrain: every layout trains 50 steps with its loss falling,
 // exact and WTA@0.3, and the exported model scores in crsc eval what
 // the run's last evaluation scored.
@@ -123,18 +142,7 @@ func TestExportsTrain(t *testing.T) {
 	for _, tc := range exportCases {
 		for _, est := range []string{"exact", "wta"} {
 			t.Run(tc.name+"/"+est, func(t *testing.T) {
-				if tc.shared {
-					needFile(t, tc.model)
-				}
-				c := exportConfig(t, tc.model, est)
-				if tc.lr != 0 {
-					c.LR = tc.lr
-				}
-				if tc.tokenizer != nil {
-					c.Tokenizer = tc.tokenizer(t)
-				} else {
-					c.Tokenizer = synthWordPiece(t, 120)
-				}
+				c := tc.config(t, est)
 				res, err := Run(c)
 				if err != nil {
 					t.Fatal(err)

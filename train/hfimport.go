@@ -201,12 +201,16 @@ func (im *imported) addHead(c *Config, task *data.Task) error {
 	if mask := c.Export.Inputs[string(passes.RoleAttentionMask)]; mask != "" {
 		spec.Mask = mask
 	}
+	hint := outputsHint(im.raw) // as exported, before a head replaces them
 	head, err := passes.AddClassificationHead(im.raw, spec)
 	if err != nil {
-		return fmt.Errorf("%s: %v%s", im.name, err, outputsHint(im.raw))
+		if strings.Contains(err.Error(), "(outputs:") {
+			hint = ""
+		}
+		return fmt.Errorf("%s: %v%s", im.name, err, hint)
 	}
 	if head.Added && mode == "none" {
-		return fmt.Errorf("%s: --head none, but no output holds [batch, %d] logits%s", im.name, spec.NumLabels, outputsHint(im.raw))
+		return fmt.Errorf("%s: --head none, but no output holds [batch, %d] logits%s", im.name, spec.NumLabels, hint)
 	}
 	if !head.Added && mode != "auto" && mode != "none" {
 		return fmt.Errorf("%s: --head %s, but output %q already holds the logits (use --head auto, or --output to name the hidden states)", im.name, mode, head.Logits)

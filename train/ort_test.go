@@ -3,16 +3,12 @@
 package train
 
 import (
-	"math"
 	"path/filepath"
 	"testing"
 
 	"crsc/data"
-	"crsc/internal/ortoracle"
 	"crsc/ir"
-	"crsc/onnx"
 	"crsc/passes"
-	"crsc/runtime"
 )
 
 // TestExportMatchesORT: the fine-tuned model.onnx (LoRA merged) gives the
@@ -31,26 +27,7 @@ func TestExportMatchesORT(t *testing.T) {
 		enc := encode(c.Tokenizer, data.Synthetic(8, 9), c.MaxLen)
 		b := enc.makeBatch([]int{0, 1, 2, 3, 4, 5, 6, 7}, false)
 		feeds := map[string]*ir.Tensor{"input_ids": b.ids, "attention_mask": b.mask, "token_type_ids": b.types}
-		want, err := ortoracle.Run(path, feeds)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := onnx.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := runtime.Run(g, feeds, runtime.Options{ForceEval: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var worst float64
-		for i, v := range want["logits"].F32 {
-			worst = math.Max(worst, math.Abs(float64(v-got["logits"].F32[i])))
-		}
-		t.Logf("lora %d: max |ORT - crsc| = %.3g", lora, worst)
-		if worst > 1e-4 {
-			t.Errorf("lora %d: logits differ by %g", lora, worst)
-		}
+		compareORT(t, path, feeds, "logits")
 	}
 }
 
@@ -72,27 +49,8 @@ func TestExportT5MatchesORT(t *testing.T) {
 		enc := encodeT5(c.Unigram, data.Tasks["sst2"], data.Synthetic(8, 9), c.MaxLen, targets)
 		b := enc.makeBatch([]int{0, 1, 2, 3, 4, 5, 6, 7}, false)
 		feeds := map[string]*ir.Tensor{"input_ids": b.ids, "attention_mask": b.mask, "decoder_input_ids": b.decIDs, "labels": b.labels}
-		want, err := ortoracle.Run(path, feeds)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := onnx.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := runtime.Run(g, feeds, runtime.Options{ForceEval: true})
-		if err != nil {
-			t.Fatal(err)
-		}
 		for _, out := range []string{"logits", "loss"} {
-			var worst float64
-			for i, v := range want[out].F32 {
-				worst = math.Max(worst, math.Abs(float64(v-got[out].F32[i])))
-			}
-			t.Logf("lora %d: %s max |ORT - crsc| = %.3g", lora, out, worst)
-			if worst > 1e-4 {
-				t.Errorf("lora %d: %s differ by %g", lora, out, worst)
-			}
+			compareORT(t, path, feeds, out)
 		}
 	}
 }

@@ -36,13 +36,9 @@ func evalCommand() *cobra.Command {
 			); err != nil {
 				return err
 			}
-			// A folder, as train's --data takes: its dev split.
-			if fi, err := os.Stat(c.Data); err != nil {
-				return fmt.Errorf("--data: %v", err)
-			} else if fi.IsDir() {
-				if c.Data, err = data.Find(c.Data, "dev"); err != nil {
-					return fmt.Errorf("--data: %v", err)
-				}
+			splits, err := evalSplits(c.Data, c.Task)
+			if err != nil {
+				return err
 			}
 			dev, err := openDevice(device, cmd.ErrOrStderr())
 			if err != nil {
@@ -50,14 +46,21 @@ func evalCommand() *cobra.Command {
 			}
 			defer dev.Close()
 			c.Device = dev
-			m, err := train.Evaluate(c)
-			if err != nil {
-				return err
-			}
 			w := cmd.OutOrStdout()
-			for _, k := range []string{"accuracy", "f1", "matthews", "pearson", "spearman"} {
-				if v, ok := m[k]; ok {
-					fmt.Fprintf(w, "%-9s %.4f\n", k+":", v)
+			for _, split := range splits {
+				c.Data = split.Path
+				m, err := train.Evaluate(c)
+				if err != nil {
+					return err
+				}
+				prefix := ""
+				if len(splits) > 1 {
+					prefix = split.Name + " "
+				}
+				for _, k := range []string{"accuracy", "f1", "matthews", "pearson", "spearman"} {
+					if v, ok := m[k]; ok {
+						fmt.Fprintf(w, "%s%-9s %.4f\n", prefix, k+":", v)
+					}
 				}
 			}
 			return nil
@@ -75,4 +78,29 @@ func evalCommand() *cobra.Command {
 	fl.StringVar(&device, "device", "cpu", deviceHelp)
 	ex.register(cmd, &c.Export, false)
 	return cmd
+}
+
+// evalSplits are the files eval scores: the file given, or in a folder
+// (as train's --data takes) the task's evaluation splits: dev, or MNLI's
+// dev_matched and dev_mismatched.
+func evalSplits(path, taskName string) ([]data.Split, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--data: %v", err)
+	}
+	if !fi.IsDir() {
+		return []data.Split{{Name: "dev", Path: path}}, nil
+	}
+	if task, err := data.LookupTask(taskName); err == nil && len(task.DevSplits) > 1 {
+		splits, err := data.FindDev(path, task)
+		if err != nil {
+			return nil, fmt.Errorf("--data: %v", err)
+		}
+		return splits, nil
+	}
+	p, err := data.Find(path, "dev")
+	if err != nil {
+		return nil, fmt.Errorf("--data: %v", err)
+	}
+	return []data.Split{{Name: "dev", Path: p}}, nil
 }
