@@ -408,3 +408,47 @@ func mustModelFile(t *testing.T, model string) string {
 	}
 	return enc
 }
+
+// TestPreTokenized: JSON Lines of input_ids and labels train a model whose
+// tokenizer crsc does not have (none is given), and evaluate.
+func TestPreTokenized(t *testing.T) {
+	tok := synthWordPiece(t, 120)
+	write := func(ex []data.Example) string {
+		var b strings.Builder
+		for _, e := range ex {
+			enc := tok.Encode(e.TextA, "", 64)
+			n := 0
+			for n < len(enc.Mask) && enc.Mask[n] == 1 {
+				n++
+			}
+			line, err := json.Marshal(map[string]any{"input_ids": enc.IDs[:n], "label": e.Class, "text": e.TextA})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Write(append(line, '\n'))
+		}
+		p := filepath.Join(t.TempDir(), "data.jsonl")
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c := exportConfig(t, "../testdata/onnx/hf_roberta_model", "wta")
+	c.TrainFile, c.EvalFile = write(c.TrainExamples), write(c.EvalExamples)
+	c.TrainExamples, c.EvalExamples, c.MaxLen = nil, nil, 12 // some examples are longer: truncated
+	res, err := Run(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lossFalls(t, c.Out)
+	if said := strings.Join(res.Notes, "\n"); !strings.Contains(said, "longer than --max-len 12 truncated") {
+		t.Errorf("notes %q: want the truncation counted", said)
+	}
+	m, err := Evaluate(EvalConfig{Model: filepath.Join(c.Out, ModelFile), Task: "sst2", Data: c.EvalFile, MaxLen: c.MaxLen, Batch: c.Batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["accuracy"] != res.Eval["accuracy"] {
+		t.Errorf("exported model accuracy %v, the run's %v", m["accuracy"], res.Eval["accuracy"])
+	}
+}
