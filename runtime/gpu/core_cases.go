@@ -153,6 +153,8 @@ func coreCases() []Case {
 		{"i64 to bool", 9, randI64(109, -1, 1, 12)},
 		{"f32 to f32", 1, x(110, 5)},
 		{"f32 to f16 falls back", 10, x(111, 5)},
+		{"f32 to bf16, odd length", 16, bf16Inputs(112, 1001)},
+		{"bf16 to f32", 1, toBF16(bf16Inputs(113, 64))},
 	}
 	for _, c := range casts {
 		cs = append(cs, mk("Cast "+c.name, "Cast", ir.Attrs{"to": intA(c.to)}, 0, c.in))

@@ -339,6 +339,33 @@ func whereKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	return []*ir.Tensor{y}, nil
 }
 
+// castBF16 narrows float32 to bfloat16 or widens it back; other pairs
+// with bfloat16 fall back. The packed words are asked for as the int32
+// tensor they are stored in, as the memory plan lays a bfloat16 value out
+// (memplan.Slot), and relabelled bfloat16.
+func (c *ctx) castBF16(x *ir.Tensor, to ir.DType) ([]*ir.Tensor, error) {
+	switch {
+	case x.DType == ir.Float32 && to == ir.BFloat16:
+		x, err := c.device(x)
+		if err != nil {
+			return nil, err
+		}
+		y, err := c.out(ir.Int32, []int{to.StorageLen(x.Len())})
+		if err != nil {
+			return nil, err
+		}
+		y.DType, y.Shape = ir.BFloat16, append([]int{}, x.Shape...)
+		if err := c.launch(elementwiseSrc, "cast_f32_bf16", x.Len(), c.ptr(y), c.ptr(x), int64(x.Len())); err != nil {
+			c.b.mem.release(y)
+			return nil, err
+		}
+		return []*ir.Tensor{y}, nil
+	case x.DType == ir.BFloat16 && to == ir.Float32:
+		return c.map1("cast_bf16_f32", x, to)
+	}
+	return nil, errFallback
+}
+
 // castNames are the kernel-name parts of the dtypes Cast handles on the
 // GPU; float16, int8 and uint8 need rounding or wrapping and fall back.
 var castNames = map[ir.DType]string{ir.Float32: "f32", ir.Float64: "f64", ir.Int64: "i64",
@@ -346,7 +373,7 @@ var castNames = map[ir.DType]string{ir.Float32: "f32", ir.Float64: "f64", ir.Int
 
 // onnxDTypes maps Cast's "to" (TensorProto.DataType) to crsc's dtype.
 var onnxDTypes = map[int64]ir.DType{1: ir.Float32, 2: ir.Uint8, 3: ir.Int8, 6: ir.Int32,
-	7: ir.Int64, 9: ir.Bool, 10: ir.Float16, 11: ir.Float64}
+	7: ir.Int64, 9: ir.Bool, 10: ir.Float16, 11: ir.Float64, 16: ir.BFloat16}
 
 func castKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if !present(ins, 1) {
@@ -354,6 +381,9 @@ func castKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	}
 	x := ins[0]
 	to, ok := onnxDTypes[n.Attrs.Int("to", 0)]
+	if ok && (to == ir.BFloat16) != (x.DType == ir.BFloat16) {
+		return c.castBF16(x, to)
+	}
 	from, ok1 := castNames[x.DType]
 	dst, ok2 := castNames[to]
 	if !ok || !ok1 || !ok2 {

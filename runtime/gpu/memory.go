@@ -48,9 +48,10 @@ func dataOf(t *ir.Tensor) *devData {
 // elemSize is the device bytes per element of dt: that of its storage type.
 func elemSize(dt ir.DType) int64 { return int64(dt.Storage().Size()) }
 
-// storageBytes is the device bytes of a tensor of dt and shape.
+// storageBytes is the device bytes of a tensor of dt and shape (bfloat16
+// packed two to a word, as on the host).
 func storageBytes(dt ir.DType, shape []int) int64 {
-	return int64(ir.NumElements(shape)) * elemSize(dt)
+	return dt.StorageBytes(ir.NumElements(shape))
 }
 
 // minClass is the smallest pool block: tiny tensors (scalars, shapes) are

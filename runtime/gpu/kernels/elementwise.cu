@@ -207,3 +207,25 @@ CAST_KERNEL(cast_u8_f32, u8, float, v ? 1.0f : 0.0f)
 CAST_KERNEL(cast_u8_f64, u8, double, v ? 1.0 : 0.0)
 CAST_KERNEL(cast_u8_i64, u8, i64, v ? 1 : 0)
 CAST_KERNEL(cast_u8_i32, u8, int, v ? 1 : 0)
+
+// ---- bfloat16 (stashes kept for backward, passes.Stash), stored packed
+// two per 32-bit word: element i is the i-th 16-bit half. Narrowing has
+// exactly the CPU's bits (ir.BF16FromFloat32, AVX-512's VCVTNEPS2BF16):
+// ties to even, NaN made quiet, subnormals to a signed zero. With an odd
+// n the thread of the last element also clears the unused half.
+typedef unsigned short u16;
+KERNEL void cast_f32_bf16(u16* y, const float* x, i64 n) {
+  i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  unsigned b = __float_as_uint(x[i]), a = b & 0x7fffffffu;
+  u16 h;
+  if (a > 0x7f800000u) h = (u16)((b >> 16) | 0x40u);
+  else if (a < 0x00800000u) h = (u16)((b >> 16) & 0x8000u);
+  else h = (u16)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+  y[i] = h;
+  if (i == n - 1 && (n & 1)) y[n] = 0;
+}
+KERNEL void cast_bf16_f32(float* y, const u16* x, i64 n) {
+  i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = __uint_as_float((unsigned)x[i] << 16);
+}
