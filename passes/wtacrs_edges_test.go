@@ -459,3 +459,34 @@ func TestAttentionPaddingTakesNoBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckSampledSome: a sampled compile that samples nothing is refused
+// unless exact training was asked for or --layers auto kept the layers
+// exact for a reason it reports.
+func TestCheckSampledSome(t *testing.T) {
+	exact := []passes.LayerDecision{{Node: "fc", Why: "does not match --layers"}}
+	sampled := []passes.LayerDecision{{Node: "fc", Sampled: true}}
+	wta := passes.SamplingSpec{Estimator: "wta", Keep: 0.3, Layers: "all"}
+	auto := passes.SamplingSpec{Estimator: "wta", Keep: 0.3, Layers: "auto"}
+	for _, c := range []struct {
+		name   string
+		spec   passes.SamplingSpec
+		layers []passes.LayerDecision
+		want   string // "" accepted
+	}{
+		{"some layer sampled", wta, sampled, ""},
+		{"exact asked", passes.SamplingSpec{Estimator: "exact", Keep: 0.3}, nil, ""},
+		{"keep 1", passes.SamplingSpec{Estimator: "wta", Keep: 1, Layers: "all"}, exact, ""},
+		{"auto kept them exact", auto, exact, ""},
+		{"no linear layer", auto, nil, "no linear layer with a trained weight"},
+		{"--layers names only exact ones", wta, exact, "none of the 1 linear layers is sampled (fc: does not match --layers)"},
+	} {
+		err := passes.CheckSampledSome(&passes.Training{Layers: c.layers}, c.spec)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		}
+	}
+}

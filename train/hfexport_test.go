@@ -257,8 +257,14 @@ func TestCustomCSVTask(t *testing.T) {
 // the same weights does (same seed: same losses and scores), and export
 // back as the two files.
 func TestSplitT5LikeSingleGraph(t *testing.T) {
+	for _, est := range []string{"exact", "wta"} {
+		t.Run(est, func(t *testing.T) { splitLikeSingle(t, est) })
+	}
+}
+
+func splitLikeSingle(t *testing.T, estimator string) {
 	run := func(model string) (*Result, Config) {
-		c := exportConfig(t, model, "wta")
+		c := exportConfig(t, model, estimator)
 		c.MaxSteps, c.LR = 30, 1e-2
 		c.Unigram = smallUnigram(t, 100)
 		res, err := Run(c)
@@ -450,5 +456,36 @@ func TestPreTokenized(t *testing.T) {
 	}
 	if m["accuracy"] != res.Eval["accuracy"] {
 		t.Errorf("exported model accuracy %v, the run's %v", m["accuracy"], res.Eval["accuracy"])
+	}
+}
+
+// TestSharedExportsSST2: the two third-party exports fine-tune on the
+// real SST-2 (its first 400 training sentences) with the loss falling,
+// exact and WTA@0.3.
+func TestSharedExportsSST2(t *testing.T) {
+	const sst2 = "../../shared/data/sst2/"
+	needFile(t, sst2+"train.tsv")
+	all, err := data.ReadFile(sst2+"train.tsv", data.Tasks["sst2"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range exportCases {
+		if !tc.shared {
+			continue
+		}
+		for _, est := range []string{"exact", "wta"} {
+			t.Run(tc.name+"/"+est, func(t *testing.T) {
+				c := tc.config(t, est)
+				c.MaxLen, c.LR = 64, 3e-3
+				if tc.lr != 0 {
+					c.LR = tc.lr
+				}
+				c.TrainExamples, c.EvalExamples = all[:400], all[400:448]
+				if _, err := Run(c); err != nil {
+					t.Fatal(err)
+				}
+				lossFalls(t, c.Out)
+			})
+		}
 	}
 }
