@@ -112,8 +112,16 @@ func CPU(opt Options) Backend {
 
 type cpuBackend struct{ ctx *cpu.Ctx }
 
-// setAlloc points the kernels at a (planned) allocator; nil is the heap.
-func (b *cpuBackend) setAlloc(a cpu.Allocator) {
+// PlannedBackend is a host backend whose kernels can take their outputs
+// from an allocator: Execute points it at the arena of a memory plan.
+type PlannedBackend interface {
+	Backend
+	// SetAllocator makes the kernels allocate through a (nil: the heap).
+	SetAllocator(a cpu.Allocator)
+}
+
+// SetAllocator points the kernels at a (planned) allocator; nil is the heap.
+func (b *cpuBackend) SetAllocator(a cpu.Allocator) {
 	if a == nil {
 		b.ctx.Alloc = nil // not a typed nil *planAlloc: the kernels test for nil
 		return
@@ -149,144 +157,186 @@ func Run(g *ir.Graph, inputs map[string]*ir.Tensor, opt Options) (map[string]*ir
 // Execute runs g on backend b. It returns the graph outputs (and the values
 // named in opt.Keep) by name.
 func Execute(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) (map[string]*ir.Tensor, error) {
+	e, err := newExecution(g, b, inputs, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	for i, n := range g.Nodes {
+		if err := e.step(i, n); err != nil {
+			return nil, err
+		}
+	}
+	return e.results()
+}
+
+// execution is one run of a graph: the values alive, what the caller
+// keeps, and the memory accounting. A device backend (DeviceBackend) is
+// told what runs and what dies; a host backend with a memory plan gets
+// its outputs placed in the plan's arena.
+type execution struct {
+	g       *ir.Graph
+	b       Backend
+	db      DeviceBackend // nil on the host
+	opt     Options
+	pa      *planAlloc // nil without a plan
+	live    map[*ir.Value]*ir.Tensor
+	lastUse map[*ir.Value]int
+	keep    map[*ir.Value]bool
+	// mem counts every node output alive; unplanned those outside the
+	// plan's arena.
+	mem, unplanned *liveBytes
+	workspacePeak  int64
+}
+
+func newExecution(g *ir.Graph, b Backend, inputs map[string]*ir.Tensor, opt Options) (*execution, error) {
 	if err := CheckInputs(g, inputs); err != nil {
 		return nil, err
 	}
-	db, onDevice := b.(DeviceBackend)
-	var pa *planAlloc
-	if opt.Plan != nil && !onDevice {
+	e := &execution{g: g, b: b, opt: opt, live: map[*ir.Value]*ir.Tensor{}, lastUse: LastUses(g), keep: map[*ir.Value]bool{},
+		mem: newLiveBytes(), unplanned: newLiveBytes()}
+	e.db, _ = b.(DeviceBackend)
+	if opt.Plan != nil && e.db == nil {
 		var err error
-		if pa, err = startPlan(g, b, opt); err != nil {
+		if e.pa, err = startPlan(g, b, opt); err != nil {
 			return nil, err
 		}
-		defer b.(*cpuBackend).setAlloc(nil)
 	}
-	unplanned := newLiveBytes()
-	var workspacePeak int64
-	live := map[*ir.Value]*ir.Tensor{}
 	for _, v := range g.Inputs {
-		live[v] = inputs[v.Name]
+		e.live[v] = inputs[v.Name]
 	}
 	for _, v := range g.Inits {
-		live[v] = v.Init
+		e.live[v] = v.Init
 	}
-	lastUse := LastUses(g)
-	mem := newLiveBytes()
-	keep := map[*ir.Value]bool{}
 	for _, v := range g.Outputs {
-		keep[v] = true
+		e.keep[v] = true
 	}
 	for _, name := range opt.Keep {
 		v := g.Value(name)
 		if v == nil {
+			e.close()
 			return nil, fmt.Errorf("no value named %q to keep", name)
 		}
-		keep[v] = true
+		e.keep[v] = true
 	}
-	for i, n := range g.Nodes {
-		ins := make([]*ir.Tensor, len(n.Inputs))
-		for j, in := range n.Inputs {
-			if in == nil {
-				continue
-			}
-			t, ok := live[in]
-			if !ok {
-				return nil, fmt.Errorf("node %q (%s): input %q was freed or never computed", n.Name, n.Op, in.Name)
-			}
-			ins[j] = t
+	return e, nil
+}
+
+// close points the backend's kernels back at the heap.
+func (e *execution) close() {
+	if e.pa != nil {
+		e.b.(PlannedBackend).SetAllocator(nil)
+	}
+}
+
+// step runs node i and retires the values no later node reads.
+func (e *execution) step(i int, n *ir.Node) error {
+	ins := make([]*ir.Tensor, len(n.Inputs))
+	for j, in := range n.Inputs {
+		if in == nil {
+			continue
 		}
-		start := time.Now()
-		if pa != nil {
-			pa.startNode(opt.Plan.NodeSlots(i))
+		t, ok := e.live[in]
+		if !ok {
+			return fmt.Errorf("node %q (%s): input %q was freed or never computed", n.Name, n.Op, in.Name)
 		}
-		if onDevice {
-			db.StartNode(i)
+		ins[j] = t
+	}
+	start := time.Now()
+	if e.pa != nil {
+		e.pa.startNode(e.opt.Plan.NodeSlots(i))
+	}
+	if e.db != nil {
+		e.db.StartNode(i)
+	}
+	outs, err := runNode(e.b, n, ins)
+	if err != nil {
+		return err
+	}
+	if e.pa != nil {
+		stray, ok := placeOutputs(e.pa, e.opt.Plan, i, ins, outs, e.unplanned)
+		e.workspacePeak = max(e.workspacePeak, e.pa.workspace(outs)+stray)
+		if !ok && e.opt.Stats != nil {
+			e.opt.Stats.Unplanned = append(e.opt.Stats.Unplanned, fmt.Sprintf("%s (%s)", n.Name, opName(n)))
 		}
-		outs, err := runNode(b, n, ins)
-		if err != nil {
-			return nil, err
+	}
+	if p := e.opt.Profile; p != nil {
+		p.Time[opName(n)] += time.Since(start)
+		p.Count[opName(n)]++
+	}
+	for j, o := range n.Outputs {
+		if o == nil {
+			continue
 		}
-		if pa != nil {
-			stray, ok := placeOutputs(pa, opt.Plan, i, ins, outs, unplanned)
-			workspacePeak = max(workspacePeak, pa.workspace(outs)+stray)
-			if !ok && opt.Stats != nil {
-				opt.Stats.Unplanned = append(opt.Stats.Unplanned, fmt.Sprintf("%s (%s)", n.Name, opName(n)))
-			}
+		if j >= len(outs) || outs[j] == nil {
+			return fmt.Errorf("node %q (%s) did not produce output %d (%s)", n.Name, n.Op, j, o.Name)
 		}
-		if opt.Profile != nil {
-			opt.Profile.Time[opName(n)] += time.Since(start)
-			opt.Profile.Count[opName(n)]++
-		}
-		for j, o := range n.Outputs {
-			if o == nil {
-				continue
-			}
-			if j >= len(outs) || outs[j] == nil {
-				return nil, fmt.Errorf("node %q (%s) did not produce output %d (%s)", n.Name, n.Op, j, o.Name)
-			}
-			live[o] = outs[j]
-			mem.add(outs[j])
-		}
-		if opt.Stats != nil && mem.bytes > opt.Stats.PeakLiveBytes {
-			opt.Stats.PeakLiveBytes = mem.bytes
-		}
-		if opt.Stats != nil && unplanned.bytes > opt.Stats.UnplannedPeak {
-			opt.Stats.UnplannedPeak = unplanned.bytes
-		}
-		// Free what no later node reads: graph inputs and weights stay with
-		// their owners, so dropping our reference is enough.
-		for _, in := range n.Inputs {
-			if in != nil && lastUse[in] == i {
-				if keep[in] {
-					if err := keepOnHost(db, in, live, opt.DeviceOutputs); err != nil {
-						return nil, err
-					}
-					keepOutOfArena(pa, opt.Plan, in, live, mem, unplanned)
-					continue
-				}
-				if in.Producer != nil {
-					mem.drop(live[in])
-					unplanned.drop(live[in])
-					if onDevice {
-						db.Release(live[in])
-					}
-				}
-				delete(live, in)
-			}
-		}
-		for _, o := range n.Outputs {
-			if o != nil && lastUse[o] < i {
-				if keep[o] {
-					if err := keepOnHost(db, o, live, opt.DeviceOutputs); err != nil {
-						return nil, err
-					}
-					keepOutOfArena(pa, opt.Plan, o, live, mem, unplanned)
-					continue
-				}
-				mem.drop(live[o])
-				unplanned.drop(live[o])
-				if onDevice {
-					db.Release(live[o])
-				}
-				delete(live, o) // produced but never read
+		e.live[o] = outs[j]
+		e.mem.add(outs[j])
+	}
+	if s := e.opt.Stats; s != nil {
+		s.PeakLiveBytes = max(s.PeakLiveBytes, e.mem.bytes)
+		s.UnplannedPeak = max(s.UnplannedPeak, e.unplanned.bytes)
+	}
+	// Inputs read for the last time here, and outputs nothing reads.
+	for _, in := range n.Inputs {
+		if in != nil && e.lastUse[in] == i {
+			if err := e.retire(in); err != nil {
+				return err
 			}
 		}
 	}
-	if opt.Stats != nil && pa != nil {
-		s := opt.Stats
-		s.ArenaBytes, s.ArenaHighWater = opt.Plan.PlannedPeak, pa.highWater
-		s.WorkspacePeak = max(s.WorkspacePeak, workspacePeak)
+	for _, o := range n.Outputs {
+		if o != nil && e.lastUse[o] < i {
+			if err := e.retire(o); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// retire is the end of a value's life in the run: a kept value moves to
+// the host (and out of the arena, whose bytes the plan reuses); a node
+// output is freed (graph inputs and weights stay with their owners, so
+// dropping the reference is enough).
+func (e *execution) retire(v *ir.Value) error {
+	if e.keep[v] {
+		if err := keepOnHost(e.db, v, e.live, e.opt.DeviceOutputs); err != nil {
+			return err
+		}
+		keepOutOfArena(e.pa, e.opt.Plan, v, e.live, e.mem, e.unplanned)
+		return nil
+	}
+	if v.Producer != nil {
+		t := e.live[v]
+		e.mem.drop(t)
+		e.unplanned.drop(t)
+		if e.db != nil {
+			e.db.Release(t)
+		}
+	}
+	delete(e.live, v)
+	return nil
+}
+
+// results are the kept values by name, on the host unless the caller
+// asked for them on the device; with a plan, the memory it measured.
+func (e *execution) results() (map[string]*ir.Tensor, error) {
+	if s := e.opt.Stats; s != nil && e.pa != nil {
+		s.ArenaBytes, s.ArenaHighWater = e.opt.Plan.PlannedPeak, e.pa.highWater
+		s.WorkspacePeak = max(s.WorkspacePeak, e.workspacePeak)
 		s.MeasuredPeak = s.ArenaHighWater + s.WorkspacePeak + s.UnplannedPeak
 	}
 	result := map[string]*ir.Tensor{}
-	for v := range keep {
-		if _, ok := live[v]; !ok {
+	for v := range e.keep {
+		if _, ok := e.live[v]; !ok {
 			return nil, fmt.Errorf("value %q was not computed", v.Name)
 		}
-		if err := keepOnHost(db, v, live, opt.DeviceOutputs); err != nil {
+		if err := keepOnHost(e.db, v, e.live, e.opt.DeviceOutputs); err != nil {
 			return nil, err
 		}
-		result[v.Name] = live[v]
+		result[v.Name] = e.live[v]
 	}
 	return result, nil
 }
@@ -471,9 +521,9 @@ func startPlan(g *ir.Graph, b Backend, opt Options) (*planAlloc, error) {
 	if p.Graph != g || p.Nodes() != len(g.Nodes) {
 		return nil, fmt.Errorf("the memory plan was made for another graph (or before the graph changed)")
 	}
-	cb, ok := b.(*cpuBackend)
+	pb, ok := b.(PlannedBackend)
 	if !ok {
-		return nil, fmt.Errorf("a memory plan needs the CPU backend, not %s", b.Name())
+		return nil, fmt.Errorf("a memory plan needs a backend that takes planned outputs (the CPU's), not %s", b.Name())
 	}
 	arena := opt.Arena
 	if arena == nil {
@@ -481,7 +531,7 @@ func startPlan(g *ir.Graph, b Backend, opt Options) (*planAlloc, error) {
 	}
 	arena.Reserve(p.PlannedPeak)
 	pa := newPlanAlloc(arena.mem)
-	cb.setAlloc(pa)
+	pb.SetAllocator(pa)
 	return pa, nil
 }
 
