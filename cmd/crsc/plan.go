@@ -18,17 +18,21 @@ import (
 func planCommand() *cobra.Command {
 	var req planning.Request
 	var flags trainingFlags
-	var budget string
+	var budget, memoryBudget string
 	var asJSON bool
 	var top int
 	cmd := &cobra.Command{
-		Use:   "plan (MODEL | --arch t5-base) --batch B --seq L [--keep K] [--lora R] [--budget 80GiB] [--json]",
+		Use:   "plan (MODEL | --arch t5-base) --batch B --seq L [--keep K] [--lora R] [--stash bf16] [--recompute] [--budget 80GiB | --memory-budget 8GiB] [--json]",
 		Short: "Plan a training step's memory: weights, gradients, optimizer state, kept activations, peak",
 		Long: `Compiles the training graph (the same passes as compile and train) for a model
 file or an architecture preset (bert-base, bert-large, t5-small, t5-base,
 t5-large, t5-3b: shapes only, no weights are allocated), lays every value of
 one training step out in a memory arena, and reports the planned peak and what
-backward keeps. With --budget it finds the largest batch that fits.`,
+backward keeps. With --budget it finds the largest batch that fits, for the
+flags given and for each strategy of --memory-budget's ladder. With
+--memory-budget it chooses the cheapest strategy whose step fits at --batch
+(exact; + recomputation; + bf16 stashes; + WTA-CRS at keep 0.3, then 0.1;
+with --lora R on every rung) and says what each costs.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -38,15 +42,22 @@ backward keeps. With --budget it finds the largest batch that fits.`,
 				return err
 			}
 			req.Spec = flags.spec()
+			if memoryBudget != "" {
+				return fitMemoryBudget(cmd, req, &flags, memoryBudget, budget, asJSON, top)
+			}
 			var res *planning.Result
 			var err error
 			maxBatch := -1
+			var byStrategy []strategyBatch
 			if budget != "" {
 				limit, err := planning.ParseBytes(budget)
 				if err != nil {
 					return err
 				}
 				if maxBatch, res, err = planning.MaxBatch(req, limit); err != nil {
+					return err
+				}
+				if byStrategy, err = maxBatchByStrategy(req, limit); err != nil {
 					return err
 				}
 				if res == nil {
@@ -70,10 +81,15 @@ backward keeps. With --budget it finds the largest batch that fits.`,
 				}
 				if maxBatch >= 0 {
 					out["max_batch"] = maxBatch
+					// Flat keys, one number each, like every other field.
+					for _, sb := range byStrategy {
+						out["max_batch/"+sb.name] = sb.batch
+					}
 				}
 				return json.NewEncoder(w).Encode(out)
 			}
 			printPlan(w, res, maxBatch, budget, top)
+			printByStrategy(w, budget, byStrategy)
 			return nil
 		},
 	}
@@ -82,7 +98,8 @@ backward keeps. With --budget it finds the largest batch that fits.`,
 	cmd.Flags().IntVar(&req.Seq, "seq", 128, "sequence length (T5: source length)")
 	cmd.Flags().IntVar(&req.TgtLen, "tgt-len", 8, "T5 target length (text-to-text labels are short)")
 	cmd.Flags().Float32Var(&req.Dropout, "dropout", 0.1, "presets: Dropout ratio in training mode, as fine-tuning runs")
-	cmd.Flags().StringVar(&budget, "budget", "", "memory budget, e.g. 80GiB: report the largest batch that fits")
+	cmd.Flags().StringVar(&budget, "budget", "", "memory budget, e.g. 80GiB: report the largest batch that fits (for these flags and per strategy)")
+	cmd.Flags().StringVar(&memoryBudget, "memory-budget", "", "memory budget, e.g. 8GiB: choose the cheapest strategy (recompute, bf16 stash, WTA-CRS keep) whose step fits at --batch")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().IntVar(&top, "top", 10, "kept-for-backward tensors to list (0: none)")
 	flags.register(cmd, true)
@@ -118,7 +135,7 @@ func checkPlanFlags(cmd *cobra.Command, req *planning.Request, flags *trainingFl
 		checkInt("tgt-len", req.TgtLen, 1, maxPlanSeq),
 		checkBelow("dropout", float64(req.Dropout), 0, 1),
 		checkInt("top", top, 0, noLimit),
-		checkBudget(budget),
+		checkSize("budget", budget),
 		checkTrainingFlags(flags),
 	); err != nil {
 		return err
@@ -145,19 +162,19 @@ func checkPlanFlags(cmd *cobra.Command, req *planning.Request, flags *trainingFl
 	return checkLoRABound(g, flags.lora)
 }
 
-// checkBudget refuses a --budget that is not a finite size (planning's
-// parser reads NaN and Inf as numbers).
-func checkBudget(budget string) error {
-	if budget == "" {
+// checkSize refuses a size flag (--budget, --memory-budget) that is not a
+// finite size (planning's parser reads NaN and Inf as numbers).
+func checkSize(flag, size string) error {
+	if size == "" {
 		return nil
 	}
-	if l := strings.ToLower(budget); strings.Contains(l, "nan") || strings.Contains(l, "inf") {
-		return fmt.Errorf("--budget %q: want a finite size, e.g. 80GiB", budget)
+	if l := strings.ToLower(size); strings.Contains(l, "nan") || strings.Contains(l, "inf") {
+		return fmt.Errorf("--%s %q: want a finite size, e.g. 80GiB", flag, size)
 	}
-	if n, err := planning.ParseBytes(budget); err != nil {
-		return fmt.Errorf("--budget %v", err)
+	if n, err := planning.ParseBytes(size); err != nil {
+		return fmt.Errorf("--%s %v", flag, err)
 	} else if n <= 0 {
-		return fmt.Errorf("--budget %q: want a size from 1 byte to 8 EiB, e.g. 80GiB", budget)
+		return fmt.Errorf("--%s %q: want a size from 1 byte to 8 EiB, e.g. 80GiB", flag, size)
 	}
 	return nil
 }
@@ -231,4 +248,104 @@ func printRecomputed(w io.Writer, t *passes.Training) {
 	}
 	fmt.Fprintf(w, "recompute: %d activations recomputed in backward from inputs it keeps anyway (%s), exact: %s less kept, +%.2f GFLOP a step\n",
 		len(t.Recomputed), strings.Join(parts, ", "), humanBytes(saved), flops/1e9)
+}
+
+// strategyBatch is the largest batch one strategy fits in a budget.
+type strategyBatch struct {
+	name  string
+	batch int
+}
+
+// plainName is the baseline row of the per-strategy table: the training
+// graph as plain autodiff gives it, without crsc's memory rewrites (the
+// reference's "full" column).
+const plainName = "plain (no memory rewrites)"
+
+// maxBatchByStrategy finds the largest batch within limit for the plain
+// baseline and each strategy of the --memory-budget ladder.
+func maxBatchByStrategy(req planning.Request, limit int64) ([]strategyBatch, error) {
+	plain := req
+	plain.Spec.Memory, plain.Spec.Sampling = false, passes.SamplingSpec{}
+	plain.Spec.Stash, plain.Spec.Remat = passes.StashSpec{}, passes.RematSpec{}
+	b, _, err := planning.MaxBatch(plain, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := []strategyBatch{{plainName, b}}
+	for _, s := range planning.Strategies() {
+		r := req
+		r.Spec = s.Spec(req.Spec)
+		if b, _, err = planning.MaxBatch(r, limit); err != nil {
+			return nil, fmt.Errorf("%s: %v", s.Name, err)
+		}
+		out = append(out, strategyBatch{s.Name, b})
+	}
+	return out, nil
+}
+
+func printByStrategy(w io.Writer, budget string, rows []strategyBatch) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nlargest batch within %s per strategy:\n", budget)
+	for _, r := range rows {
+		ratio := ""
+		if base := rows[0].batch; base > 0 {
+			ratio = fmt.Sprintf("  (%.1f× plain)", float64(r.batch)/float64(base))
+		}
+		fmt.Fprintf(w, "  %-36s %8d%s\n", r.name, r.batch, ratio)
+	}
+}
+
+// memoryBudgetChooses are the flags --memory-budget sets itself.
+var memoryBudgetChooses = []string{"keep", "estimator", "attention", "layers", "stash", "stash-kinds", "recompute", "no-memory-rewrites", "budget"}
+
+// fitMemoryBudget is plan --memory-budget: climb the strategy ladder at
+// --batch until a step fits, print what was tried and why the choice,
+// then the chosen plan.
+func fitMemoryBudget(cmd *cobra.Command, req planning.Request, flags *trainingFlags, memoryBudget, budget string, asJSON bool, top int) error {
+	for _, name := range memoryBudgetChooses {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("--%s with --memory-budget %s: --memory-budget chooses it itself; give one or the other", name, memoryBudget)
+		}
+	}
+	if err := checkSize("memory-budget", memoryBudget); err != nil {
+		return err
+	}
+	limit, err := planning.ParseBytes(memoryBudget)
+	if err != nil {
+		return err
+	}
+	chosen, tried, res, err := planning.Fit(req, limit)
+	if err != nil {
+		return err
+	}
+	if err := firstError(checkLoRAAdapters(res.Training, flags.lora)); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if asJSON {
+		var rows []map[string]any
+		for _, t := range tried {
+			rows = append(rows, map[string]any{"strategy": t.Strategy.Name, "planned_peak_bytes": t.Peak, "fits": t.Fits})
+		}
+		return json.NewEncoder(w).Encode(map[string]any{
+			"strategy": tried[chosen].Strategy.Name, "budget_bytes": limit, "tried": rows,
+			"planned_peak_bytes": res.PlannedPeakBytes, "saved_activation_bytes": res.SavedActivationBytes,
+			"arena_bytes": res.ArenaBytes, "trained_params": res.TrainedParams,
+		})
+	}
+	fmt.Fprintf(w, "memory budget %s at batch %d:\n", humanBytes(limit), req.Batch)
+	for i, t := range tried {
+		verdict := "over"
+		if t.Fits {
+			verdict = "fits"
+		}
+		fmt.Fprintf(w, "  %-36s %12s  %s\n", t.Strategy.Name, humanBytes(t.Peak), verdict)
+		if i == chosen {
+			fmt.Fprintf(w, "chose %s, the cheapest that fits; what it gives up: %s\n\n", t.Strategy.Name, t.Strategy.Cost)
+		}
+	}
+	printPlan(w, res, -1, budget, top)
+	return nil
 }
