@@ -92,37 +92,9 @@ var (
 // loadModel imports (or builds) the model and binds every [batch, seq]
 // input to batch×maxLen (a T5's decoder inputs to batch×TgtLen).
 func loadModel(c *Config, task *data.Task) (*model, error) {
-	classes := task.NumClasses()
-	im := &imported{logits: "logits"}
-	if c.Model != "" {
-		var err error
-		if im, err = importONNX(c, task); err != nil {
-			return nil, err
-		}
-	} else if arch, ok := T5Archs[c.Arch]; ok {
-		g, err := models.BuildT5(arch, models.BuildOptions{Seed: c.Seed})
-		if err != nil {
-			return nil, err
-		}
-		t5Init(g, arch, c.Seed)
-		im.raw, im.name = g, "--arch "+c.Arch
-	} else {
-		arch, ok := Archs[c.Arch]
-		if !ok {
-			return nil, fmt.Errorf("--arch %q: want one of %s", c.Arch, archNames())
-		}
-		arch.Labels = classes
-		if c.Tokenizer != nil {
-			arch.Vocab = c.Tokenizer.VocabSize()
-		}
-		if arch.MaxPositions < c.MaxLen {
-			arch.MaxPositions = c.MaxLen
-		}
-		g, err := models.BuildBertWith(arch, models.BuildOptions{Seed: c.Seed})
-		if err != nil {
-			return nil, err
-		}
-		im.raw, im.name = g, "--arch "+c.Arch
+	im, err := importModel(c, task)
+	if err != nil {
+		return nil, err
 	}
 	name, raw := im.name, im.raw
 	if table, rows := models.PositionTable(raw); rows > 0 && c.MaxLen > rows {
@@ -140,7 +112,6 @@ func loadModel(c *Config, task *data.Task) (*model, error) {
 	if err := m.findInputs(name, c.Export.Inputs); err != nil {
 		return nil, err
 	}
-	var err error
 	if m.forward, err = m.load(m.inputShapes(c.Batch, c.MaxLen)); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
@@ -151,7 +122,7 @@ func loadModel(c *Config, task *data.Task) (*model, error) {
 	m.vocab = embeddingRows(m.forward, m.inputs[passes.RoleInputIDs].Name)
 	dims, ok := logits.Shape.Ints()
 	if m.t5 {
-		if task.Regression || len(task.Words) != classes {
+		if task.Regression || len(task.Words) != task.NumClasses() {
 			return nil, fmt.Errorf("%s is a text-to-text model; task %s has no label words to train it on (regression is not supported)", name, task.Name)
 		}
 		if !ok || len(dims) != 3 || dims[0] != c.Batch || dims[1] != c.TgtLen {
@@ -160,17 +131,50 @@ func loadModel(c *Config, task *data.Task) (*model, error) {
 		if m.vocab == 0 {
 			m.vocab = dims[2]
 		}
-		m.classes = classes
+		m.classes = task.NumClasses()
 		return m, nil
 	}
 	if !ok || len(dims) != 2 || dims[0] != c.Batch {
 		return nil, fmt.Errorf("%s: output %q is %s, want logits [batch, classes]%s", name, logits.Name, ir.TypeString(logits), outputsHint(raw))
 	}
 	m.classes = dims[1]
-	if m.classes != classes {
+	if classes := task.NumClasses(); m.classes != classes {
 		return nil, fmt.Errorf("%s: the model outputs %d logits per example, the task has %d classes", name, m.classes, classes)
 	}
 	return m, nil
+}
+
+// importModel reads the export (importONNX), or builds --arch from random
+// initialization.
+func importModel(c *Config, task *data.Task) (*imported, error) {
+	if c.Model != "" {
+		return importONNX(c, task)
+	}
+	im := &imported{logits: "logits", name: "--arch " + c.Arch}
+	if arch, ok := T5Archs[c.Arch]; ok {
+		g, err := models.BuildT5(arch, models.BuildOptions{Seed: c.Seed})
+		if err != nil {
+			return nil, err
+		}
+		t5Init(g, arch, c.Seed)
+		im.raw = g
+		return im, nil
+	}
+	arch, ok := Archs[c.Arch]
+	if !ok {
+		return nil, fmt.Errorf("--arch %q: want one of %s", c.Arch, archNames())
+	}
+	arch.Labels = task.NumClasses()
+	if c.Tokenizer != nil {
+		arch.Vocab = c.Tokenizer.VocabSize()
+	}
+	arch.MaxPositions = max(arch.MaxPositions, c.MaxLen)
+	g, err := models.BuildBertWith(arch, models.BuildOptions{Seed: c.Seed})
+	if err != nil {
+		return nil, err
+	}
+	im.raw = g
+	return im, nil
 }
 
 // findInputs gives every model input its role, by name and by how the

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"crsc/data"
 	"crsc/internal/atomicfile"
 )
 
@@ -130,76 +131,26 @@ const totalStepsName = "total steps"
 // its examples.
 func (t *trainer) runRecord() ([]recordEntry, error) {
 	c := t.cfg
-	var r []recordEntry
+	r, err := t.recordFiles()
+	if err != nil {
+		return nil, err
+	}
 	add := func(name string, v any) { r = append(r, recordEntry{Name: name, Value: fmt.Sprint(v)}) }
-	file := func(name, path string) error {
-		if path == "" {
-			return nil
-		}
-		h, err := hashFile(path)
-		if err != nil {
-			return fmt.Errorf("%s: %v", name, err)
-		}
-		add(name, h)
-		return nil
-	}
-	if c.Model != "" {
-		for i, f := range t.m.files {
-			name := "the model file"
-			if i > 0 {
-				name = "the decoder file"
-			}
-			if err := file(name, f); err != nil {
-				return nil, err
-			}
-		}
-	} else {
-		add("--arch", c.Arch)
-	}
-	if c.TrainExamples != nil {
-		add("the training data", hashExamples(c.TrainExamples))
-	} else if err := file("the training data", c.TrainFile); err != nil {
-		return nil, err
-	}
-	if c.EvalExamples != nil {
-		add("the evaluation data", hashExamples(c.EvalExamples))
-	} else if err := file("the evaluation data", c.EvalFile); err != nil {
-		return nil, err
-	}
-	if c.Tokenizer == nil && c.Unigram == nil {
-		if err := file("--vocab", c.Vocab); err != nil {
-			return nil, err
-		}
-		if err := file("--tokenizer", c.TokenizerFile); err != nil {
-			return nil, err
-		}
-	}
 	s := c.Spec
-	add("--task", c.Task)
-	add("--max-len", c.MaxLen)
-	add("--tgt-len", c.TgtLen)
-	add("--static-padding", c.StaticPadding)
-	add("--batch", c.Batch)
-	add("--grad-accum", c.Accum)
-	add("--lr", c.LR)
-	add("--warmup", c.Warmup)
-	add("--schedule", c.Schedule)
-	add("--clip", c.ClipNorm)
-	add("--weight-decay", c.WeightDecay)
-	add("--seed", c.Seed)
-	add("gnorm EMA decay", c.EMADecay)
-	add("--estimator", s.Sampling.Estimator)
-	add("--keep", s.Sampling.Keep)
-	add("--min-rows", s.Sampling.MinRows)
-	add("--gnorm", s.Sampling.GNorm)
-	add("--layers", s.Sampling.Layers)
-	add("--attention", s.Sampling.Attention)
-	add("--lora", s.LoRA.Rank)
-	add("--lora-alpha", s.LoRA.Alpha)
-	add("--lora-targets", s.LoRA.Targets)
-	add("--bitfit", s.LoRA.BitFit)
-	add("--train", s.Train.Train)
-	add("--freeze", s.Train.Freeze)
+	for _, o := range []struct {
+		name string
+		v    any
+	}{
+		{"--task", c.Task}, {"--max-len", c.MaxLen}, {"--tgt-len", c.TgtLen}, {"--static-padding", c.StaticPadding},
+		{"--batch", c.Batch}, {"--grad-accum", c.Accum}, {"--lr", c.LR}, {"--warmup", c.Warmup}, {"--schedule", c.Schedule},
+		{"--clip", c.ClipNorm}, {"--weight-decay", c.WeightDecay}, {"--seed", c.Seed}, {"gnorm EMA decay", c.EMADecay},
+		{"--estimator", s.Sampling.Estimator}, {"--keep", s.Sampling.Keep}, {"--min-rows", s.Sampling.MinRows},
+		{"--gnorm", s.Sampling.GNorm}, {"--layers", s.Sampling.Layers}, {"--attention", s.Sampling.Attention},
+		{"--lora", s.LoRA.Rank}, {"--lora-alpha", s.LoRA.Alpha}, {"--lora-targets", s.LoRA.Targets}, {"--bitfit", s.LoRA.BitFit},
+		{"--train", s.Train.Train}, {"--freeze", s.Train.Freeze},
+	} {
+		add(o.name, o.v)
+	}
 	// Recorded only when set, so that checkpoints from before these
 	// options resume as they did.
 	for _, o := range []struct {
@@ -224,6 +175,57 @@ func (t *trainer) runRecord() ([]recordEntry, error) {
 	r = append(r, recordEntry{Name: "--epochs", Value: fmt.Sprint(c.Epochs), Schedule: true},
 		recordEntry{Name: "--max-steps", Value: fmt.Sprint(c.MaxSteps), Schedule: true})
 	add(totalStepsName, t.totalSteps)
+	return r, nil
+}
+
+// recordFiles identifies the model, data and tokenizer files (or --arch
+// and the in-memory examples).
+func (t *trainer) recordFiles() ([]recordEntry, error) {
+	c := t.cfg
+	var r []recordEntry
+	add := func(name string, v any) { r = append(r, recordEntry{Name: name, Value: fmt.Sprint(v)}) }
+	file := func(name, path string) error {
+		if path == "" {
+			return nil
+		}
+		h, err := hashFile(path)
+		if err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		add(name, h)
+		return nil
+	}
+	if c.Model == "" {
+		add("--arch", c.Arch)
+	}
+	for i, f := range t.m.files {
+		name := "the model file"
+		if i > 0 {
+			name = "the decoder file"
+		}
+		if err := file(name, f); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range []struct {
+		name string
+		ex   []data.Example
+		path string
+	}{{"the training data", c.TrainExamples, c.TrainFile}, {"the evaluation data", c.EvalExamples, c.EvalFile}} {
+		if d.ex != nil {
+			add(d.name, hashExamples(d.ex))
+		} else if err := file(d.name, d.path); err != nil {
+			return nil, err
+		}
+	}
+	if c.Tokenizer == nil && c.Unigram == nil {
+		if err := file("--vocab", c.Vocab); err != nil {
+			return nil, err
+		}
+		if err := file("--tokenizer", c.TokenizerFile); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 

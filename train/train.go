@@ -443,58 +443,13 @@ func (t *trainer) run() (*Result, error) {
 			t.sess.Close()
 		}
 	}()
-	if c.Demo {
-		// Checked before anything is written into the directory.
-		if err := DemoDirUsable(c.Out); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.checkResumable(); err != nil {
-		return nil, err
-	}
-	ckpt := filepath.Join(c.Out, CheckpointFile)
-	if err := os.MkdirAll(c.Out, 0o755); err != nil {
-		return nil, err
-	}
-	var err error
-	if t.lock, err = lockRunDir(c.Out); err != nil {
+	ckpt, logState, err := t.openRunDir()
+	if err != nil {
 		return nil, err
 	}
 	defer t.lock.release()
-	if c.Demo && !c.Resume {
-		if err := resetDemoDir(c.Out); err != nil {
-			return nil, err
-		}
-	}
-	logState := logState{}
-	if c.Resume {
-		if logState, err = t.restore(ckpt); err != nil {
-			return nil, err
-		}
-		// Temporary files of writes the previous invocation did not finish.
-		if _, err := atomicfile.RemoveStale(c.Out); err != nil {
-			return nil, fmt.Errorf("--resume: %v", err)
-		}
-	} else if _, err := os.Stat(ckpt); err == nil {
-		return nil, fmt.Errorf("%s already holds a run (checkpoint %s): pass --resume to continue it or choose another --out", c.Out, ckpt)
-	} else if err := removeEventFiles(c.Out); err != nil {
-		// A fresh run's event file is its own, not one of a run that
-		// never checkpointed.
+	if err := t.announce(); err != nil {
 		return nil, err
-	}
-	if err := t.writeConfig(); err != nil {
-		return nil, err
-	}
-	if err := t.writeMemoryReport(); err != nil {
-		return nil, err
-	}
-	if c.Progress != nil {
-		// The first things a run says: what it made of the model, and
-		// what is sampled.
-		for _, n := range t.m.notes {
-			fmt.Fprintln(c.Progress, "model: "+n)
-		}
-		fmt.Fprintln(c.Progress, SamplingSummary(t.compiled, t.spec.Sampling))
 	}
 	if t.log, err = openLogger(c, t.totalSteps, t.step, logState); err != nil {
 		return nil, err
@@ -504,76 +459,18 @@ func (t *trainer) run() (*Result, error) {
 	// A resumed run that ends without evaluating again reports the last
 	// evaluation, as the uninterrupted run does.
 	res := &Result{Metric: t.task.Metric, Compiled: t.compiled, Eval: t.lastEval}
-	start := time.Now()
-	tokens, stepsHere := 0, 0
-	perEpoch := t.perEpoch()
+	p := &progress{start: time.Now()}
 	// Until the last step is taken and the evaluation after it is done:
 	// a resumed run whose checkpoint is of the last step still evaluates.
 	for t.step < t.totalSteps && !t.stoppedEarly || !t.evaluated {
-		var order []int
-		for t.batchInEpoch < perEpoch && t.step < t.totalSteps && !t.stoppedEarly {
-			if order == nil {
-				order = epochOrder(len(t.trainSet.examples), c.Seed, t.epoch)
-			}
-			stepStart := time.Now()
-			loss, gnorm, n, err := t.trainStep(order)
-			if err != nil {
-				return nil, err
-			}
-			took := time.Since(stepStart)
-			tokens += n
-			t.step++
-			t.batchInEpoch++
-			t.evaluated = false
-			stepsHere++
-			tps := float64(tokens) / time.Since(start).Seconds()
-			t.log.step(t.step, t.stepEpoch(), loss, t.lr(t.step-1), gnorm, tps, took)
-			saved := false
-			if t.evalDue() {
-				// Evaluated before the checkpoint, which records it done.
-				if err := t.evaluate(res); err != nil {
-					return nil, err
-				}
-				t.evaluated = true
-				if err := t.save(ckpt); err != nil {
-					return nil, err
-				}
-				saved = true
-			}
-			if c.SaveEvery > 0 && t.step%c.SaveEvery == 0 && !saved {
-				if err := t.save(ckpt); err != nil {
-					return nil, err
-				}
-			}
-			if err := checkFail(fmt.Sprintf("after step %d", t.step)); err != nil {
-				return nil, err
-			}
-			if c.StopAfter > 0 && stepsHere >= c.StopAfter && t.step < t.totalSteps && !t.stoppedEarly {
-				res.Stopped = true
-				if err := t.save(ckpt); err != nil {
-					return nil, err
-				}
-				if err := t.endTraining(res); err != nil {
-					return nil, err
-				}
-				return t.finish(res, start, tokens)
-			}
+		stopped, err := t.runEpoch(res, p, ckpt)
+		if err != nil {
+			return nil, err
 		}
-		// End of an epoch (or of the run): evaluate, keep the best. With
-		// --eval-every, only the run's end evaluates here (if its last
-		// step did not).
-		if t.batchInEpoch >= perEpoch {
-			t.epoch++
-			t.batchInEpoch = 0
+		if stopped {
+			return t.finish(res, p.start, p.tokens)
 		}
-		end := t.step >= t.totalSteps || t.stoppedEarly
-		if !t.evaluated && (c.EvalEvery == 0 || end) {
-			if err := t.evaluate(res); err != nil {
-				return nil, err
-			}
-			t.evaluated = true
-		}
-		if err := t.save(ckpt); err != nil {
+		if err := t.endEpoch(res, ckpt); err != nil {
 			return nil, err
 		}
 	}
@@ -589,7 +486,165 @@ func (t *trainer) run() (*Result, error) {
 	if err := t.export(); err != nil {
 		return nil, err
 	}
-	return t.finish(res, start, tokens)
+	return t.finish(res, p.start, p.tokens)
+}
+
+// progress is what this invocation has done: its start, the tokens it
+// trained on and its steps.
+type progress struct {
+	start     time.Time
+	tokens    int
+	stepsHere int
+}
+
+// openRunDir makes and locks the run directory, and restores the run from
+// its checkpoint with --resume (a fresh run refuses a directory holding
+// one). It returns the checkpoint's path and the log's state; on success
+// t.lock is held.
+func (t *trainer) openRunDir() (ckpt string, ls logState, err error) {
+	c := t.cfg
+	if c.Demo {
+		// Checked before anything is written into the directory.
+		if err := DemoDirUsable(c.Out); err != nil {
+			return "", ls, err
+		}
+	}
+	if err := c.checkResumable(); err != nil {
+		return "", ls, err
+	}
+	ckpt = filepath.Join(c.Out, CheckpointFile)
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return "", ls, err
+	}
+	if t.lock, err = lockRunDir(c.Out); err != nil {
+		return "", ls, err
+	}
+	defer func() {
+		if err != nil {
+			t.lock.release()
+		}
+	}()
+	if c.Demo && !c.Resume {
+		if err := resetDemoDir(c.Out); err != nil {
+			return "", ls, err
+		}
+	}
+	switch _, statErr := os.Stat(ckpt); {
+	case c.Resume:
+		if ls, err = t.restore(ckpt); err != nil {
+			return "", ls, err
+		}
+		// Temporary files of writes the previous invocation did not finish.
+		if _, err := atomicfile.RemoveStale(c.Out); err != nil {
+			return "", ls, fmt.Errorf("--resume: %v", err)
+		}
+	case statErr == nil:
+		return "", ls, fmt.Errorf("%s already holds a run (checkpoint %s): pass --resume to continue it or choose another --out", c.Out, ckpt)
+	default:
+		// A fresh run's event file is its own, not one of a run that
+		// never checkpointed.
+		if err := removeEventFiles(c.Out); err != nil {
+			return "", ls, err
+		}
+	}
+	return ckpt, ls, nil
+}
+
+// announce writes config.json and memory.txt, and says first what the run
+// made of the model and what is sampled.
+func (t *trainer) announce() error {
+	c := t.cfg
+	if err := t.writeConfig(); err != nil {
+		return err
+	}
+	if err := t.writeMemoryReport(); err != nil {
+		return err
+	}
+	if c.Progress != nil {
+		for _, n := range t.m.notes {
+			fmt.Fprintln(c.Progress, "model: "+n)
+		}
+		fmt.Fprintln(c.Progress, SamplingSummary(t.compiled, t.spec.Sampling))
+	}
+	return nil
+}
+
+// runEpoch takes the steps left in the current epoch, evaluating and
+// checkpointing when due. stopped says the invocation ended early
+// (StopAfter) with a checkpoint, as a kill would.
+func (t *trainer) runEpoch(res *Result, p *progress, ckpt string) (stopped bool, err error) {
+	c := t.cfg
+	var order []int
+	for t.batchInEpoch < t.perEpoch() && t.step < t.totalSteps && !t.stoppedEarly {
+		if order == nil {
+			order = epochOrder(len(t.trainSet.examples), c.Seed, t.epoch)
+		}
+		stepStart := time.Now()
+		loss, gnorm, n, err := t.trainStep(order)
+		if err != nil {
+			return false, err
+		}
+		took := time.Since(stepStart)
+		p.tokens += n
+		t.step++
+		t.batchInEpoch++
+		t.evaluated = false
+		p.stepsHere++
+		tps := float64(p.tokens) / time.Since(p.start).Seconds()
+		t.log.step(t.step, t.stepEpoch(), loss, t.lr(t.step-1), gnorm, tps, took)
+		if err := t.afterStep(res, ckpt); err != nil {
+			return false, err
+		}
+		if c.StopAfter > 0 && p.stepsHere >= c.StopAfter && t.step < t.totalSteps && !t.stoppedEarly {
+			res.Stopped = true
+			if err := t.save(ckpt); err != nil {
+				return false, err
+			}
+			return true, t.endTraining(res)
+		}
+	}
+	return false, nil
+}
+
+// afterStep evaluates (--eval-every) and checkpoints (--save-every) when
+// due.
+func (t *trainer) afterStep(res *Result, ckpt string) error {
+	saved := false
+	if t.evalDue() {
+		// Evaluated before the checkpoint, which records it done.
+		if err := t.evaluate(res); err != nil {
+			return err
+		}
+		t.evaluated = true
+		if err := t.save(ckpt); err != nil {
+			return err
+		}
+		saved = true
+	}
+	if n := t.cfg.SaveEvery; n > 0 && t.step%n == 0 && !saved {
+		if err := t.save(ckpt); err != nil {
+			return err
+		}
+	}
+	return checkFail(fmt.Sprintf("after step %d", t.step))
+}
+
+// endEpoch is the end of an epoch (or of the run): evaluate, keep the
+// best, checkpoint. With --eval-every, only the run's end evaluates here
+// (if its last step did not).
+func (t *trainer) endEpoch(res *Result, ckpt string) error {
+	if t.batchInEpoch >= t.perEpoch() {
+		t.epoch++
+		t.batchInEpoch = 0
+	}
+	end := t.step >= t.totalSteps || t.stoppedEarly
+	if !t.evaluated && (t.cfg.EvalEvery == 0 || end) {
+		if err := t.evaluate(res); err != nil {
+			return err
+		}
+		t.evaluated = true
+	}
+	return t.save(ckpt)
 }
 
 // endTraining records what the session measured, brings the parameters
@@ -851,111 +906,162 @@ func (t *trainer) perEpoch() int {
 // the record of the model, data and options compared (unless
 // --resume-with-changes), every parameter present and finite.
 func (t *trainer) restore(path string) (logState, error) {
-	fail := func(format string, a ...any) (logState, error) {
-		return logState{}, fmt.Errorf("--resume: checkpoint %s: %s", path, fmt.Sprintf(format, a...))
+	state, meta, err := t.openCheckpoint(path)
+	if err != nil {
+		return logState{}, err
 	}
+	pos, ls, err := t.readPosition(meta)
+	if err != nil {
+		return logState{}, fmt.Errorf("--resume: checkpoint %s: %v", path, err)
+	}
+	if err := t.restoreState(path, state); err != nil {
+		return logState{}, err
+	}
+	t.step, t.epoch, t.batchInEpoch = pos.step, pos.epoch, pos.batch
+	t.best, t.haveBest, t.evaluated, t.lastEval = pos.best, pos.haveBest, pos.evaluated, pos.lastEval
+	t.badEvals, t.stoppedEarly = pos.badEvals, pos.stoppedEarly
+	return ls, nil
+}
+
+// openCheckpoint loads a checkpoint and checks it is this run's: crsc
+// train's format, the same seed and record (unless
+// --resume-with-changes).
+func (t *trainer) openCheckpoint(path string) (map[string]*ir.Tensor, map[string]string, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return logState{}, fmt.Errorf("--resume: no checkpoint at %s", path)
+		return nil, nil, fmt.Errorf("--resume: no checkpoint at %s", path)
 	}
 	state, meta, err := checkpoint.Load(path)
 	if err != nil {
-		return logState{}, fmt.Errorf("--resume: %v", err)
+		return nil, nil, fmt.Errorf("--resume: %v", err)
 	}
 	if meta["format"] != formatValue {
-		return logState{}, fmt.Errorf("--resume: %s is not a crsc train checkpoint", path)
+		return nil, nil, fmt.Errorf("--resume: %s is not a crsc train checkpoint", path)
 	}
-	if meta["seed"] != strconv.FormatInt(t.cfg.Seed, 10) && !t.cfg.ResumeWithChanges {
-		return logState{}, fmt.Errorf("--resume: %s was written with --seed %s, not %d", path, meta["seed"], t.cfg.Seed)
+	if t.cfg.ResumeWithChanges {
+		return state, meta, nil
 	}
-	if !t.cfg.ResumeWithChanges {
-		if err := compareRecord(meta, t.record); err != nil {
-			return logState{}, fmt.Errorf("--resume: %v", err)
+	if meta["seed"] != strconv.FormatInt(t.cfg.Seed, 10) {
+		return nil, nil, fmt.Errorf("--resume: %s was written with --seed %s, not %d", path, meta["seed"], t.cfg.Seed)
+	}
+	if err := compareRecord(meta, t.record); err != nil {
+		return nil, nil, fmt.Errorf("--resume: %v", err)
+	}
+	return state, meta, nil
+}
+
+// position is where a checkpoint left the run.
+type position struct {
+	step, epoch, batch, badEvals      int
+	haveBest, evaluated, stoppedEarly bool
+	best                              float64
+	lastEval                          map[string]float64
+}
+
+// metaReader reads a checkpoint's metadata; the first error sticks.
+type metaReader struct {
+	meta map[string]string
+	err  error
+}
+
+func (r *metaReader) num(key string, lo, hi int) int {
+	if r.err != nil {
+		return 0
+	}
+	v, ok := r.meta[key]
+	n, err := strconv.Atoi(v)
+	switch {
+	case !ok:
+		r.err = fmt.Errorf("no %q in its metadata", key)
+	case err != nil:
+		r.err = fmt.Errorf("metadata %s=%q is not an integer", key, v)
+	case n < lo || n > hi:
+		r.err = fmt.Errorf("metadata %s=%d is outside this run's [%d, %d]", key, n, lo, hi)
+	}
+	return n
+}
+
+func (r *metaReader) flag(key string, def bool) bool {
+	v, ok := r.meta[key]
+	if !ok || r.err != nil {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.err = fmt.Errorf("metadata %s=%q is not true or false", key, v)
+	}
+	return b
+}
+
+func (r *metaReader) float(key string) float64 {
+	if r.err != nil {
+		return 0
+	}
+	x, err := strconv.ParseFloat(r.meta[key], 64)
+	if err != nil {
+		r.err = fmt.Errorf("metadata %s=%q is not a number", key, r.meta[key])
+	}
+	return x
+}
+
+// metrics reads an evaluation's metrics (nil when the key is absent).
+func (r *metaReader) metrics(key string) map[string]float64 {
+	v, ok := r.meta[key]
+	if !ok || r.err != nil {
+		return nil
+	}
+	var ev map[string]string
+	err := json.Unmarshal([]byte(v), &ev)
+	out := map[string]float64{}
+	for k, x := range ev {
+		if out[k], err = strconv.ParseFloat(x, 64); err != nil {
+			break
 		}
 	}
-	var perr error
-	num := func(key string, lo, hi int) int {
-		if perr != nil {
-			return 0
-		}
-		v, ok := meta[key]
-		n, err := strconv.Atoi(v)
-		switch {
-		case !ok:
-			perr = fmt.Errorf("no %q in its metadata", key)
-		case err != nil:
-			perr = fmt.Errorf("metadata %s=%q is not an integer", key, v)
-		case n < lo || n > hi:
-			perr = fmt.Errorf("metadata %s=%d is outside this run's [%d, %d]", key, n, lo, hi)
-		}
-		return n
+	if err != nil {
+		r.err = fmt.Errorf("metadata %s=%q is not the metrics of an evaluation", key, v)
 	}
-	flag := func(key string, def bool) bool {
-		v, ok := meta[key]
-		if !ok || perr != nil {
-			return def
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			perr = fmt.Errorf("metadata %s=%q is not true or false", key, v)
-		}
-		return b
-	}
+	return out
+}
+
+// readPosition parses and range-checks where the checkpoint left the run,
+// and the log's state then.
+func (t *trainer) readPosition(meta map[string]string) (position, logState, error) {
+	r := &metaReader{meta: meta}
 	perEpoch := t.perEpoch()
-	step := num("step", 0, t.totalSteps)
-	epoch := num("epoch", 0, t.cfg.Epochs)
-	batch := num("batch", 0, perEpoch)
-	haveBest := flag("have_best", false)
+	p := position{step: r.num("step", 0, t.totalSteps), epoch: r.num("epoch", 0, t.cfg.Epochs), batch: r.num("batch", 0, perEpoch)}
+	p.haveBest = r.flag("have_best", false)
 	// Checkpoints before "evaluated": the loop's old rule (evaluated at
 	// an epoch's start).
-	evaluated := flag("evaluated", batch == 0 && step > 0)
-	stoppedEarly := flag("stopped_early", false)
-	badEvals := 0
+	p.evaluated = r.flag("evaluated", p.batch == 0 && p.step > 0)
+	p.stoppedEarly = r.flag("stopped_early", false)
 	if _, ok := meta["bad_evals"]; ok {
-		badEvals = num("bad_evals", 0, math.MaxInt)
+		p.badEvals = r.num("bad_evals", 0, math.MaxInt)
 	}
-	if perr != nil {
-		return fail("%v", perr)
+	if r.err == nil && p.step != p.epoch*perEpoch+p.batch && !t.cfg.ResumeWithChanges {
+		r.err = fmt.Errorf("metadata step %d does not match epoch %d and batch %d of this run's %d steps per epoch", p.step, p.epoch, p.batch, perEpoch)
 	}
-	if step != epoch*perEpoch+batch && !t.cfg.ResumeWithChanges {
-		return fail("metadata step %d does not match epoch %d and batch %d of this run's %d steps per epoch", step, epoch, batch, perEpoch)
-	}
-	best, err := strconv.ParseFloat(meta["best"], 64)
-	if err != nil {
-		return fail("metadata best=%q is not a number", meta["best"])
-	}
-	var lastEval map[string]float64
-	if v, ok := meta["eval"]; ok {
-		var ev map[string]string
-		err := json.Unmarshal([]byte(v), &ev)
-		lastEval = map[string]float64{}
-		for k, x := range ev {
-			if lastEval[k], err = strconv.ParseFloat(x, 64); err != nil {
-				break
-			}
-		}
-		if err != nil {
-			return fail("metadata eval=%q is not the metrics of an evaluation", v)
-		}
-	}
+	p.best = r.float("best")
+	p.lastEval = r.metrics("eval")
 	ls := logState{Size: -1}
 	if _, ok := meta["metrics_bytes"]; ok {
-		ls.Size = int64(num("metrics_bytes", 0, math.MaxInt))
-		ls.SinceLog = num("log_window_steps", 0, step)
-		if ls.LossAcc, err = strconv.ParseFloat(meta["log_window_loss"], 64); err != nil && perr == nil {
-			perr = fmt.Errorf("metadata log_window_loss=%q is not a number", meta["log_window_loss"])
-		}
-		if perr != nil {
-			return fail("%v", perr)
-		}
+		ls.Size = int64(r.num("metrics_bytes", 0, math.MaxInt))
+		ls.SinceLog = r.num("log_window_steps", 0, p.step)
+		ls.LossAcc = r.float("log_window_loss")
 	}
+	return p, ls, r.err
+}
+
+// restoreState checks the checkpoint's parameters against the run's and
+// loads them, the optimizer state and the ‖G‖ estimates.
+func (t *trainer) restoreState(path string, state map[string]*ir.Tensor) error {
 	for _, info := range t.infos {
 		p := state[checkpoint.ParamPrefix+info.Name]
 		if p == nil || p.DType != ir.Float32 || fmt.Sprint(p.Shape) != fmt.Sprint(info.Shape) {
-			return logState{}, fmt.Errorf("--resume: %s has no parameter %q of shape %v", path, info.Name, info.Shape)
+			return fmt.Errorf("--resume: %s has no parameter %q of shape %v", path, info.Name, info.Shape)
 		}
 	}
 	if err := checkpoint.CheckFiniteParams(state); err != nil {
-		return fail("a parameter is not finite: %v", err)
+		return fmt.Errorf("--resume: checkpoint %s: a parameter is not finite: %v", path, err)
 	}
 	ost := map[string]*ir.Tensor{}
 	for name, v := range state {
@@ -964,18 +1070,15 @@ func (t *trainer) restore(path string) (logState, error) {
 		}
 	}
 	if err := t.opt.LoadState(ost); err != nil {
-		return logState{}, fmt.Errorf("--resume: %s: %v", path, err)
+		return fmt.Errorf("--resume: %s: %v", path, err)
 	}
 	if err := t.gn.load(state); err != nil {
-		return logState{}, err
+		return err
 	}
 	for _, info := range t.infos {
 		copy(t.params[info.Name].F32, state[checkpoint.ParamPrefix+info.Name].F32)
 	}
-	t.step, t.epoch, t.batchInEpoch = step, epoch, batch
-	t.best, t.haveBest, t.evaluated, t.lastEval = best, haveBest, evaluated, lastEval
-	t.badEvals, t.stoppedEarly = badEvals, stoppedEarly
-	return ls, nil
+	return nil
 }
 
 func cutPrefix(s, p string) (string, bool) {
