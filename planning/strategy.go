@@ -34,19 +34,25 @@ func Strategies() []Strategy {
 	wta := func(keep float64) passes.SamplingSpec {
 		return passes.SamplingSpec{Estimator: "wta", Keep: keep, MinRows: 10, GNorm: "none", Layers: "auto", Attention: true}
 	}
-	bf16 := passes.StashSpec{DType: "bf16"}
+	bf16 := func(kinds ...string) passes.StashSpec { return passes.StashSpec{DType: "bf16", Kinds: kinds} }
 	rung := func(name, cost string, sampling passes.SamplingSpec, remat bool, stash passes.StashSpec) Strategy {
 		return Strategy{Name: name, Cost: cost, spec: func(base passes.TrainingSpec) passes.TrainingSpec {
 			base.Memory, base.Sampling, base.Remat, base.Stash = true, sampling, passes.RematSpec{Enabled: remat}, stash
 			return base
 		}}
 	}
+	// The stash kinds come one at a time, the ones whose rounding reaches
+	// the fewest gradients first: a GELU input only GELU's gradient, a
+	// softmax output softmax's and P·V's, a norm output the norm's and
+	// the next layer's weight gradients.
 	return []Strategy{
 		rung("exact", "nothing: exact float32", exact, false, passes.StashSpec{}),
 		rung("exact + recompute", "GELU/Dropout outputs recomputed in backward (exact; a little time)", exact, true, passes.StashSpec{}),
-		rung("exact + recompute + bf16", "that, and softmax/norm/GELU-input activations kept in bf16 (weight gradients within 1e-2 relative)", exact, true, bf16),
-		rung("WTA@0.3 + recompute + bf16", "that, and 30 % of the rows kept for linear-layer and attention weight gradients (unbiased; added variance)", wta(0.3), true, bf16),
-		rung("WTA@0.1 + recompute + bf16", "that, with 10 % of the rows (more variance)", wta(0.1), true, bf16),
+		rung("exact + recompute + bf16 gelu", "that, and GELU inputs kept in bf16 (weight gradients within 1e-2 relative)", exact, true, bf16("gelu")),
+		rung("exact + recompute + bf16 gelu,softmax", "that, and softmax outputs in bf16 too", exact, true, bf16("gelu", "softmax")),
+		rung("exact + recompute + bf16", "that, and norm outputs in bf16 too", exact, true, bf16()),
+		rung("WTA@0.3 + recompute + bf16", "that, and 30 % of the rows kept for linear-layer and attention weight gradients (unbiased; added variance), in bf16", wta(0.3), true, bf16()),
+		rung("WTA@0.1 + recompute + bf16", "that, with 10 % of the rows (more variance)", wta(0.1), true, bf16()),
 	}
 }
 

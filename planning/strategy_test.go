@@ -29,6 +29,7 @@ func TestFit(t *testing.T) {
 			t.Fatalf("%s plans %d bytes, not less than %s's %d", Strategies()[i].Name, peaks[i], Strategies()[i-1].Name, peaks[i-1])
 		}
 	}
+	wta := len(peaks) - 2 // the first sampled rung
 	for _, tc := range []struct {
 		name   string
 		budget int64
@@ -36,7 +37,8 @@ func TestFit(t *testing.T) {
 	}{
 		{"room for exact", peaks[0], 0},
 		{"just under exact", peaks[0] - 1, 1},
-		{"between bf16 and WTA@0.3", (peaks[2] + peaks[3]) / 2, 3},
+		{"between the bf16 GELU stash and more", (peaks[2] + peaks[3]) / 2, 3},
+		{"between all bf16 and WTA@0.3", (peaks[wta-1] + peaks[wta]) / 2, wta},
 		{"the leanest exactly", peaks[len(peaks)-1], len(peaks) - 1},
 	} {
 		got, tried, res, err := Fit(req, tc.budget)
