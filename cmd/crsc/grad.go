@@ -15,10 +15,7 @@ import (
 )
 
 func gradCommand() *cobra.Command {
-	var inputs, cotangents []string
-	var out, device string
-	var seed uint64
-	var flags trainingFlags
+	a := &gradArgs{}
 	cmd := &cobra.Command{
 		Use:   "grad MODEL --input NAME=FILE.npy ... --cotangent OUTPUT=FILE.npy --out DIR",
 		Short: "Write the gradient of sum(output ⊙ cotangent) for every trained parameter",
@@ -29,92 +26,116 @@ Trained parameters are the float initializers the output depends on, narrowed
 by --train and --freeze. With --keep < 1 the weight gradients of linear layers
 are WTA-CRS estimates (--estimator, --seed pick the sample).`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkTrainingFlags(&flags); err != nil {
-				return err
-			}
-			if cmd.Flags().Changed("gnorm") {
-				return fmt.Errorf("--gnorm: grad runs one step, with no ‖G‖ history to draw on (it uses none); leave --gnorm out")
-			}
-			dev, err := openDevice(device, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer dev.Close()
-			if out == "" {
-				return fmt.Errorf("--out DIR is required")
-			}
-			if len(cotangents) != 1 {
-				return fmt.Errorf("give exactly one --cotangent OUTPUT=FILE.npy")
-			}
-			outName, cotPath, ok := strings.Cut(cotangents[0], "=")
-			if !ok || outName == "" {
-				return fmt.Errorf("--cotangent %q: want OUTPUT=FILE.npy", cotangents[0])
-			}
-			feeds, err := readInputs(inputs)
-			if err != nil {
-				return err
-			}
-			cot, err := npy.ReadFile(cotPath)
-			if err != nil {
-				return err
-			}
-			g, err := loadModel(args[0], nil, nil)
-			if err != nil {
-				return err
-			}
-			if err := runtime.CheckInputs(g, feeds); err != nil {
-				return fmt.Errorf("%s: %v", args[0], err)
-			}
-			shapes := map[string]ir.Shape{}
-			for name, t := range feeds {
-				shapes[name] = ir.StaticShape(t.Shape...)
-			}
-			if g, err = loadModel(args[0], shapes, nil); err != nil {
-				return err
-			}
-			if err := checkCotangent(g, cotangents[0], outName, cot); err != nil {
-				return fmt.Errorf("%s: %v", args[0], err)
-			}
-			if err := checkLoRABound(g, flags.lora); err != nil {
-				return fmt.Errorf("%s: %v", args[0], err)
-			}
-			spec := flags.spec()
-			spec.Loss = passes.LossSpec{Kind: passes.LossVJP, Output: outName}
-			spec.Sampling.GNorm = "none" // one step: no ‖G‖ history to draw on
-			compiled, err := passes.Compile(g, spec)
-			if err != nil {
-				return fmt.Errorf("%s: %v", args[0], err)
-			}
-			if err := firstError(checkLoRAAdapters(compiled, flags.lora), checkLayersMatched(&flags, compiled)); err != nil {
-				return fmt.Errorf("%s: %v", args[0], err)
-			}
-			trained := compiled.Trained
-			feeds[outName+"_cotangent"] = cot
-			results, err := dev.Run(g, feeds, runtime.Options{Seed: seed})
-			if err != nil {
-				return fmt.Errorf("%s: %v", args[0], err)
-			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
-			for _, p := range trained {
-				path := filepath.Join(out, npy.SafeName(p.Param.Name)+".npy")
-				if err := npy.WriteFile(path, results[p.Grad.Name]); err != nil {
-					return err
-				}
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d gradients to %s (loss %v)\n", len(trained), out, results[passes.LossName])
-			return nil
-		},
+		RunE: a.run,
 	}
-	cmd.Flags().StringArrayVar(&inputs, "input", nil, "input NAME=FILE.npy (repeat for each input)")
-	cmd.Flags().StringArrayVar(&cotangents, "cotangent", nil, "OUTPUT=FILE.npy: the output to differentiate and its cotangent")
-	cmd.Flags().StringVar(&out, "out", "", "folder for the gradient .npy files")
-	flags.register(cmd, false)
-	cmd.Flags().StringVar(&device, "device", "cpu", deviceHelp)
-	cmd.Flags().Uint64Var(&seed, "seed", 0, "seed for Dropout masks and WTA-CRS sampling")
+	fl := cmd.Flags()
+	fl.StringArrayVar(&a.inputs, "input", nil, "input NAME=FILE.npy (repeat for each input)")
+	fl.StringArrayVar(&a.cotangents, "cotangent", nil, "OUTPUT=FILE.npy: the output to differentiate and its cotangent")
+	fl.StringVar(&a.out, "out", "", "folder for the gradient .npy files")
+	a.flags.register(cmd, false)
+	fl.StringVar(&a.device, "device", "cpu", deviceHelp)
+	fl.Uint64Var(&a.seed, "seed", 0, "seed for Dropout masks and WTA-CRS sampling")
 	return cmd
+}
+
+// gradArgs are grad's flags as they are parsed.
+type gradArgs struct {
+	inputs, cotangents []string
+	out, device        string
+	seed               uint64
+	flags              trainingFlags
+}
+
+func (a *gradArgs) run(cmd *cobra.Command, args []string) error {
+	if err := a.check(cmd); err != nil {
+		return err
+	}
+	dev, err := openDevice(a.device, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	outName, cotPath, _ := strings.Cut(a.cotangents[0], "=")
+	feeds, err := readInputs(a.inputs)
+	if err != nil {
+		return err
+	}
+	cot, err := npy.ReadFile(cotPath)
+	if err != nil {
+		return err
+	}
+	g, compiled, err := a.compile(args[0], feeds, outName, cot)
+	if err != nil {
+		return err
+	}
+	feeds[outName+"_cotangent"] = cot
+	results, err := dev.Run(g, feeds, runtime.Options{Seed: a.seed})
+	if err != nil {
+		return fmt.Errorf("%s: %v", args[0], err)
+	}
+	if err := os.MkdirAll(a.out, 0o755); err != nil {
+		return err
+	}
+	for _, p := range compiled.Trained {
+		path := filepath.Join(a.out, npy.SafeName(p.Param.Name)+".npy")
+		if err := npy.WriteFile(path, results[p.Grad.Name]); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %d gradients to %s (loss %v)\n", len(compiled.Trained), a.out, results[passes.LossName])
+	return nil
+}
+
+// check refuses bad flags before any work.
+func (a *gradArgs) check(cmd *cobra.Command) error {
+	if err := checkTrainingFlags(&a.flags); err != nil {
+		return err
+	}
+	switch {
+	case cmd.Flags().Changed("gnorm"):
+		return fmt.Errorf("--gnorm: grad runs one step, with no ‖G‖ history to draw on (it uses none); leave --gnorm out")
+	case a.out == "":
+		return fmt.Errorf("--out DIR is required")
+	case len(a.cotangents) != 1:
+		return fmt.Errorf("give exactly one --cotangent OUTPUT=FILE.npy")
+	}
+	if outName, _, ok := strings.Cut(a.cotangents[0], "="); !ok || outName == "" {
+		return fmt.Errorf("--cotangent %q: want OUTPUT=FILE.npy", a.cotangents[0])
+	}
+	return nil
+}
+
+// compile loads the model at the inputs' shapes and compiles the
+// vector-Jacobian product of output outName with cotangent cot.
+func (a *gradArgs) compile(model string, feeds map[string]*ir.Tensor, outName string, cot *ir.Tensor) (*ir.Graph, *passes.Training, error) {
+	g, err := loadModel(model, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := runtime.CheckInputs(g, feeds); err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", model, err)
+	}
+	shapes := map[string]ir.Shape{}
+	for name, t := range feeds {
+		shapes[name] = ir.StaticShape(t.Shape...)
+	}
+	if g, err = loadModel(model, shapes, nil); err != nil {
+		return nil, nil, err
+	}
+	if err := firstError(checkCotangent(g, a.cotangents[0], outName, cot), checkLoRABound(g, a.flags.lora)); err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", model, err)
+	}
+	spec := a.flags.spec()
+	spec.Loss = passes.LossSpec{Kind: passes.LossVJP, Output: outName}
+	spec.Sampling.GNorm = "none" // one step: no ‖G‖ history to draw on
+	compiled, err := passes.Compile(g, spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", model, err)
+	}
+	if err := firstError(checkLoRAAdapters(compiled, a.flags.lora), checkLayersMatched(&a.flags, compiled)); err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", model, err)
+	}
+	return g, compiled, nil
 }
 
 // checkCotangent checks the cotangent array against the output it is for

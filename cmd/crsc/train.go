@@ -22,15 +22,19 @@ import (
 
 // trainCommand wires `crsc train`: flags in, train.Run does the work.
 func trainCommand() *cobra.Command {
-	var c train.Config
-	var flags trainingFlags
-	var dataDir, device, configFile string
-	var resumeWithChanges bool
-	var ex exportFlags
+	a := &trainArgs{}
 	cmd := &cobra.Command{
 		Use:   "train [MODEL.onnx | FOLDER | --arch NAME] --task TASK --data DIR [--vocab VOCAB.txt | --tokenizer tokenizer.json] [options]",
 		Short: "Fine-tune a model on a GLUE-style task (with no arguments: a one-minute built-in demo)",
-		Long: `Fine-tunes a BERT-family classifier on a task's train split with WTA-CRS
+		Long:  trainLong,
+		Args:  cobra.MaximumNArgs(1),
+		RunE:  a.run,
+	}
+	a.register(cmd)
+	return cmd
+}
+
+const trainLong = `Fine-tunes a BERT-family classifier on a task's train split with WTA-CRS
 at keep 0.3 (the paper's setting; --keep 1 or --estimator exact trains
 exactly) and evaluates it on the dev split each epoch (or --eval-every N
 steps; --patience stops early), keeping a run directory (--out) with the
@@ -57,63 +61,75 @@ likelihood and picks the best.
 
 With no arguments it runs the built-in demo: the bundled tiny BERT on a
 synthetic sentiment task generated in Go, WTA-CRS at keep 0.3, ending with
-the accuracy and the memory saved against exact training.`,
-		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// The demo is `crsc train` alone (--out and --device may
-			// place it); anything else describes a run of one's own.
-			demo := len(args) == 0 && !anyFlagBut(cmd, "out", "device")
-			if configFile != "" {
-				var err error
-				if args, err = applyConfigFile(cmd, configFile, args); err != nil {
-					return err
-				}
-			}
-			if !demo {
-				if err := checkTrainFlags(cmd, &c, &flags, args); err != nil {
-					return err
-				}
-			}
-			dev, err := openDevice(device, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer dev.Close()
-			c.Device = dev
-			w := cmd.OutOrStdout()
-			if demo {
-				return runDemo(cmd, c.Out, dev)
-			}
-			if len(args) == 1 {
-				c.Model = args[0]
-			}
-			if err := resolveData(&c, dataDir); err != nil {
-				return err
-			}
-			if c.Custom, err = ex.custom(cmd, c.Task); err != nil {
-				return err
-			}
-			c.Spec = flags.spec()
-			c.Spec.Memory = !flags.noMemory
-			c.ResumeWithChanges = resumeWithChanges
-			// Every value is the flag's: 0 is not "the default".
-			c.Explicit = true
-			if c.Out == "" {
-				c.Out = filepath.Join("runs", c.Task)
-			}
-			c.Progress, c.Terminal = w, isTerminal(w)
-			res, err := train.Run(c)
-			if err != nil {
-				return err
-			}
-			printResult(w, c.Out, res)
-			return nil
-		},
+the accuracy and the memory saved against exact training.`
+
+// trainArgs are train's flags as they are parsed.
+type trainArgs struct {
+	c                           train.Config
+	flags                       trainingFlags
+	ex                          exportFlags
+	dataDir, device, configFile string
+	resumeWithChanges           bool
+}
+
+func (a *trainArgs) run(cmd *cobra.Command, args []string) error {
+	c := &a.c
+	// The demo is `crsc train` alone (--out and --device may place it);
+	// anything else describes a run of one's own.
+	demo := len(args) == 0 && !anyFlagBut(cmd, "out", "device")
+	if a.configFile != "" {
+		var err error
+		if args, err = applyConfigFile(cmd, a.configFile, args); err != nil {
+			return err
+		}
 	}
+	if !demo {
+		if err := checkTrainFlags(cmd, c, &a.flags, args); err != nil {
+			return err
+		}
+	}
+	dev, err := openDevice(a.device, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	c.Device = dev
+	w := cmd.OutOrStdout()
+	if demo {
+		return runDemo(cmd, c.Out, dev)
+	}
+	if len(args) == 1 {
+		c.Model = args[0]
+	}
+	if err := resolveData(c, a.dataDir); err != nil {
+		return err
+	}
+	if c.Custom, err = a.ex.custom(cmd, c.Task); err != nil {
+		return err
+	}
+	c.Spec = a.flags.spec()
+	c.Spec.Memory = !a.flags.noMemory
+	c.ResumeWithChanges = a.resumeWithChanges
+	// Every value is the flag's: 0 is not "the default".
+	c.Explicit = true
+	if c.Out == "" {
+		c.Out = filepath.Join("runs", c.Task)
+	}
+	c.Progress, c.Terminal = w, isTerminal(w)
+	res, err := train.Run(*c)
+	if err != nil {
+		return err
+	}
+	printResult(w, c.Out, res)
+	return nil
+}
+
+func (a *trainArgs) register(cmd *cobra.Command) {
+	c := &a.c
 	fl := cmd.Flags()
 	fl.StringVar(&c.Arch, "arch", "", "train a built-in architecture from random init instead of MODEL (bert-tiny, bert-small, t5-tiny, t5-small)")
 	fl.StringVar(&c.Task, "task", "", taskHelp)
-	fl.StringVar(&dataDir, "data", "", "folder with train and dev files (.tsv, .jsonl or .csv; JSON Lines with input_ids: pre-tokenized), or one training file")
+	fl.StringVar(&a.dataDir, "data", "", "folder with train and dev files (.tsv, .jsonl or .csv; JSON Lines with input_ids: pre-tokenized), or one training file")
 	fl.StringVar(&c.EvalFile, "eval-data", "", "evaluation file (default: DIR/dev.*)")
 	fl.StringVar(&c.Vocab, "vocab", "", "WordPiece vocab.txt (e.g. bert-base-uncased.vocab.txt)")
 	fl.StringVar(&c.TokenizerFile, "tokenizer", "", "Hugging Face tokenizer.json: WordPiece (BERT family) or Unigram (T5); default: the tokenizer.json or vocab.txt beside the model")
@@ -130,21 +146,20 @@ the accuracy and the memory saved against exact training.`,
 	fl.IntVar(&c.EvalEvery, "eval-every", 0, "evaluate every N optimizer steps and at the end (0: at each epoch's end)")
 	fl.IntVar(&c.Patience, "patience", 0, "early stopping: stop after N evaluations in a row without the task's metric improving by more than --min-delta; model.onnx is the best checkpoint's (0: off)")
 	fl.Float64Var(&c.MinDelta, "min-delta", 0, "with --patience: the least improvement of the metric that counts")
-	fl.StringVar(&configFile, "config", "", "read options from a JSON file: a run's config.json, or {\"lr\": 1e-3, \"keep\": 0.3, ...} with flag names as keys; flags given on the command line override it")
+	fl.StringVar(&a.configFile, "config", "", "read options from a JSON file: a run's config.json, or {\"lr\": 1e-3, \"keep\": 0.3, ...} with flag names as keys; flags given on the command line override it")
 	fl.Float64Var(&c.ClipNorm, "clip", 1, "clip gradients to this global norm (0: off)")
 	fl.Float64Var(&c.WeightDecay, "weight-decay", 0.01, "AdamW weight decay (never on biases and norms)")
 	fl.Int64Var(&c.Seed, "seed", 1, "seed of data order, dropout, sampling and init")
 	fl.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all cores)")
 	fl.StringVarP(&c.Out, "out", "o", "", "run directory (default runs/TASK; the demo: runs/demo)")
 	fl.BoolVar(&c.Resume, "resume", false, "continue the run in --out from its checkpoint")
-	fl.BoolVar(&resumeWithChanges, "resume-with-changes", false, "with --resume: continue even though the model, data or an option that changes the arithmetic differs from the checkpoint's")
+	fl.BoolVar(&a.resumeWithChanges, "resume-with-changes", false, "with --resume: continue even though the model, data or an option that changes the arithmetic differs from the checkpoint's")
 	fl.IntVar(&c.LogEvery, "log-every", 10, "log every N steps (0: only the last step)")
 	fl.IntVar(&c.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
-	fl.StringVar(&device, "device", "cpu", deviceHelp)
-	ex.register(cmd, &c.Export, true)
-	flags.register(cmd, false)
-	flags.sampleByDefault()
-	return cmd
+	fl.StringVar(&a.device, "device", "cpu", deviceHelp)
+	a.ex.register(cmd, &c.Export, true)
+	a.flags.register(cmd, false)
+	a.flags.sampleByDefault()
 }
 
 // resolveData finds the train and dev files from --data.
@@ -339,6 +354,55 @@ var configIgnored = map[string]bool{
 // without --lora is refused only when someone asks for it). Unknown keys
 // are errors: a misspelt option must not be ignored.
 func applyConfigFile(cmd *cobra.Command, path string, args []string) ([]string, error) {
+	values, err := readConfigValues(path)
+	if err != nil {
+		return nil, err
+	}
+	fl := cmd.Flags()
+	// What the command line gave wins, MODEL or --arch included.
+	cli := map[string]bool{"arch": fl.Changed("arch"), "no-memory-rewrites": fl.Changed("no-memory-rewrites"), "input": fl.Changed("input")}
+	for key := range values {
+		for _, name := range []string{key, configKeys[key]} {
+			if name != "" && fl.Lookup(name) != nil {
+				cli[name] = fl.Changed(name)
+			}
+		}
+	}
+	haveModel := len(args) > 0 || cli["arch"]
+	for _, key := range sortedStrings(values) {
+		v := values[key]
+		switch {
+		case v == nil || configIgnored[key]:
+		case key == "model" || key == "arch":
+			if s, ok := v.(string); ok && s != "" && !haveModel {
+				if key == "arch" {
+					fl.Set("arch", s)
+				} else {
+					args = []string{s}
+				}
+			}
+		case strings.HasPrefix(key, "export.inputs."):
+			if name, ok := v.(string); ok && !cli["input"] {
+				if err := fl.Set("input", strings.TrimPrefix(key, "export.inputs.")+"="+name); err != nil {
+					return nil, fmt.Errorf("--config %s: %s: %v", path, key, err)
+				}
+			}
+		case key == "spec.memory":
+			if on, ok := v.(bool); ok && !on && !cli["no-memory-rewrites"] {
+				fl.Set("no-memory-rewrites", "true")
+			}
+		default:
+			if err := setFromConfig(cmd, path, key, v, cli); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return args, nil
+}
+
+// readConfigValues reads a JSON object and flattens it: nested keys
+// joined with ".".
+func readConfigValues(path string) (map[string]any, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--config: %v", err)
@@ -359,74 +423,45 @@ func applyConfigFile(cmd *cobra.Command, path string, args []string) ([]string, 
 		}
 	}
 	flatten("", tree)
+	return values, nil
+}
+
+// setFromConfig sets the flag a config key names (a config.json key or the
+// flag's own name) unless the command line gave it or the value is the
+// flag's default.
+func setFromConfig(cmd *cobra.Command, path, key string, v any, cli map[string]bool) error {
 	fl := cmd.Flags()
-	// What the command line gave wins, MODEL or --arch included.
-	cli := map[string]bool{"arch": fl.Changed("arch"), "no-memory-rewrites": fl.Changed("no-memory-rewrites"), "input": fl.Changed("input")}
-	for key := range values {
-		for _, name := range []string{key, configKeys[key]} {
-			if name != "" && fl.Lookup(name) != nil {
-				cli[name] = fl.Changed(name)
-			}
+	flag, known := configKeys[key]
+	if !known {
+		if fl.Lookup(key) == nil || key == "config" || key == "resume" || key == "resume-with-changes" {
+			return fmt.Errorf("--config %s: unknown key %q (want a config.json key or a flag name)", path, key)
 		}
+		flag = key // a flag's own name
 	}
-	haveModel := len(args) > 0 || cli["arch"]
-	for _, key := range sortedStrings(values) {
-		v := values[key]
-		flag, known := configKeys[key]
-		switch {
-		case v == nil || configIgnored[key]:
-			continue
-		case key == "model" || key == "arch":
-			if s, ok := v.(string); ok && s != "" && !haveModel {
-				if key == "arch" {
-					fl.Set("arch", s)
-				} else {
-					args = []string{s}
-				}
-			}
-			continue
-		case strings.HasPrefix(key, "export.inputs."):
-			if name, ok := v.(string); ok && !cli["input"] {
-				if err := fl.Set("input", strings.TrimPrefix(key, "export.inputs.")+"="+name); err != nil {
-					return nil, fmt.Errorf("--config %s: %s: %v", path, key, err)
-				}
-			}
-			continue
-		case key == "spec.memory":
-			if on, ok := v.(bool); ok && !on && !cli["no-memory-rewrites"] {
-				fl.Set("no-memory-rewrites", "true")
-			}
-			continue
-		case !known && fl.Lookup(key) != nil && key != "config" && key != "resume" && key != "resume-with-changes":
-			flag = key // a flag's own name
-		case !known:
-			return nil, fmt.Errorf("--config %s: unknown key %q (want a config.json key or a flag name)", path, key)
-		}
-		f := fl.Lookup(flag)
-		if f == nil || cli[flag] {
-			continue // the command line wins
-		}
-		text := fmt.Sprint(v)
-		if list, ok := v.([]any); ok {
-			parts := make([]string, len(list))
-			for i, x := range list {
-				parts[i] = fmt.Sprint(x)
-			}
-			text = strings.Join(parts, ",")
-		}
-		if x, ok := v.(float64); ok {
-			text = strconv.FormatFloat(x, 'g', -1, 64)
-			if d, err := strconv.ParseFloat(f.DefValue, 64); err == nil && d == x {
-				continue
-			}
-		} else if text == f.DefValue {
-			continue
-		}
-		if err := fl.Set(flag, text); err != nil {
-			return nil, fmt.Errorf("--config %s: %s = %v: %v", path, key, v, err)
-		}
+	f := fl.Lookup(flag)
+	if f == nil || cli[flag] {
+		return nil // the command line wins
 	}
-	return args, nil
+	text := fmt.Sprint(v)
+	if list, ok := v.([]any); ok {
+		parts := make([]string, len(list))
+		for i, x := range list {
+			parts[i] = fmt.Sprint(x)
+		}
+		text = strings.Join(parts, ",")
+	}
+	if x, ok := v.(float64); ok {
+		text = strconv.FormatFloat(x, 'g', -1, 64)
+		if d, err := strconv.ParseFloat(f.DefValue, 64); err == nil && d == x {
+			return nil
+		}
+	} else if text == f.DefValue {
+		return nil
+	}
+	if err := fl.Set(flag, text); err != nil {
+		return fmt.Errorf("--config %s: %s = %v: %v", path, key, v, err)
+	}
+	return nil
 }
 
 func sortedStrings[V any](m map[string]V) []string {
