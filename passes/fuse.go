@@ -107,6 +107,14 @@ func finishFusion(g *ir.Graph, removed map[*ir.Node]bool, domain string) error {
 	if len(removed) == 0 {
 		return nil
 	}
+	dropNodes(g, removed, domain)
+	g.RemoveDeadNodes()
+	return g.InferShapes()
+}
+
+// dropNodes removes the nodes in removed and declares domain, where the
+// fused nodes live.
+func dropNodes(g *ir.Graph, removed map[*ir.Node]bool, domain string) {
 	var kept []*ir.Node
 	for _, n := range g.Nodes {
 		if !removed[n] {
@@ -117,6 +125,4 @@ func finishFusion(g *ir.Graph, removed map[*ir.Node]bool, domain string) error {
 	if _, ok := g.Opsets[domain]; !ok {
 		g.Opsets[domain] = 1
 	}
-	g.RemoveDeadNodes()
-	return g.InferShapes()
 }

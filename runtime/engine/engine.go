@@ -95,25 +95,33 @@ func (s *Session) Close() {
 func (s *Session) Device() *device.Device { return s.dev }
 
 // AddTraining binds a training graph whose outputs include the gradients
-// named gradNames (in the optimizer's parameter order). It plans the
-// graph's memory and grows the arena to the largest plan.
+// named gradNames (in the optimizer's parameter order). It rewrites the
+// graph for execution (see lower), plans its memory and grows the arena to
+// the largest plan.
 func (s *Session) AddTraining(g *ir.Graph, gradNames []string) (*memplan.MemPlan, error) {
 	for _, name := range gradNames {
 		if !isOutput(g, name) {
 			return nil, fmt.Errorf("internal error: gradient %q is not an output of the training graph", name)
 		}
 	}
-	return s.add(g, &graph{gradNames: gradNames}, memplan.ForwardEnd(g))
+	return s.add(g, &graph{gradNames: gradNames}, true)
 }
 
 // AddEval binds a forward-only graph (evaluation, inference).
 func (s *Session) AddEval(g *ir.Graph) (*memplan.MemPlan, error) {
-	return s.add(g, &graph{forward: true}, -1)
+	return s.add(g, &graph{forward: true}, false)
 }
 
-func (s *Session) add(g *ir.Graph, e *graph, forwardEnd int) (*memplan.MemPlan, error) {
+func (s *Session) add(g *ir.Graph, e *graph, training bool) (*memplan.MemPlan, error) {
 	if prev, ok := s.graphs[g]; ok {
 		return prev.plan, nil
+	}
+	if err := lower(g); err != nil {
+		return nil, err
+	}
+	forwardEnd := -1
+	if training {
+		forwardEnd = memplan.ForwardEnd(g)
 	}
 	p, err := memplan.Plan(g, memplan.Options{ForwardEnd: forwardEnd})
 	if err != nil {
