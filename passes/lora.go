@@ -35,6 +35,37 @@ type LoRAAdapter struct {
 	A, B   string // the adapter initializers A [in, r], B [r, out]
 }
 
+// insertAdapter makes every reader of the linear layer mm's output y read
+// y + (x·A)·B·scale instead.
+func insertAdapter(g *ir.Graph, mm *ir.Node, a, b *ir.Value, scale float64) error {
+	gb := &gradBuilder{g: g, prefix: mm.Name + "/lora"}
+	y := mm.Outputs[0]
+	readers := g.Consumers()[y]
+	xa := insertAfter(g, mm, gb.node("MatMul", "", nil, 1, mm.In(0), a))
+	xab := insertAfter(g, xa, gb.node("MatMul", "", nil, 1, xa.Outputs[0], b))
+	scaled := insertAfter(g, xab, gb.node("Mul", "", nil, 1, xab.Outputs[0], gb.scalar(scale, y)))
+	sum := insertAfter(g, scaled, gb.node("Add", "", nil, 1, y, scaled.Outputs[0]))
+	replaceUsesIn(g, readers, y, sum.Outputs[0])
+	return gb.err
+}
+
+// replaceUsesIn makes the given readers (and the graph outputs) read new
+// where they read old.
+func replaceUsesIn(g *ir.Graph, readers []*ir.Node, old, new *ir.Value) {
+	for _, rd := range readers {
+		for i, in := range rd.Inputs {
+			if in == old {
+				rd.Inputs[i] = new
+			}
+		}
+	}
+	for i, o := range g.Outputs {
+		if o == old {
+			g.Outputs[i] = new
+		}
+	}
+}
+
 // DefaultLoRATargets matches the attention query/key/value projections of
 // BERT (…/attention/self/query/MatMul) and T5 (…/SelfAttention/q/MatMul,
 // EncDecAttention.k.weight) exports.
@@ -133,27 +164,8 @@ func AddLoRAAdapters(g *ir.Graph, spec LoRASpec) ([]LoRAAdapter, error) {
 		av := g.AddInit(prefix+".lora_A", a)
 		bv := g.AddInit(prefix+".lora_B", ir.NewTensor(ir.Float32, spec.Rank, dOut))
 		adapters = append(adapters, LoRAAdapter{Node: mm.Name, Module: module, Base: name, A: av.Name, B: bv.Name})
-		b := &gradBuilder{g: g, prefix: mm.Name + "/lora"}
-		y := mm.Outputs[0]
-		readers := g.Consumers()[y]
-		xa := insertAfter(g, mm, b.node("MatMul", "", nil, 1, mm.In(0), av))
-		xab := insertAfter(g, xa, b.node("MatMul", "", nil, 1, xa.Outputs[0], bv))
-		scaled := insertAfter(g, xab, b.node("Mul", "", nil, 1, xab.Outputs[0], b.scalar(spec.Alpha/float64(spec.Rank), y)))
-		sum := insertAfter(g, scaled, b.node("Add", "", nil, 1, y, scaled.Outputs[0]))
-		for _, rd := range readers {
-			for i, in := range rd.Inputs {
-				if in == y {
-					rd.Inputs[i] = sum.Outputs[0]
-				}
-			}
-		}
-		for i, o := range g.Outputs {
-			if o == y {
-				g.Outputs[i] = sum.Outputs[0]
-			}
-		}
-		if b.err != nil {
-			return nil, b.err
+		if err := insertAdapter(g, mm, av, bv, spec.Alpha/float64(spec.Rank)); err != nil {
+			return nil, err
 		}
 	}
 	if len(adapters) == 0 {

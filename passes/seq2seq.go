@@ -42,60 +42,99 @@ type Seq2Seq struct {
 // outputs the LM cross-entropy over the labels (ignore -100) as loss, and
 // logits. enc and dec are not modified.
 func LinkSeq2Seq(enc, dec *ir.Graph, spec Seq2SeqSpec) (*ir.Graph, *Seq2Seq, error) {
-	if enc.Opsets[""] != dec.Opsets[""] {
-		return nil, nil, fmt.Errorf("seq2seq: the encoder is opset %d, the decoder %d", enc.Opsets[""], dec.Opsets[""])
-	}
-	encRoles, err := FindInputRoles(enc, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("seq2seq encoder: %v", err)
-	}
-	decRoles, err := FindInputRoles(dec, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("seq2seq decoder: %v", err)
-	}
-	encOut, err := encoderOutput(enc)
+	p, err := readSeq2Seq(enc, dec)
 	if err != nil {
 		return nil, nil, err
 	}
-	decLogits := findOutput(dec, "logits")
-	if decLogits == nil && len(dec.Outputs) == 1 {
-		decLogits = dec.Outputs[0]
+	g := enc.Clone()
+	d := dec.Clone()
+	s := &Seq2Seq{Renamed: map[string]string{}}
+	s.EncoderIDs, s.EncoderMask = p.encRoles.Name(RoleInputIDs), p.encRoles.Name(RoleAttentionMask)
+	s.EncoderOutput = p.encOut.Name
+	link := map[*ir.Value]*ir.Value{ // decoder value → linked graph value
+		d.Value(p.decRoles.Name(RoleEncoderHiddenStates)):  g.Value(s.EncoderOutput),
+		d.Value(p.decRoles.Name(RoleEncoderAttentionMask)): g.Value(s.EncoderMask),
 	}
-	if decLogits == nil || !decLogits.HasShape || len(decLogits.Shape) != 3 {
-		return nil, nil, outputsError(dec, "seq2seq decoder: no logits [batch, tgt, vocab] output")
+	decIDs := d.Value(p.decRoles.Name(RoleInputIDs))
+	link[decIDs] = nil // set below to the shifted labels
+	for _, in := range d.Inputs {
+		if _, ok := link[in]; !ok {
+			return nil, nil, rolesError(dec, p.decRoles, fmt.Sprintf("seq2seq: decoder input %q is none of input_ids, encoder_attention_mask, encoder_hidden_states", in.Name))
+		}
+	}
+	g.Outputs = nil
+	labels := g.AddInput("labels", ir.Int64, decIDs.Shape.Clone())
+	ids, err := shiftRight(g, labels, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	link[decIDs] = ids
+	s.DecoderIDs, s.Labels = ids.Name, labels.Name
+	mergeDecoder(g, d, decIDs, link, s)
+	logits := d.Outputs[slices.Index(dec.Outputs, p.decLogits)] // the clone's
+	loss, err := addLMLoss(g, logits, labels)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.Outputs = []*ir.Value{loss, logits}
+	s.Logits, s.Loss = logits.Name, loss.Name
+	g.Name = enc.Name + "+" + dec.Name
+	if err := g.TopoSort(); err != nil {
+		return nil, nil, err
+	}
+	g.RemoveDeadNodes()
+	if err := g.Verify(); err != nil {
+		return nil, nil, fmt.Errorf("internal error: linked seq2seq graph: %v", err)
+	}
+	return g, s, g.InferShapes()
+}
+
+// seq2seqParts are what LinkSeq2Seq needs of the two exports.
+type seq2seqParts struct {
+	encRoles, decRoles InputRoles
+	encOut, decLogits  *ir.Value
+}
+
+// readSeq2Seq finds the encoder's and decoder's inputs by role, the
+// encoder's output and the decoder's logits, or says which is missing.
+func readSeq2Seq(enc, dec *ir.Graph) (*seq2seqParts, error) {
+	if enc.Opsets[""] != dec.Opsets[""] {
+		return nil, fmt.Errorf("seq2seq: the encoder is opset %d, the decoder %d", enc.Opsets[""], dec.Opsets[""])
+	}
+	p := &seq2seqParts{}
+	var err error
+	if p.encRoles, err = FindInputRoles(enc, nil); err != nil {
+		return nil, fmt.Errorf("seq2seq encoder: %v", err)
+	}
+	if p.decRoles, err = FindInputRoles(dec, nil); err != nil {
+		return nil, fmt.Errorf("seq2seq decoder: %v", err)
+	}
+	if p.encOut, err = encoderOutput(enc); err != nil {
+		return nil, err
+	}
+	p.decLogits = findOutput(dec, "logits")
+	if p.decLogits == nil && len(dec.Outputs) == 1 {
+		p.decLogits = dec.Outputs[0]
+	}
+	if p.decLogits == nil || !p.decLogits.HasShape || len(p.decLogits.Shape) != 3 {
+		return nil, outputsError(dec, "seq2seq decoder: no logits [batch, tgt, vocab] output")
 	}
 	for _, need := range []struct {
 		roles InputRoles
 		role  Role
 		what  *ir.Graph
-	}{{encRoles, RoleAttentionMask, enc}, {decRoles, RoleEncoderAttentionMask, dec}, {decRoles, RoleEncoderHiddenStates, dec}} {
+	}{{p.encRoles, RoleAttentionMask, enc}, {p.decRoles, RoleEncoderAttentionMask, dec}, {p.decRoles, RoleEncoderHiddenStates, dec}} {
 		if _, ok := need.roles[need.role]; !ok {
-			return nil, nil, rolesError(need.what, need.roles, fmt.Sprintf("seq2seq: no %s input", need.role))
+			return nil, rolesError(need.what, need.roles, fmt.Sprintf("seq2seq: no %s input", need.role))
 		}
 	}
+	return p, nil
+}
 
-	g := enc.Clone()
-	d := dec.Clone()
-	s := &Seq2Seq{Renamed: map[string]string{}}
-	s.EncoderIDs, s.EncoderMask = encRoles.Name(RoleInputIDs), encRoles.Name(RoleAttentionMask)
-	s.EncoderOutput = encOut.Name
-	link := map[*ir.Value]*ir.Value{ // decoder value → linked graph value
-		d.Value(decRoles.Name(RoleEncoderHiddenStates)):  g.Value(s.EncoderOutput),
-		d.Value(decRoles.Name(RoleEncoderAttentionMask)): g.Value(s.EncoderMask),
-	}
-	decIDs := d.Value(decRoles.Name(RoleInputIDs))
-	link[decIDs] = nil // set below to the shifted labels
-	for _, in := range d.Inputs {
-		if _, ok := link[in]; !ok {
-			return nil, nil, rolesError(dec, decRoles, fmt.Sprintf("seq2seq: decoder input %q is none of input_ids, encoder_attention_mask, encoder_hidden_states", in.Name))
-		}
-	}
-	g.Outputs = nil
-
-	// labels → decoder_input_ids, HF's _shift_right: [start, labels[:, :-1]]
-	// with -100 replaced by the pad id.
+// shiftRight is HF's _shift_right of the labels, the decoder's input ids:
+// [start, labels[:, :-1]] with -100 replaced by the pad id.
+func shiftRight(g *ir.Graph, labels *ir.Value, spec Seq2SeqSpec) (*ir.Value, error) {
 	b := &gradBuilder{g: g, prefix: "shift_right"}
-	labels := g.AddInput("labels", ir.Int64, decIDs.Shape.Clone())
 	i64 := func(name string, v ...int64) *ir.Value {
 		return g.AddInit("shift_right/"+name, ir.FromInt64([]int{len(v)}, v))
 	}
@@ -108,14 +147,15 @@ func LinkSeq2Seq(enc, dec *ir.Graph, spec Seq2SeqSpec) (*ir.Graph, *Seq2Seq, err
 	shifted := b.op("Concat", ir.Attrs{"axis": ir.IntAttr(1)}, start, rest)
 	ignored := b.op("Equal", nil, shifted, scalar("ignore", -100))
 	ids := b.op("Where", nil, ignored, scalar("pad", spec.Pad), shifted)
-	if b.err != nil {
-		return nil, nil, b.err
-	}
-	link[decIDs] = ids
-	s.DecoderIDs, s.Labels = ids.Name, labels.Name
+	return ids, b.err
+}
 
-	// The decoder's initializers: the encoder's where the data are the same
-	// (by name, or the embedding table by content), else its own.
+// mergeDecoder moves the decoder's nodes and initializers into g, reading
+// the linked values: the encoder's initializers where the data are the
+// same (by name, or the embedding table by content), else its own
+// (renamed on a clash); the exporter's transposed copies of the shared
+// table are tied back to it.
+func mergeDecoder(g, d *ir.Graph, decIDs *ir.Value, link map[*ir.Value]*ir.Value, s *Seq2Seq) {
 	encTable := embeddingTable(g, g.Value(s.EncoderIDs))
 	decTable := embeddingTable(d, decIDs)
 	for _, v := range d.Inits {
@@ -148,31 +188,22 @@ func LinkSeq2Seq(enc, dec *ir.Graph, spec Seq2SeqSpec) (*ir.Graph, *Seq2Seq, err
 		}
 		g.Nodes = append(g.Nodes, n)
 	}
-	logits := d.Outputs[slices.Index(dec.Outputs, decLogits)] // the clone's
 	if encTable != nil {
 		s.Tied = tieTransposed(g, encTable)
 	}
+}
 
-	// LM cross-entropy over the labels: SoftmaxCrossEntropyLoss wants the
-	// classes on axis 1.
+// addLMLoss is the LM cross-entropy over the labels (-100 ignored), as
+// the graph's loss: SoftmaxCrossEntropyLoss wants the classes on axis 1.
+func addLMLoss(g *ir.Graph, logits, labels *ir.Value) (*ir.Value, error) {
 	lb := &gradBuilder{g: g, prefix: "loss"}
 	scores := lb.op("Transpose", ir.Attrs{"perm": ir.IntsAttr(0, 2, 1)}, logits)
 	loss := lb.node("SoftmaxCrossEntropyLoss", "", ir.Attrs{"reduction": ir.StringAttr("mean"), "ignore_index": ir.IntAttr(-100)}, 1, scores, labels).Outputs[0]
 	if lb.err != nil {
-		return nil, nil, lb.err
+		return nil, lb.err
 	}
 	loss.Name = g.UniqueName(LossName)
-	g.Outputs = []*ir.Value{loss, logits}
-	s.Logits, s.Loss = logits.Name, loss.Name
-	g.Name = enc.Name + "+" + dec.Name
-	if err := g.TopoSort(); err != nil {
-		return nil, nil, err
-	}
-	g.RemoveDeadNodes()
-	if err := g.Verify(); err != nil {
-		return nil, nil, fmt.Errorf("internal error: linked seq2seq graph: %v", err)
-	}
-	return g, s, g.InferShapes()
+	return loss, nil
 }
 
 // encoderOutput is the encoder's last_hidden_state (or its only 3-D float

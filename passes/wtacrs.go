@@ -86,23 +86,71 @@ func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) 
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
-	var pick *regexp.Regexp
+	l := &layerChooser{spec: spec, readers: g.Consumers(), backward: backwardNodes(g)}
 	if spec.Layers != "auto" && spec.Layers != "all" {
 		var err error
-		if pick, err = regexp.Compile(spec.Layers); err != nil {
+		if l.pick, err = regexp.Compile(spec.Layers); err != nil {
 			return nil, fmt.Errorf("--layers %q: %v", spec.Layers, err)
 		}
 	}
+	dws, err := l.findLinearGrads(g)
+	if err != nil {
+		return nil, err
+	}
+	// Layers that read one activation share one sample of its rows when ĝ
+	// is the same for all of them (none): every layer's estimate is still
+	// unbiased, and the activation is kept at k/N once instead of once per
+	// layer (T5's 24 cross-attention k/v projections read one encoder output).
+	shared := map[*ir.Value]*ir.Node{}
+	linear := map[*ir.Node]bool{}
+	for _, dw := range dws {
+		linear[l.forward[dw]] = true
+	}
+	l.heads = modelHeads(g, linear)
+	masks := newPaddingMasks(g)
+	var decisions []LayerDecision
+	for _, dw := range dws {
+		fwd := l.forward[dw]
+		d := l.decide(fwd)
+		if d.Sampled {
+			if err := rewriteLayer(g, spec, fwd, dw, &d, shared, masks.of(fwd.In(0))); err != nil {
+				return nil, err
+			}
+		}
+		decisions = append(decisions, d)
+	}
+	sortForward(g, decisions)
+	g.RemoveDeadNodes()
+	if err := g.InferShapes(); err != nil {
+		return nil, err
+	}
+	return decisions, g.Verify()
+}
+
+// layerChooser decides, layer by layer, which weight gradients to sample.
+type layerChooser struct {
+	spec     SamplingSpec
+	pick     *regexp.Regexp // --layers as a regexp (nil: auto or all)
+	readers  map[*ir.Value][]*ir.Node
+	backward map[*ir.Node]bool
+	// forward maps each weight-gradient Gemm to its forward linear node;
+	// ownReaders are, per activation, its weight-gradient nodes (and what
+	// feeds them): it leaves backward's keep set only if all its readers
+	// there are these.
+	forward    map[*ir.Node]*ir.Node
+	ownReaders map[*ir.Value]map[*ir.Node]bool
+	heads      map[*ir.Node]bool
+}
+
+// findLinearGrads lists the weight-gradient nodes autodiff marked, in
+// graph order, with their forward nodes and activations' readers.
+func (l *layerChooser) findLinearGrads(g *ir.Graph) ([]*ir.Node, error) {
 	byName := map[string]*ir.Node{}
 	for _, n := range g.Nodes {
 		byName[n.Name] = n
 	}
-	readers := g.Consumers()
-	backward := backwardNodes(g)
-	// The weight-gradient nodes of every activation: an activation leaves
-	// backward's keep set only if all its readers there are these.
+	l.forward, l.ownReaders = map[*ir.Node]*ir.Node{}, map[*ir.Value]map[*ir.Node]bool{}
 	var dws []*ir.Node
-	ownReaders := map[*ir.Value]map[*ir.Node]bool{}
 	for _, dw := range g.Nodes {
 		if dw.Op != "Gemm" || !dw.Attrs.Has(linearAttr) {
 			continue
@@ -112,64 +160,49 @@ func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) 
 			return nil, fmt.Errorf("internal error: weight gradient %q names no forward node", dw.Name)
 		}
 		dws = append(dws, dw)
+		l.forward[dw] = fwd
 		x := fwd.In(0)
-		if ownReaders[x] == nil {
-			ownReaders[x] = map[*ir.Node]bool{}
+		if l.ownReaders[x] == nil {
+			l.ownReaders[x] = map[*ir.Node]bool{}
 		}
-		ownReaders[x][dw] = true
+		l.ownReaders[x][dw] = true
 		if r := dw.In(0).Producer; r != nil {
-			ownReaders[x][r] = true
+			l.ownReaders[x][r] = true
 		}
 	}
-	// Layers that read one activation share one sample of its rows when ĝ
-	// is the same for all of them (none): every layer's estimate is still
-	// unbiased, and the activation is kept at k/N once instead of once per
-	// layer (T5's 24 cross-attention k/v projections read one encoder output).
-	shared := map[*ir.Value]*ir.Node{}
-	linear := map[*ir.Node]bool{}
-	for _, dw := range dws {
-		linear[byName[dw.Attrs.String(linearAttr, "")]] = true
+	return dws, nil
+}
+
+// decide is one layer's decision and its sizes (k from the kernels' own
+// budget function, so the report cannot disagree with them).
+func (l *layerChooser) decide(fwd *ir.Node) LayerDecision {
+	spec := l.spec
+	x, w := fwd.In(0), weightName(fwd.In(1))
+	d := LayerDecision{Node: fwd.Name, Weight: w}
+	d.Sampled, d.Why = chooseLayer(spec, l.pick, fwd, x, w, l.ownReaders[x], l.readers, l.backward)
+	if d.Sampled && spec.Layers == "auto" && l.heads[fwd] {
+		d.Sampled, d.Why = false, "a model head (LM head or classifier): kept exact (WTACRS.md §5); name it in --layers to sample it"
 	}
-	heads := modelHeads(g, linear)
-	masks := newPaddingMasks(g)
-	var decisions []LayerDecision
-	for _, dw := range dws {
-		fwd := byName[dw.Attrs.String(linearAttr, "")]
-		x, w := fwd.In(0), weightName(fwd.In(1))
-		d := LayerDecision{Node: fwd.Name, Weight: w}
-		d.Sampled, d.Why = chooseLayer(spec, pick, fwd, x, w, ownReaders[x], readers, backward)
-		if d.Sampled && spec.Layers == "auto" && heads[fwd] {
-			d.Sampled, d.Why = false, "a model head (LM head or classifier): kept exact (WTACRS.md §5); name it in --layers to sample it"
-		}
-		if sites := len(ownReaders[x]) / 2; d.Sampled && spec.Layers == "auto" && !shareSamples(spec) && float64(sites)*spec.Keep >= 1 {
-			d.Sampled, d.Why = false, fmt.Sprintf("%d layers read it: %d separate samples would keep more than the activation", sites, sites)
-		}
-		width := x.Shape[len(x.Shape)-1]
-		if rows, ok := x.Shape.NumElements().Div(width); ok && rows.IsFixed() {
-			d.Rows = int(rows.Size)
-			// The kernels' own budget function, on the float32 keep
-			// attribute they read: the report cannot disagree with them.
-			d.Kept = int(ir.SampleBudget(float32(spec.Keep), int64(spec.MinRows), spec.Estimator, rows.Size))
-		}
-		d.RowBytes = width.Size * int64(x.DType.Size())
-		if d.Sampled {
-			if err := rewriteLayer(g, spec, fwd, dw, &d, shared, masks.of(x)); err != nil {
-				return nil, err
-			}
-		}
-		decisions = append(decisions, d)
+	if sites := len(l.ownReaders[x]) / 2; d.Sampled && spec.Layers == "auto" && !shareSamples(spec) && float64(sites)*spec.Keep >= 1 {
+		d.Sampled, d.Why = false, fmt.Sprintf("%d layers read it: %d separate samples would keep more than the activation", sites, sites)
 	}
-	// Report in forward order (the gradients were found in backward order).
+	width := x.Shape[len(x.Shape)-1]
+	if rows, ok := x.Shape.NumElements().Div(width); ok && rows.IsFixed() {
+		d.Rows = int(rows.Size)
+		d.Kept = int(ir.SampleBudget(float32(spec.Keep), int64(spec.MinRows), spec.Estimator, rows.Size))
+	}
+	d.RowBytes = width.Size * int64(x.DType.Size())
+	return d
+}
+
+// sortForward orders decisions as their layers run forward (the
+// gradients were found in backward order).
+func sortForward(g *ir.Graph, decisions []LayerDecision) {
 	pos := map[string]int{}
 	for i, n := range g.Nodes {
 		pos[n.Name] = i
 	}
 	sort.SliceStable(decisions, func(i, j int) bool { return pos[decisions[i].Node] < pos[decisions[j].Node] })
-	g.RemoveDeadNodes()
-	if err := g.InferShapes(); err != nil {
-		return nil, err
-	}
-	return decisions, g.Verify()
 }
 
 // weightName sees through a Transpose to the parameter.
