@@ -69,7 +69,7 @@ func (a *gradArgs) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	feeds[outName+"_cotangent"] = cot
-	results, err := dev.Run(g, feeds, runtime.Options{Seed: a.seed})
+	results, err := runOnce(dev, 0, g, feeds, a.seed)
 	if err != nil {
 		return fmt.Errorf("%s: %v", args[0], err)
 	}

@@ -12,6 +12,8 @@ import (
 	"crsc/internal/npy"
 	"crsc/ir"
 	"crsc/runtime"
+	"crsc/runtime/device"
+	"crsc/runtime/engine"
 )
 
 func runCommand() *cobra.Command {
@@ -58,7 +60,7 @@ fold away before the run.`,
 			if g, err = loadModel(args[0], shapes, nil); err != nil {
 				return err
 			}
-			results, err := dev.Run(g, feeds, runtime.Options{Threads: threads, Seed: seed})
+			results, err := runOnce(dev, threads, g, feeds, seed)
 			if err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
@@ -105,4 +107,15 @@ func readInputs(specs []string) (map[string]*ir.Tensor, error) {
 		feeds[name] = t
 	}
 	return feeds, nil
+}
+
+// runOnce runs g once through the engine every command uses: its node
+// outputs in one planned arena, on dev.
+func runOnce(dev *device.Device, threads int, g *ir.Graph, feeds map[string]*ir.Tensor, seed uint64) (map[string]*ir.Tensor, error) {
+	sess, err := engine.New(dev, threads)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	return sess.Run(g, feeds, seed)
 }
