@@ -200,84 +200,111 @@ func (e searchEnv) find(spec libSpec, maxMajor int) (handle uintptr, path string
 			return h, p, nil
 		}
 	}
-	var broken []string // files that exist but failed to load, with why
-	tryDirs := func(dirs []string) bool {
-		for _, dir := range dirs {
-			for _, name := range spec.names {
-				p := filepath.Join(dir, name)
-				if !e.exists(p) {
-					continue
-				}
-				e.openCompanions(spec, dir, name)
-				h, err := e.open(p)
-				if err == nil {
-					handle, path = h, p
-					return true
-				}
-				broken = append(broken, err.Error())
-			}
-		}
-		return false
-	}
-
+	s := &libSearch{e: e, spec: spec}
 	// 1. CRSC_CUDA_LIBS, the explicit override.
-	envVal := e.getenv("CRSC_CUDA_LIBS")
-	var envDirs []string
-	for _, d := range strings.Split(envVal, ":") {
-		if d != "" {
-			envDirs = append(envDirs, d)
-		}
-	}
-	if tryDirs(envDirs) {
-		return handle, path, nil
+	envDirs := e.envDirs()
+	if h, p, ok := s.inDirs(envDirs); ok {
+		return h, p, nil
 	}
 	// 2. The dynamic loader's own search (LD_LIBRARY_PATH, ld.so.cache).
-	for _, name := range spec.names {
-		h, err := e.open(name)
+	if h, p, ok := s.byLoader(); ok {
+		return h, p, nil
+	}
+	// 3. The CUDA toolkit's usual home, 4. Python CUDA installs.
+	if h, p, ok := s.inDirs(e.cudaDirs()); ok {
+		return h, p, nil
+	}
+	pyDirs, sites := e.pythonDirs()
+	if h, p, ok := s.inDirs(pyDirs); ok {
+		return h, p, nil
+	}
+	nf := &NotFoundError{Library: spec.key, Names: spec.names, Hint: spec.hint,
+		Searched: e.searchedDesc(envDirs, pyDirs, sites)}
+	if len(s.broken) > 0 {
+		// Only the first: it is the one that would have been used.
+		nf.Broken = oneLine(s.broken[0])
+	}
+	return 0, "", nf
+}
+
+// libSearch is one search for a library across the locations find tries in
+// turn; it remembers the files that exist but failed to load, so a
+// NotFoundError can say why.
+type libSearch struct {
+	e      searchEnv
+	spec   libSpec
+	broken []string // files that exist but failed to load, with why
+}
+
+// inDirs opens the first of the spec's sonames present in the first folder
+// of dirs holding any, loading its companions first.
+func (s *libSearch) inDirs(dirs []string) (handle uintptr, path string, ok bool) {
+	for _, dir := range dirs {
+		for _, name := range s.spec.names {
+			p := filepath.Join(dir, name)
+			if !s.e.exists(p) {
+				continue
+			}
+			s.e.openCompanions(s.spec, dir, name)
+			h, err := s.e.open(p)
+			if err == nil {
+				return h, p, true
+			}
+			s.broken = append(s.broken, err.Error())
+		}
+	}
+	return 0, "", false
+}
+
+// byLoader lets the dynamic loader search by soname, and asks it where the
+// library it opened lives.
+func (s *libSearch) byLoader() (handle uintptr, path string, ok bool) {
+	for _, name := range s.spec.names {
+		h, err := s.e.open(name)
 		if err == nil {
-			p := e.resolve(h, spec.probe)
+			p := s.e.resolve(h, s.spec.probe)
 			if p == "" {
 				p = name
 			}
-			return h, p, nil
+			return h, p, true
 		}
 		// "x: cannot open shared object file" only says it is absent; any
 		// other message (a missing dependency, a wrong ELF class) is news.
 		if msg := err.Error(); !strings.HasPrefix(msg, name+": cannot open shared object file") {
-			broken = append(broken, msg)
+			s.broken = append(s.broken, msg)
 		}
 	}
-	// 3. The CUDA toolkit's usual home, 4. Python CUDA installs.
-	if tryDirs(e.cudaDirs()) {
-		return handle, path, nil
-	}
-	pyDirs, sites := e.pythonDirs()
-	if tryDirs(pyDirs) {
-		return handle, path, nil
-	}
+	return 0, "", false
+}
 
+// envDirs lists the non-empty folders of CRSC_CUDA_LIBS.
+func (e searchEnv) envDirs() []string {
+	var dirs []string
+	for _, d := range strings.Split(e.getenv("CRSC_CUDA_LIBS"), ":") {
+		if d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// searchedDesc says in words where find looked, for a NotFoundError.
+func (e searchEnv) searchedDesc(envDirs, pyDirs, sites []string) string {
 	envDesc := "CRSC_CUDA_LIBS (unset)"
 	if len(envDirs) > 0 {
 		envDesc = "CRSC_CUDA_LIBS (" + strings.Join(envDirs, ":") + ")"
 	}
 	searched := fmt.Sprintf("%s, the loader path, %s, %d Python CUDA folder%s",
 		envDesc, strings.Join(e.cudaDirs(), ", "), len(pyDirs), plural(len(pyDirs)))
-	if len(sites) > 0 {
-		const show = 4 // the first are the likely ones: the python3 on PATH's
-		more := ""
-		if len(sites) > show {
-			sites, more = sites[:show], fmt.Sprintf(" and %d more", len(sites)-show)
-		}
-		searched += " (nvidia/*/lib, torch/lib in " + strings.Join(sites, ", ") + more + ")"
-	} else {
-		searched += " (no site-packages found)"
+	if len(sites) == 0 {
+		return searched + " (no site-packages found)"
 	}
-	nf := &NotFoundError{Library: spec.key, Names: spec.names, Hint: spec.hint, Searched: searched}
-	if len(broken) > 0 {
-		// Only the first: it is the one that would have been used.
-		nf.Broken = oneLine(broken[0])
+	const show = 4 // the first are the likely ones: the python3 on PATH's
+	more := ""
+	if len(sites) > show {
+		sites, more = sites[:show], fmt.Sprintf(" and %d more", len(sites)-show)
 	}
-	return 0, "", nf
+	return searched + " (nvidia/*/lib, torch/lib in " + strings.Join(sites, ", ") + more + ")"
 }
 
 // NotFoundError is a library search that found nothing it could load.

@@ -29,88 +29,126 @@ func symDims(v *Value) ([]Dim, bool) {
 }
 
 // propagateSym computes the symbolic contents of n's first output when its
-// inputs have them.
+// inputs have them. Each op's rule returns nil when the contents are not
+// known, which leaves out.Sym unset.
 func propagateSym(n *Node) {
 	out := n.Outputs[0]
 	if n.Domain != "" || out == nil || !(out.DType.IsInt() || out.DType == Bool) {
 		return
 	}
 	out.Sym = nil
-	a, okA := symDims(n.In(0))
 	switch n.Op {
 	case "Shape":
-		in := n.In(0)
-		if !in.HasShape {
-			return
-		}
-		r := int64(len(in.Shape))
-		start, end := clampRange(n.Attrs.Int("start", 0), n.Attrs.Int("end", r), r)
-		if end > start {
-			out.Sym = in.Shape[start:end].Clone()
-		} else {
-			out.Sym = []Dim{}
-		}
+		out.Sym = symShape(n)
 	case "Identity", "Cast", "Unsqueeze", "Squeeze", "Reshape", "Flatten":
-		if okA && out.DType.IsInt() && (n.Op != "Cast" || n.In(0).DType.IsInt()) {
-			out.Sym = append([]Dim{}, a...)
-		}
+		out.Sym = symCopy(n, out)
 	case "Gather":
-		idx, okI := constInts(n.In(1))
-		if !okA || !okI || n.Attrs.Int("axis", 0) != 0 {
-			return
-		}
-		var dims []Dim
-		for _, i := range idx {
-			if i < 0 {
-				i += int64(len(a))
-			}
-			if i < 0 || int(i) >= len(a) {
-				return
-			}
-			dims = append(dims, a[i])
-		}
-		out.Sym = dims
+		out.Sym = symGather(n)
 	case "Concat":
-		var dims []Dim
-		for _, in := range n.Inputs {
-			d, ok := symDims(in)
-			if !ok {
-				return
-			}
-			dims = append(dims, d...)
-		}
-		out.Sym = dims
+		out.Sym = symConcat(n)
 	case "Slice":
-		starts, ok1 := constInts(n.In(1))
-		ends, ok2 := constInts(n.In(2))
-		if !okA || !ok1 || !ok2 || len(starts) != 1 || n.In(4) != nil {
-			return
-		}
-		lo, hi := clampRange(starts[0], min(ends[0], int64(len(a))), int64(len(a)))
-		if hi >= lo {
-			out.Sym = append([]Dim{}, a[lo:hi]...)
-		}
+		out.Sym = symSlice(n)
 	case "Add", "Sub", "Mul", "Div", "Equal", "Where":
 		propagateArith(n, out)
 	case "ConstantOfShape":
-		shape := out.Shape
-		t := n.Attrs.Tensor("value")
-		if !out.HasShape || len(shape) != 1 || !shape[0].IsFixed() || shape[0].Size > maxSymLen {
-			return
-		}
-		fill := int64(0)
-		if t != nil && t.Len() == 1 {
-			fill = int64(t.Float64At(0))
-		}
-		dims := make([]Dim, shape[0].Size)
-		for i := range dims {
-			dims[i] = Fixed(fill)
-		}
-		out.Sym = dims
+		out.Sym = symFill(n, out)
 	}
 	if len(out.Sym) > maxSymLen {
 		out.Sym = nil
 	}
+}
+
+// symShape is the input's shape, or its [start, end) part (opset 15).
+func symShape(n *Node) []Dim {
+	in := n.In(0)
+	if !in.HasShape {
+		return nil
+	}
+	r := int64(len(in.Shape))
+	start, end := clampRange(n.Attrs.Int("start", 0), n.Attrs.Int("end", r), r)
+	if end > start {
+		return in.Shape[start:end].Clone()
+	}
+	return []Dim{}
+}
+
+// symCopy passes the elements through ops that keep them (reshaping a
+// vector does not change its elements); a Cast keeps them only between
+// integer types.
+func symCopy(n *Node, out *Value) []Dim {
+	a, ok := symDims(n.In(0))
+	if ok && out.DType.IsInt() && (n.Op != "Cast" || n.In(0).DType.IsInt()) {
+		return append([]Dim{}, a...)
+	}
+	return nil
+}
+
+// symGather picks elements by constant indices along axis 0, as exports
+// do to take one dimension of a shape.
+func symGather(n *Node) []Dim {
+	a, okA := symDims(n.In(0))
+	idx, okI := constInts(n.In(1))
+	if !okA || !okI || n.Attrs.Int("axis", 0) != 0 {
+		return nil
+	}
+	var dims []Dim
+	for _, i := range idx {
+		if i < 0 {
+			i += int64(len(a))
+		}
+		if i < 0 || int(i) >= len(a) {
+			return nil
+		}
+		dims = append(dims, a[i])
+	}
+	return dims
+}
+
+// symConcat joins the inputs' elements when every input has them.
+func symConcat(n *Node) []Dim {
+	var dims []Dim
+	for _, in := range n.Inputs {
+		d, ok := symDims(in)
+		if !ok {
+			return nil
+		}
+		dims = append(dims, d...)
+	}
+	return dims
+}
+
+// symSlice handles a one-axis slice with constant bounds and unit step.
+func symSlice(n *Node) []Dim {
+	a, okA := symDims(n.In(0))
+	starts, ok1 := constInts(n.In(1))
+	ends, ok2 := constInts(n.In(2))
+	if !okA || !ok1 || !ok2 || len(starts) != 1 || n.In(4) != nil {
+		return nil
+	}
+	lo, hi := clampRange(starts[0], min(ends[0], int64(len(a))), int64(len(a)))
+	if hi >= lo {
+		return append([]Dim{}, a[lo:hi]...)
+	}
+	return nil
+}
+
+// symFill is a short constant vector filled with the value attribute (0 by
+// default), when its length is fixed.
+func symFill(n *Node, out *Value) []Dim {
+	shape := out.Shape
+	t := n.Attrs.Tensor("value")
+	if !out.HasShape || len(shape) != 1 || !shape[0].IsFixed() || shape[0].Size > maxSymLen {
+		return nil
+	}
+	fill := int64(0)
+	if t != nil && t.Len() == 1 {
+		fill = int64(t.Float64At(0))
+	}
+	dims := make([]Dim, shape[0].Size)
+	for i := range dims {
+		dims[i] = Fixed(fill)
+	}
+	return dims
 }
 
 // propagateArith handles elementwise integer arithmetic and selection on

@@ -56,7 +56,35 @@ func ToProto(g *ir.Graph) (*pb.ModelProto, error) {
 // raw data and data[i] is the tensor of initializer i (nil for those that
 // do carry theirs), for writeModel to stream.
 func toProto(g *ir.Graph, withData bool) (*pb.ModelProto, []*ir.Tensor, error) {
-	opset := g.Opsets[""]
+	gp, data := graphSignature(g, withData)
+	ex := newExporter(g, gp)
+	for _, n := range g.Nodes {
+		np, err := ex.node(n)
+		if err != nil {
+			return nil, nil, err
+		}
+		gp.Node = append(gp.Node, np)
+	}
+	m := &pb.ModelProto{
+		IrVersion:       proto.Int64(irVersion),
+		ProducerName:    proto.String("crsc"),
+		ProducerVersion: proto.String("0.1"),
+		Graph:           gp,
+		OpsetImport:     opsetImports(g, ex.domains),
+	}
+	if doc, ok := g.Meta["doc"]; ok {
+		m.DocString = proto.String(doc)
+	}
+	for len(data) < len(gp.Initializer) && !withData {
+		data = append(data, nil) // the axes initializers added by node carry their data
+	}
+	return m, data, nil
+}
+
+// graphSignature starts the GraphProto with the inputs, outputs and
+// initializers. Without withData each initializer is a header only and its
+// tensor is returned in data, in the same order, for writeModel to stream.
+func graphSignature(g *ir.Graph, withData bool) (*pb.GraphProto, []*ir.Tensor) {
 	var data []*ir.Tensor
 	gp := &pb.GraphProto{Name: proto.String(g.Name)}
 	for _, v := range g.Inputs {
@@ -73,87 +101,109 @@ func toProto(g *ir.Graph, withData bool) (*pb.ModelProto, []*ir.Tensor, error) {
 		gp.Initializer = append(gp.Initializer, tensorHeader(v.Name, v.Init))
 		data = append(data, v.Init)
 	}
+	return gp, data
+}
+
+// exporter converts nodes one at a time. It knows every value name in use,
+// so initializers it adds get fresh names, and it collects the op domains
+// the nodes use, so each gets an opset import.
+type exporter struct {
+	opset   int64
+	gp      *pb.GraphProto
+	names   map[string]bool
+	domains map[string]bool
+}
+
+func newExporter(g *ir.Graph, gp *pb.GraphProto) *exporter {
 	names := map[string]bool{}
 	for _, v := range g.Values() {
 		names[v.Name] = true
 	}
-	fresh := func(base string) string {
-		name := base
-		for i := 1; names[name]; i++ {
-			name = fmt.Sprintf("%s_%d", base, i)
-		}
-		names[name] = true
-		return name
+	return &exporter{opset: g.Opsets[""], gp: gp, names: names, domains: map[string]bool{}}
+}
+
+// fresh returns base, or base_1, base_2, … if base is taken, and reserves it.
+func (ex *exporter) fresh(base string) string {
+	name := base
+	for i := 1; ex.names[name]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
 	}
-	domains := map[string]bool{}
-	for _, n := range g.Nodes {
-		np := &pb.NodeProto{Name: proto.String(n.Name), OpType: proto.String(n.Op)}
-		if n.Domain != "" {
-			np.Domain = proto.String(n.Domain)
-			domains[n.Domain] = true
-		}
-		for _, in := range n.Inputs {
-			np.Input = append(np.Input, valueName(in))
-		}
-		for _, out := range n.Outputs {
-			np.Output = append(np.Output, valueName(out))
-		}
-		attrs := n.Attrs
-		if since, ok := axesAsInputSince[n.Op]; ok && n.Domain == "" && opset >= since && attrs.Has(axesAttrName(n.Op)) {
-			// This opset wants the axes as an input: write them as an initializer.
-			name := fresh(n.Name + "_" + axesAttrName(n.Op))
-			axes := attrs.Ints(axesAttrName(n.Op))
-			gp.Initializer = append(gp.Initializer, TensorToProto(name, ir.FromInt64([]int{len(axes)}, axes)))
-			for len(np.Input) < 1 {
-				np.Input = append(np.Input, "")
-			}
-			np.Input = append(np.Input[:1], append([]string{name}, np.Input[1:]...)...)
-			attrs = without(attrs, axesAttrName(n.Op))
-		}
-		for _, name := range attrs.Names() {
-			if strings.HasPrefix(name, "_") {
-				continue // crsc-internal annotations (e.g. _opset) are implied by the opset
-			}
-			ap, err := attrToProto(name, attrs[name])
-			if err != nil {
-				return nil, nil, fmt.Errorf("node %q (%s): %v", n.Name, n.Op, err)
-			}
-			np.Attribute = append(np.Attribute, ap)
-		}
-		gp.Node = append(gp.Node, np)
+	ex.names[name] = true
+	return name
+}
+
+// node converts n, spelling its axes the way the model's opset expects.
+func (ex *exporter) node(n *ir.Node) (*pb.NodeProto, error) {
+	np := &pb.NodeProto{Name: proto.String(n.Name), OpType: proto.String(n.Op)}
+	if n.Domain != "" {
+		np.Domain = proto.String(n.Domain)
+		ex.domains[n.Domain] = true
 	}
-	m := &pb.ModelProto{
-		IrVersion:       proto.Int64(irVersion),
-		ProducerName:    proto.String("crsc"),
-		ProducerVersion: proto.String("0.1"),
-		Graph:           gp,
+	for _, in := range n.Inputs {
+		np.Input = append(np.Input, valueName(in))
 	}
-	if doc, ok := g.Meta["doc"]; ok {
-		m.DocString = proto.String(doc)
+	for _, out := range n.Outputs {
+		np.Output = append(np.Output, valueName(out))
 	}
+	attrs := ex.axesAsInput(n, np)
+	for _, name := range attrs.Names() {
+		if strings.HasPrefix(name, "_") {
+			continue // crsc-internal annotations (e.g. _opset) are implied by the opset
+		}
+		ap, err := attrToProto(name, attrs[name])
+		if err != nil {
+			return nil, fmt.Errorf("node %q (%s): %v", n.Name, n.Op, err)
+		}
+		np.Attribute = append(np.Attribute, ap)
+	}
+	return np, nil
+}
+
+// axesAsInput handles ops whose axes moved from an attribute to the second
+// input in later opsets (the IR always holds them as an attribute, see
+// normalize): where this opset wants an input, the axes become a new
+// initializer read as input 1. It returns the attributes left to write.
+func (ex *exporter) axesAsInput(n *ir.Node, np *pb.NodeProto) ir.Attrs {
+	attrs := n.Attrs
+	since, ok := axesAsInputSince[n.Op]
+	if !ok || n.Domain != "" || ex.opset < since || !attrs.Has(axesAttrName(n.Op)) {
+		return attrs
+	}
+	name := ex.fresh(n.Name + "_" + axesAttrName(n.Op))
+	axes := attrs.Ints(axesAttrName(n.Op))
+	ex.gp.Initializer = append(ex.gp.Initializer, TensorToProto(name, ir.FromInt64([]int{len(axes)}, axes)))
+	for len(np.Input) < 1 {
+		np.Input = append(np.Input, "")
+	}
+	np.Input = append(np.Input[:1], append([]string{name}, np.Input[1:]...)...)
+	return without(attrs, axesAttrName(n.Op))
+}
+
+// opsetImports lists the default opset first, then every other domain the
+// graph declares or its nodes use, sorted so the output is deterministic; a
+// domain used but not declared (crsc's own ops) is version 1.
+func opsetImports(g *ir.Graph, used map[string]bool) []*pb.OperatorSetIdProto {
 	domainList := []string{""}
 	for d := range g.Opsets {
 		if d != "" {
 			domainList = append(domainList, d)
 		}
 	}
-	for d := range domains {
+	for d := range used {
 		if _, ok := g.Opsets[d]; !ok {
 			domainList = append(domainList, d)
 		}
 	}
 	sort.Strings(domainList[1:])
+	var imports []*pb.OperatorSetIdProto
 	for _, d := range domainList {
 		version, ok := g.Opsets[d]
 		if !ok {
 			version = 1
 		}
-		m.OpsetImport = append(m.OpsetImport, &pb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(version)})
+		imports = append(imports, &pb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(version)})
 	}
-	for len(data) < len(gp.Initializer) && !withData {
-		data = append(data, nil) // the axes initializers above carry their data
-	}
-	return m, data, nil
+	return imports
 }
 
 // Protobuf field numbers writeModel splices in (onnx.proto).

@@ -48,10 +48,45 @@ func Decode(data []byte, dir string) (*ir.Graph, error) {
 	return FromProto(&m, dir)
 }
 
-// FromProto converts a decoded ModelProto.
+// FromProto converts a decoded ModelProto. The steps follow the order in
+// which names become known: the opsets and metadata, the initializers and
+// inputs, every node output (nodes may come in any order), then the node
+// inputs and graph outputs that refer to them by name.
 func FromProto(m *pb.ModelProto, dir string) (*ir.Graph, error) {
 	gp := m.Graph
-	g := &ir.Graph{Name: gp.GetName(), Opsets: map[string]int64{}, Meta: map[string]string{}}
+	g, err := graphHeader(m)
+	if err != nil {
+		return nil, err
+	}
+	im := &importer{g: g, dir: dir, values: map[string]*ir.Value{}}
+	if err := im.initializers(gp.Initializer); err != nil {
+		return nil, err
+	}
+	if err := im.inputs(gp.Input); err != nil {
+		return nil, err
+	}
+	if err := im.nodes(gp.Node); err != nil {
+		return nil, err
+	}
+	if err := im.wireInputs(gp.Node); err != nil {
+		return nil, err
+	}
+	if err := im.outputs(gp.Output); err != nil {
+		return nil, err
+	}
+	if err := g.TopoSort(); err != nil {
+		return nil, err
+	}
+	if err := normalize(g); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// graphHeader starts the graph with its name, opsets and metadata. Without
+// an ai.onnx opset no op type can be interpreted, so that is an error here.
+func graphHeader(m *pb.ModelProto) (*ir.Graph, error) {
+	g := &ir.Graph{Name: m.Graph.GetName(), Opsets: map[string]int64{}, Meta: map[string]string{}}
 	for _, os := range m.OpsetImport {
 		g.Opsets[canonicalDomain(os.GetDomain())] = os.GetVersion()
 	}
@@ -64,80 +99,111 @@ func FromProto(m *pb.ModelProto, dir string) (*ir.Graph, error) {
 	if m.GetDocString() != "" {
 		g.Meta["doc"] = m.GetDocString()
 	}
+	return g, nil
+}
 
-	values := map[string]*ir.Value{}
-	define := func(v *ir.Value, what string) error {
-		if v.Name == "" {
-			return fmt.Errorf("%s with an empty name", what)
-		}
-		if _, dup := values[v.Name]; dup {
-			return fmt.Errorf("%s %q is defined twice", what, v.Name)
-		}
-		values[v.Name] = v
-		return nil
+// importer holds the graph being built and every value defined so far by
+// name: ONNX wires nodes by name, so each name must be defined exactly once.
+type importer struct {
+	g      *ir.Graph
+	dir    string // resolves external data
+	values map[string]*ir.Value
+}
+
+// define records v under its name; what says which kind of value it is for
+// the error message.
+func (im *importer) define(v *ir.Value, what string) error {
+	if v.Name == "" {
+		return fmt.Errorf("%s with an empty name", what)
 	}
-	for _, tp := range gp.Initializer {
-		t, err := TensorFromProto(tp, dir)
+	if _, dup := im.values[v.Name]; dup {
+		return fmt.Errorf("%s %q is defined twice", what, v.Name)
+	}
+	im.values[v.Name] = v
+	return nil
+}
+
+// initializers reads the weights; their shapes are static by construction.
+func (im *importer) initializers(tps []*pb.TensorProto) error {
+	for _, tp := range tps {
+		t, err := TensorFromProto(tp, im.dir)
 		if err != nil {
-			return nil, fmt.Errorf("initializer: %v", err)
+			return fmt.Errorf("initializer: %v", err)
 		}
 		v := &ir.Value{Name: tp.GetName(), Init: t}
 		v.SetType(t.DType, ir.StaticShape(t.Shape...))
-		if err := define(v, "initializer"); err != nil {
-			return nil, err
+		if err := im.define(v, "initializer"); err != nil {
+			return err
 		}
-		g.Inits = append(g.Inits, v)
+		im.g.Inits = append(im.g.Inits, v)
 	}
-	for _, vi := range gp.Input {
-		if v, ok := values[vi.GetName()]; ok && v.Init != nil {
+	return nil
+}
+
+// inputs reads the graph inputs with their declared types.
+func (im *importer) inputs(vis []*pb.ValueInfoProto) error {
+	for _, vi := range vis {
+		if v, ok := im.values[vi.GetName()]; ok && v.Init != nil {
 			continue // old exporters list initializers as inputs too
 		}
 		v := &ir.Value{Name: vi.GetName()}
 		if err := setTypeFromProto(v, vi); err != nil {
-			return nil, err
+			return err
 		}
-		if err := define(v, "input"); err != nil {
-			return nil, err
+		if err := im.define(v, "input"); err != nil {
+			return err
 		}
-		g.Inputs = append(g.Inputs, v)
+		im.g.Inputs = append(im.g.Inputs, v)
 	}
+	return nil
+}
 
-	// Nodes may come in any order: create every output first, then wire inputs.
-	for i, np := range gp.Node {
+// nodes creates every node with its attributes and outputs but no inputs
+// yet: nodes may come in any order, so inputs are wired once all outputs
+// exist (wireInputs).
+func (im *importer) nodes(nps []*pb.NodeProto) error {
+	for i, np := range nps {
 		n := &ir.Node{Name: np.GetName(), Op: np.GetOpType(), Domain: canonicalDomain(np.GetDomain())}
 		if n.Name == "" {
 			n.Name = fmt.Sprintf("%s_%d", n.Op, i)
 		}
 		if n.Op == "" {
-			return nil, fmt.Errorf("node %q has no op type", n.Name)
+			return fmt.Errorf("node %q has no op type", n.Name)
 		}
-		attrs, err := attrsFromProto(np.Attribute, dir)
+		attrs, err := attrsFromProto(np.Attribute, im.dir)
 		if err != nil {
-			return nil, fmt.Errorf("node %q (%s): %v", n.Name, n.Op, err)
+			return fmt.Errorf("node %q (%s): %v", n.Name, n.Op, err)
 		}
 		n.Attrs = attrs
 		for _, name := range np.Output {
 			if name == "" {
-				n.Outputs = append(n.Outputs, nil)
+				n.Outputs = append(n.Outputs, nil) // an omitted optional output
 				continue
 			}
 			v := &ir.Value{Name: name, Producer: n}
-			if err := define(v, "node output"); err != nil {
-				return nil, fmt.Errorf("node %q (%s): %v", n.Name, n.Op, err)
+			if err := im.define(v, "node output"); err != nil {
+				return fmt.Errorf("node %q (%s): %v", n.Name, n.Op, err)
 			}
 			n.Outputs = append(n.Outputs, v)
 		}
-		g.Nodes = append(g.Nodes, n)
+		im.g.Nodes = append(im.g.Nodes, n)
 	}
+	return nil
+}
+
+// wireInputs connects each node (created by nodes, in the same order) to
+// the values it reads. Every dangling name is collected, so one error lists
+// them all.
+func (im *importer) wireInputs(nps []*pb.NodeProto) error {
 	var missing []string
-	for i, np := range gp.Node {
-		n := g.Nodes[i]
+	for i, np := range nps {
+		n := im.g.Nodes[i]
 		for _, name := range np.Input {
 			if name == "" {
-				n.Inputs = append(n.Inputs, nil)
+				n.Inputs = append(n.Inputs, nil) // an omitted optional input
 				continue
 			}
-			v, ok := values[name]
+			v, ok := im.values[name]
 			if !ok {
 				missing = append(missing, fmt.Sprintf("node %q (%s) reads %q, which nothing produces", n.Name, n.Op, name))
 			}
@@ -145,27 +211,27 @@ func FromProto(m *pb.ModelProto, dir string) (*ir.Graph, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, joinProblems(missing)
+		return joinProblems(missing)
 	}
-	for _, vi := range gp.Output {
-		v, ok := values[vi.GetName()]
+	return nil
+}
+
+// outputs marks the graph outputs, taking their declared type only where
+// the producer left none.
+func (im *importer) outputs(vis []*pb.ValueInfoProto) error {
+	for _, vi := range vis {
+		v, ok := im.values[vi.GetName()]
 		if !ok {
-			return nil, fmt.Errorf("graph output %q is never produced", vi.GetName())
+			return fmt.Errorf("graph output %q is never produced", vi.GetName())
 		}
 		if !v.HasShape {
 			if err := setTypeFromProto(v, vi); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		g.Outputs = append(g.Outputs, v)
+		im.g.Outputs = append(im.g.Outputs, v)
 	}
-	if err := g.TopoSort(); err != nil {
-		return nil, err
-	}
-	if err := normalize(g); err != nil {
-		return nil, err
-	}
-	return g, nil
+	return nil
 }
 
 func canonicalDomain(d string) string {

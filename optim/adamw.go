@@ -131,11 +131,34 @@ func BuildAdamW(params []ParamInfo, cfg AdamWConfig) (*ir.Graph, error) {
 	// generated node or value name can take one of them.
 	lr := g.AddInput(LearningRateInput, ir.Float32, ir.Shape{})
 	step := g.AddInput(StepInput, ir.Int64, ir.Shape{})
-	type paramValues struct {
-		info             ParamInfo
-		p, grad, m, v    *ir.Value
-		pOut, mOut, vOut string
+	pvs := b.paramInputs(params)
+	if err := b.reserveOutputs(pvs); err != nil {
+		return nil, err
 	}
+	sc := b.stepScalars(cfg, lr, step, anyDecayed(params, cfg))
+	for _, pv := range pvs {
+		b.update(pv, sc)
+	}
+	if err := g.InferShapes(); err != nil {
+		return nil, fmt.Errorf("adamw: %v", err)
+	}
+	if err := g.Verify(); err != nil {
+		return nil, fmt.Errorf("adamw: built an invalid graph: %v", err)
+	}
+	return g, nil
+}
+
+// paramValues holds one parameter's graph inputs and the names reserved
+// for its outputs.
+type paramValues struct {
+	info             ParamInfo
+	p, grad, m, v    *ir.Value
+	pOut, mOut, vOut string
+}
+
+// paramInputs adds the four inputs of each parameter, in the documented order.
+func (b *builder) paramInputs(params []ParamInfo) []paramValues {
+	g := b.g
 	pvs := make([]paramValues, len(params))
 	for i, info := range params {
 		s := ir.StaticShape(info.Shape...)
@@ -147,86 +170,107 @@ func BuildAdamW(params []ParamInfo, cfg AdamWConfig) (*ir.Graph, error) {
 			v:    g.AddInput(ExpAvgSqName(info.Name), ir.Float32, s.Clone()),
 		}
 	}
+	return pvs
+}
+
+// reserveOutputs claims the three output names of each parameter before any
+// node exists, so the caller finds its tensors under exactly these names.
+func (b *builder) reserveOutputs(pvs []paramValues) error {
 	for i := range pvs {
 		name := pvs[i].info.Name
 		var err error
 		if pvs[i].pOut, err = b.reserve(UpdatedName(name)); err != nil {
-			return nil, err
+			return err
 		}
 		if pvs[i].mOut, err = b.reserve(UpdatedName(ExpAvgName(name))); err != nil {
-			return nil, err
+			return err
 		}
 		if pvs[i].vOut, err = b.reserve(UpdatedName(ExpAvgSqName(name))); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
 
-	// Step-dependent scalars, shared by all parameters. They are computed
-	// in float64, as PyTorch does on the host: 1 − β2^t for t = 1 is about
-	// 0.001, and forming it in float32 would cost four significant digits
-	// of the bias correction to cancellation.
+// anyDecayed reports whether some parameter gets weight decay, so the
+// decay factor is built only when something reads it.
+func anyDecayed(params []ParamInfo, cfg AdamWConfig) bool {
+	for _, p := range params {
+		if p.Decay && cfg.WeightDecay != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// adamScalars are the scalars every parameter's update reads.
+type adamScalars struct {
+	stepSize, bc2Sqrt                               *ir.Value
+	decayFactor                                     *ir.Value // nil when no parameter is decayed
+	beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps *ir.Value
+}
+
+// stepScalars builds the step-dependent scalars, shared by all parameters.
+// They are computed in float64, as PyTorch does on the host: 1 − β2^t for
+// t = 1 is about 0.001, and forming it in float32 would cost four
+// significant digits of the bias correction to cancellation.
+func (b *builder) stepScalars(cfg AdamWConfig, lr, step *ir.Value, decay bool) adamScalars {
 	toF64 := ir.Attrs{"to": ir.IntAttr(ir.DTypeToONNX(ir.Float64))}
 	toF32 := ir.Attrs{"to": ir.IntAttr(ir.DTypeToONNX(ir.Float32))}
-	one64 := g.AddInit("adamw.one_f64", &ir.Tensor{DType: ir.Float64, Shape: []int{}, F64: []float64{1}})
+	one64 := b.g.AddInit("adamw.one_f64", &ir.Tensor{DType: ir.Float64, Shape: []int{}, F64: []float64{1}})
 	t64 := b.op("Cast", "adamw.step_f64", toF64, step)
 	lr64 := b.op("Cast", "adamw.lr_f64", toF64, lr)
 	bc1 := b.op("Sub", "adamw.bias_correction1", nil, one64,
 		b.op("Pow", "adamw.beta1_pow", nil, b.const64("adamw.beta1_f64", cfg.Beta1), t64))
 	bc2 := b.op("Sub", "adamw.bias_correction2", nil, one64,
 		b.op("Pow", "adamw.beta2_pow", nil, b.const64("adamw.beta2_f64", cfg.Beta2), t64))
+	var sc adamScalars
 	// lr/(1−β1^t) folds the first-moment correction into the step size;
 	// √(1−β2^t) corrects the second moment after its square root. This is
 	// m̂/(√v̂ + eps) rearranged the way PyTorch's AdamW computes it.
-	stepSize := b.op("Cast", "adamw.step_size", toF32, b.op("Div", "adamw.step_size_f64", nil, lr64, bc1))
-	bc2Sqrt := b.op("Cast", "adamw.bias_correction2_sqrt", toF32, b.op("Sqrt", "adamw.bias_correction2_sqrt_f64", nil, bc2))
-	var decayFactor *ir.Value
-	for _, pv := range pvs {
-		if pv.info.Decay && cfg.WeightDecay != 0 {
-			// p·(1 − lr·wd) rather than p − lr·wd·p: one multiply per
-			// element, and the same rounding as PyTorch.
-			decayFactor = b.op("Cast", "adamw.decay_factor", toF32,
-				b.op("Sub", "adamw.decay_factor_f64", nil, one64,
-					b.op("Mul", "adamw.lr_wd", nil, lr64, b.const64("adamw.weight_decay_f64", cfg.WeightDecay))))
-			break
-		}
+	sc.stepSize = b.op("Cast", "adamw.step_size", toF32, b.op("Div", "adamw.step_size_f64", nil, lr64, bc1))
+	sc.bc2Sqrt = b.op("Cast", "adamw.bias_correction2_sqrt", toF32, b.op("Sqrt", "adamw.bias_correction2_sqrt_f64", nil, bc2))
+	if decay {
+		// p·(1 − lr·wd) rather than p − lr·wd·p: one multiply per
+		// element, and the same rounding as PyTorch.
+		sc.decayFactor = b.op("Cast", "adamw.decay_factor", toF32,
+			b.op("Sub", "adamw.decay_factor_f64", nil, one64,
+				b.op("Mul", "adamw.lr_wd", nil, lr64, b.const64("adamw.weight_decay_f64", cfg.WeightDecay))))
 	}
-	beta1 := b.const32("adamw.beta1", cfg.Beta1)
-	oneMinusBeta1 := b.const32("adamw.one_minus_beta1", 1-cfg.Beta1)
-	beta2 := b.const32("adamw.beta2", cfg.Beta2)
-	oneMinusBeta2 := b.const32("adamw.one_minus_beta2", 1-cfg.Beta2)
-	eps := b.const32("adamw.eps", cfg.Eps)
+	sc.beta1 = b.const32("adamw.beta1", cfg.Beta1)
+	sc.oneMinusBeta1 = b.const32("adamw.one_minus_beta1", 1-cfg.Beta1)
+	sc.beta2 = b.const32("adamw.beta2", cfg.Beta2)
+	sc.oneMinusBeta2 = b.const32("adamw.one_minus_beta2", 1-cfg.Beta2)
+	sc.eps = b.const32("adamw.eps", cfg.Eps)
+	return sc
+}
 
-	for _, pv := range pvs {
-		n := pv.info.Name + "/"
-		p := pv.p
-		if pv.info.Decay && decayFactor != nil {
-			p = b.op("Mul", n+"decayed", nil, p, decayFactor)
-		}
-		m := b.op("Add", n+"exp_avg_new", nil,
-			b.op("Mul", n+"exp_avg_scaled", nil, pv.m, beta1),
-			b.op("Mul", n+"grad_scaled", nil, pv.grad, oneMinusBeta1))
-		v := b.op("Add", n+"exp_avg_sq_new", nil,
-			b.op("Mul", n+"exp_avg_sq_scaled", nil, pv.v, beta2),
-			b.op("Mul", n+"grad_sq_scaled", nil, b.op("Mul", n+"grad_sq", nil, pv.grad, pv.grad), oneMinusBeta2))
-		denom := b.op("Add", n+"denom", nil,
-			b.op("Div", n+"sqrt_v_hat", nil, b.op("Sqrt", n+"sqrt_v", nil, v), bc2Sqrt), eps)
-		update := b.op("Mul", n+"update", nil, b.op("Div", n+"m_over_denom", nil, m, denom), stepSize)
-		newP := b.op("Sub", n+"param_new", nil, p, update)
-		for _, o := range []struct {
-			v    *ir.Value
-			name string
-		}{{newP, pv.pOut}, {m, pv.mOut}, {v, pv.vOut}} {
-			o.v.Name = o.name
-			g.Outputs = append(g.Outputs, o.v)
-		}
+// update builds one parameter's step and names its three results as the
+// reserved outputs: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g²,
+// p ← p·decay − stepSize · m / (√v / √(1−β2^t) + eps).
+func (b *builder) update(pv paramValues, sc adamScalars) {
+	n := pv.info.Name + "/"
+	p := pv.p
+	if pv.info.Decay && sc.decayFactor != nil {
+		p = b.op("Mul", n+"decayed", nil, p, sc.decayFactor)
 	}
-	if err := g.InferShapes(); err != nil {
-		return nil, fmt.Errorf("adamw: %v", err)
+	m := b.op("Add", n+"exp_avg_new", nil,
+		b.op("Mul", n+"exp_avg_scaled", nil, pv.m, sc.beta1),
+		b.op("Mul", n+"grad_scaled", nil, pv.grad, sc.oneMinusBeta1))
+	v := b.op("Add", n+"exp_avg_sq_new", nil,
+		b.op("Mul", n+"exp_avg_sq_scaled", nil, pv.v, sc.beta2),
+		b.op("Mul", n+"grad_sq_scaled", nil, b.op("Mul", n+"grad_sq", nil, pv.grad, pv.grad), sc.oneMinusBeta2))
+	denom := b.op("Add", n+"denom", nil,
+		b.op("Div", n+"sqrt_v_hat", nil, b.op("Sqrt", n+"sqrt_v", nil, v), sc.bc2Sqrt), sc.eps)
+	update := b.op("Mul", n+"update", nil, b.op("Div", n+"m_over_denom", nil, m, denom), sc.stepSize)
+	newP := b.op("Sub", n+"param_new", nil, p, update)
+	for _, o := range []struct {
+		v    *ir.Value
+		name string
+	}{{newP, pv.pOut}, {m, pv.mOut}, {v, pv.vOut}} {
+		o.v.Name = o.name
+		b.g.Outputs = append(b.g.Outputs, o.v)
 	}
-	if err := g.Verify(); err != nil {
-		return nil, fmt.Errorf("adamw: built an invalid graph: %v", err)
-	}
-	return g, nil
 }
 
 // builder keeps the graph-construction calls short.

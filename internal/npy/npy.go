@@ -427,6 +427,8 @@ func WriteFile(path string, t *ir.Tensor) error {
 	return nil
 }
 
+// write checks t, then writes the header np.save would write and the
+// elements in little-endian order.
 func write(w io.Writer, t *ir.Tensor) error {
 	if t == nil {
 		return errors.New("nil tensor")
@@ -435,10 +437,24 @@ func write(w io.Writer, t *ir.Tensor) error {
 	if !ok {
 		return fmt.Errorf("cannot write dtype %v", t.DType)
 	}
+	n, err := checkElements(t)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(encodeHeader(d, t.Shape)); err != nil {
+		return err
+	}
+	return writeElements(w, t, n, d.size)
+}
+
+// checkElements returns the element count of t's shape, which must match
+// the length of the slice its dtype stores elements in: a mismatch would
+// write a file whose header lies about its data.
+func checkElements(t *ir.Tensor) (int, error) {
 	n := 1
 	for _, dim := range t.Shape {
 		if dim < 0 {
-			return fmt.Errorf("negative dimension in shape %v", t.Shape)
+			return 0, fmt.Errorf("negative dimension in shape %v", t.Shape)
 		}
 		n *= dim
 	}
@@ -456,29 +472,38 @@ func write(w io.Writer, t *ir.Tensor) error {
 		have = len(t.Bool)
 	}
 	if have != n {
-		return fmt.Errorf("%v tensor of shape %v has %d elements, want %d", t.DType, t.Shape, have, n)
+		return 0, fmt.Errorf("%v tensor of shape %v has %d elements, want %d", t.DType, t.Shape, have, n)
 	}
+	return n, nil
+}
 
+// shapeTuple spells shape as a Python tuple: "()", "(3,)", "(2, 3)".
+func shapeTuple(shape []int) string {
 	var sb strings.Builder
 	sb.WriteString("(")
-	for i, dim := range t.Shape {
+	for i, dim := range shape {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		sb.WriteString(strconv.Itoa(dim))
 	}
-	if len(t.Shape) == 1 {
+	if len(shape) == 1 {
 		sb.WriteString(",")
 	}
 	sb.WriteString(")")
-	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", d.code, sb.String())
+	return sb.String()
+}
 
-	// Mirror np.save byte for byte: it leaves room for the first dimension to
-	// grow to 21 digits (so appenders can rewrite the header in place), then
-	// pads with at least one space and a newline so the data starts on a
-	// 64-byte boundary, which keeps memory-mapped arrays aligned.
-	if len(t.Shape) > 0 {
-		dict += strings.Repeat(" ", max(0, 21-len(strconv.Itoa(t.Shape[0]))))
+// encodeHeader returns the magic, version, header length and padded header
+// dictionary, mirroring np.save byte for byte: it leaves room for the first
+// dimension to grow to 21 digits (so appenders can rewrite the header in
+// place), then pads with at least one space and a newline so the data
+// starts on a 64-byte boundary, which keeps memory-mapped arrays aligned.
+// Format 2.0 (a 4-byte length) is used only when 1.0's 2 bytes are too few.
+func encodeHeader(d descr, shape []int) []byte {
+	dict := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", d.code, shapeTuple(shape))
+	if len(shape) > 0 {
+		dict += strings.Repeat(" ", max(0, 21-len(strconv.Itoa(shape[0]))))
 	}
 	pre := append([]byte{}, magic...)
 	lenSize := 2
@@ -496,47 +521,21 @@ func write(w io.Writer, t *ir.Tensor) error {
 	}
 	pre = append(pre, dict...)
 	pre = append(pre, bytes.Repeat([]byte(" "), pad)...)
-	pre = append(pre, '\n')
-	if _, err := w.Write(pre); err != nil {
-		return err
-	}
+	return append(pre, '\n')
+}
 
+// writeElements writes t's n elements of size bytes each, converted in
+// batches so a large tensor needs no full-size byte copy.
+func writeElements(w io.Writer, t *ir.Tensor, n, size int) error {
 	const batch = 1 << 14
-	buf := make([]byte, 0, min(n, batch)*d.size)
-	le := binary.LittleEndian
+	buf := make([]byte, 0, min(n, batch)*size)
 	for start := 0; start < n; start += batch {
 		end := min(start+batch, n)
 		buf = buf[:0]
 		for i := start; i < end; i++ {
-			switch t.DType {
-			case ir.Float32:
-				buf = le.AppendUint32(buf, math.Float32bits(t.F32[i]))
-			case ir.Float16:
-				buf = le.AppendUint16(buf, f16.FromFloat32(t.F32[i]))
-			case ir.Float64:
-				buf = le.AppendUint64(buf, math.Float64bits(t.F64[i]))
-			case ir.Int64:
-				buf = le.AppendUint64(buf, uint64(t.I64[i]))
-			case ir.Int32:
-				buf = le.AppendUint32(buf, uint32(t.I32[i]))
-			case ir.Int8:
-				v := t.I32[i]
-				if v < math.MinInt8 || v > math.MaxInt8 {
-					return fmt.Errorf("i8 tensor element %d = %d is out of range", i, v)
-				}
-				buf = append(buf, byte(int8(v)))
-			case ir.Uint8:
-				v := t.I32[i]
-				if v < 0 || v > math.MaxUint8 {
-					return fmt.Errorf("u8 tensor element %d = %d is out of range", i, v)
-				}
-				buf = append(buf, byte(v))
-			case ir.Bool:
-				b := byte(0)
-				if t.Bool[i] {
-					b = 1
-				}
-				buf = append(buf, b)
+			var err error
+			if buf, err = appendElement(buf, t, i); err != nil {
+				return err
 			}
 		}
 		if _, err := w.Write(buf); err != nil {
@@ -544,6 +543,44 @@ func write(w io.Writer, t *ir.Tensor) error {
 		}
 	}
 	return nil
+}
+
+// appendElement appends element i of t in its .npy encoding. The 8-bit
+// integer dtypes are held as int32, so a value outside their range is an
+// error rather than silently wrapped.
+func appendElement(buf []byte, t *ir.Tensor, i int) ([]byte, error) {
+	le := binary.LittleEndian
+	switch t.DType {
+	case ir.Float32:
+		buf = le.AppendUint32(buf, math.Float32bits(t.F32[i]))
+	case ir.Float16:
+		buf = le.AppendUint16(buf, f16.FromFloat32(t.F32[i]))
+	case ir.Float64:
+		buf = le.AppendUint64(buf, math.Float64bits(t.F64[i]))
+	case ir.Int64:
+		buf = le.AppendUint64(buf, uint64(t.I64[i]))
+	case ir.Int32:
+		buf = le.AppendUint32(buf, uint32(t.I32[i]))
+	case ir.Int8:
+		v := t.I32[i]
+		if v < math.MinInt8 || v > math.MaxInt8 {
+			return buf, fmt.Errorf("i8 tensor element %d = %d is out of range", i, v)
+		}
+		buf = append(buf, byte(int8(v)))
+	case ir.Uint8:
+		v := t.I32[i]
+		if v < 0 || v > math.MaxUint8 {
+			return buf, fmt.Errorf("u8 tensor element %d = %d is out of range", i, v)
+		}
+		buf = append(buf, byte(v))
+	case ir.Bool:
+		b := byte(0)
+		if t.Bool[i] {
+			b = 1
+		}
+		buf = append(buf, b)
+	}
+	return buf, nil
 }
 
 // SafeName maps a graph output name to the file-name stem `crsc run` uses

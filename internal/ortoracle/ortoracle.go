@@ -105,86 +105,32 @@ func Run(modelPath string, inputs map[string]*ir.Tensor) (map[string]*ir.Tensor,
 	return out, nil
 }
 
+// run opens the model with exact-semantics options, checks the given inputs
+// against its signature, runs it and converts the outputs.
 func run(modelPath string, inputs map[string]*ir.Tensor) (map[string]*ir.Tensor, error) {
-	opts, err := ort.NewSessionOptions()
+	opts, err := sessionOptions()
 	if err != nil {
 		return nil, err
 	}
 	defer opts.Destroy()
-	if err := opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelDisableAll); err != nil {
-		return nil, err
-	}
-	// Failures come back as errors anyway; without this ORT also prints
-	// every one to stderr, including the expected ones of the 0-d fallback
-	// below.
-	if err := opts.SetLogSeverityLevel(ort.LoggingLevelFatal); err != nil {
-		return nil, err
-	}
-
 	inInfo, outInfo, err := ort.GetInputOutputInfoWithOptions(modelPath, opts)
 	if err != nil {
 		return nil, err
 	}
-	inNames := make([]string, len(inInfo))
-	for i, info := range inInfo {
-		inNames[i] = info.Name
-		if inputs[info.Name] == nil {
-			return nil, fmt.Errorf("missing input %q (%s)", info.Name, info.String())
-		}
-	}
-	for name := range inputs {
-		if !slices.Contains(inNames, name) {
-			return nil, fmt.Errorf("model has no input %q (inputs: %v)", name, inNames)
-		}
-	}
-	outNames := make([]string, len(outInfo))
-	for i, info := range outInfo {
-		outNames[i] = info.Name
-		if info.OrtValueType != ort.ONNXTypeTensor {
-			return nil, fmt.Errorf("output %q is a %v, only tensors are supported", info.Name, info.OrtValueType)
-		}
-	}
-
-	inVals := make([]ort.Value, len(inInfo))
-	defer destroyAll(inVals)
-	for i, info := range inInfo {
-		t := inputs[info.Name]
-		if want := info.DataType; want != ortType(t.DType) {
-			return nil, fmt.Errorf("input %q is %v in the model but %v was given", info.Name, want, t.DType)
-		}
-		if inVals[i], err = toORT(t); err != nil {
-			return nil, fmt.Errorf("input %q: %w", info.Name, err)
-		}
-	}
-
-	// The binding cannot wrap ORT-allocated 0-d outputs (its shape check
-	// rejects rank 0), so outputs the model declares as rank 0 get a
-	// preallocated scalar. ORT also reports unknown rank as rank 0; when
-	// such an output is not a scalar, the preallocated value makes Run fail,
-	// and we fall back to one session per output, trying scalar then
-	// ORT-allocated. (Random ops then draw independently per output.)
-	outVals, err := runOutputs(modelPath, opts, inNames, inVals, outInfo, true)
+	inNames, outNames, err := checkSignature(inInfo, outInfo, inputs)
 	if err != nil {
-		outVals = make([]ort.Value, len(outInfo))
-		defer destroyAll(outVals)
-		for i := range outInfo {
-			one := outInfo[i : i+1]
-			v, err1 := runOutputs(modelPath, opts, inNames, inVals, one, true)
-			if err1 != nil && len(one[0].Dimensions) == 0 {
-				v, err1 = runOutputs(modelPath, opts, inNames, inVals, one, false)
-			}
-			if err1 != nil {
-				if errors.Is(err1, ort.ZeroShapeLengthError) {
-					err1 = errors.New("cannot fetch 0-d output of unknown rank")
-				}
-				return nil, fmt.Errorf("%w; output %q alone: %w", err, outInfo[i].Name, err1)
-			}
-			outVals[i] = v[0]
-		}
-	} else {
-		defer destroyAll(outVals)
+		return nil, err
 	}
-
+	inVals, err := inputValues(inInfo, inputs)
+	if err != nil {
+		return nil, err
+	}
+	defer destroyAll(inVals)
+	outVals, err := fetchOutputs(modelPath, opts, inNames, inVals, outInfo)
+	if err != nil {
+		return nil, err
+	}
+	defer destroyAll(outVals)
 	res := make(map[string]*ir.Tensor, len(outVals))
 	for i, v := range outVals {
 		t, err := fromORT(v)
@@ -194,6 +140,103 @@ func run(modelPath string, inputs map[string]*ir.Tensor) (map[string]*ir.Tensor,
 		res[outNames[i]] = t
 	}
 	return res, nil
+}
+
+// sessionOptions disables graph optimizations, which would drop
+// training-mode Dropout, and quiets ORT's own logging.
+func sessionOptions() (*ort.SessionOptions, error) {
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelDisableAll); err != nil {
+		opts.Destroy()
+		return nil, err
+	}
+	// Failures come back as errors anyway; without this ORT also prints
+	// every one to stderr, including the expected ones of the 0-d fallback
+	// in fetchOutputs.
+	if err := opts.SetLogSeverityLevel(ort.LoggingLevelFatal); err != nil {
+		opts.Destroy()
+		return nil, err
+	}
+	return opts, nil
+}
+
+// checkSignature requires exactly the model's inputs and only tensor
+// outputs, and returns the input and output names in model order.
+func checkSignature(inInfo, outInfo []ort.InputOutputInfo, inputs map[string]*ir.Tensor) (inNames, outNames []string, err error) {
+	inNames = make([]string, len(inInfo))
+	for i, info := range inInfo {
+		inNames[i] = info.Name
+		if inputs[info.Name] == nil {
+			return nil, nil, fmt.Errorf("missing input %q (%s)", info.Name, info.String())
+		}
+	}
+	for name := range inputs {
+		if !slices.Contains(inNames, name) {
+			return nil, nil, fmt.Errorf("model has no input %q (inputs: %v)", name, inNames)
+		}
+	}
+	outNames = make([]string, len(outInfo))
+	for i, info := range outInfo {
+		outNames[i] = info.Name
+		if info.OrtValueType != ort.ONNXTypeTensor {
+			return nil, nil, fmt.Errorf("output %q is a %v, only tensors are supported", info.Name, info.OrtValueType)
+		}
+	}
+	return inNames, outNames, nil
+}
+
+// inputValues copies each input into an ORT value, in model order, after
+// checking its dtype against the model's.
+func inputValues(inInfo []ort.InputOutputInfo, inputs map[string]*ir.Tensor) ([]ort.Value, error) {
+	inVals := make([]ort.Value, len(inInfo))
+	for i, info := range inInfo {
+		t := inputs[info.Name]
+		var err error
+		if want := info.DataType; want != ortType(t.DType) {
+			err = fmt.Errorf("input %q is %v in the model but %v was given", info.Name, want, t.DType)
+		} else if inVals[i], err = toORT(t); err != nil {
+			err = fmt.Errorf("input %q: %w", info.Name, err)
+		}
+		if err != nil {
+			destroyAll(inVals)
+			return nil, err
+		}
+	}
+	return inVals, nil
+}
+
+// fetchOutputs runs the model once for all outputs. The binding cannot wrap
+// ORT-allocated 0-d outputs (its shape check rejects rank 0), so outputs
+// the model declares as rank 0 get a preallocated scalar. ORT also reports
+// unknown rank as rank 0; when such an output is not a scalar, the
+// preallocated value makes Run fail, and we fall back to one session per
+// output, trying scalar then ORT-allocated. (Random ops then draw
+// independently per output.)
+func fetchOutputs(modelPath string, opts *ort.SessionOptions, inNames []string, inVals []ort.Value, outInfo []ort.InputOutputInfo) ([]ort.Value, error) {
+	outVals, err := runOutputs(modelPath, opts, inNames, inVals, outInfo, true)
+	if err == nil {
+		return outVals, nil
+	}
+	outVals = make([]ort.Value, len(outInfo))
+	for i := range outInfo {
+		one := outInfo[i : i+1]
+		v, err1 := runOutputs(modelPath, opts, inNames, inVals, one, true)
+		if err1 != nil && len(one[0].Dimensions) == 0 {
+			v, err1 = runOutputs(modelPath, opts, inNames, inVals, one, false)
+		}
+		if err1 != nil {
+			if errors.Is(err1, ort.ZeroShapeLengthError) {
+				err1 = errors.New("cannot fetch 0-d output of unknown rank")
+			}
+			destroyAll(outVals)
+			return nil, fmt.Errorf("%w; output %q alone: %w", err, outInfo[i].Name, err1)
+		}
+		outVals[i] = v[0]
+	}
+	return outVals, nil
 }
 
 func runOutputs(modelPath string, opts *ort.SessionOptions, inNames []string, in []ort.Value, outInfo []ort.InputOutputInfo, scalars bool) ([]ort.Value, error) {
