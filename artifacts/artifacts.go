@@ -40,23 +40,18 @@ type Set struct {
 // consumes): the training graph is g itself, extended in place.
 func Build(g *ir.Graph, spec passes.TrainingSpec, opt optim.AdamWConfig) (*Set, error) {
 	// Adapters belong to the model, so the eval graph gets them too.
-	var adapters []string
-	if spec.LoRA.Rank > 0 {
-		var err error
-		if adapters, err = passes.AddLoRA(g, spec.LoRA); err != nil {
-			return nil, err
-		}
-		if spec.Train.Train == "" {
-			spec.Train.Train = passes.LoRATrainPattern(spec.LoRA)
-		}
-		spec.LoRA.Rank = 0
+	added, spec, err := passes.ApplyLoRA(g, spec)
+	if err != nil {
+		return nil, err
 	}
 	eval := g.Clone()
 	compiled, err := passes.Compile(g, spec)
 	if err != nil {
 		return nil, err
 	}
-	compiled.Adapters = adapters
+	for _, a := range added {
+		compiled.Adapters = append(compiled.Adapters, a.A, a.B)
+	}
 	trained := compiled.Trained
 	if _, err := passes.AttachLoss(eval, spec.Loss); err != nil {
 		return nil, err

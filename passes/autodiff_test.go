@@ -22,7 +22,7 @@ func TestMissingRulesListedAtOnce(t *testing.T) {
 	c := g.AddNode("Sin", "sin_2", []*ir.Value{b.Outputs[0]}, 1, nil)
 	c.Outputs[0].Name = "y"
 	g.Outputs = []*ir.Value{c.Outputs[0]}
-	_, err := passes.BuildTraining(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "y"}})
+	_, err := passes.Compile(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "y"}})
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -50,7 +50,7 @@ func tinyBert(t *testing.T) *ir.Graph {
 func TestTrainSelection(t *testing.T) {
 	count := func(sel passes.TrainSelection) (int, error) {
 		g := tinyBert(t)
-		trained, err := passes.BuildTraining(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Train: sel})
+		trained, err := trainedParams(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Train: sel})
 		return len(trained), err
 	}
 	all, err := count(passes.TrainSelection{})
@@ -91,7 +91,7 @@ func TestLossKinds(t *testing.T) {
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			g := tinyBert(t)
-			trained, err := passes.BuildTraining(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: tc.kind, Output: "logits"}})
+			trained, err := trainedParams(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: tc.kind, Output: "logits"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,4 +140,14 @@ func TestLossKinds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// trainedParams compiles g and returns its parameters' gradients, for the
+// tests that need only them.
+func trainedParams(g *ir.Graph, spec passes.TrainingSpec) ([]passes.ParamGrad, error) {
+	t, err := passes.Compile(g, spec)
+	if err != nil {
+		return nil, err
+	}
+	return t.Trained, nil
 }

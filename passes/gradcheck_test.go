@@ -147,7 +147,7 @@ func checkGrad(t *testing.T, r *rand.Rand, tc gradCase) {
 	if err := g.InferShapes(); err != nil {
 		t.Fatal(err)
 	}
-	trained, err := passes.BuildTraining(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "y"}})
+	trained, err := trainedParams(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "y"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,24 +80,11 @@ func LoRATrainPattern(spec LoRASpec) string {
 	return `\.lora_[AB]$`
 }
 
-// AddLoRA adds a rank-r adapter beside every targeted linear layer:
-// y = x·W + (x·A)·B·(α/r), with A [d_in, r] drawn like PEFT's Kaiming-uniform
-// init and B [r, d_out] zero, so the model's output is unchanged at step 0.
-// The base weight W stays in the graph (frozen by the trained-set pattern).
-// It returns the names of the adapter parameters.
-func AddLoRA(g *ir.Graph, spec LoRASpec) ([]string, error) {
-	added, err := AddLoRAAdapters(g, spec)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, a := range added {
-		names = append(names, a.A, a.B)
-	}
-	return names, nil
-}
-
-// AddLoRAAdapters is AddLoRA returning what it adapted. With no --lora-targets
+// AddLoRAAdapters adds a rank-r adapter beside every targeted linear
+// layer: y = x·W + (x·A)·B·(α/r), with A [d_in, r] drawn like PEFT's
+// Kaiming-uniform init and B [r, d_out] zero, so the model's output is
+// unchanged at step 0. The base weight W stays in the graph (frozen by the
+// trained-set pattern). With no --lora-targets
 // a layer is adapted when its node or weight name matches
 // DefaultLoRATargets, or its Hugging Face module path is one of its
 // family's DefaultLoRAModules (DistilBERT's q_lin/k_lin/v_lin, which the

@@ -2,7 +2,6 @@ package passes
 
 import (
 	"fmt"
-	"slices"
 
 	"crsc/ir"
 )
@@ -132,81 +131,19 @@ type Training struct {
 	Recomputed     []RematDecision // activations recomputed in backward instead of kept
 }
 
-// Compile turns a loaded forward graph into a training graph in place, as a
-// pipeline of passes each followed by Verify: LoRA adapters, loss,
-// gradients, memory rewrites, WTA-CRS sampling, recomputation, 16-bit
-// stashes (last: it narrows what the others leave for backward to read,
-// sampled rows and the inputs replays read included).
+// Compile turns a loaded forward graph into a training graph in place: the
+// TrainingPipeline run by Run, with Verify after each pass.
 func Compile(g *ir.Graph, spec TrainingSpec) (*Training, error) {
-	t := &Training{Graph: g}
-	steps := []struct {
-		name string
-		run  func() error
-	}{
-		{"lora", func() (err error) {
-			if spec.LoRA.Rank > 0 {
-				t.Adapters, err = AddLoRA(g, spec.LoRA)
-				if spec.Train.Train == "" {
-					spec.Train.Train = LoRATrainPattern(spec.LoRA)
-				}
-			}
-			return err
-		}},
-		{"autodiff", func() error {
-			seeds, err := AttachLoss(g, spec.Loss)
-			if err != nil {
-				return err
-			}
-			// A training step returns the loss and the gradients. The
-			// model's other outputs (logits) would stay alive to the end
-			// of the step for nobody: 98 MiB for T5-base at 100×8×32128.
-			g.Outputs = slices.DeleteFunc(g.Outputs, func(v *ir.Value) bool { return v.Name != LossName })
-			params, err := Params(g, spec.Train)
-			if err != nil {
-				return err
-			}
-			t.Trained, err = Gradients(g, params, seeds)
-			return err
-		}},
-		{"memory-rewrites", func() (err error) {
-			if spec.Memory {
-				t.MemoryRewrites, err = MemoryRewrites(g, nil)
-			}
-			return err
-		}},
-		{"wtacrs", func() (err error) {
-			if spec.Sampling.Enabled() {
-				if t.Layers, err = SampleLinearGrads(g, spec.Sampling); err == nil && spec.Sampling.Attention {
-					t.Attention, err = SampleAttention(g, spec.Sampling)
-				}
-			}
-			return err
-		}},
-		{"recompute", func() (err error) {
-			t.Recomputed, err = Remat(g, spec.Remat)
-			return err
-		}},
-		{"stash", func() (err error) {
-			t.Stashed, err = Stash(g, spec.Stash)
-			return err
-		}},
-	}
-	for _, s := range steps {
-		if err := s.run(); err != nil {
-			return nil, err
-		}
-		if err := g.Verify(); err != nil {
-			return nil, fmt.Errorf("internal error: %s left an invalid graph: %v", s.name, err)
-		}
-	}
-	return t, nil
+	return CompileWith(g, spec, nil)
 }
 
-// BuildTraining is Compile for callers that only need the gradients.
-func BuildTraining(g *ir.Graph, spec TrainingSpec) ([]ParamGrad, error) {
-	t, err := Compile(g, spec)
-	if err != nil {
+// CompileWith is Compile calling after (when not nil) with the graph after
+// each training pass that ran (crsc inspect --after).
+func CompileWith(g *ir.Graph, spec TrainingSpec, after func(pass string, g *ir.Graph)) (*Training, error) {
+	st := &TrainingState{Spec: spec, Result: &Training{Graph: g}}
+	if err := Run(g, TrainingPipeline, &Config{Training: st, After: after}); err != nil {
 		return nil, err
 	}
-	return t.Trained, nil
+	return st.Result, nil
 }
+

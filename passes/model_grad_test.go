@@ -95,7 +95,7 @@ func TestWholeModelGradients(t *testing.T) {
 				if err := passes.Run(g, passes.Load, cfg); err != nil {
 					t.Fatal(err)
 				}
-				trained, err := passes.BuildTraining(g, passes.TrainingSpec{Loss: tc.loss})
+				trained, err := trainedParams(g, passes.TrainingSpec{Loss: tc.loss})
 				if err != nil {
 					t.Fatal(err)
 				}

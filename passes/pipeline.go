@@ -17,6 +17,9 @@ type Config struct {
 	// After, when set, is called with each pass's name and result (inspect
 	// --after uses it to print intermediate graphs).
 	After func(pass string, g *ir.Graph)
+	// Training is the training pipeline's state (nil in the load
+	// pipeline): the spec its passes read, the decisions they record.
+	Training *TrainingState
 }
 
 // Pass is one step of a pipeline.

@@ -60,7 +60,7 @@ func TestSharedExportsDirectionalDerivative(t *testing.T) {
 			if err := passes.Run(g, passes.Load, cfg); err != nil {
 				t.Fatal(err)
 			}
-			trained, err := passes.BuildTraining(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: tc.output}})
+			trained, err := trainedParams(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: tc.output}})
 			if err != nil {
 				t.Fatal(err)
 			}

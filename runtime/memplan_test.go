@@ -50,7 +50,7 @@ func tinyTrainingStep(t testing.TB, model string, spec passes.TrainingSpec) trai
 	if err := passes.Run(g, passes.Load, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := passes.BuildTraining(g, spec); err != nil {
+	if _, err := passes.Compile(g, spec); err != nil {
 		t.Fatal(err)
 	}
 	if loss.Kind == passes.LossVJP {
@@ -75,7 +75,7 @@ func bertTrainingStep(t testing.TB, arch models.BertConfig, batch, seq int) trai
 	if err := passes.Run(g, passes.Load, &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := passes.BuildTraining(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}}); err != nil {
+	if _, err := passes.Compile(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}}); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewSource(1))

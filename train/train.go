@@ -325,23 +325,18 @@ func (t *trainer) buildWith(forward *ir.Graph, spec passes.TrainingSpec) (train,
 		if spec.LoRA.Family == "" && t.m.hf != nil {
 			spec.LoRA.Family = t.m.hf.Family
 		}
-		adapters, err := passes.AddLoRAAdapters(g, spec.LoRA)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		t.adapters = adapters
-		if spec.Train.Train == "" {
-			spec.Train.Train = passes.LoRATrainPattern(spec.LoRA)
-			if !t.m.t5 {
-				// As PEFT's sequence classification: the head is trained
-				// whole (modules_to_save), it has no pretrained values.
-				spec.Train.Train += `|(^|\.)(pre_)?classifier\.`
-				if h := t.m.head; h != nil && h.Added {
-					spec.Train.Train += "|^" + regexp.QuoteMeta(h.Weight) + "$|^" + regexp.QuoteMeta(h.Bias) + "$"
-				}
+		if spec.Train.Train == "" && !t.m.t5 {
+			// As PEFT's sequence classification: the head is trained
+			// whole (modules_to_save), it has no pretrained values.
+			spec.Train.Train = passes.LoRATrainPattern(spec.LoRA) + `|(^|\.)(pre_)?classifier\.`
+			if h := t.m.head; h != nil && h.Added {
+				spec.Train.Train += "|^" + regexp.QuoteMeta(h.Weight) + "$|^" + regexp.QuoteMeta(h.Bias) + "$"
 			}
 		}
-		spec.LoRA.Rank = 0
+		var err error
+		if t.adapters, spec, err = passes.ApplyLoRA(g, spec); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	eval = g.Clone()
 	compiled, err = passes.Compile(g, spec)

@@ -10,53 +10,131 @@ import (
 	"github.com/spf13/cobra"
 
 	"crsc/ir"
+	"crsc/passes"
 )
 
 func inspectCommand() *cobra.Command {
 	var shapeSpecs []string
-	var format string
+	var format, after string
 	var noGraph bool
+	var flags trainingFlags
 	cmd := &cobra.Command{
-		Use:   "inspect MODEL [--shape NAME=DIMS ...] [--format text|json|dot]",
+		Use:   "inspect MODEL [--shape NAME=DIMS ...] [--format text|json|dot] [--after PASS]",
 		Short: "Show a model's inputs, outputs, parameters, op histogram and graph",
-		Args:  cobra.ExactArgs(1),
+		Long: `Shows MODEL's inputs, outputs, parameters, op histogram and its graph after
+the load pipeline (` + passes.PassNames(passes.Load) + `).
+
+--after PASS shows the graph after any pass of the load pipeline, or of the
+training pipeline (` + passes.PassNames(passes.TrainingPipeline) + `),
+compiled with the training flags (WTA-CRS at keep 0.3 by default, as train
+and compile; the loss is the model's "loss" output, else cross-entropy on
+its logits, unless --loss says).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			shapes, err := shapeFlags(shapeSpecs)
 			if err != nil {
 				return err
 			}
-			g, err := loadModel(args[0], shapes, nil)
+			if err := checkTrainingFlags(&flags); err != nil {
+				return err
+			}
+			g, err := inspectGraph(args[0], shapes, after, &flags)
 			if err != nil {
 				return err
 			}
-			s := summarize(g)
-			w := cmd.OutOrStdout()
-			switch format {
-			case "text":
-				printSummary(w, args[0], s)
-				if !noGraph {
-					fmt.Fprintln(w, "\ngraph:")
-					ir.Print(w, g)
-				}
-			case "json":
-				if !noGraph {
-					s.Graph = strings.Split(strings.TrimRight(g.String(), "\n"), "\n")
-				}
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(s)
-			case "dot":
-				printDot(w, g)
-			default:
-				return fmt.Errorf("--format %q: want text, json or dot", format)
-			}
-			return nil
+			return printInspection(cmd.OutOrStdout(), args[0], g, format, after, noGraph)
 		},
 	}
 	cmd.Flags().StringArrayVar(&shapeSpecs, "shape", nil, "bind an input's shape, e.g. input_ids=8x128 (folds shape subgraphs)")
 	cmd.Flags().StringVar(&format, "format", "text", "text, json or dot")
 	cmd.Flags().BoolVar(&noGraph, "no-graph", false, "summary only")
+	cmd.Flags().StringVar(&after, "after", "", "show the graph after this pass of the load or training pipeline")
+	flags.register(cmd, true)
+	flags.sampleByDefault()
 	return cmd
+}
+
+// inspectGraph is the graph inspect shows: after the load pipeline, or
+// after the pass --after names (its last run, for a pass that runs twice).
+func inspectGraph(path string, shapes map[string]ir.Shape, after string, flags *trainingFlags) (*ir.Graph, error) {
+	inLoad, inTraining := hasPass(passes.Load, after), hasPass(passes.TrainingPipeline, after)
+	if after != "" && !inLoad && !inTraining {
+		return nil, fmt.Errorf("--after %q: no such pass (load: %s; training: %s)", after, passes.PassNames(passes.Load), passes.PassNames(passes.TrainingPipeline))
+	}
+	var captured *ir.Graph
+	capture := func(pass string, g *ir.Graph) {
+		if pass == after {
+			captured = g.Clone()
+		}
+	}
+	g, err := loadModel(path, shapes, capture)
+	if err != nil || !inTraining {
+		if captured != nil {
+			return captured, err
+		}
+		return g, err
+	}
+	spec := flags.spec()
+	if spec.Loss.Kind == "" {
+		spec.Loss = defaultInspectLoss(g)
+	}
+	if _, err := passes.CompileWith(g, spec, capture); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return captured, nil
+}
+
+// defaultInspectLoss is the model's loss output, else cross-entropy on
+// its logits (an output named logits, else its only output).
+func defaultInspectLoss(g *ir.Graph) passes.LossSpec {
+	out := ""
+	for _, o := range g.Outputs {
+		switch {
+		case o.Name == passes.LossName:
+			return passes.LossSpec{Kind: passes.LossOutput, Output: o.Name}
+		case o.Name == "logits" || len(g.Outputs) == 1:
+			out = o.Name
+		}
+	}
+	return passes.LossSpec{Kind: passes.LossCrossEntropy, Output: out}
+}
+
+func hasPass(pipeline []passes.Pass, name string) bool {
+	for _, p := range pipeline {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// printInspection writes the summary and the graph in the chosen format.
+func printInspection(w io.Writer, path string, g *ir.Graph, format, after string, noGraph bool) error {
+	s := summarize(g)
+	switch format {
+	case "text":
+		printSummary(w, path, s)
+		if !noGraph {
+			if after != "" {
+				fmt.Fprintf(w, "\ngraph after %s:\n", after)
+			} else {
+				fmt.Fprintln(w, "\ngraph:")
+			}
+			ir.Print(w, g)
+		}
+	case "json":
+		if !noGraph {
+			s.Graph = strings.Split(strings.TrimRight(g.String(), "\n"), "\n")
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	case "dot":
+		printDot(w, g)
+	default:
+		return fmt.Errorf("--format %q: want text, json or dot", format)
+	}
+	return nil
 }
 
 type valueInfo struct {

@@ -41,7 +41,7 @@ func tinyModel(t *testing.T, model string, train bool) (*ir.Graph, map[string]*i
 	}
 	if train {
 		spec := passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}}
-		if _, err := passes.BuildTraining(g, spec); err != nil {
+		if _, err := passes.Compile(g, spec); err != nil {
 			t.Fatal(err)
 		}
 		cot, err := npy.ReadFile(filepath.Join(set, "cotangent_logits.npy"))

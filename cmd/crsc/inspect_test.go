@@ -1,0 +1,38 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"crsc/passes"
+)
+
+// TestInspectAfter: inspect --after prints the graph after every pass of
+// both pipelines, and the training passes change it as they say
+// (WTA-CRS adds SampleRows nodes, the stash bf16 Casts).
+func TestInspectAfter(t *testing.T) {
+	model := "../../testdata/onnx/bert_tiny_cls.op13.eval.onnx"
+	shapes := []string{"--shape", "input_ids=2x8", "--shape", "attention_mask=2x8", "--shape", "token_type_ids=2x8"}
+	graphs := map[string]string{}
+	for _, pl := range [][]passes.Pass{passes.Load, passes.TrainingPipeline} {
+		for _, p := range pl {
+			args := append([]string{"inspect", model, "--after", p.Name, "--stash", "bf16"}, shapes...)
+			code, stdout, stderr := crsc(args...)
+			if code != 0 || !strings.Contains(stdout, "graph after "+p.Name+":") {
+				t.Fatalf("--after %s: exit %d: %s", p.Name, code, stderr)
+			}
+			_, graphs[p.Name], _ = strings.Cut(stdout, "graph after "+p.Name+":")
+		}
+	}
+	for _, c := range []struct{ pass, op string }{{"wtacrs", "SampleRows"}, {"stash", ":bf16["}, {"autodiff", "grad/"}} {
+		if !strings.Contains(graphs[c.pass], c.op) {
+			t.Errorf("graph after %s has no %s", c.pass, c.op)
+		}
+	}
+	if graphs["memory-rewrites"] == graphs["wtacrs"] {
+		t.Error("wtacrs left the graph as memory-rewrites did")
+	}
+	if code, _, stderr := crsc("inspect", model, "--after", "nope"); code != 1 || !strings.Contains(stderr, "no such pass") {
+		t.Errorf("--after nope: exit %d: %s", code, stderr)
+	}
+}
