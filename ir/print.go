@@ -71,10 +71,7 @@ func NodeString(n *Node) string {
 		}
 		ins = append(ins, in.Name)
 	}
-	op := n.Op
-	if n.Domain != "" {
-		op = n.Domain + "." + op
-	}
+	op := n.Key()
 	var attrs []string
 	for _, k := range n.Attrs.Names() {
 		attrs = append(attrs, k+"="+n.Attrs[k].String())

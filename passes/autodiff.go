@@ -129,10 +129,10 @@ func gradientValues(g *ir.Graph, xs []*ir.Value, seeds map[*ir.Value]*ir.Value) 
 		}
 		need := make([]bool, len(n.Inputs))
 		for j, in := range n.Inputs {
-			need[j] = in != nil && onPath.values[in] && gradRules[opKey(n)].differentiable(j)
+			need[j] = in != nil && onPath.values[in] && gradRules[n.Key()].differentiable(j)
 		}
 		b.prefix = "grad/" + n.Name
-		dx, err := gradRules[opKey(n)].fn(b, n, dy, need)
+		dx, err := gradRules[n.Key()].fn(b, n, dy, need)
 		if err == nil {
 			err = b.err
 		}
@@ -182,7 +182,7 @@ func nodesOnPath(g *ir.Graph, params []*ir.Value, seeds map[*ir.Value]*ir.Value)
 		depends[p] = true
 	}
 	for _, n := range g.Nodes {
-		rule := gradRules[opKey(n)]
+		rule := gradRules[n.Key()]
 		hit := false
 		for j, in := range n.Inputs {
 			if in != nil && depends[in] && (rule.fn == nil || rule.differentiable(j)) {
@@ -234,19 +234,12 @@ func nodesOnPath(g *ir.Graph, params []*ir.Value, seeds map[*ir.Value]*ir.Value)
 func checkRules(g *ir.Graph, path pathSets) error {
 	missing := map[string][]string{}
 	for _, n := range g.Nodes {
-		if path.nodes[n] && gradRules[opKey(n)].fn == nil {
-			missing[opKey(n)] = append(missing[opKey(n)], n.Name)
+		if path.nodes[n] && gradRules[n.Key()].fn == nil {
+			missing[n.Key()] = append(missing[n.Key()], n.Name)
 		}
 	}
 	if len(missing) == 0 {
 		return nil
 	}
 	return fmt.Errorf("no gradient rule for: %s", listByOp(missing))
-}
-
-func opKey(n *ir.Node) string {
-	if n.Domain == "" {
-		return n.Op
-	}
-	return n.Domain + "." + n.Op
 }

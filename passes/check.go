@@ -18,11 +18,7 @@ func CheckSupported(g *ir.Graph, cfg *Config) error {
 	missing := map[string][]string{}
 	for _, n := range g.Nodes {
 		if !cfg.Supports(n.Domain, n.Op) {
-			op := n.Op
-			if n.Domain != "" {
-				op = n.Domain + "." + n.Op
-			}
-			missing[op] = append(missing[op], n.Name)
+			missing[n.Key()] = append(missing[n.Key()], n.Name)
 		}
 	}
 	if len(missing) == 0 {

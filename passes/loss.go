@@ -146,4 +146,3 @@ func CompileWith(g *ir.Graph, spec TrainingSpec, after func(pass string, g *ir.G
 	}
 	return st.Result, nil
 }
-

@@ -94,7 +94,7 @@ func Remat(g *ir.Graph, spec RematSpec) ([]RematDecision, error) {
 	var out []RematDecision
 	added := 0
 	for _, n := range g.Nodes[:fe] {
-		op, ok := rematOps[opKey(n)]
+		op, ok := rematOps[n.Key()]
 		v := n.Outputs[0]
 		if !ok || v == nil || v.DType != ir.Float32 || outputs[v] || !v.HasShape {
 			continue
@@ -130,7 +130,7 @@ func Remat(g *ir.Graph, spec RematSpec) ([]RematDecision, error) {
 			}
 		}
 		before[back[0]] = append(before[back[0]], re)
-		out = append(out, RematDecision{Value: v.Name, Op: opKey(n), From: x.Name, Bytes: bytes, FLOPs: flops})
+		out = append(out, RematDecision{Value: v.Name, Op: n.Key(), From: x.Name, Bytes: bytes, FLOPs: flops})
 	}
 	nodes := make([]*ir.Node, 0, len(g.Nodes))
 	for _, n := range g.Nodes[:len(g.Nodes)-added] {

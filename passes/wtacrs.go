@@ -14,8 +14,8 @@ import (
 // starting with "_" are not exported).
 const linearAttr = "_linear"
 
-// Estimators of WTACRS.md §4.
-var Estimators = []string{"exact", "crs", "topk", "wta"}
+// Estimators of WTACRS.md §4: the SampleRows op's, one list.
+var Estimators = ir.SampleEstimators
 
 // SamplingSpec is the user's WTA-CRS configuration.
 type SamplingSpec struct {
@@ -246,7 +246,7 @@ func chooseLayer(spec SamplingSpec, pick *regexp.Regexp, fwd *ir.Node, x *ir.Val
 	}
 	for _, r := range viewReaders(x, readers) {
 		if backward[r] && !own[r] {
-			return false, fmt.Sprintf("its input stays kept for %s (%s)", r.Name, opKey(r))
+			return false, fmt.Sprintf("its input stays kept for %s (%s)", r.Name, r.Key())
 		}
 	}
 	if len(own) > 2 {

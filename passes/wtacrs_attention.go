@@ -78,7 +78,7 @@ func SampleAttention(g *ir.Graph, spec SamplingSpec) ([]AttentionDecision, error
 		d.Sampled, d.Why = true, "the operand is read by nothing else in backward"
 		for _, r := range viewReaders(operand, readers) {
 			if backward[r] && r != grad {
-				d.Sampled, d.Why = false, fmt.Sprintf("the operand stays kept for %s (%s)", r.Name, opKey(r))
+				d.Sampled, d.Why = false, fmt.Sprintf("the operand stays kept for %s (%s)", r.Name, r.Key())
 				break
 			}
 		}

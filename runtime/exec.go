@@ -137,16 +137,9 @@ func (b *cpuBackend) Supports(domain, op string) bool {
 func (b *cpuBackend) Run(n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	k, ok := cpu.Lookup(n.Domain, n.Op)
 	if !ok {
-		return nil, fmt.Errorf("node %q: no CPU kernel for %s", n.Name, opName(n))
+		return nil, fmt.Errorf("node %q: no CPU kernel for %s", n.Name, n.Key())
 	}
 	return k(b.ctx, n, ins)
-}
-
-func opName(n *ir.Node) string {
-	if n.Domain == "" {
-		return n.Op
-	}
-	return n.Domain + "." + n.Op
 }
 
 // Run executes g on the CPU backend.
@@ -257,12 +250,12 @@ func (e *execution) step(i int, n *ir.Node) error {
 		stray, ok := placeOutputs(e.pa, e.opt.Plan, i, ins, outs, e.unplanned)
 		e.workspacePeak = max(e.workspacePeak, e.pa.workspace(outs)+stray)
 		if !ok && e.opt.Stats != nil {
-			e.opt.Stats.Unplanned = append(e.opt.Stats.Unplanned, fmt.Sprintf("%s (%s)", n.Name, opName(n)))
+			e.opt.Stats.Unplanned = append(e.opt.Stats.Unplanned, fmt.Sprintf("%s (%s)", n.Name, n.Key()))
 		}
 	}
 	if p := e.opt.Profile; p != nil {
-		p.Time[opName(n)] += time.Since(start)
-		p.Count[opName(n)]++
+		p.Time[n.Key()] += time.Since(start)
+		p.Count[n.Key()]++
 	}
 	for j, o := range n.Outputs {
 		if o == nil {
@@ -365,7 +358,7 @@ func keepOnHost(db DeviceBackend, v *ir.Value, live map[*ir.Value]*ir.Tensor, on
 func runNode(b Backend, n *ir.Node, ins []*ir.Tensor) (outs []*ir.Tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("node %q (%s): internal error: %v", n.Name, opName(n), r)
+			err = fmt.Errorf("node %q (%s): internal error: %v", n.Name, n.Key(), r)
 		}
 	}()
 	return b.Run(n, ins)

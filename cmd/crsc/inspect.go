@@ -191,11 +191,7 @@ func summarize(g *ir.Graph) summary {
 		}
 	}
 	for _, n := range g.Nodes {
-		op := n.Op
-		if n.Domain != "" {
-			op = n.Domain + "." + op
-		}
-		s.OpHistogram[op]++
+		s.OpHistogram[n.Key()]++
 	}
 	return s
 }
