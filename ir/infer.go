@@ -221,53 +221,36 @@ func inferCast(n *Node) error {
 	return setFromInput(n, 0, dt)
 }
 
-// DTypeFromONNX maps TensorProto.DataType numbers (used by Cast's `to` and
-// ConstantOfShape) to crsc dtypes.
+// onnxCodes are the TensorProto.DataType numbers of crsc's dtypes: the one
+// table the importer, the exporter and Cast's "to" (on both backends) read.
+// Strings, complex and unsigned 16/32/64-bit types have none: crsc cannot
+// compute with them.
+var onnxCodes = []struct {
+	code  int64
+	dtype DType
+}{
+	{1, Float32}, {2, Uint8}, {3, Int8}, {6, Int32}, {7, Int64}, {9, Bool}, {10, Float16}, {11, Float64}, {16, BFloat16},
+}
+
+// DTypeFromONNX maps a TensorProto.DataType number (an initializer's or a
+// value's element type, Cast's "to", ConstantOfShape's value) to crsc's
+// dtype.
 func DTypeFromONNX(t int64) (DType, bool) {
-	switch t {
-	case 1:
-		return Float32, true
-	case 2:
-		return Uint8, true
-	case 3:
-		return Int8, true
-	case 6:
-		return Int32, true
-	case 7:
-		return Int64, true
-	case 9:
-		return Bool, true
-	case 10:
-		return Float16, true
-	case 11:
-		return Float64, true
-	case 16:
-		return BFloat16, true
+	for _, c := range onnxCodes {
+		if c.code == t {
+			return c.dtype, true
+		}
 	}
 	return Invalid, false
 }
 
-// DTypeToONNX is the inverse of DTypeFromONNX.
+// DTypeToONNX is the inverse of DTypeFromONNX (0, UNDEFINED, for a dtype
+// ONNX has no number for).
 func DTypeToONNX(d DType) int64 {
-	switch d {
-	case Float32:
-		return 1
-	case Uint8:
-		return 2
-	case Int8:
-		return 3
-	case Int32:
-		return 6
-	case Int64:
-		return 7
-	case Bool:
-		return 9
-	case Float16:
-		return 10
-	case Float64:
-		return 11
-	case BFloat16:
-		return 16
+	for _, c := range onnxCodes {
+		if c.dtype == d {
+			return c.code
+		}
 	}
 	return 0
 }

@@ -14,52 +14,10 @@ import (
 
 // dtypeFromProto maps an ONNX element type to crsc's; ok is false for types
 // crsc cannot compute with (strings, complex, unsigned 16/32/64).
-func dtypeFromProto(t int32) (ir.DType, bool) {
-	switch pb.TensorProto_DataType(t) {
-	case pb.TensorProto_FLOAT:
-		return ir.Float32, true
-	case pb.TensorProto_DOUBLE:
-		return ir.Float64, true
-	case pb.TensorProto_INT64:
-		return ir.Int64, true
-	case pb.TensorProto_INT32:
-		return ir.Int32, true
-	case pb.TensorProto_BOOL:
-		return ir.Bool, true
-	case pb.TensorProto_FLOAT16:
-		return ir.Float16, true
-	case pb.TensorProto_INT8:
-		return ir.Int8, true
-	case pb.TensorProto_UINT8:
-		return ir.Uint8, true
-	case pb.TensorProto_BFLOAT16:
-		return ir.BFloat16, true
-	}
-	return ir.Invalid, false
-}
+func dtypeFromProto(t int32) (ir.DType, bool) { return ir.DTypeFromONNX(int64(t)) }
 
 func dtypeToProto(d ir.DType) pb.TensorProto_DataType {
-	switch d {
-	case ir.Float32:
-		return pb.TensorProto_FLOAT
-	case ir.Float64:
-		return pb.TensorProto_DOUBLE
-	case ir.Int64:
-		return pb.TensorProto_INT64
-	case ir.Int32:
-		return pb.TensorProto_INT32
-	case ir.Bool:
-		return pb.TensorProto_BOOL
-	case ir.Float16:
-		return pb.TensorProto_FLOAT16
-	case ir.Int8:
-		return pb.TensorProto_INT8
-	case ir.Uint8:
-		return pb.TensorProto_UINT8
-	case ir.BFloat16:
-		return pb.TensorProto_BFLOAT16
-	}
-	return pb.TensorProto_UNDEFINED
+	return pb.TensorProto_DataType(ir.DTypeToONNX(d))
 }
 
 func dtypeName(t int32) string {

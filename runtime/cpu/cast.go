@@ -6,32 +6,6 @@ import (
 	"crsc/ir"
 )
 
-// onnxDType maps a TensorProto.DataType number (as Cast's "to" attribute
-// and ConstantOfShape/EyeLike dtype attributes carry it) to crsc's dtype.
-func onnxDType(v int64) (ir.DType, bool) {
-	switch v {
-	case 1:
-		return ir.Float32, true
-	case 2:
-		return ir.Uint8, true
-	case 3:
-		return ir.Int8, true
-	case 6:
-		return ir.Int32, true
-	case 7:
-		return ir.Int64, true
-	case 9:
-		return ir.Bool, true
-	case 10:
-		return ir.Float16, true
-	case 11:
-		return ir.Float64, true
-	case 16:
-		return ir.BFloat16, true
-	}
-	return ir.Invalid, false
-}
-
 // castKernel: "to" is the ONNX TensorProto.DataType number. Float to
 // integer truncates toward zero; int8/uint8 wrap; float16 rounds to the
 // nearest half (kept widened in F32); bfloat16 rounds to nearest even
@@ -43,7 +17,7 @@ func castKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err := checkData(n, ins[0]); err != nil {
 		return nil, err
 	}
-	to, ok := onnxDType(n.Attrs.Int("to", 0))
+	to, ok := ir.DTypeFromONNX(n.Attrs.Int("to", 0))
 	if !ok {
 		return nil, errf(n, "unsupported target type %d", n.Attrs.Int("to", 0))
 	}

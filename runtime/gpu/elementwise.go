@@ -371,16 +371,12 @@ func (c *ctx) castBF16(x *ir.Tensor, to ir.DType) ([]*ir.Tensor, error) {
 var castNames = map[ir.DType]string{ir.Float32: "f32", ir.Float64: "f64", ir.Int64: "i64",
 	ir.Int32: "i32", ir.Bool: "u8"}
 
-// onnxDTypes maps Cast's "to" (TensorProto.DataType) to crsc's dtype.
-var onnxDTypes = map[int64]ir.DType{1: ir.Float32, 2: ir.Uint8, 3: ir.Int8, 6: ir.Int32,
-	7: ir.Int64, 9: ir.Bool, 10: ir.Float16, 11: ir.Float64, 16: ir.BFloat16}
-
 func castKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if !present(ins, 1) {
 		return nil, errFallback
 	}
 	x := ins[0]
-	to, ok := onnxDTypes[n.Attrs.Int("to", 0)]
+	to, ok := ir.DTypeFromONNX(n.Attrs.Int("to", 0))
 	if ok && (to == ir.BFloat16) != (x.DType == ir.BFloat16) {
 		return c.castBF16(x, to)
 	}
