@@ -14,7 +14,36 @@ import (
 // a rule may return nil for inputs that do not.
 type gradRule struct {
 	inputs []int // differentiable inputs; nil means every input
-	fn     func(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.Value, error)
+	fn     gradFunc
+}
+
+// gradFunc builds a node's input gradients from its outputs' gradients dy.
+type gradFunc func(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.Value, error)
+
+// partial is the gradient of one input from the output's gradient dy, as
+// graph building; y is the node's (first) output, x its first input.
+type partial func(b *gradBuilder, x, y, dy *ir.Value) *ir.Value
+
+// unary is the rule of a one-input op: dx = f(x, y, dy).
+func unary(f partial) gradRule {
+	return gradRule{nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
+		return []*ir.Value{f(b, n.In(0), n.Outputs[0], dy[0])}, nil
+	}}
+}
+
+// binary is the rule of a broadcasting two-input op: input i's gradient
+// is d_i(the other input, y, dy), summed back to input i's shape, built
+// only for the inputs that want one.
+func binary(da, db func(b *gradBuilder, other, y, dy *ir.Value) *ir.Value) gradRule {
+	return gradRule{nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.Value, error) {
+		dx := make([]*ir.Value, 2)
+		for i, d := range []func(*gradBuilder, *ir.Value, *ir.Value, *ir.Value) *ir.Value{da, db} {
+			if need[i] {
+				dx[i] = b.sumTo(d(b, n.In(1-i), n.Outputs[0], dy[0]), n.In(i))
+			}
+		}
+		return dx, nil
+	}}
 }
 
 func (r gradRule) differentiable(i int) bool {
@@ -27,6 +56,12 @@ func (r gradRule) differentiable(i int) bool {
 		}
 	}
 	return false
+}
+
+// gradErf: d erf(x) = 2/√π · exp(-x²).
+func gradErf(b *gradBuilder, x, _, dy *ir.Value) *ir.Value {
+	g := b.op("Exp", nil, b.op("Neg", nil, b.op("Mul", nil, x, x)))
+	return b.op("Mul", nil, dy, b.op("Mul", nil, g, b.scalar(2/math.Sqrt(math.Pi), x)))
 }
 
 // first lists input 0 alone as differentiable (data inputs of shape ops).
@@ -57,16 +92,8 @@ var gradRules = map[string]gradRule{
 		}
 		return []*ir.Value{b.sumTo(dy[0], n.In(0)), db}, nil
 	}},
-	"Mul": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.Value, error) {
-		dx := make([]*ir.Value, 2)
-		if need[0] {
-			dx[0] = b.sumTo(b.op("Mul", nil, dy[0], n.In(1)), n.In(0))
-		}
-		if need[1] {
-			dx[1] = b.sumTo(b.op("Mul", nil, dy[0], n.In(0)), n.In(1))
-		}
-		return dx, nil
-	}},
+	"Mul": binary(func(b *gradBuilder, bv, _, dy *ir.Value) *ir.Value { return b.op("Mul", nil, dy, bv) },
+		func(b *gradBuilder, a, _, dy *ir.Value) *ir.Value { return b.op("Mul", nil, dy, a) }),
 	"Div": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.Value, error) {
 		// y = a/b: da = dy/b, db = -dy·y/b.
 		dx := make([]*ir.Value, 2)
@@ -98,43 +125,26 @@ var gradRules = map[string]gradRule{
 		}
 		return dx, nil
 	}},
-	"Neg": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
-		return []*ir.Value{b.op("Neg", nil, dy[0])}, nil
-	}},
-	"Abs": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
-		return []*ir.Value{b.op("Mul", nil, dy[0], b.op("Sign", nil, n.In(0)))}, nil
-	}},
-	"Sqrt": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
-		y := n.Outputs[0] // dx = dy / (2y)
-		return []*ir.Value{b.op("Div", nil, dy[0], b.op("Mul", nil, y, b.scalar(2, y)))}, nil
-	}},
-	"Reciprocal": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
-		y := n.Outputs[0] // dx = -dy·y²
-		return []*ir.Value{b.op("Neg", nil, b.op("Mul", nil, dy[0], b.op("Mul", nil, y, y)))}, nil
-	}},
-	"Exp": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
-		return []*ir.Value{b.op("Mul", nil, dy[0], n.Outputs[0])}, nil
-	}},
-	"Log": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
-		return []*ir.Value{b.op("Div", nil, dy[0], n.In(0))}, nil
-	}},
-	"Erf": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
-		x := n.In(0) // d erf(x) = 2/√π · exp(-x²)
-		g := b.op("Exp", nil, b.op("Neg", nil, b.op("Mul", nil, x, x)))
-		return []*ir.Value{b.op("Mul", nil, dy[0], b.op("Mul", nil, g, b.scalar(2/math.Sqrt(math.Pi), x)))}, nil
-	}},
-	"Tanh": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
-		y := n.Outputs[0] // dx = dy·(1 - y²)
-		return []*ir.Value{b.op("Mul", nil, dy[0], b.op("Sub", nil, b.scalar(1, y), b.op("Mul", nil, y, y)))}, nil
-	}},
-	"Sigmoid": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
-		y := n.Outputs[0] // dx = dy·y·(1 - y)
-		return []*ir.Value{b.op("Mul", nil, dy[0], b.op("Mul", nil, y, b.op("Sub", nil, b.scalar(1, y), y)))}, nil
-	}},
-	"Relu": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
-		y := n.Outputs[0]
-		return []*ir.Value{b.op("Where", nil, b.op("Greater", nil, y, b.scalar(0, y)), dy[0], b.scalar(0, y))}, nil
-	}},
+	"Neg": unary(func(b *gradBuilder, _, _, dy *ir.Value) *ir.Value { return b.op("Neg", nil, dy) }),
+	"Abs": unary(func(b *gradBuilder, x, _, dy *ir.Value) *ir.Value { return b.op("Mul", nil, dy, b.op("Sign", nil, x)) }),
+	"Sqrt": unary(func(b *gradBuilder, _, y, dy *ir.Value) *ir.Value {
+		return b.op("Div", nil, dy, b.op("Mul", nil, y, b.scalar(2, y)))
+	}), // dy/(2y)
+	"Reciprocal": unary(func(b *gradBuilder, _, y, dy *ir.Value) *ir.Value {
+		return b.op("Neg", nil, b.op("Mul", nil, dy, b.op("Mul", nil, y, y)))
+	}), // -dy·y²
+	"Exp": unary(func(b *gradBuilder, _, y, dy *ir.Value) *ir.Value { return b.op("Mul", nil, dy, y) }),
+	"Log": unary(func(b *gradBuilder, x, _, dy *ir.Value) *ir.Value { return b.op("Div", nil, dy, x) }),
+	"Erf": unary(gradErf),
+	"Tanh": unary(func(b *gradBuilder, _, y, dy *ir.Value) *ir.Value {
+		return b.op("Mul", nil, dy, b.op("Sub", nil, b.scalar(1, y), b.op("Mul", nil, y, y)))
+	}), // dy·(1-y²)
+	"Sigmoid": unary(func(b *gradBuilder, _, y, dy *ir.Value) *ir.Value {
+		return b.op("Mul", nil, dy, b.op("Mul", nil, y, b.op("Sub", nil, b.scalar(1, y), y)))
+	}), // dy·y·(1-y)
+	"Relu": unary(func(b *gradBuilder, _, y, dy *ir.Value) *ir.Value {
+		return b.op("Where", nil, b.op("Greater", nil, y, b.scalar(0, y)), dy, b.scalar(0, y))
+	}),
 	"Gelu":               {nil, gradGelu},
 	"com.microsoft.Gelu": {nil, gradGelu},
 	"Softmax": {nil, func(b *gradBuilder, n *ir.Node, dy []*ir.Value, _ []bool) ([]*ir.Value, error) {
