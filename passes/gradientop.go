@@ -46,6 +46,9 @@ func LowerGradientOps(g *ir.Graph, _ *Config) error {
 		if err := g.InferShapes(); err != nil {
 			return err
 		}
+		if e := y.Shape.NumElements(); y.HasShape && !(e.IsFixed() && e.Size == 1) {
+			return fmt.Errorf("Gradient node %q: y %q is %s; crsc differentiates a scalar y (a loss), as ONNX's Gradient examples do", n.Name, y.Name, ir.TypeString(y))
+		}
 		b := &gradBuilder{g: g, prefix: n.Name}
 		grads, err := gradientValues(g, xs, map[*ir.Value]*ir.Value{y: b.scalar(1, y)})
 		if err != nil {

@@ -3,6 +3,7 @@ package passes_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -67,5 +68,23 @@ func TestONNXGradientOp(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGradientOpNonScalarY: a Gradient of a tensor y is refused in one line
+// (it would be the gradient of sum(y), which crsc does not guess).
+func TestGradientOpNonScalarY(t *testing.T) {
+	g := ir.NewGraph("g", 17)
+	g.Opsets["ai.onnx.preview.training"] = 1
+	x := g.AddInput("x", ir.Float32, ir.StaticShape(2))
+	y := g.AddNode("Neg", "neg", []*ir.Value{x}, 1, nil).Outputs[0]
+	y.Name = "y"
+	g.Outputs = []*ir.Value{y}
+	gn := g.AddNode("Gradient", "grad", []*ir.Value{x}, 1, ir.Attrs{"y": ir.StringAttr("y"), "xs": &ir.Attr{Kind: ir.AttrStrings, Strings: []string{"x"}}})
+	gn.Domain = "ai.onnx.preview.training"
+	g.Outputs = append(g.Outputs, gn.Outputs[0])
+	err := passes.LowerGradientOps(g, nil)
+	if err == nil || !strings.Contains(err.Error(), `y "y" is f32[2]; crsc differentiates a scalar y`) {
+		t.Errorf("got %v", err)
 	}
 }
