@@ -265,7 +265,10 @@ func gradMatMul(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.
 		dx[0] = b.sumTo(mark(matmulT(dy[0], src, false, transB), "a"), a)
 	}
 	if need[1] {
-		if len(w.Shape) == 2 && len(a.Shape) > 2 && a.Shape[len(a.Shape)-1].IsFixed() && w.Shape[1].IsFixed() {
+		// A linear layer: x [..., k] times a weight [k, m], x of any rank
+		// ≥ 2 (TensorFlow exports flatten the activations to [batch·seq, k]
+		// first); the Reshapes are views even when x is 2-D already.
+		if len(w.Shape) == 2 && a.Shape[len(a.Shape)-1].IsFixed() && w.Shape[1].IsFixed() {
 			k, m := a.Shape[len(a.Shape)-1].Size, w.Shape[1].Size
 			a2 := b.op("Reshape", nil, a, b.ints(-1, k))
 			g2 := b.op("Reshape", nil, dy[0], b.ints(-1, m))
