@@ -22,9 +22,10 @@ trained parameter) and writes, in DIR, the layout ONNX Runtime training uses:
 training_model.onnx, eval_model.onnx, optimizer_model.onnx (AdamW) and
 checkpoint.safetensors.
 
-The loss is the model's scalar "loss" output when it has one; otherwise pick
---loss cross-entropy (adds an int64 "labels" input), mse (adds "targets") or
-vjp (adds "<output>_cotangent"), applied to --output.`,
+The loss is the model's scalar "loss" output when it has one, else
+cross-entropy on its logits (adds an int64 "labels" input); --loss picks
+cross-entropy, mse (adds "targets") or vjp (adds "<output>_cotangent"),
+applied to --output. MODEL may be a folder holding model.onnx.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -45,7 +46,13 @@ vjp (adds "<output>_cotangent"), applied to --output.`,
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
 			forwardNodes := len(g.Nodes)
-			set, err := artifacts.Build(g, flags.spec(), optim.DefaultAdamWConfig())
+			spec := flags.spec()
+			if spec.Loss.Kind == "" {
+				if spec.Loss, err = defaultLoss(g); err != nil {
+					return fmt.Errorf("%s: %v", args[0], err)
+				}
+			}
+			set, err := artifacts.Build(g, spec, optim.DefaultAdamWConfig())
 			if err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}

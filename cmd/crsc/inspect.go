@@ -76,27 +76,14 @@ func inspectGraph(path string, shapes map[string]ir.Shape, after string, flags *
 	}
 	spec := flags.spec()
 	if spec.Loss.Kind == "" {
-		spec.Loss = defaultInspectLoss(g)
+		if spec.Loss, err = defaultLoss(g); err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
 	}
 	if _, err := passes.CompileWith(g, spec, capture); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	return captured, nil
-}
-
-// defaultInspectLoss is the model's loss output, else cross-entropy on
-// its logits (an output named logits, else its only output).
-func defaultInspectLoss(g *ir.Graph) passes.LossSpec {
-	out := ""
-	for _, o := range g.Outputs {
-		switch {
-		case o.Name == passes.LossName:
-			return passes.LossSpec{Kind: passes.LossOutput, Output: o.Name}
-		case o.Name == "logits" || len(g.Outputs) == 1:
-			out = o.Name
-		}
-	}
-	return passes.LossSpec{Kind: passes.LossCrossEntropy, Output: out}
 }
 
 func hasPass(pipeline []passes.Pass, name string) bool {

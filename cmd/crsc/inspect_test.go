@@ -36,3 +36,22 @@ func TestInspectAfter(t *testing.T) {
 		t.Errorf("--after nope: exit %d: %s", code, stderr)
 	}
 }
+
+// TestCompileHFExport: compile takes a folder's model.onnx and a
+// classifier's logits as the loss by default; a bare encoder and an
+// Optimum seq2seq folder are refused in one line saying what to do.
+func TestCompileHFExport(t *testing.T) {
+	out := t.TempDir()
+	if code, stdout, stderr := crsc("compile", hfModels+"hf_distilbert_seqcls", "-o", out); code != 0 || !strings.Contains(stdout, "trained:") {
+		t.Errorf("compile a classifier folder: exit %d: %s%s", code, stdout, stderr)
+	}
+	for _, c := range []struct{ model, want string }{
+		{hfModels + "hf_bert_model", "no loss or logits output"},
+		{hfModels + "optimum_t5_tiny", "crsc train links the two"},
+	} {
+		code, _, stderr := crsc("compile", c.model, "-o", out)
+		if code != 1 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("compile %s: exit %d, stderr %q: want one line with %q", c.model, code, stderr, c.want)
+		}
+	}
+}

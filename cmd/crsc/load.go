@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -70,6 +72,10 @@ func checkDims(dims string) error {
 // whose sequence is longer than the model's position table is refused
 // first, naming the input and the limit.
 func loadModel(path string, shapes map[string]ir.Shape, after func(string, *ir.Graph)) (*ir.Graph, error) {
+	path, err := modelFile(path)
+	if err != nil {
+		return nil, err
+	}
 	g, err := onnx.Load(path)
 	if err != nil {
 		return nil, err
@@ -100,3 +106,44 @@ func openDevice(name string, stderr io.Writer) (*device.Device, error) {
 
 // deviceHelp documents --device.
 const deviceHelp = "cpu, cuda (an NVIDIA GPU), auto (cuda if one is found, else cpu) or emu (the CUDA backend on a CPU emulator of the GPU, for testing)"
+
+// modelFile is the graph a model argument names: the file, or a folder's
+// model.onnx (as Hugging Face and Optimum save one). An Optimum seq2seq
+// folder holds two graphs, which only crsc train links into one.
+func modelFile(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil || !st.IsDir() {
+		return path, nil // onnx.Load says what is wrong with a file
+	}
+	one := filepath.Join(path, "model.onnx")
+	if st, err := os.Stat(one); err == nil && !st.IsDir() {
+		return one, nil
+	}
+	if _, err := os.Stat(filepath.Join(path, "encoder_model.onnx")); err == nil {
+		return "", fmt.Errorf("%s holds Optimum's encoder_model.onnx and decoder_model.onnx: crsc train links the two into one training graph; this command takes one graph (give one of the files)", path)
+	}
+	return "", fmt.Errorf("%s: a folder without model.onnx", path)
+}
+
+// defaultLoss is the loss compile and inspect take when --loss is not
+// given: the model's scalar loss output, else cross-entropy on its logits
+// (an output named logits, or its only [batch, classes] float output). An
+// encoder without either is refused in one line saying what to give.
+func defaultLoss(g *ir.Graph) (passes.LossSpec, error) {
+	for _, o := range g.Outputs {
+		if o.Name == passes.LossName {
+			return passes.LossSpec{Kind: passes.LossOutput, Output: o.Name}, nil
+		}
+	}
+	for _, o := range g.Outputs {
+		classes := o.HasShape && len(o.Shape) == 2 && o.DType.IsFloat()
+		if o.Name == "logits" || classes && len(g.Outputs) == 1 {
+			return passes.LossSpec{Kind: passes.LossCrossEntropy, Output: o.Name}, nil
+		}
+	}
+	var outs []string
+	for _, o := range g.Outputs {
+		outs = append(outs, o.Name+" "+ir.TypeString(o))
+	}
+	return passes.LossSpec{}, fmt.Errorf("no loss or logits output (outputs: %s): give --loss and --output, or train it with crsc train, which adds a classification head", strings.Join(outs, ", "))
+}
