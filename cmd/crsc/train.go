@@ -210,7 +210,11 @@ func printResult(w interface{ Write([]byte) (int, error) }, out string, res *tra
 	if res.CacheBytes > 0 {
 		fmt.Fprintf(w, "gnorm cache: %s\n", memplan.FormatBytes(res.CacheBytes))
 	}
-	fmt.Fprintf(w, "run:      %s (model.onnx, curves.png, memory.png, metrics.jsonl and .csv, TensorBoard events, memory.txt)\n", out)
+	exported := "model.onnx, "
+	if len(res.Exported) > 0 {
+		exported = strings.Join(res.Exported, ", ") + ", "
+	}
+	fmt.Fprintf(w, "run:      %s (%scurves.png, memory.png, metrics.jsonl and .csv, TensorBoard events, memory.txt)\n", out, exported)
 }
 
 // anyFlagBut reports whether a flag other than those named was given.
