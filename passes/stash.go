@@ -22,9 +22,11 @@ type StashSpec struct {
 // StashKinds are the activations a stash can narrow, by what backward
 // reads them for: softmax outputs (softmax's gradient), norm outputs (the
 // norm's gradient from its output, and the next linear layer's weight
-// gradient), GELU inputs (GELU's gradient) and WTA-CRS's sampled rows (the
-// sampled weight gradient).
-var StashKinds = []string{"softmax", "norm", "gelu", "sampled"}
+// gradient), GELU inputs (GELU's gradient), WTA-CRS's sampled rows (the
+// sampled weight gradient) and the operands of the attention products QKᵀ
+// and P·V (each other's gradient; in exact attention the per-head Q, Kᵀ
+// and V are each as large as a hidden state).
+var StashKinds = []string{"softmax", "norm", "gelu", "sampled", "attention"}
 
 // Enabled reports whether the spec narrows anything.
 func (s StashSpec) Enabled() bool { return s.DType != "" && s.DType != "none" }
@@ -137,11 +139,45 @@ func stashKind(n *ir.Node, j int, readers []*ir.Node) string {
 		return "sampled"
 	}
 	for _, r := range readers {
-		if r.Op == "Gelu" {
+		switch {
+		case r.Op == "Gelu":
 			return "gelu"
+		case isActivationProduct(r):
+			return "attention"
 		}
 	}
 	return ""
+}
+
+// isActivationProduct reports whether n is a MatMul of two activations
+// (attention's QKᵀ and P·V), not a linear layer (one side a weight,
+// perhaps transposed or reshaped).
+func isActivationProduct(n *ir.Node) bool {
+	if n.Op != "MatMul" || n.Domain != "" || len(n.Inputs) != 2 {
+		return false
+	}
+	for _, in := range n.Inputs {
+		if in == nil || fromConstant(in) {
+			return false
+		}
+	}
+	return true
+}
+
+// fromConstant reports whether v is an initializer or a view or
+// transpose of one.
+func fromConstant(v *ir.Value) bool {
+	for v != nil {
+		if v.IsConst() {
+			return true
+		}
+		p := v.Producer
+		if p == nil || !(isView(p) || p.Op == "Transpose" && p.Domain == "") {
+			return false
+		}
+		v = p.In(0)
+	}
+	return false
 }
 
 // nodePositions maps each node to its index in g.Nodes.

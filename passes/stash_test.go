@@ -34,7 +34,7 @@ func TestStashGradients(t *testing.T) {
 		kinds    []string
 		want     []string // kinds that must be among the stashes
 	}{
-		{"exact", passes.SamplingSpec{}, nil, []string{"softmax", "norm", "gelu"}},
+		{"exact", passes.SamplingSpec{}, nil, []string{"softmax", "norm", "gelu", "attention"}},
 		{"wta@0.3 attention", passes.SamplingSpec{Estimator: "wta", Keep: 0.3, Layers: "auto", Attention: true}, nil, []string{"softmax", "norm", "gelu", "sampled"}},
 		{"wta@0.3 sampled rows only", passes.SamplingSpec{Estimator: "wta", Keep: 0.3, Layers: "auto"}, []string{"sampled"}, []string{"sampled"}},
 	} {
@@ -146,7 +146,7 @@ func TestStashSpecErrors(t *testing.T) {
 		want string
 	}{
 		{passes.StashSpec{DType: "fp8"}, `stash dtype "fp8": want bf16 or none`},
-		{passes.StashSpec{DType: "bf16", Kinds: []string{"relu"}}, `stash kind "relu": want one of softmax, norm, gelu, sampled`},
+		{passes.StashSpec{DType: "bf16", Kinds: []string{"relu"}}, `stash kind "relu": want one of softmax, norm, gelu, sampled, attention`},
 	} {
 		_, err := passes.Compile(loadTinyBert(t), passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Stash: tc.spec})
 		if err == nil || err.Error() != tc.want {

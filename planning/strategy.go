@@ -43,13 +43,15 @@ func Strategies() []Strategy {
 	}
 	// The stash kinds come one at a time, the ones whose rounding reaches
 	// the fewest gradients first: a GELU input only GELU's gradient, a
-	// softmax output softmax's and P·V's, a norm output the norm's and
+	// softmax output softmax's and P·V's, an attention operand its
+	// partner's and the Q/K/V projections', a norm output the norm's and
 	// the next layer's weight gradients.
 	return []Strategy{
 		rung("exact", "nothing: exact float32", exact, false, passes.StashSpec{}),
 		rung("exact + recompute", "GELU/Dropout outputs recomputed in backward (exact; a little time)", exact, true, passes.StashSpec{}),
 		rung("exact + recompute + bf16 gelu", "that, and GELU inputs kept in bf16 (weight gradients within 1e-2 relative)", exact, true, bf16("gelu")),
 		rung("exact + recompute + bf16 gelu,softmax", "that, and softmax outputs in bf16 too", exact, true, bf16("gelu", "softmax")),
+		rung("exact + recompute + bf16 gelu,softmax,attention", "that, and the attention products' operands in bf16 too", exact, true, bf16("gelu", "softmax", "attention")),
 		rung("exact + recompute + bf16", "that, and norm outputs in bf16 too", exact, true, bf16()),
 		rung("WTA@0.3 + recompute + bf16", "that, and 30 % of the rows kept for linear-layer and attention weight gradients (unbiased; added variance), in bf16", wta(0.3), true, bf16()),
 		rung("WTA@0.1 + recompute + bf16", "that, with 10 % of the rows (more variance)", wta(0.1), true, bf16()),

@@ -287,13 +287,13 @@ func printByStrategy(w io.Writer, budget string, rows []strategyBatch) {
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nlargest batch within %s per strategy:\n", budget)
+	fmt.Fprintf(w, "\nlargest batch within %s per strategy (with the LoRA and trained parameters asked for):\n", budget)
 	for _, r := range rows {
 		ratio := ""
 		if base := rows[0].batch; base > 0 {
 			ratio = fmt.Sprintf("  (%.1f× plain)", float64(r.batch)/float64(base))
 		}
-		fmt.Fprintf(w, "  %-36s %8d%s\n", r.name, r.batch, ratio)
+		fmt.Fprintf(w, "  %-48s %8d%s\n", r.name, r.batch, ratio)
 	}
 }
 
@@ -341,7 +341,7 @@ func fitMemoryBudget(cmd *cobra.Command, req planning.Request, flags *trainingFl
 		if t.Fits {
 			verdict = "fits"
 		}
-		fmt.Fprintf(w, "  %-36s %12s  %s\n", t.Strategy.Name, humanBytes(t.Peak), verdict)
+		fmt.Fprintf(w, "  %-48s %12s  %s\n", t.Strategy.Name, humanBytes(t.Peak), verdict)
 		if i == chosen {
 			fmt.Fprintf(w, "chose %s, the cheapest that fits; what it gives up: %s\n\n", t.Strategy.Name, t.Strategy.Cost)
 		}
