@@ -61,6 +61,28 @@ func Params(g *ir.Graph, sel TrainSelection) ([]*ir.Value, error) {
 	return params, nil
 }
 
+// Backward is what autodiff tells the passes after it about the backward
+// graph it built (instead of marks on nodes): every linear layer's weight
+// gradient, and both backward products of every product of two
+// activations (attention's QKᵀ and P·V).
+type Backward struct {
+	Linear   []LinearGrad
+	Products []ProductGrad
+}
+
+// LinearGrad is a linear layer x·W and the Gemm computing its weight
+// gradient xᵀ·dy, its inputs x and dy flattened to rows (Reshapes).
+type LinearGrad struct {
+	Forward, WeightGrad *ir.Node
+}
+
+// ProductGrad is one backward product of a MatMul of two activations:
+// side "a" computes dA = dR·Bᵀ, side "b" dB = Aᵀ·dR.
+type ProductGrad struct {
+	Forward, Grad *ir.Node
+	Side          string
+}
+
 // Gradients extends g with the backward pass: for every parameter the seeds
 // depend on, an output named <param>_grad holding Σ_s ⟨seed_s, ∂s/∂param⟩.
 // seeds maps forward values to their incoming gradient (1 for a scalar loss,
@@ -71,10 +93,11 @@ func Params(g *ir.Graph, sel TrainSelection) ([]*ir.Value, error) {
 // gradients of its outputs, and accumulate what the rule returns for its
 // inputs. Every op on the path without a rule is reported at once.
 // It returns the parameters that received a gradient, in graph order.
-func Gradients(g *ir.Graph, params []*ir.Value, seeds map[*ir.Value]*ir.Value) ([]ParamGrad, error) {
-	grads, err := gradientValues(g, params, seeds)
+func Gradients(g *ir.Graph, params []*ir.Value, seeds map[*ir.Value]*ir.Value) ([]ParamGrad, *Backward, error) {
+	bw := &Backward{}
+	grads, err := gradientValues(g, params, seeds, bw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b := &gradBuilder{g: g}
 	var trained []ParamGrad
@@ -90,14 +113,15 @@ func Gradients(g *ir.Graph, params []*ir.Value, seeds map[*ir.Value]*ir.Value) (
 		trained = append(trained, ParamGrad{Param: p, Grad: out})
 	}
 	if len(trained) == 0 {
-		return nil, fmt.Errorf("the loss depends on none of the %d selected parameters", len(params))
+		return nil, nil, fmt.Errorf("the loss depends on none of the %d selected parameters", len(params))
 	}
-	return trained, g.InferShapes()
+	return trained, bw, g.InferShapes()
 }
 
 // gradientValues appends the backward nodes and returns, for each of xs
-// that the seeds depend on, the value holding its summed gradient.
-func gradientValues(g *ir.Graph, xs []*ir.Value, seeds map[*ir.Value]*ir.Value) (map[*ir.Value]*ir.Value, error) {
+// that the seeds depend on, the value holding its summed gradient; rec
+// (when not nil) receives what later passes need to know of them.
+func gradientValues(g *ir.Graph, xs []*ir.Value, seeds map[*ir.Value]*ir.Value, rec *Backward) (map[*ir.Value]*ir.Value, error) {
 	if err := g.InferShapes(); err != nil {
 		return nil, err
 	}
@@ -110,7 +134,7 @@ func gradientValues(g *ir.Graph, xs []*ir.Value, seeds map[*ir.Value]*ir.Value) 
 	for v, s := range seeds {
 		grads[v] = append(grads[v], s)
 	}
-	b := &gradBuilder{g: g}
+	b := &gradBuilder{g: g, rec: rec}
 	for i := len(forward) - 1; i >= 0; i-- {
 		n := forward[i]
 		if !onPath.nodes[n] {

@@ -14,6 +14,7 @@ type gradBuilder struct {
 	prefix string
 	consts map[string]*ir.Value
 	err    error
+	rec    *Backward // what autodiff records for later passes (nil: nothing)
 }
 
 func (b *gradBuilder) node(op, domain string, attrs ir.Attrs, nOut int, ins ...*ir.Value) *ir.Node {

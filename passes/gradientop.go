@@ -50,7 +50,7 @@ func LowerGradientOps(g *ir.Graph, _ *Config) error {
 			return fmt.Errorf("Gradient node %q: y %q is %s; crsc differentiates a scalar y (a loss), as ONNX's Gradient examples do", n.Name, y.Name, ir.TypeString(y))
 		}
 		b := &gradBuilder{g: g, prefix: n.Name}
-		grads, err := gradientValues(g, xs, map[*ir.Value]*ir.Value{y: b.scalar(1, y)})
+		grads, err := gradientValues(g, xs, map[*ir.Value]*ir.Value{y: b.scalar(1, y)}, nil)
 		if err != nil {
 			return fmt.Errorf("Gradient node %q: %v", n.Name, err)
 		}

@@ -243,13 +243,13 @@ func gradMatMul(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.
 		}
 		return b.crsc("MatMul", attrs, x, y)
 	}
-	// Products of two activations (attention) are marked so the WTA-CRS
+	// Products of two activations (attention) are recorded so the WTA-CRS
 	// pass can sample their contractions with --attention.
 	weight := w.IsConst() || w.Producer != nil && w.Producer.Op == "Transpose" && w.Producer.In(0).IsConst()
 	activation := !weight && !a.IsConst() && len(a.Shape) >= 3 && len(w.Shape) >= 3
 	mark := func(v *ir.Value, side string) *ir.Value {
-		if activation {
-			v.Producer.Attrs[attentionAttr] = ir.StringAttr(side + ":" + n.Name)
+		if activation && b.rec != nil {
+			b.rec.Products = append(b.rec.Products, ProductGrad{Forward: n, Grad: v.Producer, Side: side})
 		}
 		return v
 	}
@@ -272,9 +272,10 @@ func gradMatMul(b *gradBuilder, n *ir.Node, dy []*ir.Value, need []bool) ([]*ir.
 			k, m := a.Shape[len(a.Shape)-1].Size, w.Shape[1].Size
 			a2 := b.op("Reshape", nil, a, b.ints(-1, k))
 			g2 := b.op("Reshape", nil, dy[0], b.ints(-1, m))
-			// _linear names the forward node, so the WTA-CRS pass can find
-			// the weight gradients it may sample.
-			dx[1] = b.op("Gemm", ir.Attrs{"transA": ir.IntAttr(1), linearAttr: ir.StringAttr(n.Name)}, a2, g2)
+			dx[1] = b.op("Gemm", ir.Attrs{"transA": ir.IntAttr(1)}, a2, g2)
+			if b.rec != nil { // the weight gradients WTA-CRS may sample
+				b.rec.Linear = append(b.rec.Linear, LinearGrad{Forward: n, WeightGrad: dx[1].Producer})
+			}
 		} else {
 			dx[1] = b.sumTo(mark(matmulT(a, dy[0], true, false), "b"), w)
 		}

@@ -127,6 +127,7 @@ type Training struct {
 	Attention      []AttentionDecision // with Sampling.Attention: each side of each attention product
 	Adapters       []string            // LoRA adapter parameters added
 	MemoryRewrites int
+	Backward       *Backward       // what autodiff built, for the passes after it
 	Stashed        []StashDecision // activations kept in bfloat16 for backward
 	Recomputed     []RematDecision // activations recomputed in backward instead of kept
 }

@@ -79,7 +79,7 @@ func autodiffPass(g *ir.Graph, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	st.Result.Trained, err = Gradients(g, params, seeds)
+	st.Result.Trained, st.Result.Backward, err = Gradients(g, params, seeds)
 	return err
 }
 
@@ -92,14 +92,14 @@ func memoryRewritesPass(g *ir.Graph, cfg *Config) (err error) {
 
 func wtacrsPass(g *ir.Graph, cfg *Config) (err error) {
 	if st := cfg.Training; st.Spec.Sampling.Enabled() {
-		st.Result.Layers, err = SampleLinearGrads(g, st.Spec.Sampling)
+		st.Result.Layers, err = SampleLinearGrads(g, st.Spec.Sampling, st.Result.Backward.Linear)
 	}
 	return err
 }
 
 func wtacrsAttentionPass(g *ir.Graph, cfg *Config) (err error) {
 	if st := cfg.Training; st.Spec.Sampling.Enabled() && st.Spec.Sampling.Attention {
-		st.Result.Attention, err = SampleAttention(g, st.Spec.Sampling)
+		st.Result.Attention, err = SampleAttention(g, st.Spec.Sampling, st.Result.Backward.Products)
 	}
 	return err
 }

@@ -9,11 +9,6 @@ import (
 	"crsc/ir"
 )
 
-// linearAttr marks the weight-gradient Gemm of a linear layer with the name
-// of its forward MatMul (set by the autodiff rule, read here; attributes
-// starting with "_" are not exported).
-const linearAttr = "_linear"
-
 // Estimators of WTACRS.md §4: the SampleRows op's, one list.
 var Estimators = ir.SampleEstimators
 
@@ -76,7 +71,7 @@ const (
 // the same rows of G: dW ≈ Xsᵀ·G[idx]. dX and db stay exact. Where the
 // layer's activation is no longer read by anything else in backward, it now
 // dies in the forward pass.
-func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) {
+func SampleLinearGrads(g *ir.Graph, spec SamplingSpec, linear []LinearGrad) ([]LayerDecision, error) {
 	if spec.MinRows == 0 {
 		spec.MinRows = 10
 	}
@@ -93,7 +88,7 @@ func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) 
 			return nil, fmt.Errorf("--layers %q: %v", spec.Layers, err)
 		}
 	}
-	dws, err := l.findLinearGrads(g)
+	dws, err := l.findLinearGrads(g, linear)
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +97,11 @@ func SampleLinearGrads(g *ir.Graph, spec SamplingSpec) ([]LayerDecision, error) 
 	// unbiased, and the activation is kept at k/N once instead of once per
 	// layer (T5's 24 cross-attention k/v projections read one encoder output).
 	shared := map[*ir.Value]*ir.Node{}
-	linear := map[*ir.Node]bool{}
+	isLinear := map[*ir.Node]bool{}
 	for _, dw := range dws {
-		linear[l.forward[dw]] = true
+		isLinear[l.forward[dw]] = true
 	}
-	l.heads = modelHeads(g, linear)
+	l.heads = modelHeads(g, isLinear)
 	masks := newPaddingMasks(g)
 	var decisions []LayerDecision
 	for _, dw := range dws {
@@ -142,22 +137,19 @@ type layerChooser struct {
 	heads      map[*ir.Node]bool
 }
 
-// findLinearGrads lists the weight-gradient nodes autodiff marked, in
+// findLinearGrads lists the weight-gradient nodes autodiff recorded, in
 // graph order, with their forward nodes and activations' readers.
-func (l *layerChooser) findLinearGrads(g *ir.Graph) ([]*ir.Node, error) {
-	byName := map[string]*ir.Node{}
-	for _, n := range g.Nodes {
-		byName[n.Name] = n
-	}
+func (l *layerChooser) findLinearGrads(g *ir.Graph, linear []LinearGrad) ([]*ir.Node, error) {
+	pos := nodePositions(g)
 	l.forward, l.ownReaders = map[*ir.Node]*ir.Node{}, map[*ir.Value]map[*ir.Node]bool{}
 	var dws []*ir.Node
-	for _, dw := range g.Nodes {
-		if dw.Op != "Gemm" || !dw.Attrs.Has(linearAttr) {
-			continue
+	for _, lg := range linear {
+		dw, fwd := lg.WeightGrad, lg.Forward
+		if _, ok := pos[dw]; !ok {
+			return nil, fmt.Errorf("internal error: the weight gradient of %q is no longer in the graph", fwd.Name)
 		}
-		fwd := byName[dw.Attrs.String(linearAttr, "")]
-		if fwd == nil {
-			return nil, fmt.Errorf("internal error: weight gradient %q names no forward node", dw.Name)
+		if _, ok := pos[fwd]; !ok {
+			return nil, fmt.Errorf("internal error: linear layer %q is no longer in the graph", fwd.Name)
 		}
 		dws = append(dws, dw)
 		l.forward[dw] = fwd
@@ -170,6 +162,7 @@ func (l *layerChooser) findLinearGrads(g *ir.Graph) ([]*ir.Node, error) {
 			l.ownReaders[x][r] = true
 		}
 	}
+	sort.SliceStable(dws, func(i, j int) bool { return pos[dws[i]] < pos[dws[j]] })
 	return dws, nil
 }
 

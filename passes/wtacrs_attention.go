@@ -3,14 +3,11 @@ package passes
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
 	"crsc/ir"
 )
-
-// attentionAttr marks the two backward products of a MatMul between two
-// activations ("a:<forward node>" computes dA, "b:<forward node>" dB).
-const attentionAttr = "_attention"
 
 // AttentionDecision says what SampleAttention did with one side of one
 // attention product.
@@ -47,27 +44,21 @@ const AttentionGNormNote = "attention products ignore --gnorm: p ∝ ‖row‖ o
 // of such a kept tensor (P' = Dropout(P) in P·V), it is neither kept nor
 // sampled: backward rebuilds it from P with the regenerated mask, which is
 // exact and costs no memory.
-func SampleAttention(g *ir.Graph, spec SamplingSpec) ([]AttentionDecision, error) {
+func SampleAttention(g *ir.Graph, spec SamplingSpec, products []ProductGrad) ([]AttentionDecision, error) {
 	if spec.MinRows == 0 {
 		spec.MinRows = 10
-	}
-	byName := map[string]*ir.Node{}
-	for _, n := range g.Nodes {
-		byName[n.Name] = n
 	}
 	readers := g.Consumers()
 	backward := backwardNodes(g)
 	masks := newPaddingMasks(g)
+	pos := nodePositions(g)
+	products = slices.Clone(products)
+	sort.SliceStable(products, func(i, j int) bool { return pos[products[i].Grad] < pos[products[j].Grad] })
 	var out []AttentionDecision
-	for _, grad := range append([]*ir.Node{}, g.Nodes...) {
-		mark := grad.Attrs.String(attentionAttr, "")
-		if mark == "" {
-			continue
-		}
-		side, name, _ := strings.Cut(mark, ":")
-		fwd := byName[name]
-		if fwd == nil {
-			return nil, fmt.Errorf("internal error: attention gradient %q names no forward node", grad.Name)
+	for _, pg := range products {
+		grad, fwd, side, name := pg.Grad, pg.Forward, pg.Side, pg.Forward.Name
+		if _, ok := pos[grad]; !ok {
+			return nil, fmt.Errorf("internal error: the attention gradient of %q is no longer in the graph", name)
 		}
 		d := AttentionDecision{Node: name, Side: "d" + strings.ToUpper(side)}
 		// The operand this side would replace by sampled rows.

@@ -12,7 +12,7 @@
 //  2. Training: a small BERT classifier (models.BuildBertWith) compiled to
 //     the exact training graph (passes.Compile, no sampling) and trained
 //     with AdamW for a few epochs. Every linear layer's weight gradient in
-//     that graph is a Gemm marked "_linear" whose two inputs are X and G
+//     that graph is a Gemm (recorded in the compile's Backward.Linear) whose inputs are X and G
 //     flattened to rows; the runtime returns them (runtime.Options.Keep).
 //     At every step the row norms ‖G_i‖ feed the ĝ sources: ema (per layer
 //     and position, across steps) and cache (per example and position, from

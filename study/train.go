@@ -54,8 +54,8 @@ type model struct {
 
 // buildModel builds the BERT classifier, binds it to [batch, seq] and
 // compiles the exact training graph (no sampling). Every linear layer's
-// weight gradient in it is a Gemm marked "_linear" (the forward MatMul's
-// name) whose inputs are X and G flattened to rows.
+// weight gradient in it is a Gemm (autodiff's Backward.Linear records it
+// with the forward MatMul) whose inputs are X and G flattened to rows.
 func buildModel(c Config) (*model, error) {
 	g, err := models.BuildBertWith(c.Model, models.BuildOptions{Seed: c.Seed})
 	if err != nil {
@@ -73,10 +73,10 @@ func buildModel(c Config) (*model, error) {
 		return nil, err
 	}
 	m := &model{g: g, trained: t.Trained}
-	for _, n := range g.Nodes {
-		fwd := n.Attrs.String("_linear", "")
+	for _, lg := range t.Backward.Linear {
+		n, fwd := lg.WeightGrad, lg.Forward.Name
 		group := groupOf(fwd)
-		if fwd == "" || group == "" || len(n.Inputs) < 2 {
+		if group == "" || len(n.Inputs) < 2 {
 			continue
 		}
 		name := strings.TrimPrefix(fwd, "bert.encoder.layer.")
