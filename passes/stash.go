@@ -36,6 +36,9 @@ func (s StashSpec) Check() error {
 	if s.DType != "" && s.DType != "none" && s.DType != "bf16" {
 		return fmt.Errorf("stash dtype %q: want bf16 or none", s.DType)
 	}
+	if !s.Enabled() && len(s.Kinds) > 0 {
+		return fmt.Errorf("stash kinds %s without a stash type: give --stash bf16 with them", strings.Join(s.Kinds, ","))
+	}
 	for _, k := range s.Kinds {
 		if !slices.Contains(StashKinds, k) {
 			return fmt.Errorf("stash kind %q: want one of %s", k, strings.Join(StashKinds, ", "))

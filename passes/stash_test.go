@@ -147,6 +147,7 @@ func TestStashSpecErrors(t *testing.T) {
 	}{
 		{passes.StashSpec{DType: "fp8"}, `stash dtype "fp8": want bf16 or none`},
 		{passes.StashSpec{DType: "bf16", Kinds: []string{"relu"}}, `stash kind "relu": want one of softmax, norm, gelu, sampled, attention`},
+		{passes.StashSpec{Kinds: []string{"softmax"}}, `stash kinds softmax without a stash type: give --stash bf16 with them`},
 	} {
 		_, err := passes.Compile(loadTinyBert(t), passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Stash: tc.spec})
 		if err == nil || err.Error() != tc.want {

@@ -107,7 +107,8 @@ func (f *trainingFlags) spec() passes.TrainingSpec {
 // run's config.json without stashes reads as it did before the flag.
 func (f *trainingFlags) stashSpec() passes.StashSpec {
 	if f.stash == "none" || f.stash == "" {
-		return passes.StashSpec{}
+		// Kinds alone are refused by the stash pass (StashSpec.Check).
+		return passes.StashSpec{Kinds: f.stashKinds}
 	}
 	return passes.StashSpec{DType: f.stash, Kinds: f.stashKinds}
 }
