@@ -23,6 +23,19 @@ func sampleInferRules() map[string]InferFunc {
 // SampleEstimators are the values of SampleRows' estimator attribute.
 var SampleEstimators = []string{"exact", "crs", "topk", "wta"}
 
+// SampleRowsAttrs are SampleRows' attributes as typed fields: the WTA-CRS
+// passes write them through Attrs, SampleParams reads them back.
+type SampleRowsAttrs struct {
+	Keep      float32
+	MinRows   int64
+	Estimator string
+}
+
+// Attrs is the node attributes that carry s.
+func (s SampleRowsAttrs) Attrs() Attrs {
+	return Attrs{"keep": FloatAttr(s.Keep), "min_rows": IntAttr(s.MinRows), "estimator": StringAttr(s.Estimator)}
+}
+
 // SampleParams reads SampleRows' attributes: keep (required float), min_rows
 // (int, default 10) and estimator (default "wta"). Shape inference and the
 // kernels share it so they agree on k.

@@ -22,6 +22,12 @@ type SamplingSpec struct {
 	Attention bool    `json:"attention"` // also sample the products of two activations (QKᵀ, P·V)
 }
 
+// sampleRowsAttrs are the SampleRows attributes of the spec (keep as the
+// float32 the kernels read).
+func (s SamplingSpec) sampleRowsAttrs() ir.Attrs {
+	return ir.SampleRowsAttrs{Keep: float32(s.Keep), MinRows: int64(s.MinRows), Estimator: s.Estimator}.Attrs()
+}
+
 // Enabled reports whether the spec changes anything.
 func (s SamplingSpec) Enabled() bool {
 	return s.Estimator != "" && s.Estimator != "exact"
@@ -313,11 +319,7 @@ func rewriteLayer(g *ir.Graph, spec SamplingSpec, fwd, dw *ir.Node, d *LayerDeci
 	for ins[len(ins)-1] == nil {
 		ins = ins[:len(ins)-1]
 	}
-	attrs := ir.Attrs{
-		"keep":      ir.FloatAttr(float32(spec.Keep)),
-		"min_rows":  ir.IntAttr(int64(spec.MinRows)),
-		"estimator": ir.StringAttr(spec.Estimator),
-	}
+	attrs := spec.sampleRowsAttrs()
 	sample := insertAfter(g, anchor, b.node("SampleRows", CrscDomain, attrs, 2, ins...))
 	shared[x] = sample
 	// Backward: the same rows of G.

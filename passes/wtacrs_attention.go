@@ -137,11 +137,7 @@ func recomputeDropout(g *ir.Graph, grad *ir.Node, operand *ir.Value, readers map
 // queries' outputs reach no loss, so those rows' dR columns or rows are 0.
 func rewriteAttentionSide(g *ir.Graph, spec SamplingSpec, fwd, grad *ir.Node, side string, masks productMasks, d *AttentionDecision) error {
 	b := &gradBuilder{g: g, prefix: "wtacrs/" + fwd.Name + "/" + side}
-	attrs := ir.Attrs{
-		"keep":      ir.FloatAttr(float32(spec.Keep)),
-		"min_rows":  ir.IntAttr(int64(spec.MinRows)),
-		"estimator": ir.StringAttr(spec.Estimator),
-	}
+	attrs := spec.sampleRowsAttrs()
 	dR := grad.In(0)
 	if side == "b" {
 		dR = grad.In(1)
