@@ -16,8 +16,8 @@
 // The "kept for backward" report answers the question users of JAX
 // (print_saved_residuals) and ORT (memory insight) ask: which activations
 // produced by the forward pass are still needed by the backward pass, and
-// how big they are. Backward nodes are recognized by the "grad/" prefix the
-// autodiff pass gives them (see ForwardEnd).
+// how big they are. Backward nodes are recognized by ir.Node.IsBackward
+// (the "grad/" name prefix the autodiff pass gives them; see ForwardEnd).
 //
 // memplan depends only on ir, so that the runtime can import it and
 // allocate from a plan (runtime.Options.Plan) without an import cycle.

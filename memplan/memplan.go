@@ -3,7 +3,6 @@ package memplan
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"crsc/ir"
 )
@@ -98,11 +97,11 @@ func IsView(n *ir.Node) bool {
 	return (n.Domain == "" || n.Domain == "ai.onnx") && viewOps[n.Op] && n.In(0) != nil
 }
 
-// ForwardEnd returns the index of the first node whose name starts with
-// "grad/" (the autodiff pass's prefix for backward nodes), or -1.
+// ForwardEnd returns the index of the first backward node
+// (ir.Node.IsBackward), or -1.
 func ForwardEnd(g *ir.Graph) int {
 	for i, n := range g.Nodes {
-		if strings.HasPrefix(n.Name, "grad/") {
+		if n.IsBackward() {
 			return i
 		}
 	}

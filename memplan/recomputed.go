@@ -12,7 +12,7 @@ import (
 // RematPrefix starts the name of every node that recomputes a forward
 // value in backward (passes.Remat): the plan lists them as "recomputed",
 // what backward gets instead of keeping the value.
-const RematPrefix = "grad/remat/"
+const RematPrefix = ir.BackwardPrefix + "remat/"
 
 // Recomputed is one forward value that backward recomputes instead of
 // keeping.

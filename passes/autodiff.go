@@ -106,7 +106,7 @@ func Gradients(g *ir.Graph, params []*ir.Value, seeds map[*ir.Value]*ir.Value) (
 		if !ok {
 			continue
 		}
-		b.prefix = "grad/" + p.Name
+		b.prefix = ir.BackwardPrefix + p.Name
 		out := b.op("Identity", nil, d)
 		out.Name = g.UniqueName(p.Name + GradSuffix)
 		g.Outputs = append(g.Outputs, out)
@@ -155,7 +155,7 @@ func gradientValues(g *ir.Graph, xs []*ir.Value, seeds map[*ir.Value]*ir.Value, 
 		for j, in := range n.Inputs {
 			need[j] = in != nil && onPath.values[in] && gradRules[n.Key()].differentiable(j)
 		}
-		b.prefix = "grad/" + n.Name
+		b.prefix = ir.BackwardPrefix + n.Name
 		dx, err := gradRules[n.Key()].fn(b, n, dy, need)
 		if err == nil {
 			err = b.err
@@ -181,7 +181,7 @@ func gradientValues(g *ir.Graph, xs []*ir.Value, seeds map[*ir.Value]*ir.Value, 
 	result := map[*ir.Value]*ir.Value{}
 	for _, x := range xs {
 		if len(grads[x]) > 0 {
-			b.prefix = "grad/" + x.Name
+			b.prefix = ir.BackwardPrefix + x.Name
 			result[x] = b.sum(x.Name, grads[x])
 		}
 	}

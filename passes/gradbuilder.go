@@ -48,7 +48,7 @@ func (b *gradBuilder) scalar(v float64, like *ir.Value) *ir.Value {
 	} else {
 		t = ir.ScalarF32(float32(v))
 	}
-	c := b.g.AddInit(fmt.Sprintf("grad/const_%v_%v", like.DType, v), t)
+	c := b.g.AddInit(fmt.Sprintf(ir.BackwardPrefix+"const_%v_%v", like.DType, v), t)
 	if b.consts == nil {
 		b.consts = map[string]*ir.Value{}
 	}

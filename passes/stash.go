@@ -96,7 +96,7 @@ func Stash(g *ir.Graph, spec StashSpec) ([]StashDecision, error) {
 				continue
 			}
 			narrow := g.AddNode("Cast", "stash/"+v.Name+"/to_bf16", []*ir.Value{v}, 1, ir.Attrs{"to": ir.IntAttr(ir.DTypeToONNX(ir.BFloat16))})
-			widen := g.AddNode("Cast", "grad/stash/"+v.Name+"/to_f32", []*ir.Value{narrow.Outputs[0]}, 1, ir.Attrs{"to": ir.IntAttr(ir.DTypeToONNX(ir.Float32))})
+			widen := g.AddNode("Cast", ir.BackwardPrefix+"stash/"+v.Name+"/to_f32", []*ir.Value{narrow.Outputs[0]}, 1, ir.Attrs{"to": ir.IntAttr(ir.DTypeToONNX(ir.Float32))})
 			for _, c := range []*ir.Node{narrow, widen} {
 				if err := ir.InferNode(c); err != nil {
 					return nil, fmt.Errorf("stash of %q: %v", v.Name, err)

@@ -216,7 +216,7 @@ func weightName(w *ir.Value) string {
 func backwardNodes(g *ir.Graph) map[*ir.Node]bool {
 	set := map[*ir.Node]bool{}
 	for _, n := range g.Nodes {
-		if strings.HasPrefix(n.Name, "grad/") {
+		if n.IsBackward() {
 			set[n] = true
 		}
 	}
@@ -293,7 +293,7 @@ func rewriteLayer(g *ir.Graph, spec SamplingSpec, fwd, dw *ir.Node, d *LayerDeci
 		d.Why += "; padding rows (" + mask.Name + " = 0) excluded"
 	}
 	if sample, ok := shared[x]; ok && shareSamples(spec) {
-		b.prefix = "grad/wtacrs/" + fwd.Name
+		b.prefix = ir.BackwardPrefix + "wtacrs/" + fwd.Name
 		gather := insertBefore(g, dw, b.node("GatherRows", CrscDomain, nil, 1, dw.In(1), sample.Outputs[1]))
 		dw.Inputs[0], dw.Inputs[1] = sample.Outputs[0], gather.Outputs[0]
 		d.Why += " (shares the sample of its input)"
@@ -323,7 +323,7 @@ func rewriteLayer(g *ir.Graph, spec SamplingSpec, fwd, dw *ir.Node, d *LayerDeci
 	sample := insertAfter(g, anchor, b.node("SampleRows", CrscDomain, attrs, 2, ins...))
 	shared[x] = sample
 	// Backward: the same rows of G.
-	b.prefix = "grad/wtacrs/" + fwd.Name
+	b.prefix = ir.BackwardPrefix + "wtacrs/" + fwd.Name
 	gRows := dw.In(1)
 	gather := insertBefore(g, dw, b.node("GatherRows", CrscDomain, nil, 1, gRows, sample.Outputs[1]))
 	dw.Inputs[0], dw.Inputs[1] = sample.Outputs[0], gather.Outputs[0]

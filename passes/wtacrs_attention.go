@@ -110,7 +110,7 @@ func recomputeDropout(g *ir.Graph, grad *ir.Node, operand *ir.Value, readers map
 	if keeper == nil || !slices.Contains(grad.Inputs, operand) {
 		return "", false
 	}
-	b := &gradBuilder{g: g, prefix: "grad/recompute/" + drop.Name}
+	b := &gradBuilder{g: g, prefix: ir.BackwardPrefix + "recompute/" + drop.Name}
 	inputs := []*ir.Value{x, drop.In(1), drop.In(2)}
 	for len(inputs) > 1 && inputs[len(inputs)-1] == nil {
 		inputs = inputs[:len(inputs)-1]
@@ -164,7 +164,7 @@ func rewriteAttentionSide(g *ir.Graph, spec SamplingSpec, fwd, grad *ir.Node, si
 			ins = append(ins, nil, anchor.Outputs[0])
 		}
 		sample := insertAfter(g, anchor, b.node("SampleRows", CrscDomain, attrs, 2, ins...))
-		b.prefix = "grad/wtacrs/" + fwd.Name + "/a"
+		b.prefix = ir.BackwardPrefix + "wtacrs/" + fwd.Name + "/a"
 		dRT := insertBefore(g, grad, b.node("Transpose", "", swap, 1, dR))
 		rows := insertBefore(g, grad, b.node("GatherRows", CrscDomain, nil, 1, dRT.Outputs[0], sample.Outputs[1]))
 		// dA = Σ_j dR[:, j] ⊗ Bᵀ[j, :] = (dRᵀ[idx])ᵀ · Bᵀs
@@ -178,7 +178,7 @@ func rewriteAttentionSide(g *ir.Graph, spec SamplingSpec, fwd, grad *ir.Node, si
 		ins = append(ins, nil, anchor.Outputs[0])
 	}
 	sample := insertAfter(g, anchor, b.node("SampleRows", CrscDomain, attrs, 2, ins...))
-	b.prefix = "grad/wtacrs/" + fwd.Name + "/b"
+	b.prefix = ir.BackwardPrefix + "wtacrs/" + fwd.Name + "/b"
 	rows := insertBefore(g, grad, b.node("GatherRows", CrscDomain, nil, 1, dR, sample.Outputs[1]))
 	// dB = Σ_i A[i, :] ⊗ dR[i, :] = As ᵀ · dR[idx]
 	grad.Inputs = []*ir.Value{sample.Outputs[0], rows.Outputs[0]}
