@@ -297,16 +297,9 @@ func (p *MemPlan) findSaved(shapes map[*ir.Value][]int) {
 // value it narrows, marked "→bf16".
 func savedOp(n *ir.Node) string {
 	if n.Op == "Cast" && n.Outputs[0].DType == ir.BFloat16 && n.In(0) != nil && n.In(0).Producer != nil {
-		return opName(n.In(0).Producer) + "→bf16"
+		return n.In(0).Producer.Key() + "→bf16"
 	}
-	return opName(n)
-}
-
-func opName(n *ir.Node) string {
-	if n.Domain == "" || n.Domain == "ai.onnx" {
-		return n.Op
-	}
-	return n.Domain + "." + n.Op
+	return n.Key()
 }
 
 // NodeSlots returns where node i's outputs go: one slot per output that

@@ -31,7 +31,7 @@ func (p *MemPlan) findRecomputed(shapes map[*ir.Value][]int) {
 		if !strings.HasPrefix(n.Name, RematPrefix) {
 			continue
 		}
-		p.Recomputed = append(p.Recomputed, Recomputed{Node: n.Name, Op: opName(n), Value: b.Value.Name, Shape: shapes[b.Value], Bytes: b.Bytes})
+		p.Recomputed = append(p.Recomputed, Recomputed{Node: n.Name, Op: n.Key(), Value: b.Value.Name, Shape: shapes[b.Value], Bytes: b.Bytes})
 		p.RecomputedBytes += b.Bytes
 	}
 	sort.SliceStable(p.Recomputed, func(i, j int) bool { return p.Recomputed[i].Bytes > p.Recomputed[j].Bytes })
