@@ -21,6 +21,9 @@ var (
 	// BertTiny is a toy of the same structure, for quick benchmarks and
 	// dry runs of scripts.
 	BertTiny = BertConfig{Vocab: 1000, MaxPositions: 128, TypeVocab: 2, Hidden: 64, Layers: 2, Heads: 2, FFN: 128, Labels: 2}
+	// BertSmall is "a small BERT-style model" (4 layers, hidden 256) for
+	// SST-2 studies trained from random initialization.
+	BertSmall = BertConfig{Vocab: 30522, MaxPositions: 512, TypeVocab: 2, Hidden: 256, Layers: 4, Heads: 4, FFN: 1024, Labels: 2}
 )
 
 // BuildBert returns a BertForSequenceClassification graph (opset 17) with

@@ -14,12 +14,13 @@ import (
 )
 
 // Archs are the built-in architectures --arch accepts: BERT classifiers
-// from random initialization (no pretrained weights are reachable here).
+// from random initialization (no pretrained weights are reachable here),
+// as models defines them (crsc bench and plan know them by the same
+// names); the vocabulary is the tokenizer's and the positions at least
+// --max-len.
 var Archs = map[string]models.BertConfig{
-	// 4 layers, hidden 256: "a small BERT-style model" for SST-2 studies.
-	"bert-small": {Vocab: 30522, MaxPositions: 512, TypeVocab: 2, Hidden: 256, Layers: 4, Heads: 4, FFN: 1024, Labels: 2},
-	"bert-mini":  {Vocab: 30522, MaxPositions: 512, TypeVocab: 2, Hidden: 256, Layers: 4, Heads: 4, FFN: 1024, Labels: 2},
-	"bert-tiny":  {Vocab: 30522, MaxPositions: 512, TypeVocab: 2, Hidden: 128, Layers: 2, Heads: 2, FFN: 512, Labels: 2},
+	"bert-small": models.BertSmall,
+	"bert-tiny":  models.BertTiny,
 }
 
 // T5Archs are the built-in text-to-text architectures --arch accepts,

@@ -16,11 +16,9 @@ type Ctx struct {
 	// (Seed, Step, StreamOf(node name), element index), so a backward pass
 	// that regenerates it at the same Step gets the same mask.
 	Seed, Step uint64
-	// Training does not switch Dropout on: as in ONNX, Dropout's
-	// training_mode input decides. Set ForceEval to make every Dropout the
-	// identity whatever its training_mode input says (evaluation runs of a
-	// training graph).
-	Training  bool
+	// ForceEval makes every Dropout the identity whatever its training_mode
+	// input says (evaluation runs of a training graph); otherwise, as in
+	// ONNX, the training_mode input decides.
 	ForceEval bool
 	// Threads bounds the goroutines a kernel uses; 0 means GOMAXPROCS.
 	Threads int
