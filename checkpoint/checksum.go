@@ -3,8 +3,9 @@ package checkpoint
 import (
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -97,7 +98,7 @@ func splitChecksums(meta map[string]string, entries []entry) (rest map[string]st
 			return nil, nil, fmt.Errorf("tensor %q has no checksum (metadata %q) though the file's other tensors do", e.name, ChecksumPrefix+e.name)
 		}
 	}
-	for _, name := range sortedKeys(sums) {
+	for _, name := range slices.Sorted(maps.Keys(sums)) {
 		if !names[name] {
 			return nil, nil, fmt.Errorf("metadata %q is the checksum of a tensor %q the file does not have", ChecksumPrefix+name, name)
 		}
@@ -115,15 +116,6 @@ func verify(e entry, b []byte, sums map[string]uint32) error {
 		return fmt.Errorf("tensor %q: checksum mismatch: its bytes have CRC32C %s, the metadata records %s (the data is corrupt)", e.name, formatChecksum(got), formatChecksum(want))
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func clip(s string) string {
@@ -157,7 +149,7 @@ func CheckFiniteParams(tensors map[string]*ir.Tensor) error {
 }
 
 func checkFinite(tensors map[string]*ir.Tensor, prefix string) error {
-	for _, name := range sortedKeys(tensors) {
+	for _, name := range slices.Sorted(maps.Keys(tensors)) {
 		t := tensors[name]
 		if t == nil || !strings.HasPrefix(name, prefix) {
 			continue

@@ -2,6 +2,8 @@ package passes
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -53,7 +55,7 @@ func listByOp(nodesByOp map[string][]string) string {
 // declares it, so --shape on one input is enough for a BERT export.
 func BindShapes(g *ir.Graph, cfg *Config) error {
 	symbols := map[string]ir.Dim{}
-	for _, name := range sortedKeys(cfg.Shapes) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Shapes)) {
 		s := cfg.Shapes[name]
 		var v *ir.Value
 		for _, in := range g.Inputs {
@@ -97,13 +99,4 @@ func BindShapes(g *ir.Graph, cfg *Config) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -3,8 +3,10 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -165,7 +167,7 @@ func (l *logger) eval(step, epoch int, m map[string]float64) {
 		l.drewBar = false
 	}
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %.4f", k, m[k]))
 	}
 	fmt.Fprintf(l.cfg.Progress, "eval  step %d  epoch %d  %s\n", step, epoch, strings.Join(parts, "  "))

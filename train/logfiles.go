@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -119,7 +121,7 @@ func writeCSV(w io.Writer, recs []metricsRecord) error {
 			keys[k] = true
 		}
 	}
-	evalKeys := sortedKeys(keys)
+	evalKeys := slices.Sorted(maps.Keys(keys))
 	cw := csv.NewWriter(w)
 	header := append([]string(nil), csvColumns...)
 	for _, k := range evalKeys {
@@ -181,7 +183,7 @@ func writeEvents(w io.Writer, recs []metricsRecord) error {
 		put(TagGradNorm, r.GradNorm, 1)
 		put(TagTokens, r.TokensPerSec, 1)
 		put(TagPeakRSS, r.PeakRSS, 1.0/(1<<20))
-		for _, k := range sortedKeys(r.Eval) {
+		for _, k := range slices.Sorted(maps.Keys(r.Eval)) {
 			s[evalTagStart+k] = float32(r.Eval[k])
 		}
 		if len(s) == 0 {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sort"
 
 	"crsc/internal/atomicfile"
 	"crsc/ir"
@@ -106,15 +105,6 @@ func SamplingSummary(t *passes.Training, s passes.SamplingSpec) string {
 		line += fmt.Sprintf(", %d of %d attention operands sampled", sampled, len(t.Attention))
 	}
 	return line + " — see " + MemoryFile
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // appendMeasured adds what the run measured to memory.txt, beside the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -82,7 +83,7 @@ func (f *exportFlags) checkInputs() error {
 		return nil
 	}
 	known := passes.KnownRoles()
-	for _, role := range sortedStrings(f.inputs) {
+	for _, role := range slices.Sorted(maps.Keys(f.inputs)) {
 		if !slices.Contains(known, passes.Role(role)) {
 			names := make([]string, len(known))
 			for i, r := range known {

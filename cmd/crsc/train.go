@@ -3,10 +3,11 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -373,7 +374,7 @@ func applyConfigFile(cmd *cobra.Command, path string, args []string) ([]string, 
 		}
 	}
 	haveModel := len(args) > 0 || cli["arch"]
-	for _, key := range sortedStrings(values) {
+	for _, key := range slices.Sorted(maps.Keys(values)) {
 		v := values[key]
 		switch {
 		case v == nil || configIgnored[key]:
@@ -466,13 +467,4 @@ func setFromConfig(cmd *cobra.Command, path, key string, v any, cli map[string]b
 		return fmt.Errorf("--config %s: %s = %v: %v", path, key, v, err)
 	}
 	return nil
-}
-
-func sortedStrings[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
