@@ -28,18 +28,11 @@ func Evaluate(e EvalConfig) (map[string]float64, error) {
 		Custom: e.Custom, Export: e.Export, TrainFile: e.Data}
 	c.Export.Head = "none" // an exported classifier has its logits
 	c.Defaults()
-	task, err := c.lookupTask()
+	in, err := c.resolveInputs()
 	if err != nil {
 		return nil, err
 	}
-	pre, err := c.preTokenized()
-	if err != nil {
-		return nil, err
-	}
-	targets, err := loadTokenizer(c, task, pre)
-	if err != nil {
-		return nil, err
-	}
+	task, pre, targets := in.task, in.pre, in.targets
 	m, err := loadModel(c, task)
 	if err != nil {
 		return nil, err

@@ -147,19 +147,33 @@ func (c *Config) checkResumable() error {
 	return nil
 }
 
+// inputs are what a run knows of its data before the model: the task,
+// whether the files are pre-tokenized, and a text-to-text model's label
+// sequences.
+type inputs struct {
+	task    *data.Task
+	pre     bool
+	targets [][]int64
+}
+
+// resolveInputs finds the task, the data's form and the tokenizer.
+func (c *Config) resolveInputs() (in inputs, err error) {
+	if in.task, err = c.lookupTask(); err != nil {
+		return in, err
+	}
+	if in.pre, err = c.preTokenized(); err != nil {
+		return in, err
+	}
+	in.targets, err = loadTokenizer(c, in.task, in.pre)
+	return in, err
+}
+
 func setup(c *Config) (*trainer, error) {
-	task, err := c.lookupTask()
+	in, err := c.resolveInputs()
 	if err != nil {
 		return nil, err
 	}
-	pre, err := c.preTokenized()
-	if err != nil {
-		return nil, err
-	}
-	targets, err := loadTokenizer(c, task, pre)
-	if err != nil {
-		return nil, err
-	}
+	task, pre, targets := in.task, in.pre, in.targets
 	trainEx, evalEx := examples{text: c.TrainExamples}, examples{text: c.EvalExamples}
 	hasEval := c.EvalExamples != nil || c.EvalFile != ""
 	// read reads the data files (pre-tokenized ids are checked against
