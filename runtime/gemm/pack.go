@@ -20,6 +20,9 @@ func (g *gemmArgs) packA(ic, pc, mc, kc, mr int, dst []float32) {
 	for ir := 0; ir < mc; ir += mr {
 		rows := min(mr, mc-ir)
 		panel := dst[ir*kc : ir*kc+mr*kc]
+		if rows == mr && mr == 12 && transposeRows(panel, mr, g.a[(ic+ir)*g.lda+pc:], g.lda, mr, kc) {
+			continue
+		}
 		if rows == mr && mr%6 == 0 {
 			// Interleave six rows at a time: six read streams and one
 			// write stream keep the loads independent and the loop
@@ -142,6 +145,10 @@ func (g *gemmArgs) packBT(pc, jc, kc, nc, nr int, dst []float32) {
 					panel[p*nr+j] = v
 				}
 			}
+			continue
+		}
+		if nr == 32 && transposeRows(panel, nr, g.b[(jc+jr)*g.ldb+pc:], g.ldb, 16, kc) {
+			transposeRows(panel[16:], nr, g.b[(jc+jr+16)*g.ldb+pc:], g.ldb, 16, kc)
 			continue
 		}
 		for j0 := 0; j0 < nr; j0 += 8 {

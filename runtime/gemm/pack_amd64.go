@@ -60,3 +60,32 @@ func prefetchMatrix(s []float32, rows, cols, ld int) {
 		prefetchLines(&s[r*ld], 4*cols)
 	}
 }
+
+// transpose16 is implemented in transpose_amd64.s.
+//
+//go:noescape
+func transpose16(dst *float32, dstStride int, src *float32, srcStride int, rows, blocks int)
+
+// transposeRows stores depth [0,kc) of rows (12 or 16) rows of a row-major
+// matrix (src, row stride ld) as dst[p*stride+r], the layout of a packed
+// micro-panel: 16×16 register transposes (AVX-512) for whole blocks of 16
+// depth steps, element copies for the rest. It reports false, doing
+// nothing, where it has no fast form; only the AVX-512 kernel's panels (12
+// rows of A, 32 columns of B in two halves) ask for one.
+func transposeRows(dst []float32, stride int, src []float32, ld, rows, kc int) bool {
+	if !haveAVX512 || rows != 12 && rows != 16 || kc < 16 {
+		return false
+	}
+	// Bounds for what the assembly touches.
+	_ = src[(rows-1)*ld+kc-1]
+	_ = dst[(kc-1)*stride+rows-1]
+	blocks := kc / 16
+	transpose16(&dst[0], stride, &src[0], ld, rows, blocks)
+	for p := blocks * 16; p < kc; p++ {
+		d := dst[p*stride : p*stride+rows]
+		for r := range d {
+			d[r] = src[r*ld+p]
+		}
+	}
+	return true
+}

@@ -10,3 +10,6 @@ func spreadChunks(dst, src []float32, w, n, stride int) {
 
 // prefetchMatrix is a no-op without the assembly prefetch.
 func prefetchMatrix(s []float32, rows, cols, ld int) {}
+
+// transposeRows has no fast form without the assembly (see pack_amd64.go).
+func transposeRows(dst []float32, stride int, src []float32, ld, rows, kc int) bool { return false }
