@@ -167,33 +167,9 @@ func TestHeadTrainsAndExports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	params := map[string]*ir.Tensor{}
-	var infos []optim.ParamInfo
-	for _, pg := range tr.Trained {
-		params[pg.Param.Name] = pg.Param.Init
-		infos = append(infos, optim.ParamInfo{Name: pg.Param.Name, DType: ir.Float32, Shape: pg.Param.Init.Shape, Decay: optim.DefaultDecay(pg.Param.Name, pg.Param.Init.Shape)})
-	}
-	opt, err := optim.NewAdamW(params, infos, optim.DefaultAdamWConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
 	labels := ir.FromInt64([]int{batch}, []int64{0, 2, 1, 2})
 	feeds["labels"] = labels
-	var losses []float32
-	for step := 0; step < 8; step++ {
-		out, err := runtime.Run(tg, feeds, runtime.Options{Seed: uint64(step + 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		losses = append(losses, out[passes.LossName].F32[0])
-		grads := map[string]*ir.Tensor{}
-		for _, pg := range tr.Trained {
-			grads[pg.Param.Name] = out[pg.Grad.Name]
-		}
-		if err := opt.Step(grads, 1e-2); err != nil {
-			t.Fatal(err)
-		}
-	}
+	losses := adamSteps(t, tg, tr, feeds, 8)
 	t.Logf("losses %v", losses)
 	if !(losses[len(losses)-1] < 0.5*losses[0]) || math.IsNaN(float64(losses[0])) {
 		t.Errorf("loss did not fall by half over 8 AdamW steps: %v", losses)
@@ -268,4 +244,36 @@ func TestHeadPoolingValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// adamSteps trains the compiled graph g for n AdamW steps (lr 1e-2) on
+// one batch and returns each step's loss.
+func adamSteps(t *testing.T, g *ir.Graph, tr *passes.Training, feeds map[string]*ir.Tensor, n int) []float32 {
+	t.Helper()
+	params := map[string]*ir.Tensor{}
+	var infos []optim.ParamInfo
+	for _, pg := range tr.Trained {
+		params[pg.Param.Name] = pg.Param.Init
+		infos = append(infos, optim.ParamInfo{Name: pg.Param.Name, DType: ir.Float32, Shape: pg.Param.Init.Shape, Decay: optim.DefaultDecay(pg.Param.Name, pg.Param.Init.Shape)})
+	}
+	opt, err := optim.NewAdamW(params, infos, optim.DefaultAdamWConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var losses []float32
+	for step := 0; step < n; step++ {
+		out, err := runtime.Run(g, feeds, runtime.Options{Seed: uint64(step + 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, out[passes.LossName].F32[0])
+		grads := map[string]*ir.Tensor{}
+		for _, pg := range tr.Trained {
+			grads[pg.Param.Name] = out[pg.Grad.Name]
+		}
+		if err := opt.Step(grads, 1e-2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return losses
 }

@@ -8,7 +8,6 @@ import (
 	"crsc/internal/npy"
 	"crsc/ir"
 	"crsc/onnx"
-	"crsc/optim"
 	"crsc/passes"
 	"crsc/runtime"
 )
@@ -94,31 +93,7 @@ func TestLinkSeq2Seq(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	params := map[string]*ir.Tensor{}
-	var infos []optim.ParamInfo
-	for _, pg := range tr.Trained {
-		params[pg.Param.Name] = pg.Param.Init
-		infos = append(infos, optim.ParamInfo{Name: pg.Param.Name, DType: ir.Float32, Shape: pg.Param.Init.Shape})
-	}
-	opt, err := optim.NewAdamW(params, infos, optim.DefaultAdamWConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var losses []float32
-	for step := 0; step < 5; step++ {
-		res, err := runtime.Run(g, feeds, runtime.Options{Seed: uint64(step + 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		losses = append(losses, res[passes.LossName].F32[0])
-		grads := map[string]*ir.Tensor{}
-		for _, pg := range tr.Trained {
-			grads[pg.Param.Name] = res[pg.Grad.Name]
-		}
-		if err := opt.Step(grads, 1e-2); err != nil {
-			t.Fatal(err)
-		}
-	}
+	losses := adamSteps(t, g, tr, feeds, 5)
 	t.Logf("losses %v", losses)
 	if !(losses[4] < losses[0]) {
 		t.Errorf("loss did not fall: %v", losses)
