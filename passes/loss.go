@@ -2,6 +2,7 @@ package passes
 
 import (
 	"fmt"
+	"strings"
 
 	"crsc/ir"
 )
@@ -146,4 +147,28 @@ func CompileWith(g *ir.Graph, spec TrainingSpec, after func(pass string, g *ir.G
 		return nil, err
 	}
 	return st.Result, nil
+}
+
+// DefaultLoss is the loss to train when none is asked for (compile,
+// inspect, plan): the model's scalar loss output, else cross-entropy on
+// its logits (an output named logits, or its only [batch, classes] float
+// output). An encoder without either is refused in one line saying what
+// to give.
+func DefaultLoss(g *ir.Graph) (LossSpec, error) {
+	for _, o := range g.Outputs {
+		if o.Name == LossName {
+			return LossSpec{Kind: LossOutput, Output: o.Name}, nil
+		}
+	}
+	for _, o := range g.Outputs {
+		classes := o.HasShape && len(o.Shape) == 2 && o.DType.IsFloat()
+		if o.Name == "logits" || classes && len(g.Outputs) == 1 {
+			return LossSpec{Kind: LossCrossEntropy, Output: o.Name}, nil
+		}
+	}
+	var outs []string
+	for _, o := range g.Outputs {
+		outs = append(outs, o.Name+" "+ir.TypeString(o))
+	}
+	return LossSpec{}, fmt.Errorf("no loss or logits output (outputs: %s): give --loss and --output, or train it with crsc train, which adds a classification head", strings.Join(outs, ", "))
 }

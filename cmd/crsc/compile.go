@@ -8,6 +8,7 @@ import (
 
 	"crsc/artifacts"
 	"crsc/optim"
+	"crsc/passes"
 )
 
 func compileCommand() *cobra.Command {
@@ -48,7 +49,7 @@ applied to --output. MODEL may be a folder holding model.onnx.`,
 			forwardNodes := len(g.Nodes)
 			spec := flags.spec()
 			if spec.Loss.Kind == "" {
-				if spec.Loss, err = defaultLoss(g); err != nil {
+				if spec.Loss, err = passes.DefaultLoss(g); err != nil {
 					return fmt.Errorf("%s: %v", args[0], err)
 				}
 			}

@@ -76,7 +76,7 @@ func inspectGraph(path string, shapes map[string]ir.Shape, after string, flags *
 	}
 	spec := flags.spec()
 	if spec.Loss.Kind == "" {
-		if spec.Loss, err = defaultLoss(g); err != nil {
+		if spec.Loss, err = passes.DefaultLoss(g); err != nil {
 			return nil, fmt.Errorf("%s: %v", path, err)
 		}
 	}

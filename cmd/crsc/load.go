@@ -124,26 +124,3 @@ func modelFile(path string) (string, error) {
 	}
 	return "", fmt.Errorf("%s: a folder without model.onnx", path)
 }
-
-// defaultLoss is the loss compile and inspect take when --loss is not
-// given: the model's scalar loss output, else cross-entropy on its logits
-// (an output named logits, or its only [batch, classes] float output). An
-// encoder without either is refused in one line saying what to give.
-func defaultLoss(g *ir.Graph) (passes.LossSpec, error) {
-	for _, o := range g.Outputs {
-		if o.Name == passes.LossName {
-			return passes.LossSpec{Kind: passes.LossOutput, Output: o.Name}, nil
-		}
-	}
-	for _, o := range g.Outputs {
-		classes := o.HasShape && len(o.Shape) == 2 && o.DType.IsFloat()
-		if o.Name == "logits" || classes && len(g.Outputs) == 1 {
-			return passes.LossSpec{Kind: passes.LossCrossEntropy, Output: o.Name}, nil
-		}
-	}
-	var outs []string
-	for _, o := range g.Outputs {
-		outs = append(outs, o.Name+" "+ir.TypeString(o))
-	}
-	return passes.LossSpec{}, fmt.Errorf("no loss or logits output (outputs: %s): give --loss and --output, or train it with crsc train, which adds a classification head", strings.Join(outs, ", "))
-}
