@@ -78,7 +78,8 @@ func findSplit(dir, split string) (string, bool) {
 // Split is one evaluation file of a task and the name its metrics are
 // reported under ("dev", or MNLI's "dev_matched" and "dev_mismatched").
 type Split struct {
-	Name, Path string
+	Name string `json:"name"`
+	Path string `json:"path"`
 }
 
 // FindDev returns the task's evaluation files inside dir, in the task's

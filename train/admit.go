@@ -41,6 +41,9 @@ func (b Budget) String() string {
 // budget is the plan total of the run as set up.
 func (t *trainer) planBudget(arena int64, p *memplan.MemPlan) Budget {
 	b := Budget{Params: p.ParamsBytes + p.ConstBytes, Arena: arena, Inputs: p.InputsBytes, Data: t.trainSet.Bytes()}
+	for _, s := range t.moreEval {
+		b.Data += s.set.Bytes()
+	}
 	if t.evalSet != nil {
 		b.Data += t.evalSet.Bytes()
 	}

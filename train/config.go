@@ -21,7 +21,11 @@ type Config struct {
 	Task      string `json:"task"`
 	TrainFile string `json:"train_file,omitempty"`
 	EvalFile  string `json:"eval_file,omitempty"`
-	Vocab     string `json:"vocab,omitempty"` // a WordPiece vocab.txt
+	// MoreEvalFiles are further evaluation splits, reported beside
+	// EvalFile's under their names (MNLI's dev_mismatched beside
+	// dev_matched); the best checkpoint follows EvalFile's metric.
+	MoreEvalFiles []data.Split `json:"more_eval_files,omitempty"`
+	Vocab         string       `json:"vocab,omitempty"` // a WordPiece vocab.txt
 	// TokenizerFile is a Hugging Face tokenizer.json (Unigram: T5's).
 	TokenizerFile string `json:"tokenizer,omitempty"`
 

@@ -218,6 +218,11 @@ func (t *trainer) recordFiles() ([]recordEntry, error) {
 			return nil, err
 		}
 	}
+	for _, s := range c.MoreEvalFiles {
+		if err := file("the evaluation data "+s.Name, s.Path); err != nil {
+			return nil, err
+		}
+	}
 	if c.Tokenizer == nil && c.Unigram == nil {
 		if err := file("--vocab", c.Vocab); err != nil {
 			return nil, err

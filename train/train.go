@@ -89,6 +89,7 @@ type trainer struct {
 	gn           *gnorms
 	trainSet     *encoded
 	evalSet      *encoded
+	moreEval     []namedSet // MoreEvalFiles, encoded
 	log          *logger
 
 	step, epoch, batchInEpoch int // position: next batch to run
@@ -175,6 +176,7 @@ func setup(c *Config) (*trainer, error) {
 	}
 	task, pre, targets := in.task, in.pre, in.targets
 	trainEx, evalEx := examples{text: c.TrainExamples}, examples{text: c.EvalExamples}
+	var more []examples
 	hasEval := c.EvalExamples != nil || c.EvalFile != ""
 	// read reads the data files (pre-tokenized ids are checked against
 	// the model's vocabulary, so they are read after the model).
@@ -188,6 +190,13 @@ func setup(c *Config) (*trainer, error) {
 			if evalEx, err = readExamples(c.EvalFile, task, pre, vocab); err != nil {
 				return err
 			}
+		}
+		for _, s := range c.MoreEvalFiles {
+			ex, err := readExamples(s.Path, task, pre, vocab)
+			if err != nil {
+				return err
+			}
+			more = append(more, ex)
 		}
 		if n := trainEx.len(); n < c.Batch*c.Accum {
 			return fmt.Errorf("%d training examples: fewer than one step's batch (%d×%d)", n, c.Batch, c.Accum)
@@ -222,6 +231,9 @@ func setup(c *Config) (*trainer, error) {
 	t.trainSet = t.encode(trainEx, targets)
 	if hasEval {
 		t.evalSet = t.encode(evalEx, targets)
+	}
+	for i, ex := range more {
+		t.moreEval = append(t.moreEval, namedSet{name: c.MoreEvalFiles[i].Name, set: t.encode(ex, targets)})
 	}
 	if err := t.compile(); err != nil {
 		return nil, err
@@ -496,6 +508,12 @@ func (t *trainer) run() (*Result, error) {
 		return nil, err
 	}
 	return t.finish(res, p.start, p.tokens)
+}
+
+// namedSet is an evaluation split beside the main one.
+type namedSet struct {
+	name string
+	set  *encoded
 }
 
 // progress is what this invocation has done: its start, the tokens it
@@ -821,6 +839,15 @@ func (t *trainer) evaluate(res *Result) error {
 		return err
 	}
 	m := t.task.Metrics(preds, gold(t.evalSet, t.task.Regression))
+	for _, s := range t.moreEval {
+		p, err := t.predict(s.set)
+		if err != nil {
+			return err
+		}
+		for k, v := range t.task.Metrics(p, gold(s.set, t.task.Regression)) {
+			m[s.name+"/"+k] = v
+		}
+	}
 	res.Eval, t.lastEval = m, m
 	t.log.eval(t.step, t.stepEpoch(), m)
 	v := m[t.task.Metric]

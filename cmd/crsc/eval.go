@@ -57,11 +57,7 @@ func evalCommand() *cobra.Command {
 				if len(splits) > 1 {
 					prefix = split.Name + " "
 				}
-				for _, k := range []string{"accuracy", "f1", "matthews", "pearson", "spearman"} {
-					if v, ok := m[k]; ok {
-						fmt.Fprintf(w, "%s%-9s %.4f\n", prefix, k+":", v)
-					}
-				}
+				printMetrics(w, prefix, m)
 			}
 			return nil
 		},

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"os"
@@ -176,9 +177,18 @@ func resolveData(c *train.Config, dir string) error {
 	if c.TrainFile, err = data.Find(dir, "train"); err != nil {
 		return err
 	}
-	if c.EvalFile == "" {
-		c.EvalFile, _ = data.Find(dir, "dev")
+	if c.EvalFile != "" {
+		return nil
 	}
+	// A task with several evaluation splits (MNLI's matched and
+	// mismatched) reports them all; the first selects the best checkpoint.
+	if task, err := data.LookupTask(c.Task); err == nil && len(task.DevSplits) > 1 {
+		if splits, err := data.FindDev(dir, task); err == nil {
+			c.EvalFile, c.MoreEvalFiles = splits[0].Path, splits[1:]
+			return nil
+		}
+	}
+	c.EvalFile, _ = data.Find(dir, "dev")
 	return nil
 }
 
@@ -187,14 +197,16 @@ func isTerminal(w any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func printResult(w interface{ Write([]byte) (int, error) }, out string, res *train.Result) {
+func printResult(w io.Writer, out string, res *train.Result) {
 	if res.Stopped {
 		fmt.Fprintf(w, "stopped after step %d; checkpoint in %s (continue with --resume)\n", res.Steps, out)
 		return
 	}
-	for _, k := range []string{"accuracy", "f1", "matthews", "pearson", "spearman"} {
-		if v, ok := res.Eval[k]; ok {
-			fmt.Fprintf(w, "%-9s %.4f\n", k+":", v)
+	printMetrics(w, "", res.Eval)
+	for _, k := range slices.Sorted(maps.Keys(res.Eval)) {
+		// Further evaluation splits (MNLI's dev_mismatched): split/metric.
+		if split, metric, ok := strings.Cut(k, "/"); ok && metric == res.Metric {
+			printMetrics(w, split+" ", map[string]float64{metric: res.Eval[k]})
 		}
 	}
 	switch {
@@ -216,6 +228,15 @@ func printResult(w interface{ Write([]byte) (int, error) }, out string, res *tra
 		exported = strings.Join(res.Exported, ", ") + ", "
 	}
 	fmt.Fprintf(w, "run:      %s (%scurves.png, memory.png, metrics.jsonl and .csv, TensorBoard events, memory.txt)\n", out, exported)
+}
+
+// printMetrics writes the task metrics crsc reports, one per line.
+func printMetrics(w io.Writer, prefix string, m map[string]float64) {
+	for _, k := range []string{"accuracy", "f1", "matthews", "pearson", "spearman"} {
+		if v, ok := m[k]; ok {
+			fmt.Fprintf(w, "%s%-9s %.4f\n", prefix, k+":", v)
+		}
+	}
 }
 
 // anyFlagBut reports whether a flag other than those named was given.
@@ -348,7 +369,7 @@ var configKeys = map[string]string{
 var configIgnored = map[string]bool{
 	"resume": true, "resume_with_changes": true, "no_export": true, "demo": true, "gnorm_ema_decay": true,
 	"spec.loss.kind": true, "spec.loss.output": true, "spec.lora.seed": true, "spec.lora.module_names": true,
-	"spec.lora.family": true, "custom.name": true, "custom.pair": true,
+	"spec.lora.family": true, "custom.name": true, "custom.pair": true, "more_eval_files": true,
 }
 
 // applyConfigFile sets, from a JSON file, every flag the command line did
