@@ -252,7 +252,7 @@ func geluKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 			if err := checkData(n, ins[0]); err != nil {
 				return nil, err
 			}
-			out := ctx.newTensor(ir.Float32, ins[0].Shape)
+			out := ctx.newUninitTensor(ir.Float32, ins[0].Shape) // geluErf/geluTanh write every element
 			x := ins[0].F32
 			// Work ×8: an erf costs about that many adds, and a
 			// 32K-element tensor is worth both threads.
@@ -265,7 +265,7 @@ func geluKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 			if err := checkData(n, ins[0]); err != nil {
 				return nil, err
 			}
-			out := ctx.newTensor(ir.Float32, ins[0].Shape)
+			out := ctx.newUninitTensor(ir.Float32, ins[0].Shape) // geluErf/geluTanh write every element
 			x := ins[0].F32
 			parallelFor(ctx, len(x), 8*len(x), func(lo, hi int) { geluTanh(out.F32[lo:hi], x[lo:hi]) })
 			return []*ir.Tensor{out}, nil
@@ -592,7 +592,9 @@ func binaryKernel(op binOp) Kernel {
 		if err := checkInputs(n, ins); err != nil {
 			return nil, err
 		}
-		out, err := binaryArith(ctx, n, op, ins[0], ins[1], ctx.newTensor)
+		// Every element is written (bcast2To covers every row): an
+		// output slot needs no clearing first.
+		out, err := binaryArith(ctx, n, op, ins[0], ins[1], ctx.newUninitTensor)
 		if err != nil {
 			return nil, err
 		}

@@ -37,7 +37,7 @@ func geluGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 	if !slices.Equal(dy.Shape, x.Shape) || dy.DType != x.DType {
 		return nil, errf(n, "dY %v%v and X %v%v differ", dy.DType, dy.Shape, x.DType, x.Shape)
 	}
-	out := ctx.newTensor(x.DType, x.Shape)
+	out := ctx.newUninitTensor(x.DType, x.Shape) // every element written below
 	const invSqrt2, invSqrt2Pi = 1 / math.Sqrt2, 0.3989422804014327
 	switch x.DType {
 	case ir.Float32:
@@ -439,7 +439,7 @@ func layerNormGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, 
 	wantDX, wantDS, wantDB := gradWantOutput(n, 0), gradWantOutput(n, 1), gradWantOutput(n, 2)
 	var dx *ir.Tensor
 	if wantDX {
-		dx = ctx.newTensor(x.DType, x.Shape)
+		dx = ctx.newUninitTensor(x.DType, x.Shape) // normGradBlocks writes every row
 	}
 	var ds, db []float64
 	if wantDS {

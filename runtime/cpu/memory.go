@@ -377,7 +377,7 @@ func normGradFromOutput(ctx *Ctx, n *ir.Node, dy, y, scale, bias, invT *ir.Tenso
 	}
 	var dx *ir.Tensor
 	if gradWantOutput(n, 0) {
-		dx = ctx.newTensor(y.DType, y.Shape)
+		dx = ctx.newUninitTensor(y.DType, y.Shape) // normGradBlocks writes every row
 	}
 	var ds, db []float64
 	if gradWantOutput(n, 1) {

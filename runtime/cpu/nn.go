@@ -34,7 +34,12 @@ func softmaxKernel(logOut bool) Kernel {
 		if err != nil {
 			return nil, nodeErr(n, err)
 		}
-		out := ctx.newTensor(x.DType, x.Shape)
+		var out *ir.Tensor
+		if storage(x.DType) == ir.Float32 && inner == 1 && !logOut {
+			out = ctx.newUninitTensor(x.DType, x.Shape) // softmaxRows32 writes every row whole
+		} else {
+			out = ctx.newTensor(x.DType, x.Shape)
+		}
 		switch storage(x.DType) {
 		case ir.Float32:
 			if inner == 1 && !logOut {
@@ -173,9 +178,10 @@ func layerNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 		return nil, err
 	}
 	statShape := shapes.StatShape(x.Shape, p.Axis)
-	y := ctx.newTensor(x.DType, x.Shape)
-	mean := ctx.newTensor(x.DType, statShape)
-	inv := ctx.newTensor(x.DType, statShape)
+	// layerNorm writes every row of y and every statistic.
+	y := ctx.newUninitTensor(x.DType, x.Shape)
+	mean := ctx.newUninitTensor(x.DType, statShape)
+	inv := ctx.newUninitTensor(x.DType, statShape)
 	switch storage(x.DType) {
 	case ir.Float32:
 		var b []float32
@@ -288,7 +294,7 @@ func dropoutKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	if ratio < 1 {
 		scale = 1 / (1 - ratio)
 	}
-	out := ctx.newTensor(x.DType, x.Shape)
+	out := ctx.newUninitTensor(x.DType, x.Shape) // applyDropout writes every element, dropped ones as 0
 	// Mask and output in one parallel pass, with the same rounding of the
 	// scale as before (float32(scale) for float32 data).
 	switch storage(x.DType) {
