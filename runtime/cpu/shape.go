@@ -215,7 +215,7 @@ func transposeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 // transpose returns x with its dims permuted (out dim i is x dim perm[i])
 // as a kernel output.
 func transpose(ctx *Ctx, x *ir.Tensor, perm []int) *ir.Tensor {
-	return transposeTo(ctx, x, perm, ctx.newTensor)
+	return transposeTo(ctx, x, perm, ctx.newUninitTensor) // stridedCopy writes every element
 }
 
 // transposeTo is transpose into a tensor from alloc.

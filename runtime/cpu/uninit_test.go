@@ -58,6 +58,8 @@ func TestUninitOutputs(t *testing.T) {
 		{"LayerNormalizationGrad", crscDomain, "LayerNormalizationGrad", ln, []*ir.Tensor{y, x, scale, lnOut[1], lnOut[2]}},
 		{"LayerNormalizationGradFromOutput", crscDomain, "LayerNormalizationGradFromOutput", ln, []*ir.Tensor{y, lnOut[0], scale, bias, lnOut[2]}},
 		{"Dropout", "", "Dropout", nil, []*ir.Tensor{x, ratio, train}},
+		{"Transpose heads", "", "Transpose", attrs{"perm": ir.IntsAttr(0, 2, 1)}, []*ir.Tensor{x}},
+		{"Transpose odd sizes", "", "Transpose", attrs{"perm": ir.IntsAttr(0, 2, 1)}, []*ir.Tensor{fkRand(r, 1, 2, 33, 17)}},
 	} {
 		want, err := fkRunAlloc(nil, tc.domain, tc.op, tc.a, tc.ins...)
 		if err != nil {
