@@ -2,6 +2,7 @@ package train
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,8 +11,10 @@ import (
 
 	"crsc/checkpoint"
 	"crsc/data"
+	"crsc/ir"
 	"crsc/onnx"
 	"crsc/passes"
+	"crsc/runtime/device"
 	"crsc/tokenize"
 )
 
@@ -486,6 +489,65 @@ func TestSharedExportsSST2(t *testing.T) {
 				}
 				lossFalls(t, c.Out)
 			})
+		}
+	}
+}
+
+// TestExportsOnDevice: a RoBERTa-layout export (positions from CumSum over
+// the ids, an added head), DistilBERT (Equal/Where masks) and Optimum's
+// split T5 train on the CUDA backend (the CPU emulator of a GPU) to the
+// parameters the CPU reaches.
+func TestExportsOnDevice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("training on the emulator")
+	}
+	dev, err := device.Open("emu")
+	if err != nil {
+		t.Skipf("no emulator: %v", err)
+	}
+	defer dev.Close()
+	for _, model := range []string{"../testdata/onnx/hf_roberta_model", "../testdata/onnx/hf_distilbert_seqcls", "../testdata/onnx/optimum_t5_tiny"} {
+		run := func(d *device.Device) map[string]*ir.Tensor {
+			c := exportConfig(t, model, "wta")
+			c.MaxSteps, c.NoExport, c.Device = 3, true, d
+			if strings.Contains(model, "t5") {
+				c.Unigram = smallUnigram(t, 100)
+			} else {
+				c.Tokenizer = synthWordPiece(t, 120)
+			}
+			res, err := Run(c)
+			if err != nil {
+				t.Fatalf("%s: %v", model, err)
+			}
+			return res.Params
+		}
+		want, got := run(nil), run(dev)
+		// AdamW divides each gradient by its own magnitude, so an element
+		// whose gradient is 0 up to rounding moves by up to the learning
+		// rate either way, as the backend's rounding has it: the key
+		// biases (softmax is blind to a bias added to every key) are left
+		// out, and a few other elements (exactly cancelling terms) may
+		// differ, by no more than the learning rate; all the rest agree
+		// to 1e-5.
+		var n, off int
+		for name, w := range want {
+			if strings.HasSuffix(name, "key.bias") || strings.HasSuffix(name, "k_lin.bias") {
+				continue
+			}
+			for i, v := range w.F32 {
+				d := math.Abs(float64(got[name].F32[i] - v))
+				n++
+				if d > 1e-5*(1+math.Abs(float64(v))) {
+					off++
+				}
+				if d > 3*5e-3 {
+					t.Fatalf("%s: %s[%d]: device %v, cpu %v: more than the learning rate apart", model, name, i, got[name].F32[i], v)
+				}
+			}
+		}
+		t.Logf("%s: %d of %d parameters differ by more than 1e-5", model, off, n)
+		if off*1000 > n {
+			t.Errorf("%s: %d of %d parameters differ by more than 1e-5 between the device and the CPU", model, off, n)
 		}
 	}
 }
