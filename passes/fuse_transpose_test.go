@@ -11,10 +11,11 @@ import (
 )
 
 // TestFoldTransposes: on the tiny BERT training exports (torch writes
-// MatMul(x, Transpose(W)) for every linear layer) the compiled training
-// graph loses every transpose of a weight and of a weight gradient, and
-// the loss and every gradient come out bit for bit as before, exact and
-// sampled.
+// MatMul(x, Transpose(W)) + Add(bias) for every linear layer) the compiled
+// training graph loses every transpose of a weight and of a weight
+// gradient (FoldTransposes), then every bias Add of a linear layer
+// (FuseBiasAdd), and after each the loss and every gradient come out bit
+// for bit as before, exact and sampled.
 func TestFoldTransposes(t *testing.T) {
 	for _, tc := range []struct {
 		name, model string
@@ -61,12 +62,34 @@ func TestFoldTransposes(t *testing.T) {
 			if len(g.Nodes) >= before {
 				t.Errorf("%d nodes before folding, %d after: nothing folded", before, len(g.Nodes))
 			}
-			got := run()
-			for name, w := range want {
-				if !slices.Equal(got[name].F32, w.F32) {
-					t.Errorf("%s changed", name)
+			same := func(pass string) {
+				got := run()
+				for name, w := range want {
+					if !slices.Equal(got[name].F32, w.F32) {
+						t.Errorf("after %s: %s changed", pass, name)
+					}
 				}
 			}
+			same("FoldTransposes")
+			if err := passes.FuseBiasAdd(g, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Verify(); err != nil {
+				t.Fatal(err)
+			}
+			fused := 0
+			for _, n := range g.Nodes {
+				if n.Op == "Add" && n.In(0).Producer != nil && n.In(0).Producer.Op == "MatMul" && len(n.In(1).Shape) == 1 {
+					t.Errorf("%s: the bias add of %s is left", n.Name, n.In(0).Producer.Name)
+				}
+				if n.Op == "MatMul" && len(n.Inputs) == 3 {
+					fused++
+				}
+			}
+			if fused == 0 {
+				t.Error("no bias add fused")
+			}
+			same("FuseBiasAdd")
 		})
 	}
 }

@@ -14,6 +14,9 @@ import (
 // The same kernel serves ai.crsc.MatMul, whose transA/transB attributes
 // transpose the last two dims of an operand: backward passes multiply by
 // transposed activations and weights without materializing the transpose.
+// Its optional third input is a bias added to every row of the result
+// (MatMul followed by Add, fused by passes.FuseBiasAdd): bit for bit the
+// unfused result, without a second pass over the output.
 func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err := required(n, ins, 2); err != nil {
 		return nil, err
@@ -31,6 +34,10 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 		return nil, nodeErr(n, err)
 	}
 	m, k, nn, lda, ldb := mm.M, mm.K, mm.N, mm.LDA, mm.LDB
+	bias := in(ins, 2)
+	if bias != nil && (bias.DType != a.DType || storage(a.DType) != ir.Float32 || len(bias.Shape) != 1 || bias.Shape[0] != nn) {
+		return nil, errf(n, "bias must be float32 [%d] like A, got %v %v", nn, bias.DType, bias.Shape)
+	}
 	outShape := append(append([]int{}, mm.Batch...), m, nn)
 	var out *ir.Tensor
 	if storage(a.DType) == ir.Float32 && k > 0 {
@@ -48,10 +55,14 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	switch storage(a.DType) {
 	case ir.Float32:
 		if k == 0 {
-			break // the product of empty sums is the zero output
+			addRowBias(out.F32, bias, nn) // the product of empty sums is the zero output
+			break
 		}
 		strideA, strideB, uniform := shapes.BatchStrides(aOff, bOff)
 		switch {
+		case uniform && strideB == 0 && strideA == m*k && !ta && bias != nil:
+			gemm.SgemmBias(false, tb, nb*m, nn, k, 1, a.F32, lda, b.F32, ldb, bias.F32, out.F32, nn)
+			bias = nil
 		case uniform && strideB == 0 && strideA == m*k && !ta:
 			// A batch against one B: a single tall GEMM.
 			gemm.Sgemm(false, tb, nb*m, nn, k, 1, a.F32, lda, b.F32, ldb, 0, out.F32, nn)
@@ -62,6 +73,7 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 				gemm.Sgemm(ta, tb, m, nn, k, 1, a.F32[aOff[i]:], lda, b.F32[bOff[i]:], ldb, 0, out.F32[i*m*nn:], nn)
 			}
 		}
+		addRowBias(out.F32, bias, nn) // a product the tall GEMM does not cover: add it after
 	case ir.Float64:
 		naiveMatMul(a.F64, b.F64, out.F64, aOff, bOff, m, nn, k, ta, tb)
 	case ir.Int64:
@@ -73,6 +85,19 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	}
 	out.Shape = mm.Shape
 	return []*ir.Tensor{out}, nil
+}
+
+// addRowBias adds bias (nil: nothing) to every n-wide row of out.
+func addRowBias(out []float32, bias *ir.Tensor, n int) {
+	if bias == nil {
+		return
+	}
+	for r := 0; r < len(out); r += n {
+		row := out[r : r+n]
+		for j, v := range bias.F32 {
+			row[j] += v
+		}
+	}
 }
 
 func naiveMatMul[T num](a, b, c []T, aOff, bOff []int, m, n, k int, ta, tb bool) {

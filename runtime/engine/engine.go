@@ -116,7 +116,7 @@ func (s *Session) add(g *ir.Graph, e *graph, training bool) (*memplan.MemPlan, e
 	if prev, ok := s.graphs[g]; ok {
 		return prev.plan, nil
 	}
-	if err := lower(g); err != nil {
+	if err := lower(g, s.gpu == nil); err != nil {
 		return nil, err
 	}
 	forwardEnd := -1

@@ -141,7 +141,7 @@ func BenchmarkSgemmRotate(b *testing.B) {
 			continue // an order of magnitude slower; not worth the minutes
 		}
 		sides = append(sides, side{im.name, func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bb []float32, ldb int, beta float32, c []float32, ldc int) {
-			g := gemmArgs{transA, transB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc}
+			g := gemmArgs{transA, transB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc, nil}
 			g.run(Threads(), im)
 		}})
 	}

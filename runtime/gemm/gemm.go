@@ -146,8 +146,39 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	g := gemmArgs{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}
+	g := gemmArgs{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil}
 	g.run(Threads(), implCur)
+}
+
+// SgemmBias computes C = alpha*op(A)*op(B) + bias, bias added to every row
+// of C (len(bias) >= n), as if by a separate pass after the GEMM: each
+// element is the rounded product plus its bias, bit for bit. The addition
+// is made to each tile of C as the tile is finished, while it is in cache,
+// instead of in a second pass over C (a linear layer's MatMul and bias Add
+// as one op).
+func SgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
+	if len(bias) < n {
+		panic(fmt.Sprintf("gemm: bias has %d elements, need %d", len(bias), n))
+	}
+	bias = bias[:n]
+	if implBLAS != nil {
+		implBLAS.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc)
+		addBiasRows(c, ldc, m, bias)
+		return
+	}
+	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	g := gemmArgs{transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias}
+	g.run(Threads(), implCur)
+}
+
+// addBiasRows adds bias to each of the m rows of C.
+func addBiasRows(c []float32, ldc, m int, bias []float32) {
+	for i := range m {
+		row := c[i*ldc : i*ldc+len(bias)]
+		for j, v := range bias {
+			row[j] += v
+		}
+	}
 }
 
 // SgemmBatched runs batch independent GEMMs with the same shape; matrix i of
@@ -166,7 +197,7 @@ func SgemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	checkArgs(transA, transB, m, n, k,
 		tail(a, last*strideA), lda, tail(b, last*strideB), ldb, tail(c, last*strideC), ldc)
 	at := func(i int) gemmArgs {
-		return gemmArgs{transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc}
+		return gemmArgs{transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc, nil}
 	}
 	if implBLAS != nil {
 		for i := range batch {
@@ -294,6 +325,9 @@ type gemmArgs struct {
 	beta           float32
 	c              []float32
 	ldc            int
+	// bias, when set (beta is then 0), is added to every row of C once
+	// its sums are complete; bias[j] belongs to column j of this GEMM.
+	bias []float32
 }
 
 // run spreads one GEMM over goroutines. Each goroutine gets an independent
@@ -312,6 +346,9 @@ func (g *gemmArgs) run(threads int, im *impl) {
 	}
 	if g.k == 0 || g.alpha == 0 {
 		scaleC(g.m, g.n, g.beta, g.c, g.ldc)
+		if g.bias != nil {
+			addBiasRows(g.c, g.ldc, g.m, g.bias)
+		}
 		return
 	}
 	if g.splitDepth(im) {
@@ -426,6 +463,7 @@ func (g *gemmArgs) runSplitK(threads int, im *impl) {
 	kMid := split(g.k, kSteps, kStep, 1, 2)
 	lo, hi := *g, *g
 	lo.k, hi.k = kMid, g.k-kMid
+	lo.bias, hi.bias = nil, nil
 	if g.transA {
 		hi.a = g.a[kMid*g.lda:]
 	} else {
@@ -452,8 +490,15 @@ func (g *gemmArgs) runSplitK(threads int, im *impl) {
 		for i := g.m * t / parts; i < g.m*(t+1)/parts; i++ {
 			dst := g.c[i*g.ldc : i*g.ldc+g.n]
 			src := part.c[i*g.n : i*g.n+g.n]
+			if g.bias == nil {
+				for j := range dst {
+					dst[j] += src[j]
+				}
+				continue
+			}
 			for j := range dst {
-				dst[j] += src[j]
+				v := dst[j] + src[j]
+				dst[j] = v + g.bias[j]
 			}
 		}
 	}
@@ -537,6 +582,12 @@ func (g *gemmArgs) macroKernel(ic, jc, pc, mc, nc, kc int, pa, pb, tmp []float32
 		beta = 1
 	}
 	mr, nr, kern := im.mr, im.nr, im.kernel
+	// The last slice of the depth finishes C's sums: the bias goes on
+	// then, tile by tile.
+	var bias []float32
+	if g.bias != nil && pc+kc == g.k {
+		bias = g.bias[jc:]
+	}
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		bp := pb[jr*kc : (jr+nr)*kc]
@@ -546,6 +597,9 @@ func (g *gemmArgs) macroKernel(ic, jc, pc, mc, nc, kc int, pa, pb, tmp []float32
 			off := (ic+ir)*g.ldc + jc + jr
 			if rows == mr && cols == nr {
 				kern(kc, ap, bp, g.c[off:], g.ldc, g.alpha, beta)
+				if bias != nil {
+					addBiasTile(g.c[off:], g.ldc, mr, bias[jr:jr+nr])
+				}
 				continue
 			}
 			// Edge tile: the packed panels are zero-padded, so the kernel
@@ -555,12 +609,18 @@ func (g *gemmArgs) macroKernel(ic, jc, pc, mc, nc, kc int, pa, pb, tmp []float32
 			for i := range rows {
 				dst := g.c[off+i*g.ldc : off+i*g.ldc+cols]
 				src := tmp[i*nr : i*nr+cols]
-				if beta == 0 {
+				switch {
+				case beta == 0:
 					copy(dst, src)
-					continue
+				default:
+					for j := range dst {
+						dst[j] = beta*dst[j] + src[j]
+					}
 				}
-				for j := range dst {
-					dst[j] = beta*dst[j] + src[j]
+				if bias != nil {
+					for j, v := range bias[jr : jr+cols] {
+						dst[j] += v
+					}
 				}
 			}
 		}

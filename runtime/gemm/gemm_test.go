@@ -227,7 +227,7 @@ func TestThreadsBitIdentical(t *testing.T) {
 				var first []float32
 				for _, threads := range []int{1, 2, 3, 4} {
 					c := append([]float32(nil), c0...)
-					g := gemmArgs{transA, false, s.m, s.n, s.k, 0.75, a, lda, b, s.n, 0.5, c, s.n}
+					g := gemmArgs{transA, false, s.m, s.n, s.k, 0.75, a, lda, b, s.n, 0.5, c, s.n, nil}
 					g.run(threads, im)
 					if first == nil {
 						first = c
@@ -440,4 +440,48 @@ func TestTransposeRows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSgemmBias: SgemmBias gives, bit for bit, Sgemm followed by adding
+// the bias to every row, on every implementation and thread count, for
+// shapes with edge tiles, several depth slices, column blocks and a depth
+// split.
+func TestSgemmBias(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	check := func(t *testing.T) {
+		for _, threads := range []int{1, 2} {
+			SetThreads(threads)
+			for _, s := range testShapes {
+				for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}} {
+					lda, ldb, ldc := s.k, s.n, s.n+3
+					if tr[0] {
+						lda = s.m
+					}
+					if tr[1] {
+						ldb = s.k
+					}
+					a, b := randSlice(rng, max(s.m, s.k)*max(lda, 1)), randSlice(rng, max(s.k, s.n)*max(ldb, 1))
+					bias := randSlice(rng, s.n+1)
+					want := randSlice(rng, max(s.m*ldc, 1))
+					got := append([]float32(nil), want...)
+					for i := range got {
+						got[i] = float32(math.NaN()) // beta = 0: never read
+					}
+					Sgemm(tr[0], tr[1], s.m, s.n, s.k, 1.5, a, max(lda, 1), b, max(ldb, 1), 0, want, ldc)
+					addBiasRows(want, ldc, s.m, bias[:s.n])
+					SgemmBias(tr[0], tr[1], s.m, s.n, s.k, 1.5, a, max(lda, 1), b, max(ldb, 1), bias, got, ldc)
+					for i := range s.m {
+						for j := range s.n {
+							if w, g := want[i*ldc+j], got[i*ldc+j]; math.Float32bits(w) != math.Float32bits(g) {
+								t.Fatalf("t%d %dx%dx%d tA=%v tB=%v: C[%d][%d] = %v, want %v", threads, s.m, s.n, s.k, tr[0], tr[1], i, j, g, w)
+							}
+						}
+					}
+				}
+			}
+		}
+		SetThreads(0)
+	}
+	forEachImpl(t, func(t *testing.T, _ *impl) { check(t) })
+	t.Run(implOpenBLAS, func(t *testing.T) { withImpl(t, implOpenBLAS, func() { check(t) }) })
 }

@@ -89,3 +89,20 @@ func transposeRows(dst []float32, stride int, src []float32, ld, rows, kc int) b
 	}
 	return true
 }
+
+// addBias12x32 is implemented in transpose_amd64.s.
+//
+//go:noescape
+func addBias12x32(c *float32, ldc int, bias *float32)
+
+// addBiasTile adds bias (one value per column) to the rows×len(bias) tile
+// at c: the AVX-512 kernel's full 12×32 tiles in registers, the rest
+// element by element.
+func addBiasTile(c []float32, ldc, rows int, bias []float32) {
+	if haveAVX512 && rows == 12 && len(bias) == 32 {
+		_ = c[11*ldc+31]
+		addBias12x32(&c[0], ldc, &bias[0])
+		return
+	}
+	addBiasRows(c, ldc, rows, bias)
+}

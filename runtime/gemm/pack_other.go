@@ -13,3 +13,6 @@ func prefetchMatrix(s []float32, rows, cols, ld int) {}
 
 // transposeRows has no fast form without the assembly (see pack_amd64.go).
 func transposeRows(dst []float32, stride int, src []float32, ld, rows, kc int) bool { return false }
+
+// addBiasTile adds bias to each of the rows rows of the tile at c.
+func addBiasTile(c []float32, ldc, rows int, bias []float32) { addBiasRows(c, ldc, rows, bias) }

@@ -146,3 +146,26 @@ shuffle:
 done:
 	VZEROUPPER
 	RET
+
+// func addBias12x32(c *float32, ldc int, bias *float32)
+// Adds the 32 floats at bias to each of 12 rows of 32 floats at c (row
+// stride ldc floats): a finished tile of C, still in L1, gets its bias.
+TEXT ·addBias12x32(SB), NOSPLIT, $0-24
+	MOVQ    c+0(FP), DI
+	MOVQ    ldc+8(FP), DX
+	SHLQ    $2, DX
+	MOVQ    bias+16(FP), SI
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	MOVQ    $12, CX
+
+biasrow:
+	VADDPS  (DI), Z0, Z2
+	VADDPS  64(DI), Z1, Z3
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ    DX, DI
+	DECQ    CX
+	JNZ     biasrow
+	VZEROUPPER
+	RET
