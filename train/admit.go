@@ -39,7 +39,7 @@ func (b Budget) String() string {
 }
 
 // budget is the plan total of the run as set up.
-func (t *trainer) planBudget(arena int64, p *memplan.MemPlan) Budget {
+func (t *trainer) planBudget(arena int64, p *memplan.MemPlan, trained []passes.ParamGrad) Budget {
 	b := Budget{Params: p.ParamsBytes + p.ConstBytes, Arena: arena, Inputs: p.InputsBytes, Data: t.trainSet.Bytes()}
 	for _, s := range t.moreEval {
 		b.Data += s.set.Bytes()
@@ -47,7 +47,7 @@ func (t *trainer) planBudget(arena int64, p *memplan.MemPlan) Budget {
 	if t.evalSet != nil {
 		b.Data += t.evalSet.Bytes()
 	}
-	for _, pg := range t.compiled.Trained {
+	for _, pg := range trained {
 		b.Optimizer += 2 * pg.Param.Init.Bytes()
 		if t.cfg.Accum > 1 {
 			b.Accumulators += pg.Param.Init.Bytes()
@@ -195,4 +195,51 @@ func (t *trainer) largestBatch(spec passes.TrainingSpec, room int64) (int, error
 		}
 	}
 	return lo, nil
+}
+
+// processOverhead is what the process holds beside the plan's buffers
+// (the Go runtime, the binary, graphs, the tokenizer, a step's small
+// garbage): the heap limit bind sets allows 5 % + 16 MiB, and the binary
+// and runtime take about 48 MiB more.
+func processOverhead(total int64) int64 { return total/20 + 64<<20 }
+
+// fitMemoryBudget is --memory-budget: it plans the run with each strategy
+// of the ladder (cheapest first: exact, recomputation, bf16 stashes kind by
+// kind, WTA-CRS at keep 0.3 then 0.1) and keeps the first whose planned
+// total and the process's overhead fit the budget, saying what it tried
+// and what the choice gives up; it refuses the run, naming the least
+// budget that would do, when none fits.
+func (t *trainer) fitMemoryBudget() error {
+	c := t.cfg
+	budget := c.MemoryBudget
+	var tried []string
+	var least int64
+	for _, s := range planning.Strategies() {
+		spec := s.Spec(c.Spec)
+		g, _, compiled, err := t.buildWith(t.m.forward, t.withLoss(spec))
+		if err != nil {
+			return fmt.Errorf("--memory-budget: %s: %v", s.Name, err)
+		}
+		p, err := memplan.Plan(g, memplan.Options{ForwardEnd: memplan.ForwardEnd(g)})
+		if err != nil {
+			return err
+		}
+		b := t.planBudget(p.PlannedPeak, p, compiled.Trained)
+		need := b.Total + processOverhead(b.Total)
+		least = need
+		tried = append(tried, fmt.Sprintf("%s %s", s.Name, memplan.FormatBytes(need)))
+		if need <= budget {
+			c.Spec = spec
+			if c.Progress != nil {
+				fmt.Fprintf(c.Progress, "memory budget %s: %s → %s: %s\n", memplan.FormatBytes(budget), strings.Join(tried, ", "), s.Name, s.Cost)
+			}
+			return nil
+		}
+	}
+	more := ""
+	if c.Spec.LoRA.Rank == 0 {
+		more = ", or --lora R"
+	}
+	return fmt.Errorf("--memory-budget %s: no strategy fits batch %d (tried %s): give at least %s, a smaller --batch%s",
+		memplan.FormatBytes(budget), c.Batch, strings.Join(tried, ", "), memplan.FormatBytes(least), more)
 }

@@ -74,6 +74,11 @@ type Config struct {
 	NoExport  bool `json:"no_export,omitempty"`
 
 	Spec passes.TrainingSpec `json:"spec"`
+	// MemoryBudget, when set, makes the run choose its own sampling,
+	// recomputation and stashes (Spec's, replaced): the first strategy of
+	// planning.Strategies whose planned total, with the process's
+	// overhead, fits (--memory-budget).
+	MemoryBudget int64 `json:"memory_budget,omitempty"`
 
 	// How an export is read (Hugging Face layouts; see hfimport.go).
 	Export ExportOptions `json:"export,omitempty"`

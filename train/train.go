@@ -258,17 +258,12 @@ func setup(c *Config) (*trainer, error) {
 // graph, and the optimizer over the trained parameters.
 func (t *trainer) compile() error {
 	c := t.cfg
-	spec := c.Spec
-	switch {
-	case t.m.t5:
-		// The model's own loss: LM cross-entropy over the label pieces,
-		// -100 ignored, as HF's T5ForConditionalGeneration computes it.
-		spec.Loss = passes.LossSpec{Kind: passes.LossOutput, Output: passes.LossName}
-	case t.task.Regression:
-		spec.Loss = passes.LossSpec{Kind: passes.LossMSE, Output: t.m.logits}
-	default:
-		spec.Loss = passes.LossSpec{Kind: passes.LossCrossEntropy, Output: t.m.logits}
+	if c.MemoryBudget > 0 {
+		if err := t.fitMemoryBudget(); err != nil {
+			return err
+		}
 	}
+	spec := t.withLoss(c.Spec)
 	t.spec = spec
 	g, eval, compiled, err := t.build(t.m.forward)
 	if err != nil {
@@ -293,6 +288,21 @@ func (t *trainer) compile() error {
 	return nil
 }
 
+// withLoss is spec with the task's loss: a T5's own (LM cross-entropy
+// over the label pieces, -100 ignored, as HF's T5ForConditionalGeneration
+// computes it), MSE for a regression, else cross-entropy on the logits.
+func (t *trainer) withLoss(spec passes.TrainingSpec) passes.TrainingSpec {
+	switch {
+	case t.m.t5:
+		spec.Loss = passes.LossSpec{Kind: passes.LossOutput, Output: passes.LossName}
+	case t.task.Regression:
+		spec.Loss = passes.LossSpec{Kind: passes.LossMSE, Output: t.m.logits}
+	default:
+		spec.Loss = passes.LossSpec{Kind: passes.LossCrossEntropy, Output: t.m.logits}
+	}
+	return spec
+}
+
 // bind opens the session that runs the graphs, plans their memory, checks
 // that the whole run fits (refusing it up front otherwise), and only then
 // allocates the optimizer state.
@@ -310,7 +320,7 @@ func (t *trainer) bind() error {
 	if err != nil {
 		return err
 	}
-	t.budget = t.planBudget(max(plan.PlannedPeak, evalPlan.PlannedPeak), plan)
+	t.budget = t.planBudget(max(plan.PlannedPeak, evalPlan.PlannedPeak), plan, t.compiled.Trained)
 	if err := t.admit(t.budget); err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"crsc/data"
 	"crsc/memplan"
+	"crsc/planning"
 	"crsc/runtime/device"
 	"crsc/train"
 )
@@ -71,6 +72,7 @@ type trainArgs struct {
 	flags                       trainingFlags
 	ex                          exportFlags
 	dataDir, device, configFile string
+	memoryBudget                string
 	resumeWithChanges           bool
 }
 
@@ -111,6 +113,11 @@ func (a *trainArgs) run(cmd *cobra.Command, args []string) error {
 	}
 	c.Spec = a.flags.spec()
 	c.Spec.Memory = !a.flags.noMemory
+	if a.memoryBudget != "" {
+		if c.MemoryBudget, err = a.checkMemoryBudget(cmd); err != nil {
+			return err
+		}
+	}
 	c.ResumeWithChanges = a.resumeWithChanges
 	// Every value is the flag's: 0 is not "the default".
 	c.Explicit = true
@@ -159,6 +166,7 @@ func (a *trainArgs) register(cmd *cobra.Command) {
 	fl.IntVar(&c.LogEvery, "log-every", 10, "log every N steps (0: only the last step)")
 	fl.IntVar(&c.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
 	fl.StringVar(&a.device, "device", "cpu", deviceHelp)
+	fl.StringVar(&a.memoryBudget, "memory-budget", "", "memory the run may use, e.g. 8GiB: it chooses the cheapest strategy that fits (exact, recomputation, bf16 stashes, WTA-CRS keep 0.3 then 0.1) and says why")
 	a.ex.register(cmd, &c.Export, true)
 	a.flags.register(cmd, false)
 	a.flags.sampleByDefault()
@@ -228,6 +236,20 @@ func printResult(w io.Writer, out string, res *train.Result) {
 		exported = strings.Join(res.Exported, ", ") + ", "
 	}
 	fmt.Fprintf(w, "run:      %s (%scurves.png, memory.png, metrics.jsonl and .csv, TensorBoard events, memory.txt)\n", out, exported)
+}
+
+// checkMemoryBudget parses --memory-budget; the flags it chooses itself
+// are refused beside it.
+func (a *trainArgs) checkMemoryBudget(cmd *cobra.Command) (int64, error) {
+	for _, name := range memoryBudgetChooses {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			return 0, fmt.Errorf("--%s with --memory-budget %s: --memory-budget chooses it itself; give one or the other", name, a.memoryBudget)
+		}
+	}
+	if err := checkSize("memory-budget", a.memoryBudget); err != nil {
+		return 0, err
+	}
+	return planning.ParseBytes(a.memoryBudget)
 }
 
 // printMetrics writes the task metrics crsc reports, one per line.
@@ -370,6 +392,9 @@ var configIgnored = map[string]bool{
 	"resume": true, "resume_with_changes": true, "no_export": true, "demo": true, "gnorm_ema_decay": true,
 	"spec.loss.kind": true, "spec.loss.output": true, "spec.lora.seed": true, "spec.lora.module_names": true,
 	"spec.lora.family": true, "custom.name": true, "custom.pair": true, "more_eval_files": true,
+	// What --memory-budget chose is in the spec: a rerun from config.json
+	// repeats the choice instead of choosing again.
+	"memory_budget": true,
 }
 
 // applyConfigFile sets, from a JSON file, every flag the command line did
