@@ -207,7 +207,7 @@ func dropoutMaskGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor
 	if ratio < 1 {
 		scale = 1 / (1 - ratio)
 	}
-	out := ctx.newTensor(dy.DType, dy.Shape)
+	out := ctx.newUninitTensor(dy.DType, dy.Shape) // applyDropout writes every element, dropped ones as 0
 	switch storage(dy.DType) {
 	case ir.Float32:
 		redrawDropout(ctx, dy.F32, out.F32, float32(scale), seed, step, stream, r32)

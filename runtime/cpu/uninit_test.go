@@ -58,6 +58,7 @@ func TestUninitOutputs(t *testing.T) {
 		{"LayerNormalizationGrad", crscDomain, "LayerNormalizationGrad", ln, []*ir.Tensor{y, x, scale, lnOut[1], lnOut[2]}},
 		{"LayerNormalizationGradFromOutput", crscDomain, "LayerNormalizationGradFromOutput", ln, []*ir.Tensor{y, lnOut[0], scale, bias, lnOut[2]}},
 		{"Dropout", "", "Dropout", nil, []*ir.Tensor{x, ratio, train}},
+		{"DropoutMaskGrad", crscDomain, "DropoutMaskGrad", attrs{"forward_node": ir.StringAttr("d")}, []*ir.Tensor{y, ratio, train}},
 		{"Transpose heads", "", "Transpose", attrs{"perm": ir.IntsAttr(0, 2, 1)}, []*ir.Tensor{x}},
 		{"Transpose odd sizes", "", "Transpose", attrs{"perm": ir.IntsAttr(0, 2, 1)}, []*ir.Tensor{fkRand(r, 1, 2, 33, 17)}},
 	} {
