@@ -30,6 +30,7 @@ var T5Archs = map[string]models.T5Config{
 	// Small enough to train SST-2 in minutes on two cores; T5 v1.0 layout.
 	"t5-tiny":  {Vocab: 32128, DModel: 64, DKV: 16, DFF: 256, Layers: 2, DecoderLayers: 2, Heads: 4, Buckets: 32, MaxDistance: 128, FFN: "relu"},
 	"t5-small": models.T5Small,
+	"t5-base":  models.T5Base,
 }
 
 // archNames lists every --arch value, for messages.

@@ -57,7 +57,7 @@ linked into one training graph and exported back as the two files. With
 --lora the adapters are also written in PEFT's format.
 
 A T5 (an export with decoder_input_ids, labels and a loss output, Optimum's
-two files, or --arch t5-tiny / t5-small) is trained text to text with its tokenizer.json
+two files, or --arch t5-tiny / t5-small / t5-base) is trained text to text with its tokenizer.json
 (--tokenizer): input "sst2 sentence: …", target the label word
 ("negative"/"positive") and </s>; evaluation scores each label word's
 likelihood and picks the best.
@@ -136,7 +136,7 @@ func (a *trainArgs) run(cmd *cobra.Command, args []string) error {
 func (a *trainArgs) register(cmd *cobra.Command) {
 	c := &a.c
 	fl := cmd.Flags()
-	fl.StringVar(&c.Arch, "arch", "", "train a built-in architecture from random init instead of MODEL (bert-tiny, bert-small, t5-tiny, t5-small)")
+	fl.StringVar(&c.Arch, "arch", "", "train a built-in architecture from random init instead of MODEL (bert-tiny, bert-small, t5-tiny, t5-small, t5-base)")
 	fl.StringVar(&c.Task, "task", "", taskHelp)
 	fl.StringVar(&a.dataDir, "data", "", "folder with train and dev files (.tsv, .jsonl or .csv; JSON Lines with input_ids: pre-tokenized), or one training file")
 	fl.StringVar(&c.EvalFile, "eval-data", "", "evaluation file (default: DIR/dev.*)")
@@ -278,7 +278,7 @@ func checkTrainFlags(cmd *cobra.Command, c *train.Config, flags *trainingFlags, 
 	changed := cmd.Flags().Changed
 	switch {
 	case len(args) == 0 && c.Arch == "":
-		return fmt.Errorf("no model: give MODEL.onnx or --arch bert-tiny|bert-small|t5-tiny|t5-small (with no arguments at all, crsc train runs the demo)")
+		return fmt.Errorf("no model: give MODEL.onnx or --arch bert-tiny|bert-small|t5-tiny|t5-small|t5-base (with no arguments at all, crsc train runs the demo)")
 	case len(args) == 1 && c.Arch != "":
 		return fmt.Errorf("both MODEL (%s) and --arch %s: give one", args[0], c.Arch)
 	case c.Task == "" || !changed("data"):
