@@ -5,8 +5,8 @@ import (
 	"sync"
 	"unsafe"
 
-	"crsc/ir"
-	"crsc/memplan"
+	"crsc/compiler/ir"
+	"crsc/compiler/memplan"
 )
 
 // Arena is the memory a planned run (Options.Plan) places node outputs in.

@@ -34,10 +34,10 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"crsc/ir"
-	"crsc/onnx"
-	pb "crsc/onnx/onnxpb"
-	"crsc/passes"
+	"crsc/compiler/ir"
+	"crsc/compiler/onnx"
+	pb "crsc/compiler/onnx/onnxpb"
+	"crsc/compiler/passes"
 	"crsc/runtime"
 	"crsc/runtime/cpu"
 )

@@ -6,8 +6,8 @@ import (
 	"time"
 	"unsafe"
 
-	"crsc/ir"
-	"crsc/memplan"
+	"crsc/compiler/ir"
+	"crsc/compiler/memplan"
 	"crsc/runtime/cpu"
 )
 

@@ -3,7 +3,7 @@ package runtime_test
 import (
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime"
 )
 

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"crsc/compiler/onnx"
 	"crsc/internal/ortoracle"
-	"crsc/onnx"
 	"crsc/runtime"
 )
 

@@ -4,9 +4,9 @@ import (
 	"math/rand"
 	"testing"
 
-	"crsc/ir"
-	"crsc/models"
-	"crsc/passes"
+	"crsc/compiler/ir"
+	"crsc/compiler/models"
+	"crsc/compiler/passes"
 	"crsc/runtime"
 )
 

@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"crsc/compiler/ir"
+	"crsc/compiler/memplan"
+	"crsc/compiler/models"
+	"crsc/compiler/onnx"
+	"crsc/compiler/passes"
 	"crsc/internal/npy"
-	"crsc/ir"
-	"crsc/memplan"
-	"crsc/models"
-	"crsc/onnx"
-	"crsc/passes"
 	"crsc/runtime"
 )
 

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"crsc/compiler/ir"
+	"crsc/compiler/onnx"
 	"crsc/internal/ortoracle"
-	"crsc/ir"
-	"crsc/onnx"
 	"crsc/runtime"
 )
 

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"crsc/compiler/ir"
+	"crsc/compiler/onnx"
+	"crsc/compiler/passes"
 	"crsc/internal/npy"
-	"crsc/ir"
-	"crsc/onnx"
-	"crsc/passes"
 	"crsc/runtime"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime"
 	"crsc/runtime/cpu"
 )

@@ -48,7 +48,7 @@ if [[ ${1:-} == --build ]]; then
 	mkdir -p bin
 	# Stripped: bin/ travels with the working tree, 64 MiB in all.
 	CGO_ENABLED=0 go build -ldflags="-s -w" -o bin/crsc ./cmd/crsc
-	CGO_ENABLED=0 go test -c -ldflags="-s -w" -o bin/cuda.test ./cuda
+	CGO_ENABLED=0 go test -c -ldflags="-s -w" -o bin/cuda.test ./runtime/cuda
 	CGO_ENABLED=0 go test -c -ldflags="-s -w" -o bin/gpu.test ./runtime/gpu
 	for b in "${bins[@]}"; do
 		[[ -x $b ]] || { echo "gpu-check: --build did not produce $b" >&2; exit 1; }

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crsc/bench"
 	"crsc/runtime/device"
+	"crsc/tools/bench"
 )
 
 func benchCommand() *cobra.Command {

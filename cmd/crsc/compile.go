@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crsc/artifacts"
-	"crsc/optim"
-	"crsc/passes"
+	"crsc/compiler/passes"
+	"crsc/training/artifacts"
+	"crsc/training/optim"
 )
 
 func compileCommand() *cobra.Command {

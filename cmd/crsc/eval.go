@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crsc/data"
-	"crsc/train"
+	"crsc/training/data"
+	"crsc/training/train"
 )
 
 // evalCommand wires `crsc eval`: score an exported model on a data file.

@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crsc/data"
-	"crsc/passes"
-	"crsc/train"
+	"crsc/compiler/passes"
+	"crsc/training/data"
+	"crsc/training/train"
 )
 
 // taskHelp is --task's help: the known tasks and custom.

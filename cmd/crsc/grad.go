@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"crsc/compiler/ir"
+	"crsc/compiler/passes"
 	"crsc/internal/npy"
-	"crsc/ir"
-	"crsc/passes"
 	"crsc/runtime"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/train"
+	"crsc/training/train"
 )
 
 // readConfig reads a run's config.json as generic JSON.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/data"
+	"crsc/training/data"
 )
 
 // hfModels are the generated Hugging-Face-layout exports.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crsc/ir"
-	"crsc/passes"
+	"crsc/compiler/ir"
+	"crsc/compiler/passes"
 )
 
 func inspectCommand() *cobra.Command {

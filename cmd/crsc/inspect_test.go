@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/passes"
+	"crsc/compiler/passes"
 )
 
 // TestInspectAfter: inspect --after prints the graph after every pass of

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"crsc/ir"
-	"crsc/onnx"
-	"crsc/passes"
+	"crsc/compiler/ir"
+	"crsc/compiler/onnx"
+	"crsc/compiler/passes"
 	"crsc/runtime"
 	"crsc/runtime/device"
 )

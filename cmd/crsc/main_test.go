@@ -2,16 +2,16 @@ package main
 
 import (
 	"bytes"
-	"crsc/cuda"
+	"crsc/runtime/cuda"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"crsc/compiler/ir"
+	"crsc/compiler/onnx"
 	"crsc/internal/npy"
-	"crsc/ir"
-	"crsc/onnx"
 )
 
 const tinyBert = "../../testdata/onnx/bert_tiny_cls.op13.eval.onnx"

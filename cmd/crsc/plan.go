@@ -8,11 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crsc/ir"
-	"crsc/models"
-	"crsc/onnx"
-	"crsc/passes"
-	"crsc/planning"
+	"crsc/compiler/ir"
+	"crsc/compiler/models"
+	"crsc/compiler/onnx"
+	"crsc/compiler/passes"
+	"crsc/tools/planning"
 )
 
 func planCommand() *cobra.Command {

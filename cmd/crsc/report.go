@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 
-	"crsc/passes"
-	"crsc/train"
+	"crsc/compiler/passes"
+	"crsc/training/train"
 )
 
 // printLayerDecisions shows, per linear layer, whether its weight gradient

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"crsc/compiler/ir"
 	"crsc/internal/npy"
-	"crsc/ir"
 	"crsc/runtime"
 	"crsc/runtime/device"
 	"crsc/runtime/engine"

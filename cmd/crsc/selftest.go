@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crsc/cuda"
+	"crsc/runtime/cuda"
 	"crsc/runtime/device"
-	"crsc/selftest"
+	"crsc/tools/selftest"
 )
 
 func selftestCommand() *cobra.Command {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crsc/study"
+	"crsc/tools/study"
 )
 
 func studyCommand() *cobra.Command {

@@ -16,11 +16,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"crsc/data"
-	"crsc/memplan"
-	"crsc/planning"
+	"crsc/compiler/memplan"
 	"crsc/runtime/device"
-	"crsc/train"
+	"crsc/tools/planning"
+	"crsc/training/data"
+	"crsc/training/train"
 )
 
 // trainCommand wires `crsc train`: flags in, train.Run does the work.

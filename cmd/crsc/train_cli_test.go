@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"crsc/checkpoint"
-	"crsc/data"
-	"crsc/train"
+	"crsc/training/checkpoint"
+	"crsc/training/data"
+	"crsc/training/train"
 )
 
 // tinyTrainModel is the bundled tiny BERT the demo trains (vocab 120, 64

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"crsc/passes"
+	"crsc/compiler/passes"
 )
 
 // trainingFlags are the flags shared by every command that compiles a

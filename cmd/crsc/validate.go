@@ -23,9 +23,9 @@ import (
 	"regexp"
 	"strings"
 
-	"crsc/ir"
-	"crsc/models"
-	"crsc/passes"
+	"crsc/compiler/ir"
+	"crsc/compiler/models"
+	"crsc/compiler/passes"
 )
 
 // noLimit is checkInt's hi for a flag with no upper bound.

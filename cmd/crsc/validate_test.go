@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"crsc/compiler/ir"
+	"crsc/compiler/passes"
 	"crsc/internal/npy"
-	"crsc/ir"
-	"crsc/passes"
 )
 
 // TestFlagValidation: every out-of-range, non-finite or contradictory flag

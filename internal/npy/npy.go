@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 var magic = []byte("\x93NUMPY")

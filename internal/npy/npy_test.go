@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 func tensorsEqual(a, b *ir.Tensor) bool {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // The fixtures in testdata were written by real numpy (testdata/gen.py), so

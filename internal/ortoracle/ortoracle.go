@@ -12,7 +12,7 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // libNames are tried in order inside a cache folder; scripts/fetch-ort.sh

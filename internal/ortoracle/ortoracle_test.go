@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 func TestBertTinyPooler(t *testing.T) {

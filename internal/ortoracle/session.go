@@ -7,7 +7,7 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // Session keeps one ONNX Runtime session open for repeated runs (benchmarks).

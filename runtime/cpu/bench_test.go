@@ -4,7 +4,7 @@ import (
 	"math/rand"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // BERT-base shapes: batch 8, sequence 128, hidden 768, 12 heads.

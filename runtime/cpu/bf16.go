@@ -3,7 +3,7 @@ package cpu
 import (
 	"unsafe"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // bfloat16 conversion for Cast to and from ONNX type 16 (ir.BFloat16,

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // bf16Inputs are n float32s: random bit patterns (every class: NaN, Inf,

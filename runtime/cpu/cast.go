@@ -3,7 +3,7 @@ package cpu
 import (
 	"math"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // castKernel: "to" is the ONNX TensorProto.DataType number. Float to

@@ -3,7 +3,7 @@ package cpu
 import (
 	"math"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // ---- Unary ----

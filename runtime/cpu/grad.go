@@ -4,7 +4,7 @@ import (
 	"math"
 	"slices"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime/shapes"
 )
 

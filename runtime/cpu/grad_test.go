@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // The gradient kernels are checked against the forward kernels they invert,

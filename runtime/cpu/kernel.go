@@ -6,7 +6,7 @@ import (
 	"sort"
 	"sync"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime/shapes"
 )
 

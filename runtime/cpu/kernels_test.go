@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 func f32(shape []int, v ...float32) *ir.Tensor { return ir.FromFloat32(shape, v) }

@@ -1,7 +1,7 @@
 package cpu
 
 import (
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime/gemm"
 	"crsc/runtime/shapes"
 )

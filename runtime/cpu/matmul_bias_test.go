@@ -4,7 +4,7 @@ import (
 	"math/rand"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // TestMatMulBias: ai.crsc.MatMul's bias input gives, bit for bit, the

@@ -5,7 +5,7 @@ import (
 	"math/bits"
 	"slices"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime/rng"
 	"crsc/runtime/shapes"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime/rng"
 )
 

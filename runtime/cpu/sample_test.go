@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // The sampling kernels are checked as estimators: dŴ = Xsᵀ·G[idx] must

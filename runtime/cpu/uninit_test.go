@@ -5,7 +5,7 @@ import (
 	"math/rand"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // junkAlloc hands out outputs the way a planned arena does: OutputUninit

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"strings"
 
-	"crsc/cuda"
-	"crsc/cuda/emu"
-	"crsc/ir"
-	"crsc/memplan"
+	"crsc/compiler/ir"
+	"crsc/compiler/memplan"
 	"crsc/runtime"
+	"crsc/runtime/cuda"
+	"crsc/runtime/cuda/emu"
 	"crsc/runtime/gpu"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/cuda"
+	"crsc/runtime/cuda"
 )
 
 // Without a GPU, --device cuda says so in --device's words while keeping

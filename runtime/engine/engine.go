@@ -6,11 +6,11 @@ import (
 	goruntime "runtime"
 	"sync"
 
-	"crsc/ir"
-	"crsc/memplan"
-	"crsc/optim"
+	"crsc/compiler/ir"
+	"crsc/compiler/memplan"
 	"crsc/runtime"
 	"crsc/runtime/device"
+	"crsc/training/optim"
 )
 
 // Session runs one training (or evaluation) run's graphs on one backend.

@@ -3,11 +3,11 @@ package engine
 import (
 	"fmt"
 
-	"crsc/ir"
-	"crsc/optim"
+	"crsc/compiler/ir"
 	"crsc/runtime"
 	"crsc/runtime/device"
 	"crsc/runtime/gpu"
+	"crsc/training/optim"
 )
 
 // gpuState is a session's device side: one backend for the whole run.

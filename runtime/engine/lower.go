@@ -3,8 +3,8 @@ package engine
 import (
 	"fmt"
 
-	"crsc/ir"
-	"crsc/passes"
+	"crsc/compiler/ir"
+	"crsc/compiler/passes"
 )
 
 // lower rewrites a bound graph, in place and before its memory is planned,

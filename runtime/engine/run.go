@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime"
 )
 

@@ -6,11 +6,11 @@ import (
 	goruntime "runtime"
 	"sync"
 
-	"crsc/cuda"
-	"crsc/ir"
-	"crsc/memplan"
+	"crsc/compiler/ir"
+	"crsc/compiler/memplan"
 	"crsc/runtime"
 	"crsc/runtime/cpu"
+	"crsc/runtime/cuda"
 )
 
 // Options configure a Backend.

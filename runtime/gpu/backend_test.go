@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/ir"
-	"crsc/memplan"
+	"crsc/compiler/ir"
+	"crsc/compiler/memplan"
 	"crsc/runtime"
 )
 

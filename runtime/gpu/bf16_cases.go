@@ -3,7 +3,7 @@ package gpu
 import (
 	"math"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // bf16Inputs are n float32s for the bfloat16 Cast cases: the values whose

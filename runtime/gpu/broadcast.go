@@ -1,7 +1,7 @@
 package gpu
 
 import (
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime/shapes"
 )
 

@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	"crsc/cuda"
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime"
+	"crsc/runtime/cuda"
 )
 
 // Case is one single-node check of a GPU kernel against the CPU kernel of

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // Test-input builders for Cases: fixed seeds, small shapes (≤ 4k

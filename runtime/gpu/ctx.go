@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"sync"
 
-	"crsc/cuda"
-	"crsc/ir"
+	"crsc/compiler/ir"
+	"crsc/runtime/cuda"
 )
 
 // kernel computes one node on the device. ins may be host or device

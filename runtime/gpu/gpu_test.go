@@ -5,8 +5,8 @@ import (
 	"sync"
 	"testing"
 
-	"crsc/cuda"
-	"crsc/cuda/emu"
+	"crsc/runtime/cuda"
+	"crsc/runtime/cuda/emu"
 )
 
 var (

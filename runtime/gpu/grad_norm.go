@@ -3,8 +3,8 @@ package gpu
 import (
 	"slices"
 
-	"crsc/cuda"
-	"crsc/ir"
+	"crsc/compiler/ir"
+	"crsc/runtime/cuda"
 )
 
 // The normalization gradients: ai.crsc.LayerNormalizationGrad (from X and

@@ -3,7 +3,7 @@ package gpu
 import (
 	"fmt"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime/cpu"
 )
 

@@ -3,7 +3,7 @@ package gpu
 import (
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime"
 )
 

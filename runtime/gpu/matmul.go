@@ -1,8 +1,8 @@
 package gpu
 
 import (
-	"crsc/cuda"
-	"crsc/ir"
+	"crsc/compiler/ir"
+	"crsc/runtime/cuda"
 	"crsc/runtime/shapes"
 )
 

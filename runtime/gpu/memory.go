@@ -6,9 +6,9 @@ import (
 	"sync"
 	"unsafe"
 
-	"crsc/cuda"
-	"crsc/ir"
-	"crsc/memplan"
+	"crsc/compiler/ir"
+	"crsc/compiler/memplan"
+	"crsc/runtime/cuda"
 )
 
 // buffer is one device allocation: a pool block, or the planned arena.

@@ -5,11 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"crsc/compiler/ir"
+	"crsc/compiler/memplan"
+	"crsc/compiler/onnx"
+	"crsc/compiler/passes"
 	"crsc/internal/npy"
-	"crsc/ir"
-	"crsc/memplan"
-	"crsc/onnx"
-	"crsc/passes"
 	"crsc/runtime"
 )
 

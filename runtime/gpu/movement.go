@@ -3,7 +3,7 @@ package gpu
 import (
 	_ "embed"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime/shapes"
 )
 

@@ -4,8 +4,8 @@ import (
 	_ "embed"
 	"slices"
 
-	"crsc/cuda"
-	"crsc/ir"
+	"crsc/compiler/ir"
+	"crsc/runtime/cuda"
 	"crsc/runtime/rng"
 	"crsc/runtime/shapes"
 )

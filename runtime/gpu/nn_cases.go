@@ -4,7 +4,7 @@ import (
 	"math"
 	"math/rand"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // Check cases of the nnKernels: small shapes (at most a few thousand

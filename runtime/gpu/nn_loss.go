@@ -3,7 +3,7 @@ package gpu
 import (
 	"slices"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 )
 
 // SoftmaxCrossEntropyLoss and its gradient. The labels (and class weights,

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"crsc/cuda"
+	"crsc/runtime/cuda"
 )
 
 // TestKernelsCompileWithNVRTC compiles every kernel file with the real

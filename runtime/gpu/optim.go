@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"math"
 
-	"crsc/cuda"
-	"crsc/ir"
-	"crsc/optim"
+	"crsc/compiler/ir"
+	"crsc/runtime/cuda"
+	"crsc/training/optim"
 )
 
 // The optimizer step on the device, for a training run that keeps its

@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"crsc/ir"
-	"crsc/optim"
+	"crsc/compiler/ir"
+	"crsc/training/optim"
 )
 
 // TestAdamWMatchesCPU: the device's fused AdamW, gradient accumulation and

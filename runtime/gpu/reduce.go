@@ -3,8 +3,8 @@ package gpu
 import (
 	_ "embed"
 
-	"crsc/cuda"
-	"crsc/ir"
+	"crsc/compiler/ir"
+	"crsc/runtime/cuda"
 	"crsc/runtime/shapes"
 )
 

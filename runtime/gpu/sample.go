@@ -5,7 +5,7 @@ import (
 	"math"
 	"slices"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime/rng"
 )
 

@@ -6,7 +6,7 @@ import (
 	"math/rand"
 	"testing"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime/cpu"
 	"crsc/runtime/rng"
 )

@@ -3,7 +3,7 @@ package gpu
 import (
 	"math"
 
-	"crsc/ir"
+	"crsc/compiler/ir"
 	"crsc/runtime/shapes"
 )
 

@@ -1,0 +1,70 @@
+package passes_test
+
+import (
+	"math"
+	"testing"
+
+	"crsc/compiler/ir"
+	"crsc/compiler/models"
+	"crsc/compiler/passes"
+	"crsc/runtime"
+)
+
+// dropoutBert compiles a tiny BERT with training-mode Dropout 0.1 (also on
+// the attention probabilities) for the VJP of its logits.
+func dropoutBert(t *testing.T, sampling passes.SamplingSpec) (*ir.Graph, *passes.Training) {
+	t.Helper()
+	cfg := models.BertConfig{Vocab: 120, MaxPositions: 64, TypeVocab: 2, Hidden: 32, Layers: 2, Heads: 2, FFN: 64, Labels: 2}
+	g, err := models.BuildBertWith(cfg, models.BuildOptions{Seed: 3, Dropout: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)}, Supports: runtime.CPU(runtime.Options{}).Supports}
+	if err := passes.Run(g, passes.Load, pc); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := passes.Compile(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Memory: true, Sampling: sampling})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, tr
+}
+
+// TestAttentionRecomputesDroppedProbabilities: in P·V with P' = Dropout(P),
+// P is kept for softmax's gradient, so dV reads P' rebuilt from P with the
+// regenerated mask instead of sampling it; with keep 1 every gradient stays
+// bit-identical to the exact graph's.
+func TestAttentionRecomputesDroppedProbabilities(t *testing.T) {
+	exact, ex := dropoutBert(t, passes.SamplingSpec{})
+	g, tr := dropoutBert(t, passes.SamplingSpec{Estimator: "wta", Keep: 1, Layers: "auto", Attention: true})
+	recomputed := 0
+	for _, d := range tr.Attention {
+		if d.Recomputed {
+			recomputed++
+			if d.Side != "dB" {
+				t.Errorf("%s %s recomputed; only P' (the A of P'·V) should be", d.Node, d.Side)
+			}
+		}
+	}
+	if recomputed != 2 {
+		t.Fatalf("%d attention operands recomputed, want 2 (P' of each layer): %+v", recomputed, tr.Attention)
+	}
+	feeds := tinyBertFeeds(5)
+	opt := runtime.Options{Seed: 9, Step: 2}
+	want, err := runtime.Run(exact, feeds, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := runtime.Run(g, feeds, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, pg := range ex.Trained {
+		a, b := want[pg.Grad.Name].F32, got[tr.Trained[i].Grad.Name].F32
+		for j := range a {
+			if math.Float32bits(a[j]) != math.Float32bits(b[j]) {
+				t.Fatalf("%s[%d] = %g, exact %g", pg.Param.Name, j, b[j], a[j])
+			}
+		}
+	}
+}
