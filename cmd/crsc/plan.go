@@ -45,28 +45,8 @@ with --lora R on every rung) and says what each costs.`,
 			if memoryBudget != "" {
 				return fitMemoryBudget(cmd, req, &flags, memoryBudget, budget, asJSON, top)
 			}
-			var res *planning.Result
-			var err error
-			maxBatch := -1
-			var byStrategy []strategyBatch
-			if budget != "" {
-				limit, err := planning.ParseBytes(budget)
-				if err != nil {
-					return err
-				}
-				if maxBatch, res, err = planning.MaxBatch(req, limit); err != nil {
-					return err
-				}
-				if byStrategy, err = maxBatchByStrategy(req, limit); err != nil {
-					return err
-				}
-				if res == nil {
-					req.Batch = 1
-					if res, err = planning.Plan(req); err != nil {
-						return err
-					}
-				}
-			} else if res, err = planning.Plan(req); err != nil {
+			res, maxBatch, byStrategy, err := planWithBudget(req, budget)
+			if err != nil {
 				return err
 			}
 			if err := firstError(checkLoRAAdapters(res.Training, flags.lora), checkLayersMatched(&flags, res.Training)); err != nil {
@@ -74,19 +54,7 @@ with --lora R on every rung) and says what each costs.`,
 			}
 			w := cmd.OutOrStdout()
 			if asJSON {
-				out := map[string]any{
-					"params_bytes": res.ParamsBytes, "grads_bytes": res.GradsBytes, "optimizer_bytes": res.OptimizerBytes,
-					"saved_activation_bytes": res.SavedActivationBytes, "planned_peak_bytes": res.PlannedPeakBytes,
-					"arena_bytes": res.ArenaBytes, "inputs_bytes": res.InputsBytes, "trained_params": res.TrainedParams,
-				}
-				if maxBatch >= 0 {
-					out["max_batch"] = maxBatch
-					// Flat keys, one number each, like every other field.
-					for _, sb := range byStrategy {
-						out["max_batch/"+sb.name] = sb.batch
-					}
-				}
-				return json.NewEncoder(w).Encode(out)
+				return writePlanJSON(w, res, maxBatch, byStrategy)
 			}
 			printPlan(w, res, maxBatch, budget, top)
 			printByStrategy(w, budget, byStrategy)
@@ -104,6 +72,50 @@ with --lora R on every rung) and says what each costs.`,
 	cmd.Flags().IntVar(&top, "top", 10, "kept-for-backward tensors to list (0: none)")
 	flags.register(cmd, true)
 	return cmd
+}
+
+// planWithBudget plans req; with --budget it also finds the largest batch
+// that fits (-1 without one), for the flags and per strategy.
+func planWithBudget(req planning.Request, budget string) (*planning.Result, int, []strategyBatch, error) {
+	if budget == "" {
+		res, err := planning.Plan(req)
+		return res, -1, nil, err
+	}
+	limit, err := planning.ParseBytes(budget)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	maxBatch, res, err := planning.MaxBatch(req, limit)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	byStrategy, err := maxBatchByStrategy(req, limit)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if res == nil {
+		req.Batch = 1
+		if res, err = planning.Plan(req); err != nil {
+			return nil, 0, nil, err
+		}
+	}
+	return res, maxBatch, byStrategy, nil
+}
+
+// writePlanJSON is plan --json: one object of flat keys, one number each.
+func writePlanJSON(w io.Writer, res *planning.Result, maxBatch int, byStrategy []strategyBatch) error {
+	out := map[string]any{
+		"params_bytes": res.ParamsBytes, "grads_bytes": res.GradsBytes, "optimizer_bytes": res.OptimizerBytes,
+		"saved_activation_bytes": res.SavedActivationBytes, "planned_peak_bytes": res.PlannedPeakBytes,
+		"arena_bytes": res.ArenaBytes, "inputs_bytes": res.InputsBytes, "trained_params": res.TrainedParams,
+	}
+	if maxBatch >= 0 {
+		out["max_batch"] = maxBatch
+		for _, sb := range byStrategy {
+			out["max_batch/"+sb.name] = sb.batch
+		}
+	}
+	return json.NewEncoder(w).Encode(out)
 }
 
 // Bounds of plan's sizes: far above any real step, low enough that every

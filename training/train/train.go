@@ -174,66 +174,41 @@ func setup(c *Config) (*trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	task, pre, targets := in.task, in.pre, in.targets
-	trainEx, evalEx := examples{text: c.TrainExamples}, examples{text: c.EvalExamples}
-	var more []examples
+	d := &dataset{train: examples{text: c.TrainExamples}, eval: examples{text: c.EvalExamples}}
 	hasEval := c.EvalExamples != nil || c.EvalFile != ""
-	// read reads the data files (pre-tokenized ids are checked against
-	// the model's vocabulary, so they are read after the model).
-	read := func(vocab int) error {
-		if trainEx.text == nil {
-			if trainEx, err = readExamples(c.TrainFile, task, pre, vocab); err != nil {
-				return err
-			}
-		}
-		if evalEx.text == nil && c.EvalFile != "" {
-			if evalEx, err = readExamples(c.EvalFile, task, pre, vocab); err != nil {
-				return err
-			}
-		}
-		for _, s := range c.MoreEvalFiles {
-			ex, err := readExamples(s.Path, task, pre, vocab)
-			if err != nil {
-				return err
-			}
-			more = append(more, ex)
-		}
-		if n := trainEx.len(); n < c.Batch*c.Accum {
-			return fmt.Errorf("%d training examples: fewer than one step's batch (%d×%d)", n, c.Batch, c.Accum)
-		}
-		return nil
-	}
-	if !pre {
-		if err := read(0); err != nil {
+	// Pre-tokenized ids are checked against the model's vocabulary, so
+	// they are read after the model; text is read first, to fail fast.
+	if !in.pre {
+		if err := d.read(c, in, 0); err != nil {
 			return nil, err
 		}
 	}
-	m, err := loadModel(c, task)
+	m, err := loadModel(c, in.task)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkVocab(c, m); err != nil {
 		return nil, err
 	}
-	if pre {
+	if in.pre {
 		if m.t5 {
 			return nil, fmt.Errorf("%s is pre-tokenized: that trains classifiers; a text-to-text model reads text with its tokenizer.json", c.TrainFile)
 		}
-		if err := read(m.vocab); err != nil {
+		if err := d.read(c, in, m.vocab); err != nil {
 			return nil, err
 		}
 	}
 	if c.Patience > 0 && !hasEval {
 		return nil, fmt.Errorf("--patience %d needs evaluation data (--eval-data FILE, or a dev file in --data)", c.Patience)
 	}
-	t := &trainer{cfg: c, task: task, m: m}
+	t := &trainer{cfg: c, task: in.task, m: m}
 	m.notes = append(c.notes, m.notes...)
-	t.trainSet = t.encode(trainEx, targets)
+	t.trainSet = t.encode(d.train, in.targets)
 	if hasEval {
-		t.evalSet = t.encode(evalEx, targets)
+		t.evalSet = t.encode(d.eval, in.targets)
 	}
-	for i, ex := range more {
-		t.moreEval = append(t.moreEval, namedSet{name: c.MoreEvalFiles[i].Name, set: t.encode(ex, targets)})
+	for i, ex := range d.more {
+		t.moreEval = append(t.moreEval, namedSet{name: c.MoreEvalFiles[i].Name, set: t.encode(ex, in.targets)})
 	}
 	if err := t.compile(); err != nil {
 		return nil, err
@@ -242,8 +217,7 @@ func setup(c *Config) (*trainer, error) {
 		t.sess.Close()
 		return nil, err
 	}
-	perEpoch := trainBatches(trainEx.len(), c.Batch) / c.Accum
-	t.totalSteps = perEpoch * c.Epochs
+	t.totalSteps = trainBatches(d.train.len(), c.Batch) / c.Accum * c.Epochs
 	if c.MaxSteps > 0 && c.MaxSteps < t.totalSteps {
 		t.totalSteps = c.MaxSteps
 	}
@@ -252,6 +226,39 @@ func setup(c *Config) (*trainer, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// dataset is a run's examples before encoding: training, evaluation and
+// further evaluation splits.
+type dataset struct {
+	train, eval examples
+	more        []examples
+}
+
+// read reads the data files the configuration names (examples given in
+// memory stay), pre-tokenized ids bounded by the vocabulary.
+func (d *dataset) read(c *Config, in inputs, vocab int) (err error) {
+	if d.train.text == nil {
+		if d.train, err = readExamples(c.TrainFile, in.task, in.pre, vocab); err != nil {
+			return err
+		}
+	}
+	if d.eval.text == nil && c.EvalFile != "" {
+		if d.eval, err = readExamples(c.EvalFile, in.task, in.pre, vocab); err != nil {
+			return err
+		}
+	}
+	for _, s := range c.MoreEvalFiles {
+		ex, err := readExamples(s.Path, in.task, in.pre, vocab)
+		if err != nil {
+			return err
+		}
+		d.more = append(d.more, ex)
+	}
+	if n := d.train.len(); n < c.Batch*c.Accum {
+		return fmt.Errorf("%d training examples: fewer than one step's batch (%d×%d)", n, c.Batch, c.Accum)
+	}
+	return nil
 }
 
 // compile builds the training and eval graphs from the loaded forward
