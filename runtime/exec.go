@@ -419,7 +419,7 @@ func CheckInputs(g *ir.Graph, inputs map[string]*ir.Tensor) error {
 	}
 	for name := range inputs {
 		if g.Value(name) == nil || !isInput(g, name) {
-			return fmt.Errorf("the model has no input named %q (inputs: %s)", name, inputNames(g))
+			return fmt.Errorf("the model has no input named %q (inputs: %s)", name, ir.JoinNames(g.Inputs))
 		}
 	}
 	return nil
@@ -441,17 +441,6 @@ func isInput(g *ir.Graph, name string) bool {
 		}
 	}
 	return false
-}
-
-func inputNames(g *ir.Graph) string {
-	s := ""
-	for i, v := range g.Inputs {
-		if i > 0 {
-			s += ", "
-		}
-		s += v.Name
-	}
-	return s
 }
 
 // liveBytes counts the bytes of live buffers, once per buffer however many

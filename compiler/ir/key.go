@@ -20,3 +20,12 @@ const BackwardPrefix = "grad/"
 
 // IsBackward reports whether n is in a training graph's backward half.
 func (n *Node) IsBackward() bool { return strings.HasPrefix(n.Name, BackwardPrefix) }
+
+// JoinNames lists values by name, comma-separated, for messages.
+func JoinNames(vs []*Value) string {
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		names[i] = v.Name
+	}
+	return strings.Join(names, ", ")
+}

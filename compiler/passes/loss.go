@@ -45,7 +45,7 @@ func AttachLoss(g *ir.Graph, spec LossSpec) (map[*ir.Value]*ir.Value, error) {
 		out = g.Outputs[0]
 	}
 	if out == nil {
-		return nil, fmt.Errorf("the model has no output %q (outputs: %s)", spec.Output, outputNames(g))
+		return nil, fmt.Errorf("the model has no output %q (outputs: %s)", spec.Output, ir.JoinNames(g.Outputs))
 	}
 	if !out.DType.IsFloat() {
 		return nil, fmt.Errorf("output %q is %v, not a float that a loss can be taken of", out.Name, out.DType)
@@ -96,17 +96,6 @@ func findOutput(g *ir.Graph, name string) *ir.Value {
 		}
 	}
 	return nil
-}
-
-func outputNames(g *ir.Graph) string {
-	s := ""
-	for i, v := range g.Outputs {
-		if i > 0 {
-			s += ", "
-		}
-		s += v.Name
-	}
-	return s
 }
 
 // TrainingSpec is everything that shapes a training graph.
