@@ -37,7 +37,7 @@ func TestInspectAfter(t *testing.T) {
 	}
 }
 
-// TestCompileHFExport: compile takes a folder's model.onnx and a
+// TestCompileHFExport: compile and plan take a folder's model.onnx and a
 // classifier's logits as the loss by default; a bare encoder and an
 // Optimum seq2seq folder are refused in one line saying what to do.
 func TestCompileHFExport(t *testing.T) {
@@ -45,13 +45,21 @@ func TestCompileHFExport(t *testing.T) {
 	if code, stdout, stderr := crsc("compile", hfModels+"hf_distilbert_seqcls", "-o", out); code != 0 || !strings.Contains(stdout, "trained:") {
 		t.Errorf("compile a classifier folder: exit %d: %s%s", code, stdout, stderr)
 	}
-	for _, c := range []struct{ model, want string }{
-		{hfModels + "hf_bert_model", "no loss or logits output"},
-		{hfModels + "optimum_t5_tiny", "crsc train links the two"},
+	if code, stdout, stderr := crsc("plan", hfModels+"hf_distilbert_seqcls", "--seq", "32", "--batch", "2"); code != 0 || !strings.Contains(stdout, "planned peak") {
+		t.Errorf("plan a classifier folder: exit %d: %s%s", code, stdout, stderr)
+	}
+	for _, c := range []struct{ cmd, model, want string }{
+		{"compile", hfModels + "hf_bert_model", "no loss or logits output"},
+		{"compile", hfModels + "optimum_t5_tiny", "crsc train links the two"},
+		{"plan", hfModels + "hf_bert_model", "no loss or logits output"},
 	} {
-		code, _, stderr := crsc("compile", c.model, "-o", out)
+		args := []string{c.cmd, c.model, "-o", out}
+		if c.cmd == "plan" {
+			args = []string{c.cmd, c.model, "--seq", "32"}
+		}
+		code, _, stderr := crsc(args...)
 		if code != 1 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
-			t.Errorf("compile %s: exit %d, stderr %q: want one line with %q", c.model, code, stderr, c.want)
+			t.Errorf("%s %s: exit %d, stderr %q: want one line with %q", c.cmd, c.model, code, stderr, c.want)
 		}
 	}
 }

@@ -36,7 +36,10 @@ with --lora R on every rung) and says what each costs.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				req.Model = args[0]
+				var err error
+				if req.Model, err = modelFile(args[0]); err != nil {
+					return err
+				}
 			}
 			if err := checkPlanFlags(cmd, &req, &flags, budget, top); err != nil {
 				return err

@@ -47,8 +47,10 @@ func Plan(req Request) (*Result, error) {
 		return nil, err
 	}
 	spec := req.Spec
-	if spec.Loss.Kind == "" && !hasOutput(g, passes.LossName) {
-		spec.Loss = passes.LossSpec{Kind: passes.LossCrossEntropy, Output: g.Outputs[0].Name}
+	if spec.Loss.Kind == "" {
+		if spec.Loss, err = passes.DefaultLoss(g); err != nil {
+			return nil, fmt.Errorf("%s: %v", req.Model, err)
+		}
 	}
 	t, err := passes.Compile(g, spec)
 	if err != nil {
@@ -71,15 +73,6 @@ func Plan(req Request) (*Result, error) {
 	r.OptimizerBytes = 2 * 4 * r.TrainedParams // AdamW: exp_avg and exp_avg_sq in float32
 	r.PlannedPeakBytes = r.ParamsBytes + p.ConstBytes + r.OptimizerBytes + r.InputsBytes + r.ArenaBytes
 	return r, nil
-}
-
-func hasOutput(g *ir.Graph, name string) bool {
-	for _, o := range g.Outputs {
-		if o.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // load builds the forward graph (abstract weights for presets) and binds
