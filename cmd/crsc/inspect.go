@@ -24,8 +24,9 @@ func inspectCommand() *cobra.Command {
 		Long: `Shows MODEL's inputs, outputs, parameters, op histogram and its graph after
 the load pipeline (` + passes.PassNames(passes.Load) + `).
 
---after PASS shows the graph after any pass of the load pipeline, or of the
-training pipeline (` + passes.PassNames(passes.TrainingPipeline) + `),
+--after PASS shows the graph after any pass of the load pipeline, of the
+training pipeline (` + passes.PassNames(passes.TrainingPipeline) + `), or of
+the lowering the engine applies before planning (` + passes.PassNames(passes.Lowering) + `),
 compiled with the training flags (WTA-CRS at keep 0.3 by default, as train
 and compile; the loss is the model's "loss" output, else cross-entropy on
 its logits, unless --loss says).`,
@@ -57,9 +58,11 @@ its logits, unless --loss says).`,
 // inspectGraph is the graph inspect shows: after the load pipeline, or
 // after the pass --after names (its last run, for a pass that runs twice).
 func inspectGraph(path string, shapes map[string]ir.Shape, after string, flags *trainingFlags) (*ir.Graph, error) {
-	inLoad, inTraining := hasPass(passes.Load, after), hasPass(passes.TrainingPipeline, after)
+	inLoad, inLowering := hasPass(passes.Load, after), hasPass(passes.Lowering, after)
+	inTraining := hasPass(passes.TrainingPipeline, after) || inLowering
 	if after != "" && !inLoad && !inTraining {
-		return nil, fmt.Errorf("--after %q: no such pass (load: %s; training: %s)", after, passes.PassNames(passes.Load), passes.PassNames(passes.TrainingPipeline))
+		return nil, fmt.Errorf("--after %q: no such pass (load: %s; training: %s; lowering: %s)", after,
+			passes.PassNames(passes.Load), passes.PassNames(passes.TrainingPipeline), passes.PassNames(passes.Lowering))
 	}
 	var captured *ir.Graph
 	capture := func(pass string, g *ir.Graph) {
@@ -82,6 +85,11 @@ func inspectGraph(path string, shapes map[string]ir.Shape, after string, flags *
 	}
 	if _, err := passes.CompileWith(g, spec, capture); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if inLowering { // as the engine lowers a bound graph for the CPU
+		if err := passes.Run(g, passes.LoweringFor(true), &passes.Config{After: capture}); err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
 	}
 	return captured, nil
 }

@@ -8,13 +8,13 @@ import (
 )
 
 // TestInspectAfter: inspect --after prints the graph after every pass of
-// both pipelines, and the training passes change it as they say
+// the load, training and lowering pipelines, and the training passes change it as they say
 // (WTA-CRS adds SampleRows nodes, the stash bf16 Casts).
 func TestInspectAfter(t *testing.T) {
 	model := "../../testdata/onnx/bert_tiny_cls.op13.eval.onnx"
 	shapes := []string{"--shape", "input_ids=2x8", "--shape", "attention_mask=2x8", "--shape", "token_type_ids=2x8"}
 	graphs := map[string]string{}
-	for _, pl := range [][]passes.Pass{passes.Load, passes.TrainingPipeline} {
+	for _, pl := range [][]passes.Pass{passes.Load, passes.TrainingPipeline, passes.Lowering} {
 		for _, p := range pl {
 			args := append([]string{"inspect", model, "--after", p.Name, "--stash", "bf16"}, shapes...)
 			code, stdout, stderr := crsc(args...)
@@ -31,6 +31,11 @@ func TestInspectAfter(t *testing.T) {
 	}
 	if graphs["memory-rewrites"] == graphs["wtacrs"] {
 		t.Error("wtacrs left the graph as memory-rewrites did")
+	}
+	// The engine's lowering, after the training passes: the linear
+	// layers' bias Adds go into their GEMMs.
+	if a, b := strings.Count(graphs["fuse-bias-add"], " = Add("), strings.Count(graphs["stash"], " = Add("); a >= b {
+		t.Errorf("fuse-bias-add left %d Adds of the %d after stash", a, b)
 	}
 	if code, _, stderr := crsc("inspect", model, "--after", "nope"); code != 1 || !strings.Contains(stderr, "no such pass") {
 		t.Errorf("--after nope: exit %d: %s", code, stderr)

@@ -6,7 +6,7 @@ import "testing"
 // both passes and names passes that exist; no pass name is in both
 // pipelines (inspect --after finds a pass by its name).
 func TestPassOrder(t *testing.T) {
-	pipelines := [][]Pass{Load, TrainingPipeline}
+	pipelines := [][]Pass{Load, TrainingPipeline, Lowering}
 	owner := map[string]int{}
 	for k, pl := range pipelines {
 		for _, p := range pl {

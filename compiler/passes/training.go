@@ -31,6 +31,29 @@ var TrainingPipeline = []Pass{
 	{"stash", stashPass},
 }
 
+// Lowering rewrites a compiled graph, before its memory is planned, into
+// the form the backends run fastest (runtime/engine runs it on every graph
+// it binds); every output keeps its value bit for bit. It runs after the
+// training pipeline because the passes there that look for patterns
+// (WTA-CRS finds linear layers by their weight's Transpose) must see the
+// graph as exported and differentiated. fold-transposes: a torch export's
+// weights and weight gradients are read through the GEMMs' trans flags
+// instead of transposed every step; fuse-bias-add: a linear layer's bias
+// is added inside its GEMM (CPU only: see LoweringFor).
+var Lowering = []Pass{
+	{"fold-transposes", FoldTransposes},
+	{"fuse-bias-add", FuseBiasAdd},
+}
+
+// LoweringFor is Lowering for a backend: the GPU MatMul has no bias
+// input, so fuse-bias-add is the CPU's alone.
+func LoweringFor(cpu bool) []Pass {
+	if cpu {
+		return Lowering
+	}
+	return slices.DeleteFunc(slices.Clone(Lowering), func(p Pass) bool { return p.Name == "fuse-bias-add" })
+}
+
 // passOrder are the ordering constraints of both pipelines, as Go SSA
 // keeps them: a before b, and why. A test checks the pipelines against
 // them.
@@ -48,6 +71,7 @@ var passOrder = []struct{ a, b, why string }{
 	{"wtacrs", "wtacrs-attention", "attention sampling reads which activations the linear layers left kept"},
 	{"wtacrs-attention", "recompute", "recomputation replays what sampling left kept"},
 	{"recompute", "stash", "stashes narrow what every other pass leaves for backward"},
+	{"fold-transposes", "fuse-bias-add", "the bias joins the GEMM as the folding leaves it, its operands read through trans flags"},
 }
 
 func loraPass(g *ir.Graph, cfg *Config) (err error) {
