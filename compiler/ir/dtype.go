@@ -22,6 +22,11 @@ const (
 	// that a bf16 stash takes half the memory of its float32 source. Only
 	// Cast reads or writes it; it exists to keep activations for backward.
 	BFloat16
+	// Int8Rows holds signed 8-bit codes packed four per int32 word (element
+	// 4i+k in byte k of word i), each row (last axis) scaled by its own
+	// float32 (a separate value): an 8-bit stash, a quarter of its float32
+	// source. Only QuantizeRows writes it and only DequantizeRows reads it.
+	Int8Rows
 )
 
 var dtypeNames = [...]string{
@@ -35,6 +40,7 @@ var dtypeNames = [...]string{
 	Int8:     "i8",
 	Uint8:    "u8",
 	BFloat16: "bf16",
+	Int8Rows: "i8rows",
 }
 
 func (d DType) String() string {
@@ -53,7 +59,7 @@ func (d DType) Size() int {
 		return 4
 	case Float16, BFloat16:
 		return 2
-	case Bool, Int8, Uint8:
+	case Bool, Int8, Uint8, Int8Rows:
 		return 1
 	}
 	return 0

@@ -64,7 +64,7 @@ func NewTensor(dt DType, shape ...int) *Tensor {
 		t.I64 = make([]int64, n)
 	case Int32, Int8, Uint8:
 		t.I32 = make([]int32, n)
-	case BFloat16:
+	case BFloat16, Int8Rows:
 		t.I32 = make([]int32, dt.StorageLen(n))
 	case Bool:
 		t.Bool = make([]bool, n)
@@ -155,6 +155,8 @@ func (t *Tensor) Float64At(i int) float64 {
 		return float64(t.I32[i])
 	case BFloat16:
 		return float64(BF16ToFloat32(BF16At(t.I32, i)))
+	case Int8Rows: // the code; its row's scale is another tensor
+		return float64(Int8RowsAt(t.I32, i))
 	case Bool:
 		if t.Bool[i] {
 			return 1
@@ -191,20 +193,27 @@ func (d DType) Storage() DType {
 	switch d {
 	case Float16:
 		return Float32
-	case Int8, Uint8, BFloat16:
+	case Int8, Uint8, BFloat16, Int8Rows:
 		return Int32
 	}
 	return d
 }
 
 // StorageLen is the length of the storage slice that holds n elements of
-// d: n, except for bfloat16's packed words.
+// d: n, except for the packed words of bfloat16 and 8-bit rows.
 func (d DType) StorageLen(n int) int {
-	if d == BFloat16 {
+	switch d {
+	case BFloat16:
 		return (n + 1) / 2
+	case Int8Rows:
+		return (n + 3) / 4
 	}
 	return n
 }
+
+// Packed reports whether d is stored several elements to an int32 word, so
+// that a buffer of it is allocated as StorageLen words of Storage.
+func (d DType) Packed() bool { return d == BFloat16 || d == Int8Rows }
 
 // StorageBytes is the memory n elements of d take as stored.
 func (d DType) StorageBytes(n int) int64 {

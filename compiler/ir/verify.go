@@ -108,7 +108,7 @@ func checkTensor(v *Value) error {
 			have = len(t.F64)
 		case Int64:
 			have = len(t.I64)
-		case Int32, Int8, Uint8, BFloat16:
+		case Int32, Int8, Uint8, BFloat16, Int8Rows:
 			have = len(t.I32)
 		case Bool:
 			have = len(t.Bool)

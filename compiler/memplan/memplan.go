@@ -127,11 +127,12 @@ func StaticShape(v *ir.Value) ([]int, error) {
 func storedBytes(dt ir.DType, n int) int64 { return dt.StorageBytes(n) }
 
 // slotOf is where a kernel finds output j's buffer: the allocator hands
-// out a slot by dtype and element count, and a bfloat16 output is asked
-// for as the int32 words it is packed in (runtime/cpu's Cast).
+// out a slot by dtype and element count, and a packed output (bfloat16,
+// 8-bit rows) is asked for as the int32 words it is packed in (runtime/cpu's
+// Cast and QuantizeRows).
 func slotOf(j int, o *ir.Value, elems int, b *Buffer) Slot {
 	dt, n := o.DType, elems
-	if dt == ir.BFloat16 {
+	if dt.Packed() {
 		dt, n = dt.Storage(), dt.StorageLen(elems)
 	}
 	return Slot{Output: j, Value: o, DType: dt, Elems: n, Bytes: b.Bytes}
