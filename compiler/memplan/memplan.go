@@ -293,12 +293,17 @@ func (p *MemPlan) findSaved(shapes map[*ir.Value][]int) {
 	sort.SliceStable(p.Saved, func(i, j int) bool { return p.Saved[i].Bytes > p.Saved[j].Bytes })
 }
 
-// savedOp names what made a kept buffer: its op, or for a 16-bit stash
-// (a Cast to bfloat16 of a forward value, passes.Stash) the op of the
-// value it narrows, marked "→bf16".
+// savedOp names what made a kept buffer: its op, or for a stash
+// (passes.Stash: a Cast to bfloat16 or a QuantizeRows of a forward value)
+// the op of the value it narrows, marked "→bf16" or "→i8".
 func savedOp(n *ir.Node) string {
-	if n.Op == "Cast" && n.Outputs[0].DType == ir.BFloat16 && n.In(0) != nil && n.In(0).Producer != nil {
-		return n.In(0).Producer.Key() + "→bf16"
+	if src := n.In(0); src != nil && src.Producer != nil {
+		switch {
+		case n.Op == "Cast" && n.Outputs[0].DType == ir.BFloat16:
+			return src.Producer.Key() + "→bf16"
+		case n.Op == "QuantizeRows" && n.Domain == "ai.crsc":
+			return src.Producer.Key() + "→i8"
+		}
 	}
 	return n.Key()
 }
