@@ -22,7 +22,7 @@ func planCommand() *cobra.Command {
 	var asJSON bool
 	var top int
 	cmd := &cobra.Command{
-		Use:   "plan (MODEL | --arch t5-base) --batch B --seq L [--keep K] [--lora R] [--stash bf16] [--recompute] [--budget 80GiB | --memory-budget 8GiB] [--json]",
+		Use:   "plan (MODEL | --arch t5-base) --batch B --seq L [--keep K] [--lora R] [--stash bf16|int8] [--recompute] [--budget 80GiB | --memory-budget 8GiB] [--json]",
 		Short: "Plan a training step's memory: weights, gradients, optimizer state, kept activations, peak",
 		Long: `Compiles the training graph (the same passes as compile and train) for a model
 file or an architecture preset (bert-base, bert-large, t5-small, t5-base,
@@ -31,7 +31,7 @@ one training step out in a memory arena, and reports the planned peak and what
 backward keeps. With --budget it finds the largest batch that fits, for the
 flags given and for each strategy of --memory-budget's ladder. With
 --memory-budget it chooses the cheapest strategy whose step fits at --batch
-(exact; + recomputation; + bf16 stashes; + WTA-CRS at keep 0.3, then 0.1;
+(exact; + recomputation; + bf16, then 8-bit stashes; + WTA-CRS at keep 0.3, then 0.1;
 with --lora R on every rung) and says what each costs.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,7 +70,7 @@ with --lora R on every rung) and says what each costs.`,
 	cmd.Flags().IntVar(&req.TgtLen, "tgt-len", 8, "T5 target length (text-to-text labels are short)")
 	cmd.Flags().Float32Var(&req.Dropout, "dropout", 0.1, "presets: Dropout ratio in training mode, as fine-tuning runs")
 	cmd.Flags().StringVar(&budget, "budget", "", "memory budget, e.g. 80GiB: report the largest batch that fits (for these flags and per strategy)")
-	cmd.Flags().StringVar(&memoryBudget, "memory-budget", "", "memory budget, e.g. 8GiB: choose the cheapest strategy (recompute, bf16 stash, WTA-CRS keep) whose step fits at --batch")
+	cmd.Flags().StringVar(&memoryBudget, "memory-budget", "", "memory budget, e.g. 8GiB: choose the cheapest strategy (recompute, bf16 or 8-bit stashes, WTA-CRS keep) whose step fits at --batch")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	cmd.Flags().IntVar(&top, "top", 10, "kept-for-backward tensors to list (0: none)")
 	flags.register(cmd, true)
@@ -227,16 +227,18 @@ func printStashes(w io.Writer, t *passes.Training) {
 	count := map[string]int{}
 	var saved int64
 	for _, d := range t.Stashed {
-		count[d.Kind]++
-		saved += 4*int64(d.Elems) - ir.BFloat16.StorageBytes(d.Elems)
+		count[d.Kind+" "+d.DType]++
+		saved += 4*int64(d.Elems) - d.Bytes
 	}
 	var kinds []string
 	for _, k := range passes.StashKinds {
-		if count[k] > 0 {
-			kinds = append(kinds, fmt.Sprintf("%d %s", count[k], k))
+		for _, dt := range []string{passes.StashBF16, passes.StashInt8} {
+			if c := count[k+" "+dt]; c > 0 {
+				kinds = append(kinds, fmt.Sprintf("%d %s in %s", c, k, dt))
+			}
 		}
 	}
-	fmt.Fprintf(w, "stash:     %d kept activations in bf16 (%s), %s less kept for backward\n", len(t.Stashed), strings.Join(kinds, ", "), humanBytes(saved))
+	fmt.Fprintf(w, "stash:     %d kept activations narrowed (%s), %s less kept for backward\n", len(t.Stashed), strings.Join(kinds, ", "), humanBytes(saved))
 }
 
 // printRecomputed says what backward recomputes instead of keeping, by
@@ -313,7 +315,7 @@ func printByStrategy(w io.Writer, budget string, rows []strategyBatch) {
 }
 
 // memoryBudgetChooses are the flags --memory-budget sets itself.
-var memoryBudgetChooses = []string{"keep", "estimator", "attention", "layers", "stash", "stash-kinds", "recompute", "no-memory-rewrites", "budget"}
+var memoryBudgetChooses = []string{"keep", "estimator", "attention", "layers", "stash", "stash-kinds", "stash-int8", "recompute", "no-memory-rewrites", "budget"}
 
 // fitMemoryBudget is plan --memory-budget: climb the strategy ladder at
 // --batch until a step fits, print what was tried and why the choice,

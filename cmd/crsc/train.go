@@ -166,7 +166,7 @@ func (a *trainArgs) register(cmd *cobra.Command) {
 	fl.IntVar(&c.LogEvery, "log-every", 10, "log every N steps (0: only the last step)")
 	fl.IntVar(&c.SaveEvery, "save-every", 0, "checkpoint every N steps (0: each epoch)")
 	fl.StringVar(&a.device, "device", "cpu", deviceHelp)
-	fl.StringVar(&a.memoryBudget, "memory-budget", "", "memory the run may use, e.g. 8GiB: it chooses the cheapest strategy that fits (exact, recomputation, bf16 stashes, WTA-CRS keep 0.3 then 0.1) and says why")
+	fl.StringVar(&a.memoryBudget, "memory-budget", "", "memory the run may use, e.g. 8GiB: it chooses the cheapest strategy that fits (exact, recomputation, bf16 then 8-bit stashes, WTA-CRS keep 0.3 then 0.1) and says why")
 	a.ex.register(cmd, &c.Export, true)
 	a.flags.register(cmd, false)
 	a.flags.sampleByDefault()
@@ -382,7 +382,7 @@ var configKeys = map[string]string{
 	"spec.sampling.gnorm": "gnorm", "spec.sampling.layers": "layers", "spec.sampling.attention": "attention",
 	"spec.lora.rank": "lora", "spec.lora.alpha": "lora-alpha", "spec.lora.targets": "lora-targets", "spec.lora.bitfit": "bitfit",
 	"spec.train.train": "train", "spec.train.freeze": "freeze",
-	"spec.stash.dtype": "stash", "spec.stash.kinds": "stash-kinds",
+	"spec.stash.dtype": "stash", "spec.stash.kinds": "stash-kinds", "spec.stash.int8_kinds": "stash-int8",
 }
 
 // configIgnored are config.json keys that no flag sets: what the run

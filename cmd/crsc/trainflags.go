@@ -19,9 +19,9 @@ type trainingFlags struct {
 	loraAlpha                   float64
 	loraTargets                 string
 	bitfit, noMemory, attention bool
-	stash                       string // --stash bf16|none
+	stash                       string // --stash bf16|int8|none
 	recompute                   bool
-	stashKinds                  []string
+	stashKinds, stashInt8       []string
 	// sampledByDefault: the command samples unless told otherwise
 	// (train, compile: --keep 0.3, the paper's setting). The others
 	// (plan, grad, bench) compile the exact graph unless --keep or
@@ -80,9 +80,10 @@ func (f *trainingFlags) register(cmd *cobra.Command, withLoss bool) {
 	fl.BoolVar(&f.bitfit, "bitfit", true, "with --lora, train the biases too")
 	fl.BoolVar(&f.attention, "attention", false, "also sample the attention products (QKᵀ and P·V)")
 	fl.BoolVar(&f.noMemory, "no-memory-rewrites", false, "keep Dropout/ReLU masks and norm inputs as they are")
-	fl.StringVar(&f.stash, "stash", "none", "keep the activations backward reads in bf16 (half the bytes; backward reads them rounded to 8 significant bits) or none (float32)")
+	fl.StringVar(&f.stash, "stash", "none", "keep the activations backward reads in bf16 (half the bytes; backward reads them rounded to 8 significant bits), int8 (a quarter: 8-bit codes with one scale per row, read to within 1/254 of the row's largest value) or none (float32)")
 	fl.BoolVar(&f.recompute, "recompute", false, "recompute cheap activations (GELU, Dropout, Tanh outputs) in backward from inputs it keeps anyway instead of keeping them: exact")
-	fl.StringSliceVar(&f.stashKinds, "stash-kinds", nil, "with --stash bf16, only these: "+strings.Join(passes.StashKinds, ",")+" (default: all)")
+	fl.StringSliceVar(&f.stashKinds, "stash-kinds", nil, "with --stash bf16 or int8, only these: "+strings.Join(passes.StashKinds, ",")+" (default: all)")
+	fl.StringSliceVar(&f.stashInt8, "stash-int8", nil, "with --stash bf16, keep these kinds in 8-bit rows instead (e.g. sampled,softmax)")
 }
 
 func (f *trainingFlags) spec() passes.TrainingSpec {
@@ -103,12 +104,13 @@ func (f *trainingFlags) spec() passes.TrainingSpec {
 	}
 }
 
-// stashSpec is --stash and --stash-kinds; "none" is the zero spec, so a
-// run's config.json without stashes reads as it did before the flag.
+// stashSpec is --stash, --stash-kinds and --stash-int8; "none" is the zero
+// spec, so a run's config.json without stashes reads as it did before the
+// flag.
 func (f *trainingFlags) stashSpec() passes.StashSpec {
 	if f.stash == "none" || f.stash == "" {
 		// Kinds alone are refused by the stash pass (StashSpec.Check).
-		return passes.StashSpec{Kinds: f.stashKinds}
+		return passes.StashSpec{Kinds: f.stashKinds, Int8Kinds: f.stashInt8}
 	}
-	return passes.StashSpec{DType: f.stash, Kinds: f.stashKinds}
+	return passes.StashSpec{DType: f.stash, Kinds: f.stashKinds, Int8Kinds: f.stashInt8}
 }

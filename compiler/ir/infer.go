@@ -66,7 +66,7 @@ func defaultInferRules() map[string]InferFunc {
 	inferRules[ruleKey("ai.crsc", "MatMul")] = inferMatMul
 	inferRules[ruleKey("ai.crsc", "GeluGrad")] = sameAsInput0
 	inferRules[ruleKey("ai.crsc", "LayerNormalization")] = inferLayerNorm
-	for _, rules := range []map[string]InferFunc{gradInferRules(), sampleInferRules(), memoryInferRules()} {
+	for _, rules := range []map[string]InferFunc{gradInferRules(), sampleInferRules(), memoryInferRules(), quantInferRules()} {
 		for k, v := range rules {
 			inferRules[k] = v
 		}

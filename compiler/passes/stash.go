@@ -9,15 +9,30 @@ import (
 	"crsc/compiler/memplan"
 )
 
-// StashSpec says which activations that backward reads are kept in 16
-// bits between the forward and the backward pass (a "stash").
+// StashSpec says which activations that backward reads are kept in 16 or
+// 8 bits between the forward and the backward pass (a "stash").
 type StashSpec struct {
-	// DType is "bf16" or "" / "none" (every stash float32).
+	// DType is "bf16", "int8" (8-bit rows, ir.Int8Rows) or "" / "none"
+	// (every stash float32).
 	DType string `json:"dtype,omitempty"`
 	// Kinds narrows the stashes by what produced them (StashKinds); empty
 	// means all of them.
 	Kinds []string `json:"kinds,omitempty"`
+	// Int8Kinds, with DType bf16, are the kinds kept in 8-bit rows
+	// instead (the rest in bf16): a mixed stash.
+	Int8Kinds []string `json:"int8_kinds,omitempty"`
 }
+
+// The stash types: bfloat16 (Cast), 8-bit rows (QuantizeRows).
+const (
+	StashBF16 = "bf16"
+	StashInt8 = "int8"
+)
+
+// int8MinRow is the shortest row (last axis) an 8-bit stash is used for:
+// each row carries a float32 scale, so short rows save little; they are
+// kept in bfloat16 instead.
+const int8MinRow = 8
 
 // StashKinds are the activations a stash can narrow, by what backward
 // reads them for: softmax outputs (softmax's gradient), norm outputs (the
@@ -33,36 +48,60 @@ func (s StashSpec) Enabled() bool { return s.DType != "" && s.DType != "none" }
 
 // Check names the first thing wrong with the spec.
 func (s StashSpec) Check() error {
-	if s.DType != "" && s.DType != "none" && s.DType != "bf16" {
-		return fmt.Errorf("stash dtype %q: want bf16 or none", s.DType)
+	if s.DType != "" && s.DType != "none" && s.DType != StashBF16 && s.DType != StashInt8 {
+		return fmt.Errorf("stash dtype %q: want bf16, int8 or none", s.DType)
 	}
-	if !s.Enabled() && len(s.Kinds) > 0 {
-		return fmt.Errorf("stash kinds %s without a stash type: give --stash bf16 with them", strings.Join(s.Kinds, ","))
+	if !s.Enabled() && len(s.Kinds)+len(s.Int8Kinds) > 0 {
+		return fmt.Errorf("stash kinds %s without a stash type: give --stash bf16 with them", strings.Join(append(slices.Clone(s.Kinds), s.Int8Kinds...), ","))
 	}
-	for _, k := range s.Kinds {
+	if s.DType == StashInt8 && len(s.Int8Kinds) > 0 {
+		return fmt.Errorf("8-bit stash kinds %s with --stash int8, which keeps every kind in 8 bits: give them with --stash bf16", strings.Join(s.Int8Kinds, ","))
+	}
+	for _, k := range append(slices.Clone(s.Kinds), s.Int8Kinds...) {
 		if !slices.Contains(StashKinds, k) {
 			return fmt.Errorf("stash kind %q: want one of %s", k, strings.Join(StashKinds, ", "))
 		}
 	}
+	for _, k := range s.Int8Kinds {
+		if len(s.Kinds) > 0 && !slices.Contains(s.Kinds, k) {
+			return fmt.Errorf("8-bit stash kind %q is not among the stash kinds %s", k, strings.Join(s.Kinds, ","))
+		}
+	}
 	return nil
+}
+
+// dtypeOf is the stash type of an activation of the given kind whose last
+// axis is cols long (0 when unknown).
+func (s StashSpec) dtypeOf(kind string, cols int) string {
+	if (s.DType == StashInt8 || slices.Contains(s.Int8Kinds, kind)) && (cols == 0 || cols >= int8MinRow) {
+		return StashInt8
+	}
+	return StashBF16
 }
 
 // StashDecision is one activation the stash pass narrowed.
 type StashDecision struct {
 	Value string `json:"value"`
 	Kind  string `json:"kind"`
+	DType string `json:"dtype"` // StashBF16 or StashInt8
 	Elems int    `json:"elems"` // elements (0 when the shape is not static)
+	// Bytes is what the stash keeps (codes and scales; 0 when the shape
+	// is not static), against 4·Elems in float32.
+	Bytes int64 `json:"bytes"`
 }
 
 // Stash keeps the chosen forward activations that backward reads in
-// bfloat16: for each one it adds Cast(to bf16) right after the producer
-// and Cast(to f32) right before the first backward reader, and points
-// every backward reader at the widened copy. Forward readers still get the
-// float32 tensor, which therefore dies at its last forward use; only the
-// half-size copy lives across the step. The forward results are unchanged;
-// backward reads each kept value rounded to 8 significant bits (relative
-// error at most 2^-9), which the weight gradients carry on as a relative
-// error of the same order (passes/stash_test.go bounds it).
+// bfloat16 or 8-bit rows: for each one it adds a narrowing node right after
+// the producer (Cast to bf16, or QuantizeRows) and a widening one right
+// before the first backward reader (Cast to f32, or DequantizeRows), and
+// points every backward reader at the widened copy. Forward readers still
+// get the float32 tensor, which therefore dies at its last forward use;
+// only the narrow copy lives across the step. The forward results are
+// unchanged. Backward reads each bf16 value rounded to 8 significant bits
+// (relative error at most 2^-9), and each 8-bit one to within max|row|/254
+// of its row's largest magnitude; the weight gradients, sums over many
+// such products, carry that on as a relative error of the same order or
+// below (passes/stash_test.go bounds both).
 func Stash(g *ir.Graph, spec StashSpec) ([]StashDecision, error) {
 	if err := spec.Check(); err != nil {
 		return nil, err
@@ -95,12 +134,16 @@ func Stash(g *ir.Graph, spec StashSpec) ([]StashDecision, error) {
 			if len(back) == 0 || kind == "" || len(want) > 0 && !want[kind] {
 				continue
 			}
-			narrow := g.AddNode("Cast", "stash/"+v.Name+"/to_bf16", []*ir.Value{v}, 1, ir.Attrs{"to": ir.IntAttr(ir.DTypeToONNX(ir.BFloat16))})
-			widen := g.AddNode("Cast", ir.BackwardPrefix+"stash/"+v.Name+"/to_f32", []*ir.Value{narrow.Outputs[0]}, 1, ir.Attrs{"to": ir.IntAttr(ir.DTypeToONNX(ir.Float32))})
-			for _, c := range []*ir.Node{narrow, widen} {
-				if err := ir.InferNode(c); err != nil {
-					return nil, fmt.Errorf("stash of %q: %v", v.Name, err)
-				}
+			dims, static := v.Shape.Ints()
+			static = static && v.HasShape
+			cols := 0
+			if static && len(dims) > 0 {
+				cols = dims[len(dims)-1]
+			}
+			dt := spec.dtypeOf(kind, cols)
+			narrow, widen, err := stashPair(g, v, dt)
+			if err != nil {
+				return nil, err
 			}
 			slices.SortFunc(back, func(a, b *ir.Node) int { return pos[a] - pos[b] })
 			for _, r := range back {
@@ -112,11 +155,14 @@ func Stash(g *ir.Graph, spec StashSpec) ([]StashDecision, error) {
 			}
 			after[n] = append(after[n], narrow)
 			before[back[0]] = append(before[back[0]], widen)
-			elems := 0
-			if dims, ok := v.Shape.Ints(); v.HasShape && ok {
-				elems = ir.NumElements(dims)
+			d := StashDecision{Value: v.Name, Kind: kind, DType: dt}
+			if static {
+				d.Elems = ir.NumElements(dims)
+				for _, o := range narrow.Outputs {
+					d.Bytes += o.DType.StorageBytes(ir.NumElements(mustInts(o.Shape)))
+				}
 			}
-			out = append(out, StashDecision{Value: v.Name, Kind: kind, Elems: elems})
+			out = append(out, d)
 		}
 	}
 	// Place the casts: AddNode appended them; rebuild the order once.
@@ -128,6 +174,34 @@ func Stash(g *ir.Graph, spec StashSpec) ([]StashDecision, error) {
 	}
 	g.Nodes = nodes
 	return out, g.Verify()
+}
+
+// stashPair makes the nodes that narrow v to the stash type dt and widen
+// it back to float32 for backward.
+func stashPair(g *ir.Graph, v *ir.Value, dt string) (narrow, widen *ir.Node, err error) {
+	switch dt {
+	case StashInt8:
+		narrow = g.AddNode("QuantizeRows", "stash/"+v.Name+"/to_i8", []*ir.Value{v}, 2, nil)
+		narrow.Domain = CrscDomain
+		widen = g.AddNode("DequantizeRows", ir.BackwardPrefix+"stash/"+v.Name+"/from_i8", narrow.Outputs, 1, nil)
+		widen.Domain = CrscDomain
+	default:
+		narrow = g.AddNode("Cast", "stash/"+v.Name+"/to_bf16", []*ir.Value{v}, 1, ir.Attrs{"to": ir.IntAttr(ir.DTypeToONNX(ir.BFloat16))})
+		widen = g.AddNode("Cast", ir.BackwardPrefix+"stash/"+v.Name+"/to_f32", []*ir.Value{narrow.Outputs[0]}, 1, ir.Attrs{"to": ir.IntAttr(ir.DTypeToONNX(ir.Float32))})
+	}
+	for _, c := range []*ir.Node{narrow, widen} {
+		if err := ir.InferNode(c); err != nil {
+			return nil, nil, fmt.Errorf("stash of %q: %v", v.Name, err)
+		}
+	}
+	return narrow, widen, nil
+}
+
+// mustInts is the dims of a shape inference made static from a static
+// input.
+func mustInts(s ir.Shape) []int {
+	dims, _ := s.Ints()
+	return dims
 }
 
 // stashKind classifies output j of forward node n (read by readers) as one

@@ -1,16 +1,10 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "tailmask_amd64.h"
 
 // bfloat16 conversions of bf16.go, 16 elements per vector, a masked final
 // vector for the last n%16 (the masked loads suppress faults past the end).
-
-// BF16TAIL sets K1 to the low CX bits (1 ≤ CX ≤ 15).
-#define BF16TAIL \
-	MOVL  $1, AX; \
-	SHLL  CX, AX; \
-	DECL  AX;     \
-	KMOVW AX, K1
 
 // VCVTNEPS2BF16 Z0, Y1 (AVX512_BF16), which the Go assembler does not
 // know: EVEX.512.F3.0F38.W0 72 /r with ModRM 11 001 000.
@@ -37,7 +31,7 @@ narrowloop:
 narrowtail:
 	TESTQ     CX, CX
 	JZ        narrowdone
-	BF16TAIL
+	TAILMASK
 	VMOVUPS.Z (SI), K1, Z0
 	CVTNE_Z0_Y1
 	VMOVDQU16 Y1, K1, (DI)
@@ -66,7 +60,7 @@ widenloop:
 widentail:
 	TESTQ       CX, CX
 	JZ          widendone
-	BF16TAIL
+	TAILMASK
 	VMOVDQU16.Z (SI), K1, Y0
 	VPMOVZXWD   Y0, Z0
 	VPSLLD      $16, Z0, Z0

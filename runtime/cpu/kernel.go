@@ -130,7 +130,7 @@ func Lookup(domain, op string) (Kernel, bool) {
 // helpers (grad.go), WTA-CRS sampling (sample.go), memory-saving rewrites
 // (memory.go), fused forms of decomposed subgraphs (fused.go).
 func crscRegistries() []map[string]Kernel {
-	return []map[string]Kernel{crscKernels, sampleKernels, memoryKernels, fusedKernels}
+	return []map[string]Kernel{crscKernels, sampleKernels, memoryKernels, quantKernels, fusedKernels}
 }
 
 // Ops lists the supported ops sorted: default-domain ops by name, others

@@ -23,3 +23,6 @@ func normRowSumsAVX512(dy, y *float32, bias, rs, xh, sc, colS, colB *float64, n 
 	panic("unreachable")
 }
 func normRowDxAVX512(out, dy *float32, xh, sc *float64, n int, c *[3]float64) { panic("unreachable") }
+func rowMaxAbsBitsAVX512(x *float32, n int) uint32                            { panic("unreachable") }
+func quantizeRowAVX512(dst *int8, src *float32, n int, inv float32)           { panic("unreachable") }
+func dequantizeRowAVX512(dst *float32, src *int8, n int, s float32)           { panic("unreachable") }

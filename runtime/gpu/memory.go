@@ -260,9 +260,15 @@ func (m *memory) unclaim() {
 // (as runtime/arena.go places CPU outputs), else a pool block.
 func (m *memory) output(dt ir.DType, shape []int) (*ir.Tensor, error) {
 	n := ir.NumElements(shape)
+	// A packed dtype's slot is planned as the int32 words it is stored in
+	// (memplan.slotOf), so a CPU fallback's Int8Rows output finds it too.
+	sdt, sn := dt, n
+	if dt.Packed() {
+		sdt, sn = dt.Storage(), dt.StorageLen(n)
+	}
 	m.mu.Lock()
 	for k, s := range m.slots {
-		if m.claimed[k] || s.DType != dt || s.Elems != n || n == 0 {
+		if m.claimed[k] || s.DType != sdt || s.Elems != sn || n == 0 {
 			continue
 		}
 		m.claimed[k] = true

@@ -15,8 +15,9 @@ import (
 
 // tinyModel loads a tiny reference export (testdata/onnx) with the shapes
 // of its set0 inputs; train adds the backward pass (a VJP loss against the
-// reference cotangent), so the graph runs the training kernels as well.
-func tinyModel(t *testing.T, model string, train bool) (*ir.Graph, map[string]*ir.Tensor) {
+// reference cotangent), so the graph runs the training kernels as well,
+// with the given stashes.
+func tinyModel(t *testing.T, model string, train bool, stash passes.StashSpec) (*ir.Graph, map[string]*ir.Tensor) {
 	t.Helper()
 	dir := filepath.Join("..", "..", "testdata", "onnx")
 	g, err := onnx.Load(filepath.Join(dir, model+".op13.eval.onnx"))
@@ -40,7 +41,7 @@ func tinyModel(t *testing.T, model string, train bool) (*ir.Graph, map[string]*i
 		t.Fatal(err)
 	}
 	if train {
-		spec := passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}}
+		spec := passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Stash: stash}
 		if _, err := passes.Compile(g, spec); err != nil {
 			t.Fatal(err)
 		}
@@ -54,8 +55,9 @@ func tinyModel(t *testing.T, model string, train bool) (*ir.Graph, map[string]*i
 }
 
 // TestTinyModels runs the tiny BERT and T5 exports, forward and training
-// step, through runtime.Execute on the emulated GPU, with and without a
-// memory plan, and compares every output with the CPU backend.
+// step (float32 and 8-bit stashes, the latter through the CPU fallback),
+// through runtime.Execute on the emulated GPU, with and without a memory
+// plan, and compares every output with the CPU backend.
 func TestTinyModels(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole models on the emulator")
@@ -64,13 +66,18 @@ func TestTinyModels(t *testing.T) {
 	for _, tc := range []struct {
 		model string
 		train bool
-	}{{"bert_tiny_cls", false}, {"bert_tiny_cls", true}, {"t5_tiny", false}} {
+		stash passes.StashSpec
+	}{{"bert_tiny_cls", false, passes.StashSpec{}}, {"bert_tiny_cls", true, passes.StashSpec{}},
+		{"bert_tiny_cls", true, passes.StashSpec{DType: passes.StashInt8}}, {"t5_tiny", false, passes.StashSpec{}}} {
 		name := tc.model
 		if tc.train {
 			name += "/train"
 		}
+		if tc.stash.Enabled() {
+			name += "/stash-" + tc.stash.DType
+		}
 		t.Run(name, func(t *testing.T) {
-			g, inputs := tinyModel(t, tc.model, tc.train)
+			g, inputs := tinyModel(t, tc.model, tc.train, tc.stash)
 			opt := runtime.Options{Seed: 7}
 			want, err := runtime.Run(g, inputs, opt)
 			if err != nil {

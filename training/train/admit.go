@@ -204,7 +204,7 @@ func (t *trainer) largestBatch(spec passes.TrainingSpec, room int64) (int, error
 func processOverhead(total int64) int64 { return total/20 + 64<<20 }
 
 // fitMemoryBudget is --memory-budget: it plans the run with each strategy
-// of the ladder (cheapest first: exact, recomputation, bf16 stashes kind by
+// of the ladder (cheapest first: exact, recomputation, bf16 then 8-bit stashes kind by
 // kind, WTA-CRS at keep 0.3 then 0.1) and keeps the first whose planned
 // total and the process's overhead fit the budget, saying what it tried
 // and what the choice gives up; it refuses the run, naming the least
