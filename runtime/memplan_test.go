@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,19 +177,7 @@ func bitEqual(a, b *ir.Tensor) bool {
 		}
 	}
 	return len(a.F32) == len(b.F32) && len(a.F64) == len(b.F64) &&
-		equalSlices(a.I64, b.I64) && equalSlices(a.I32, b.I32) && equalSlices(a.Bool, b.Bool)
-}
-
-func equalSlices[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+		slices.Equal(a.I64, b.I64) && slices.Equal(a.I32, b.I32) && slices.Equal(a.Bool, b.Bool)
 }
 
 // TestPlannedTrainingTiny: the tiny BERT and T5 training steps give

@@ -52,7 +52,7 @@ func TestPlanChain(t *testing.T) {
 		t.Errorf("planned peak %d, want 768 (b's bytes reused by d)", p.PlannedPeak)
 	}
 	checkNoOverlap(t, p)
-	if want := []int64{256, 256, 512, 768, 768}; !equal(p.Timeline(), want) {
+	if want := []int64{256, 256, 512, 768, 768}; !slices.Equal(p.Timeline(), want) {
 		t.Errorf("timeline %v, want %v", p.Timeline(), want)
 	}
 	if p.ParamsBytes != 64 || p.ConstBytes != 8 || p.InputsBytes != 256 {
@@ -129,18 +129,6 @@ func checkNoOverlap(t *testing.T, p *MemPlan) {
 			}
 		}
 	}
-}
-
-func equal(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestAtPeak: the chain's first 768-byte moment is node 3 (a, b, c alive),

@@ -214,25 +214,13 @@ func TestAxesNormalization(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := g2.Nodes[0]
-	if len(u.Inputs) != 1 || !equalInts(u.Attrs.Ints("axes"), []int64{0}) {
+	if len(u.Inputs) != 1 || !slices.Equal(u.Attrs.Ints("axes"), []int64{0}) {
 		t.Fatalf("axes not normalized: %s", ir.NodeString(u))
 	}
 	m, _ := ToProto(g2)
 	if got := m.Graph.Node[0].Input; len(got) != 2 {
 		t.Fatalf("opset 13 export wants axes as input, got inputs %v", got)
 	}
-}
-
-func equalInts(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // FuzzDecode feeds arbitrary bytes to the importer: it must return a graph

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"crsc/compiler/ir"
@@ -41,7 +42,7 @@ func fkThreads(t *testing.T, domain, op string, a attrs, in ...*ir.Tensor) []*ir
 			if one[i] == nil {
 				continue
 			}
-			if !equalBits(memBits(got[i]), memBits(one[i])) {
+			if !slices.Equal(memBits(got[i]), memBits(one[i])) {
 				t.Fatalf("%s output %d: Threads %d differs from Threads 1", op, i, th)
 			}
 		}

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math/rand"
+	"slices"
 	"testing"
 
 	"crsc/compiler/ir"
@@ -39,7 +40,7 @@ func TestMatMulBias(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if !equalBits(memBits(got[0]), memBits(want[0])) {
+		if !slices.Equal(memBits(got[0]), memBits(want[0])) {
 			t.Errorf("%s: MatMul with a bias differs from MatMul + Add", tc.name)
 		}
 	}

@@ -237,12 +237,12 @@ func TestDropoutMaskGrad(t *testing.T) {
 			// Another step draws another mask (unless everything is dropped).
 			next := *ctx
 			next.Step++
-			if tc.ratio < 1 && equalBits(memBits(memRun(t, &next, mg, dy, ratio, on)[0]), memBits(want)) {
+			if tc.ratio < 1 && slices.Equal(memBits(memRun(t, &next, mg, dy, ratio, on)[0]), memBits(want)) {
 				t.Errorf("%s: step %d gives step %d's gradient", what, next.Step, ctx.Step)
 			}
 			// So does another forward node.
 			other := memNode(crscDomain, "DropoutMaskGrad", "dmg", ir.Attrs{"forward_node": ir.StringAttr(name + "_2")})
-			if tc.ratio < 1 && equalBits(memBits(memRun(t, ctx, other, dy, ratio, on)[0]), memBits(want)) {
+			if tc.ratio < 1 && slices.Equal(memBits(memRun(t, ctx, other, dy, ratio, on)[0]), memBits(want)) {
 				t.Errorf("%s: another forward node gives the same gradient", what)
 			}
 			// Identity cases, as the forward: no training_mode, false,
@@ -276,18 +276,6 @@ func TestDropoutMaskGrad(t *testing.T) {
 	got := memRun(t, ctx, memNode(crscDomain, "DropoutMaskGrad", "dmg",
 		ir.Attrs{"forward_node": ir.StringAttr("d"), "ratio": ir.FloatAttr(0.3)}), x, nil, memBool(true))[0]
 	memIdentical(t, "ratio attribute", got, want)
-}
-
-func equalBits(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestLayerNormGradFromOutput(t *testing.T) {

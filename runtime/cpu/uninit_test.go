@@ -3,6 +3,7 @@ package cpu
 import (
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"crsc/compiler/ir"
@@ -71,7 +72,7 @@ func TestUninitOutputs(t *testing.T) {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		for i := range want {
-			if want[i] != nil && !equalBits(memBits(got[i]), memBits(want[i])) {
+			if want[i] != nil && !slices.Equal(memBits(got[i]), memBits(want[i])) {
 				t.Errorf("%s output %d: an uncleared slot changes the result", tc.name, i)
 			}
 		}

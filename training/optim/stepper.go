@@ -3,6 +3,7 @@ package optim
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"crsc/compiler/ir"
 	"crsc/runtime"
@@ -186,23 +187,11 @@ func checkTensor(t *ir.Tensor, info ParamInfo, what string) error {
 	if t.DType != ir.Float32 {
 		return fmt.Errorf("%s is %v, want f32", what, t.DType)
 	}
-	if !sameShape(t.Shape, info.Shape) {
+	if !slices.Equal(t.Shape, info.Shape) {
 		return fmt.Errorf("%s has shape %v, want %v", what, t.Shape, info.Shape)
 	}
 	if err := t.CheckData(); err != nil {
 		return fmt.Errorf("%s: %v", what, err)
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
