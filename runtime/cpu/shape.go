@@ -125,12 +125,25 @@ func sizeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // shape-only ops then cost nothing.
 func reshaped(x *ir.Tensor, shape []int) *ir.Tensor { return x.Reshaped(shape) }
 
+// viewKernel makes the kernel of a shape-only op: its output is input 0's
+// data under the shape newShape works out, as a view (see reshaped). The
+// first inputs inputs are required; newShape's errors already name the node.
+func viewKernel(inputs int, newShape func(n *ir.Node, ins []*ir.Tensor) ([]int, error)) Kernel {
+	return func(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+		if err := required(n, ins, inputs); err != nil {
+			return nil, err
+		}
+		shape, err := newShape(n, ins)
+		if err != nil {
+			return nil, err
+		}
+		return []*ir.Tensor{reshaped(ins[0], shape)}, nil
+	}
+}
+
 // reshapeKernel: 0 copies the input dim (unless allowzero=1, when it is a
 // literal 0) and one -1 is inferred.
-func reshapeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
+var reshapeKernel = viewKernel(2, func(n *ir.Node, ins []*ir.Tensor) ([]int, error) {
 	x := ins[0]
 	if err := checkData(n, x); err != nil {
 		return nil, err
@@ -140,48 +153,27 @@ func reshapeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 		return nil, err
 	}
 	shape, err := shapes.Reshape(x.Shape, spec, n.Attrs.Int("allowzero", 0) == 1)
-	if err != nil {
-		return nil, nodeErr(n, err)
-	}
-	return []*ir.Tensor{reshaped(x, shape)}, nil
-}
+	return shape, nodeErr(n, err)
+})
 
-func flattenKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	x := ins[0]
-	shape, err := shapes.Flatten(x.Shape, n.Attrs.Int("axis", 1))
-	if err != nil {
-		return nil, nodeErr(n, err)
-	}
-	return []*ir.Tensor{reshaped(x, shape)}, nil
-}
+var flattenKernel = viewKernel(1, func(n *ir.Node, ins []*ir.Tensor) ([]int, error) {
+	shape, err := shapes.Flatten(ins[0].Shape, n.Attrs.Int("axis", 1))
+	return shape, nodeErr(n, err)
+})
 
 // squeezeKernel takes axes from input 1 (opset 13) or the attribute; with
 // none it drops every unit dim.
-func squeezeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	x := ins[0]
+var squeezeKernel = viewKernel(1, func(n *ir.Node, ins []*ir.Tensor) ([]int, error) {
 	axes, ok, err := axesFrom(n, ins, 1)
 	if err != nil {
 		return nil, err
 	}
-	shape, err := shapes.Squeeze(x.Shape, axes, ok)
-	if err != nil {
-		return nil, nodeErr(n, err)
-	}
-	return []*ir.Tensor{reshaped(x, shape)}, nil
-}
+	shape, err := shapes.Squeeze(ins[0].Shape, axes, ok)
+	return shape, nodeErr(n, err)
+})
 
 // unsqueezeKernel: axes refer to the output rank.
-func unsqueezeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	x := ins[0]
+var unsqueezeKernel = viewKernel(1, func(n *ir.Node, ins []*ir.Tensor) ([]int, error) {
 	axes, ok, err := axesFrom(n, ins, 1)
 	if err != nil {
 		return nil, err
@@ -189,12 +181,9 @@ func unsqueezeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	if !ok {
 		return nil, errf(n, "missing axes")
 	}
-	shape, err := shapes.Unsqueeze(x.Shape, axes)
-	if err != nil {
-		return nil, nodeErr(n, err)
-	}
-	return []*ir.Tensor{reshaped(x, shape)}, nil
-}
+	shape, err := shapes.Unsqueeze(ins[0].Shape, axes)
+	return shape, nodeErr(n, err)
+})
 
 // transposeKernel: perm defaults to reversing the dims.
 func transposeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {

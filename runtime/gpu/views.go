@@ -24,23 +24,43 @@ func (c *ctx) viewOut(x *ir.Tensor, shape []int) ([]*ir.Tensor, error) {
 	return []*ir.Tensor{v}, nil
 }
 
-// reshapeKernel: 0 copies the input dim (unless allowzero=1), one -1 is
-// inferred.
-func reshapeKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if !present(ins, 2) || len(ins[1].Shape) > 1 {
+// viewKernel makes the kernel of a view op: the first inputs inputs must be
+// present, and newShape works out the output shape (errFallback where the
+// CPU kernel should take the node, or explain why it is wrong).
+func viewKernel(inputs int, newShape func(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]int, error)) kernel {
+	return func(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+		if !present(ins, inputs) {
+			return nil, errFallback
+		}
+		shape, err := newShape(c, n, ins)
+		if err != nil {
+			return nil, err
+		}
+		return c.viewOut(ins[0], shape)
+	}
+}
+
+// shaped passes on a runtime/shapes result, its error as errFallback: the
+// CPU kernel words it, naming the node.
+func shaped(shape []int, err error) ([]int, error) {
+	if err != nil {
 		return nil, errFallback
 	}
-	x := ins[0]
+	return shape, nil
+}
+
+// reshapeKernel: 0 copies the input dim (unless allowzero=1), one -1 is
+// inferred.
+var reshapeKernel = viewKernel(2, func(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]int, error) {
+	if len(ins[1].Shape) > 1 {
+		return nil, errFallback
+	}
 	spec, ok, err := c.ints(ins[1])
 	if err != nil || !ok {
 		return nil, orFallback(err)
 	}
-	shape, err := shapes.Reshape(x.Shape, spec, n.Attrs.Int("allowzero", 0) == 1)
-	if err != nil {
-		return nil, errFallback
-	}
-	return c.viewOut(x, shape)
-}
+	return shaped(shapes.Reshape(ins[0].Shape, spec, n.Attrs.Int("allowzero", 0) == 1))
+})
 
 // orFallback turns "no error" into errFallback (a control input the GPU
 // code cannot read: let the CPU kernel explain).
@@ -51,49 +71,25 @@ func orFallback(err error) error {
 	return errFallback
 }
 
-func flattenKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if !present(ins, 1) {
-		return nil, errFallback
-	}
-	x := ins[0]
-	shape, err := shapes.Flatten(x.Shape, n.Attrs.Int("axis", 1))
-	if err != nil {
-		return nil, errFallback
-	}
-	return c.viewOut(x, shape)
-}
+var flattenKernel = viewKernel(1, func(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]int, error) {
+	return shaped(shapes.Flatten(ins[0].Shape, n.Attrs.Int("axis", 1)))
+})
 
 // squeezeKernel takes axes from input 1 or the attribute; none drops every
 // unit dim.
-func squeezeKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if !present(ins, 1) {
-		return nil, errFallback
-	}
-	x := ins[0]
+var squeezeKernel = viewKernel(1, func(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]int, error) {
 	axes, given, ok, err := c.axesOf(n, ins, 1)
 	if err != nil || !ok {
 		return nil, orFallback(err)
 	}
-	shape, err := shapes.Squeeze(x.Shape, axes, given)
-	if err != nil {
-		return nil, errFallback
-	}
-	return c.viewOut(x, shape)
-}
+	return shaped(shapes.Squeeze(ins[0].Shape, axes, given))
+})
 
 // unsqueezeKernel: axes refer to the output rank.
-func unsqueezeKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if !present(ins, 1) {
-		return nil, errFallback
-	}
-	x := ins[0]
+var unsqueezeKernel = viewKernel(1, func(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]int, error) {
 	axes, given, ok, err := c.axesOf(n, ins, 1)
 	if err != nil || !ok || !given {
 		return nil, orFallback(err)
 	}
-	shape, err := shapes.Unsqueeze(x.Shape, axes)
-	if err != nil {
-		return nil, errFallback
-	}
-	return c.viewOut(x, shape)
-}
+	return shaped(shapes.Unsqueeze(ins[0].Shape, axes))
+})
