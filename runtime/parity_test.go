@@ -35,24 +35,13 @@ func loadRefSets(t *testing.T, model string) []refSet {
 	}
 	var sets []refSet
 	for _, dir := range dirs {
-		s := refSet{name: filepath.Base(dir), inputs: map[string]*ir.Tensor{}, outputs: map[string]*ir.Tensor{}}
-		files, _ := filepath.Glob(filepath.Join(dir, "*.npy"))
-		for _, f := range files {
-			base := strings.TrimSuffix(filepath.Base(f), ".npy")
-			var into map[string]*ir.Tensor
-			switch {
-			case strings.HasPrefix(base, "input_"):
-				into, base = s.inputs, strings.TrimPrefix(base, "input_")
-			case strings.HasPrefix(base, "output_"):
-				into, base = s.outputs, strings.TrimPrefix(base, "output_")
-			default:
-				continue
-			}
-			tensor, err := npy.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			into[base] = tensor
+		s := refSet{name: filepath.Base(dir)}
+		var err error
+		if s.inputs, err = npy.ReadDir(dir, "input_"); err != nil {
+			t.Fatal(err)
+		}
+		if s.outputs, err = npy.ReadDir(dir, "output_"); err != nil {
+			t.Fatal(err)
 		}
 		sets = append(sets, s)
 	}

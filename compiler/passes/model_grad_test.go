@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"crsc/compiler/ir"
@@ -26,14 +25,9 @@ type refParams struct {
 
 func readNpyDir(t *testing.T, dir, prefix string) map[string]*ir.Tensor {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, prefix+"*.npy"))
-	m := map[string]*ir.Tensor{}
-	for _, f := range files {
-		tensor, err := npy.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix), ".npy")] = tensor
+	m, err := npy.ReadDir(dir, prefix)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return m
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -87,6 +88,24 @@ func Read(r io.Reader) (*ir.Tensor, error) {
 		return nil, fmt.Errorf("npy: %w", err)
 	}
 	return t, nil
+}
+
+// ReadDir decodes every <prefix><name>.npy file in dir, keyed by name: a
+// reference set's inputs (prefix "input_") or outputs ("output_").
+func ReadDir(dir, prefix string) (map[string]*ir.Tensor, error) {
+	files, err := filepath.Glob(filepath.Join(dir, prefix+"*.npy"))
+	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
+	}
+	m := map[string]*ir.Tensor{}
+	for _, f := range files {
+		t, err := ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		m[strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), prefix), ".npy")] = t
+	}
+	return m, nil
 }
 
 // ReadFile decodes the .npy file at path.

@@ -224,6 +224,24 @@ func TestReadHugeClaimIsCheap(t *testing.T) {
 	}
 }
 
+// TestReadDir: only the files with the prefix are read, keyed by the name
+// between the prefix and ".npy".
+func TestReadDir(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"input_ids", "input_mask", "output_logits"} {
+		if err := WriteFile(filepath.Join(dir, name+".npy"), ir.FromFloat32([]int{1}, []float32{1})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ReadDir(dir, "input_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["ids"] == nil || got["mask"] == nil {
+		t.Errorf("got %v, want ids and mask", got)
+	}
+}
+
 func TestReadFileErrorsNameTheFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "junk.npy")

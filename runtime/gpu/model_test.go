@@ -2,7 +2,6 @@ package gpu
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"crsc/compiler/ir"
@@ -25,16 +24,13 @@ func tinyModel(t *testing.T, model string, train bool, stash passes.StashSpec) (
 		t.Skipf("no tiny model: %v", err)
 	}
 	set := filepath.Join(dir, "ref", model, "set0")
-	files, _ := filepath.Glob(filepath.Join(set, "input_*.npy"))
-	inputs := map[string]*ir.Tensor{}
+	inputs, err := npy.ReadDir(set, "input_")
+	if err != nil {
+		t.Fatal(err)
+	}
 	shapes := map[string]ir.Shape{}
-	for _, f := range files {
-		x, err := npy.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "input_"), ".npy")
-		inputs[name], shapes[name] = x, ir.StaticShape(x.Shape...)
+	for name, x := range inputs {
+		shapes[name] = ir.StaticShape(x.Shape...)
 	}
 	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
 	if err := passes.Run(g, passes.Load, cfg); err != nil {
