@@ -65,39 +65,12 @@ func nnSumTo(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err != nil || !ok {
 		return nil, orFallback(err)
 	}
-	// The reduced axes, as runtime/cpu finds them; then the view of x as
-	// few dims as possible: size-1 dims dropped, neighbours of the same
-	// kind merged (row-major order, and so the order of the summands, is
-	// unchanged).
-	from := x.Shape
-	axes, err := shapes.SumToAxes(from, to)
+	// The reduced axes, as runtime/cpu finds them.
+	axes, err := shapes.SumToAxes(x.Shape, to)
 	if err != nil {
 		return nil, errFallback
 	}
-	isRed := make([]bool, len(from))
-	for _, a := range axes {
-		isRed[a] = true
-	}
-	var dims []int64
-	var red []bool
-	nout, nred := 1, 1
-	for i, f := range from {
-		r := isRed[i]
-		if r {
-			nred *= f
-		} else {
-			nout *= f
-		}
-		if f == 1 {
-			continue
-		}
-		if k := len(dims); k > 0 && red[k-1] == r {
-			dims[k-1] *= int64(f)
-			continue
-		}
-		dims = append(dims, int64(f))
-		red = append(red, r)
-	}
+	dims, red, nout, nred := sumToView(x.Shape, axes)
 	if len(dims) > nnSumToMaxRank {
 		return nil, errFallback
 	}
@@ -150,6 +123,37 @@ func nnSumTo(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, err
 	}
 	return []*ir.Tensor{out}, nil
+}
+
+// sumToView is the view of a tensor of shape from, summed over axes, as few
+// dims as possible: size-1 dims dropped, neighbours of the same kind merged
+// (row-major order, and so the order of the summands, is unchanged). red
+// marks the summed dims; nout and nred count the outputs and the summands
+// of each.
+func sumToView(from, axes []int) (dims []int64, red []bool, nout, nred int) {
+	isRed := make([]bool, len(from))
+	for _, a := range axes {
+		isRed[a] = true
+	}
+	nout, nred = 1, 1
+	for i, f := range from {
+		r := isRed[i]
+		if r {
+			nred *= f
+		} else {
+			nout *= f
+		}
+		if f == 1 {
+			continue
+		}
+		if k := len(dims); k > 0 && red[k-1] == r {
+			dims[k-1] *= int64(f)
+			continue
+		}
+		dims = append(dims, int64(f))
+		red = append(red, r)
+	}
+	return dims, red, nout, nred
 }
 
 // nnGatherGrad is runtime/cpu gatherGradKernel for float32:

@@ -97,7 +97,6 @@ func nnSCELoss(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err := nnOnDevice(c, &scores); err != nil {
 		return nil, err
 	}
-	P := a.N * a.D
 	var frees nnFreeAll
 	defer frees.run()
 	lossShape := []int{}
@@ -133,20 +132,34 @@ func nnSCELoss(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err := nnSoftmaxLaunch(c, scores, logp, a.N, a.C, a.D, true); err != nil {
 		return fail(err)
 	}
+	if err := nnSCEPick(c, a, logp, loss, &frees); err != nil {
+		return fail(err)
+	}
+	if k > 1 {
+		return []*ir.Tensor{loss, logp}, nil
+	}
+	return []*ir.Tensor{loss}, nil
+}
+
+// nnSCEPick takes each position's weighted -log p of its label from logp
+// into loss (reduction none) or, through sce_reduce, its sum or mean; the
+// buffers it uploads are freed with frees.
+func nnSCEPick(c *ctx, a nnSCE, logp, loss *ir.Tensor, frees *nnFreeAll) error {
+	P := a.N * a.D
 	// wt carries Σw in its extra last element for sce_reduce.
 	labD, free, err := nnUpload(c, ir.FromInt64([]int{P}, a.labels))
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	frees.add(free)
 	wtD, free, err := nnUpload(c, nnF64(append(a.wt, a.wsum)))
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	frees.add(free)
 	v, free, err := c.scratch(ir.Float64, []int{P})
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	frees.add(free)
 	none := a.reduction == "none"
@@ -157,7 +170,7 @@ func nnSCELoss(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if P > 0 {
 		if err := c.launch(nnSrc, "sce_pick", P, c.ptr(logp), c.ptr(labD), c.ptr(wtD), c.ptr(v), lossPtr,
 			int64(P), int64(a.C), int64(a.D)); err != nil {
-			return fail(err)
+			return err
 		}
 	}
 	if !none {
@@ -166,13 +179,10 @@ func nnSCELoss(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 			mean = 1
 		}
 		if err := nnRows(c, "sce_reduce", 1, P, nnPtr(c, v), c.ptr(wtD), c.ptr(loss), int64(P), mean); err != nil {
-			return fail(err)
+			return err
 		}
 	}
-	if k > 1 {
-		return []*ir.Tensor{loss, logp}, nil
-	}
-	return []*ir.Tensor{loss}, nil
+	return nil
 }
 
 // nnSCELossGrad is runtime/cpu sceLossGradKernel: dScores = coef·(exp(
