@@ -246,36 +246,30 @@ const sqrt2OverPi = 0.7978845608028654
 // geluKernel implements Gelu (ONNX opset 20, and com.microsoft's exact
 // form): approximate "none" uses erf, "tanh" the tanh approximation.
 func geluKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
+	var row func(out, x []float32)
+	var scalar func(x float64) float64
 	switch approx := n.Attrs.String("approximate", "none"); approx {
 	case "none":
-		if len(ins) > 0 && ins[0] != nil && ins[0].DType == ir.Float32 {
-			if err := checkData(n, ins[0]); err != nil {
-				return nil, err
-			}
-			out := ctx.newUninitTensor(ir.Float32, ins[0].Shape) // geluErf/geluTanh write every element
-			x := ins[0].F32
-			// Work ×8: an erf costs about that many adds, and a
-			// 32K-element tensor is worth both threads.
-			parallelFor(ctx, len(x), 8*len(x), func(lo, hi int) { geluErf(out.F32[lo:hi], x[lo:hi]) })
-			return []*ir.Tensor{out}, nil
-		}
-		return floatUnary(ctx, n, ins, func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) })
+		row = geluErf
+		scalar = func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
 	case "tanh":
-		if len(ins) > 0 && ins[0] != nil && ins[0].DType == ir.Float32 {
-			if err := checkData(n, ins[0]); err != nil {
-				return nil, err
-			}
-			out := ctx.newUninitTensor(ir.Float32, ins[0].Shape) // geluErf/geluTanh write every element
-			x := ins[0].F32
-			parallelFor(ctx, len(x), 8*len(x), func(lo, hi int) { geluTanh(out.F32[lo:hi], x[lo:hi]) })
-			return []*ir.Tensor{out}, nil
-		}
-		return floatUnary(ctx, n, ins, func(x float64) float64 {
-			return 0.5 * x * (1 + math.Tanh(sqrt2OverPi*(x+0.044715*x*x*x)))
-		})
+		row = geluTanh
+		scalar = func(x float64) float64 { return 0.5 * x * (1 + math.Tanh(sqrt2OverPi*(x+0.044715*x*x*x))) }
 	default:
 		return nil, errf(n, "unknown approximate %q", approx)
 	}
+	if len(ins) == 0 || ins[0] == nil || ins[0].DType != ir.Float32 {
+		return floatUnary(ctx, n, ins, scalar)
+	}
+	if err := checkData(n, ins[0]); err != nil {
+		return nil, err
+	}
+	out := ctx.newUninitTensor(ir.Float32, ins[0].Shape) // geluErf/geluTanh write every element
+	x := ins[0].F32
+	// Work ×8: an erf costs about that many adds, and a 32K-element tensor
+	// is worth both threads.
+	parallelFor(ctx, len(x), 8*len(x), func(lo, hi int) { row(out.F32[lo:hi], x[lo:hi]) })
+	return []*ir.Tensor{out}, nil
 }
 
 func leakyReluKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
