@@ -62,6 +62,19 @@ func gTry(ctx *Ctx, n *ir.Node, ins ...*ir.Tensor) ([]*ir.Tensor, error) {
 	return k(ctx, n, ins)
 }
 
+// checkNodeErr fails t unless err contains want and names the node (as
+// errf does): a kernel's errors say which node of a graph failed.
+func checkNodeErr(t *testing.T, op, node string, ins []*ir.Tensor, err error, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%s %v: error %v, want one containing %q", op, ins, err, want)
+		return
+	}
+	if !strings.Contains(err.Error(), `"`+node+`"`) {
+		t.Errorf("%s: error %q does not name the node", op, err)
+	}
+}
+
 // fdCheck compares grad with central differences of ⟨cot, f(ins)⟩ over
 // every element of the float64 input ins[wrt].
 func fdCheck(t *testing.T, what string, f func(ins []*ir.Tensor) *ir.Tensor, ins []*ir.Tensor, wrt int, cot, grad *ir.Tensor) {
@@ -448,13 +461,7 @@ func TestGradKernelErrors(t *testing.T) {
 		{"SoftmaxCrossEntropyLossGrad", nil, []*ir.Tensor{gF64(nil, 1), lp, gI64([]int{2}, 0, 1), gF64([]int{2}, 1, 1)}, "weights must be"},
 	} {
 		_, err := gTry(nil, crsc(tc.op, tc.a), tc.ins...)
-		if err == nil || !strings.Contains(err.Error(), tc.err) {
-			t.Errorf("%s %v: error %v, want one containing %q", tc.op, tc.ins, err, tc.err)
-			continue
-		}
-		if !strings.Contains(err.Error(), `"g_`+tc.op+`"`) {
-			t.Errorf("%s: error %q does not name the node", tc.op, err)
-		}
+		checkNodeErr(t, tc.op, "g_"+tc.op, tc.ins, err, tc.err)
 	}
 }
 

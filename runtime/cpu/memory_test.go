@@ -546,13 +546,7 @@ func TestMemoryErrors(t *testing.T) {
 	} {
 		n := memNode(crscDomain, tc.op, "mem_"+tc.op, tc.a)
 		_, err := memTry(nil, n, tc.ins...)
-		if err == nil || !strings.Contains(err.Error(), tc.err) {
-			t.Errorf("%s %v: error %v, want one containing %q", tc.op, tc.ins, err, tc.err)
-			continue
-		}
-		if !strings.Contains(err.Error(), `"mem_`+tc.op+`"`) {
-			t.Errorf("%s: error %q does not name the node", tc.op, err)
-		}
+		checkNodeErr(t, tc.op, n.Name, tc.ins, err, tc.err)
 	}
 }
 
