@@ -17,6 +17,42 @@ func write(t *testing.T, name, text string) string {
 	return p
 }
 
+func lookupTask(t *testing.T, name string) *Task {
+	t.Helper()
+	task, err := LookupTask(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
+// readCase writes text to a file called name and reads it for task,
+// checking the error against wantErr (a substring; "" wants none). ok is
+// false where an error was wanted: the case has nothing more to check.
+func readCase(t *testing.T, name, text string, task *Task, wantErr string) (ex []Example, ok bool) {
+	t.Helper()
+	ex, err := ReadFile(write(t, name, text), task)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("got %v, want an error containing %q", err, wantErr)
+		}
+		return nil, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex, true
+}
+
+// classesOf lists the examples' classes, in order.
+func classesOf(ex []Example) []int {
+	var classes []int
+	for _, e := range ex {
+		classes = append(classes, e.Class)
+	}
+	return classes
+}
+
 func TestRead(t *testing.T) {
 	for _, c := range []struct {
 		name, file, task, text string
@@ -59,19 +95,12 @@ func TestRead(t *testing.T) {
 		{"csv empty", "x.csv", "sst2", "", 0, "x.csv: empty file, no header line"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			task, err := LookupTask(c.task)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ex, err := ReadFile(write(t, c.file, c.text), task)
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("got %v, want an error containing %q", err, c.wantErr)
-				}
+			ex, ok := readCase(t, c.file, c.text, lookupTask(t, c.task), c.wantErr)
+			if !ok {
 				return
 			}
-			if err != nil || len(ex) != c.n {
-				t.Fatalf("got %d examples, %v; want %d", len(ex), err, c.n)
+			if len(ex) != c.n {
+				t.Fatalf("got %d examples; want %d", len(ex), c.n)
 			}
 		})
 	}

@@ -32,24 +32,11 @@ func TestNewTasks(t *testing.T) {
 		{"wnli word", "x.jsonl", "wnli", `{"sentence1": "a", "sentence2": "b", "label": "not_entailment"}` + "\n", []int{0}, "a", "b", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			task, err := LookupTask(c.task)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ex, err := ReadFile(write(t, c.file, c.text), task)
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("got %v, want an error containing %q", err, c.wantErr)
-				}
+			ex, ok := readCase(t, c.file, c.text, lookupTask(t, c.task), c.wantErr)
+			if !ok {
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var classes []int
-			for _, e := range ex {
-				classes = append(classes, e.Class)
-			}
+			classes := classesOf(ex)
 			if !reflect.DeepEqual(classes, c.classes) || ex[0].TextA != c.a || ex[0].TextB != c.b {
 				t.Fatalf("classes %v, first %q / %q; want %v, %q / %q", classes, ex[0].TextA, ex[0].TextB, c.classes, c.a, c.b)
 			}
@@ -184,20 +171,11 @@ func TestCustomRead(t *testing.T) {
 		{"named column twice", "x.csv", reviews, "review,review,sentiment\na,b,pos\n", nil, 0, "x.csv:1: column \"review\" is in the header twice"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ex, err := ReadFile(write(t, c.file, c.text), c.task)
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("got %v, want an error containing %q", err, c.wantErr)
-				}
+			ex, ok := readCase(t, c.file, c.text, c.task, c.wantErr)
+			if !ok {
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var classes []int
-			for _, e := range ex {
-				classes = append(classes, e.Class)
-			}
+			classes := classesOf(ex)
 			if !reflect.DeepEqual(classes, c.classes) || ex[0].Target != c.target {
 				t.Fatalf("classes %v target %v; want %v, %v", classes, ex[0].Target, c.classes, c.target)
 			}
