@@ -10,11 +10,12 @@ import (
 	"crsc/runtime"
 )
 
-// dropoutBert compiles a tiny BERT with training-mode Dropout 0.1 (also on
-// the attention probabilities) for the VJP of its logits.
-func dropoutBert(t *testing.T, sampling passes.SamplingSpec) (*ir.Graph, *passes.Training) {
+// dropoutBert compiles a tiny BERT of heads heads with training-mode
+// Dropout 0.1 (also on the attention probabilities) for the VJP of its
+// logits.
+func dropoutBert(t *testing.T, heads int, sampling passes.SamplingSpec) (*ir.Graph, *passes.Training) {
 	t.Helper()
-	cfg := models.BertConfig{Vocab: 120, MaxPositions: 64, TypeVocab: 2, Hidden: 32, Layers: 2, Heads: 2, FFN: 64, Labels: 2}
+	cfg := models.BertConfig{Vocab: 120, MaxPositions: 64, TypeVocab: 2, Hidden: 32, Layers: 2, Heads: heads, FFN: 64, Labels: 2}
 	g, err := models.BuildBertWith(cfg, models.BuildOptions{Seed: 3, Dropout: 0.1})
 	if err != nil {
 		t.Fatal(err)
@@ -35,8 +36,8 @@ func dropoutBert(t *testing.T, sampling passes.SamplingSpec) (*ir.Graph, *passes
 // regenerated mask instead of sampling it; with keep 1 every gradient stays
 // bit-identical to the exact graph's.
 func TestAttentionRecomputesDroppedProbabilities(t *testing.T) {
-	exact, ex := dropoutBert(t, passes.SamplingSpec{})
-	g, tr := dropoutBert(t, passes.SamplingSpec{Estimator: "wta", Keep: 1, Layers: "auto", Attention: true})
+	exact, ex := dropoutBert(t, 2, passes.SamplingSpec{})
+	g, tr := dropoutBert(t, 2, passes.SamplingSpec{Estimator: "wta", Keep: 1, Layers: "auto", Attention: true})
 	recomputed := 0
 	for _, d := range tr.Attention {
 		if d.Recomputed {

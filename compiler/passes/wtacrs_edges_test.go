@@ -354,7 +354,7 @@ func countWinners(t *testing.T, g *ir.Graph, feeds map[string]*ir.Tensor, x *ir.
 // TestAttentionReportsGNorm: attention products draw with p ∝ ‖row‖ even
 // under --gnorm ema, and their decisions say so.
 func TestAttentionReportsGNorm(t *testing.T) {
-	_, tr := dropoutBert(t, passes.SamplingSpec{Estimator: "wta", Keep: 0.3, Layers: "auto", Attention: true, GNorm: "ema"})
+	_, tr := dropoutBert(t, 2, passes.SamplingSpec{Estimator: "wta", Keep: 0.3, Layers: "auto", Attention: true, GNorm: "ema"})
 	sampled := 0
 	for _, d := range tr.Attention {
 		if d.Sampled {
@@ -403,24 +403,8 @@ func dropScale(t *testing.T, g *ir.Graph) {
 // every sampled block holds all its real rows: every gradient equals the
 // exact graph's, including through the regenerated Dropout masks.
 func TestAttentionPaddingTakesNoBudget(t *testing.T) {
-	build := func(sampling passes.SamplingSpec) (*ir.Graph, *passes.Training) {
-		cfg := models.BertConfig{Vocab: 120, MaxPositions: 64, TypeVocab: 2, Hidden: 32, Layers: 2, Heads: 4, FFN: 64, Labels: 2}
-		g, err := models.BuildBertWith(cfg, models.BuildOptions{Seed: 3, Dropout: 0.1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pc := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-		if err := passes.Run(g, passes.Load, pc); err != nil {
-			t.Fatal(err)
-		}
-		tr, err := passes.Compile(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Memory: true, Sampling: sampling})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g, tr
-	}
-	exact, ex := build(passes.SamplingSpec{})
-	g, tr := build(passes.SamplingSpec{Estimator: "wta", Keep: 0.5, Layers: "all", Attention: true})
+	exact, ex := dropoutBert(t, 4, passes.SamplingSpec{})
+	g, tr := dropoutBert(t, 4, passes.SamplingSpec{Estimator: "wta", Keep: 0.5, Layers: "all", Attention: true})
 	masked := map[string]int{}
 	for _, d := range tr.Attention {
 		if !d.Sampled {
