@@ -113,7 +113,7 @@ func inferGatherGrad(n *Node) error {
 	}
 	if dy.HasShape && idx.HasShape {
 		want := append(append(s[:axis].Clone(), idx.Shape...), s[axis+1:]...)
-		if !gradCompatible(dy.Shape, want) {
+		if !mayEqual(dy.Shape, want) {
 			return fmt.Errorf("dY shape %v, want %v", dy.Shape, want)
 		}
 	}
@@ -154,18 +154,4 @@ func inferLayerNormGrad(n *Node) error {
 		}
 	}
 	return nil
-}
-
-// gradCompatible reports whether two shapes may be equal at run time: same rank,
-// and no pair of fixed dims differs.
-func gradCompatible(a, b Shape) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].IsFixed() && b[i].IsFixed() && a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -111,10 +111,10 @@ func inferSampleRows(n *Node) error {
 	if r < 2 {
 		return fmt.Errorf("X must have rank >= 2 ([..., N, d]), got %v", x.Shape)
 	}
-	if g := n.In(1); g != nil && g.HasShape && !sampleCompatible(g.Shape, x.Shape[:r-1]) {
+	if g := n.In(1); g != nil && g.HasShape && !mayEqual(g.Shape, x.Shape[:r-1]) {
 		return fmt.Errorf("gnorm shape %v, want %v (X's shape without its last axis)", g.Shape, x.Shape[:r-1])
 	}
-	if m := n.In(2); m != nil && m.HasShape && !sampleCompatible(m.Shape, x.Shape[:r-1]) {
+	if m := n.In(2); m != nil && m.HasShape && !mayEqual(m.Shape, x.Shape[:r-1]) {
 		return fmt.Errorf("mask shape %v, want %v (X's shape without its last axis)", m.Shape, x.Shape[:r-1])
 	}
 	N := x.Shape[r-2]
@@ -150,7 +150,7 @@ func inferGatherRows(n *Node) error {
 	if r < 2 {
 		return fmt.Errorf("X must have rank >= 2 ([..., N, d]), got %v", x.Shape)
 	}
-	if len(idx.Shape) != r-1 || !sampleCompatible(idx.Shape[:r-2], x.Shape[:r-2]) {
+	if len(idx.Shape) != r-1 || !mayEqual(idx.Shape[:r-2], x.Shape[:r-2]) {
 		return fmt.Errorf("idx shape %v does not match X %v (want [..., k] with X's leading dims)", idx.Shape, x.Shape)
 	}
 	n.Outputs[0].SetType(x.DType, append(idx.Shape.Clone(), x.Shape[r-1]))
@@ -172,18 +172,4 @@ func inferRowNorms(n *Node) error {
 	}
 	n.Outputs[0].SetType(x.DType, x.Shape[:len(x.Shape)-1].Clone())
 	return nil
-}
-
-// sampleCompatible reports whether two shapes may be equal: same rank, and
-// equal wherever both dims are fixed.
-func sampleCompatible(a, b Shape) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].IsFixed() && b[i].IsFixed() && a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -154,6 +154,20 @@ func (s Shape) Equal(t Shape) bool {
 	return true
 }
 
+// mayEqual reports whether two shapes may be equal at run time: same rank,
+// and no pair of fixed dims differs.
+func mayEqual(a, b Shape) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].IsFixed() && b[i].IsFixed() && a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // Clone copies the shape.
 func (s Shape) Clone() Shape { return append(Shape{}, s...) }
 
