@@ -10,6 +10,7 @@ import (
 
 	"crsc/compiler/ir"
 	pb "crsc/compiler/onnx/onnxpb"
+	"crsc/internal/rawdata"
 )
 
 // dtypeFromProto maps an ONNX element type to crsc's; ok is false for types
@@ -58,7 +59,7 @@ func TensorFromProto(tp *pb.TensorProto, dir string) (*ir.Tensor, error) {
 		if len(raw) != n*dt.Size() {
 			return nil, fmt.Errorf("tensor %q: %d bytes of data for %v %v (want %d)", tp.GetName(), len(raw), dt, shape, n*dt.Size())
 		}
-		decodeRaw(t, raw)
+		rawdata.Decode(t, raw)
 		return t, nil
 	}
 	have := 0
@@ -91,48 +92,6 @@ func TensorFromProto(tp *pb.TensorProto, dir string) (*ir.Tensor, error) {
 		return nil, fmt.Errorf("tensor %q: %d values for %v %v (want %d)", tp.GetName(), have, dt, shape, n)
 	}
 	return t, nil
-}
-
-func decodeRaw(t *ir.Tensor, raw []byte) {
-	le := binary.LittleEndian
-	switch t.DType {
-	case ir.Float32:
-		for i := range t.F32 {
-			t.F32[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
-		}
-	case ir.Float64:
-		for i := range t.F64 {
-			t.F64[i] = math.Float64frombits(le.Uint64(raw[8*i:]))
-		}
-	case ir.Int64:
-		for i := range t.I64 {
-			t.I64[i] = int64(le.Uint64(raw[8*i:]))
-		}
-	case ir.Int32:
-		for i := range t.I32 {
-			t.I32[i] = int32(le.Uint32(raw[4*i:]))
-		}
-	case ir.Int8:
-		for i := range t.I32 {
-			t.I32[i] = int32(int8(raw[i]))
-		}
-	case ir.Uint8:
-		for i := range t.I32 {
-			t.I32[i] = int32(raw[i])
-		}
-	case ir.Bool:
-		for i := range t.Bool {
-			t.Bool[i] = raw[i] != 0
-		}
-	case ir.Float16:
-		for i := range t.F32 {
-			t.F32[i] = f16.ToFloat32(le.Uint16(raw[2*i:]))
-		}
-	case ir.BFloat16:
-		for i := range t.Len() {
-			ir.SetBF16(t.I32, i, le.Uint16(raw[2*i:]))
-		}
-	}
 }
 
 // readExternal loads data_location=EXTERNAL bytes: location is relative to the

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"crsc/compiler/ir"
+	"crsc/internal/rawdata"
 )
 
 var magic = []byte("\x93NUMPY")
@@ -187,7 +188,7 @@ func read(r io.Reader) (*ir.Tensor, error) {
 	} else if extra > 0 {
 		return nil, fmt.Errorf("%d trailing bytes after the %d bytes of data that shape %v of %s needs", extra, nbytes, h.shape, h.descr)
 	}
-	return decode(d, h.shape, n, raw), nil
+	return decode(d, h.shape, raw), nil
 }
 
 func readN(r io.Reader, nbytes int) ([]byte, error) {
@@ -203,43 +204,9 @@ func readN(r io.Reader, nbytes int) ([]byte, error) {
 	return buf, nil
 }
 
-func decode(d descr, shape []int, n int, raw []byte) *ir.Tensor {
+func decode(d descr, shape []int, raw []byte) *ir.Tensor {
 	t := ir.NewTensor(d.dtype, shape...)
-	le := binary.LittleEndian
-	switch d.code {
-	case "<f4":
-		for i := range n {
-			t.F32[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
-		}
-	case "<f2":
-		for i := range n {
-			t.F32[i] = f16.ToFloat32(le.Uint16(raw[2*i:]))
-		}
-	case "<f8":
-		for i := range n {
-			t.F64[i] = math.Float64frombits(le.Uint64(raw[8*i:]))
-		}
-	case "<i8":
-		for i := range n {
-			t.I64[i] = int64(le.Uint64(raw[8*i:]))
-		}
-	case "<i4":
-		for i := range n {
-			t.I32[i] = int32(le.Uint32(raw[4*i:]))
-		}
-	case "|i1":
-		for i := range n {
-			t.I32[i] = int32(int8(raw[i]))
-		}
-	case "|u1":
-		for i := range n {
-			t.I32[i] = int32(raw[i])
-		}
-	case "|b1":
-		for i := range n {
-			t.Bool[i] = raw[i] != 0
-		}
-	}
+	rawdata.Decode(t, raw)
 	return t
 }
 

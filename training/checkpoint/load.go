@@ -2,7 +2,6 @@ package checkpoint
 
 import (
 	"bytes"
-	"crsc/internal/f16"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"crsc/compiler/ir"
+	"crsc/internal/rawdata"
 )
 
 // maxHeaderSize is the Hugging Face loader's limit on the JSON header. It
@@ -265,44 +265,14 @@ func checkLayout(entries []entry, dataLen int64) error {
 // decodeData converts little-endian bytes (already checked to match the
 // shape) into a tensor.
 func decodeData(e entry, b []byte) (*ir.Tensor, error) {
-	t := ir.NewTensor(e.dtype, e.shape...)
-	le := binary.LittleEndian
-	switch e.dtype {
-	case ir.Float32:
-		for i := range t.F32 {
-			t.F32[i] = math.Float32frombits(le.Uint32(b[4*i:]))
-		}
-	case ir.Float16:
-		for i := range t.F32 {
-			t.F32[i] = f16.ToFloat32(le.Uint16(b[2*i:]))
-		}
-	case ir.Float64:
-		for i := range t.F64 {
-			t.F64[i] = math.Float64frombits(le.Uint64(b[8*i:]))
-		}
-	case ir.Int64:
-		for i := range t.I64 {
-			t.I64[i] = int64(le.Uint64(b[8*i:]))
-		}
-	case ir.Int32:
-		for i := range t.I32 {
-			t.I32[i] = int32(le.Uint32(b[4*i:]))
-		}
-	case ir.Int8:
-		for i := range t.I32 {
-			t.I32[i] = int32(int8(b[i]))
-		}
-	case ir.Uint8:
-		for i := range t.I32 {
-			t.I32[i] = int32(b[i])
-		}
-	case ir.Bool:
-		for i := range t.Bool {
-			if b[i] > 1 {
-				return nil, fmt.Errorf("tensor %q: element %d is byte %d, not a BOOL (0 or 1)", e.name, i, b[i])
+	if e.dtype == ir.Bool {
+		for i, v := range b {
+			if v > 1 {
+				return nil, fmt.Errorf("tensor %q: element %d is byte %d, not a BOOL (0 or 1)", e.name, i, v)
 			}
-			t.Bool[i] = b[i] == 1
 		}
 	}
+	t := ir.NewTensor(e.dtype, e.shape...)
+	rawdata.Decode(t, b)
 	return t, nil
 }
