@@ -170,11 +170,8 @@ func unaryInt[T int64 | int32](op unaryOp) func(T) T {
 func unaryKernel(op unaryOp) Kernel {
 	f := unaryFloat(op)
 	return func(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-		if err := required(n, ins, 1); err != nil {
-			return nil, err
-		}
-		x := ins[0]
-		if err := checkData(n, x); err != nil {
+		x, err := dataInput(n, ins)
+		if err != nil {
 			return nil, err
 		}
 		out := ctx.newTensor(x.DType, x.Shape)
@@ -222,11 +219,8 @@ func mapSlice[T, U elem](ctx *Ctx, dst []U, src []T, f func(T) U) {
 // floatUnary runs a float64 function over a float tensor, for the
 // attribute-carrying activations.
 func floatUnary(ctx *Ctx, n *ir.Node, ins []*ir.Tensor, f func(float64) float64) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	x := ins[0]
-	if err := checkData(n, x); err != nil {
+	x, err := dataInput(n, ins)
+	if err != nil {
 		return nil, err
 	}
 	out := ctx.newTensor(x.DType, x.Shape)
@@ -884,11 +878,8 @@ func logicKernel(op logicOp) Kernel {
 }
 
 func notKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	x := ins[0]
-	if err := checkData(n, x); err != nil {
+	x, err := dataInput(n, ins)
+	if err != nil {
 		return nil, err
 	}
 	if x.DType != ir.Bool {

@@ -23,11 +23,8 @@ func trimOutputs(n *ir.Node, outs []*ir.Tensor) []*ir.Tensor {
 // The importer records the opset in the int attribute "_opset" (default 13).
 func softmaxKernel(logOut bool) Kernel {
 	return func(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-		if err := required(n, ins, 1); err != nil {
-			return nil, err
-		}
-		x := ins[0]
-		if err := checkData(n, x); err != nil {
+		x, err := dataInput(n, ins)
+		if err != nil {
 			return nil, err
 		}
 		outer, dim, inner, err := softmaxLayout(n, x.Shape)

@@ -27,11 +27,8 @@ const (
 // everything unless noop_with_empty_axes=1, which makes it the identity.
 func reduceKernel(kind redKind) Kernel {
 	return func(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-		if err := required(n, ins, 1); err != nil {
-			return nil, err
-		}
-		x := ins[0]
-		if err := checkData(n, x); err != nil {
+		x, err := dataInput(n, ins)
+		if err != nil {
 			return nil, err
 		}
 		axes, _, err := axesFrom(n, ins, 1)
@@ -247,11 +244,8 @@ func reduceInt[T int64 | int32](n *ir.Node, kind redKind, x, out []T, outer, red
 // select_last_index.
 func argKernel(isMax bool) Kernel {
 	return func(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-		if err := required(n, ins, 1); err != nil {
-			return nil, err
-		}
-		x := ins[0]
-		if err := checkData(n, x); err != nil {
+		x, err := dataInput(n, ins)
+		if err != nil {
 			return nil, err
 		}
 		if !isNumeric(x.DType) {

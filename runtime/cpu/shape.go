@@ -187,11 +187,8 @@ var unsqueezeKernel = viewKernel(1, func(n *ir.Node, ins []*ir.Tensor) ([]int, e
 
 // transposeKernel: perm defaults to reversing the dims.
 func transposeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	x := ins[0]
-	if err := checkData(n, x); err != nil {
+	x, err := dataInput(n, ins)
+	if err != nil {
 		return nil, err
 	}
 	p, err := shapes.Perm(n.Attrs.Ints("perm"), len(x.Shape))
@@ -259,11 +256,8 @@ func concatKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 // splits evenly into num_outputs (or as many outputs as the node has); an
 // uneven even-split makes the last chunk smaller, as opset 18 specifies.
 func splitKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	x := ins[0]
-	if err := checkData(n, x); err != nil {
+	x, err := dataInput(n, ins)
+	if err != nil {
 		return nil, err
 	}
 	axis, err := normAxis(n, n.Attrs.Int("axis", 0), len(x.Shape))
@@ -310,11 +304,8 @@ func splitKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // inputs), also accepting the opset-1 attributes. Bounds are clamped as
 // ONNX specifies, separately for positive and negative steps.
 func sliceKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	x := ins[0]
-	if err := checkData(n, x); err != nil {
+	x, err := dataInput(n, ins)
+	if err != nil {
 		return nil, err
 	}
 	get := func(i int, attr string) ([]int64, error) {
@@ -578,11 +569,8 @@ func sign64(v int64) int64 {
 // triluKernel keeps the upper (upper=1, default) or lower triangle of the
 // last two dims, shifted by the optional k input.
 func triluKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	x := ins[0]
-	if err := checkData(n, x); err != nil {
+	x, err := dataInput(n, ins)
+	if err != nil {
 		return nil, err
 	}
 	r := len(x.Shape)
