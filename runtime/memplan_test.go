@@ -16,6 +16,7 @@ import (
 	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
 	"crsc/internal/npy"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -36,18 +37,7 @@ func tinyTrainingStep(t testing.TB, model string, spec passes.TrainingSpec) trai
 		t.Fatal(err)
 	}
 	set := filepath.Join(dir, "ref", model, "set0")
-	inputs, err := npy.ReadDir(set, "input_")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shapes := map[string]ir.Shape{}
-	for name, x := range inputs {
-		shapes[name] = ir.StaticShape(x.Shape...)
-	}
-	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
+	inputs := testutil.LoadWithInputs(t, g, set)
 	if _, err := passes.Compile(g, spec); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
 	"crsc/internal/npy"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -24,18 +25,7 @@ func tinyModel(t *testing.T, model string, train bool, stash passes.StashSpec) (
 		t.Skipf("no tiny model: %v", err)
 	}
 	set := filepath.Join(dir, "ref", model, "set0")
-	inputs, err := npy.ReadDir(set, "input_")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shapes := map[string]ir.Shape{}
-	for name, x := range inputs {
-		shapes[name] = ir.StaticShape(x.Shape...)
-	}
-	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
+	inputs := testutil.LoadWithInputs(t, g, set)
 	if train {
 		spec := passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Stash: stash}
 		if _, err := passes.Compile(g, spec); err != nil {

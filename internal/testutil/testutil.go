@@ -1,0 +1,31 @@
+package testutil
+
+import (
+	"testing"
+
+	"crsc/compiler/ir"
+	"crsc/compiler/passes"
+	"crsc/internal/npy"
+	"crsc/runtime"
+)
+
+// LoadWithInputs reads the input_*.npy files of the reference set in folder
+// set and runs the load passes on g with their shapes bound and the CPU
+// backend's op support, as a test does before running a tiny export; it
+// returns the inputs by name.
+func LoadWithInputs(t testing.TB, g *ir.Graph, set string) map[string]*ir.Tensor {
+	t.Helper()
+	inputs, err := npy.ReadDir(set, "input_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapes := map[string]ir.Shape{}
+	for name, x := range inputs {
+		shapes[name] = ir.StaticShape(x.Shape...)
+	}
+	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
+	if err := passes.Run(g, passes.Load, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return inputs
+}
