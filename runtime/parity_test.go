@@ -10,8 +10,8 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/onnx"
-	"crsc/compiler/passes"
 	"crsc/internal/npy"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -56,14 +56,7 @@ func load(t *testing.T, path string, bind map[string]*ir.Tensor) *ir.Graph {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shapes := map[string]ir.Shape{}
-	for name, tensor := range bind {
-		shapes[name] = ir.StaticShape(tensor.Shape...)
-	}
-	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Load(t, g, bind)
 	return g
 }
 

@@ -11,6 +11,7 @@ import (
 	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
 	"crsc/internal/npy"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -80,15 +81,7 @@ func TestWholeModelGradients(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				inputs := readNpyDir(t, set, "input_")
-				shapes := map[string]ir.Shape{}
-				for name, tensor := range inputs {
-					shapes[name] = ir.StaticShape(tensor.Shape...)
-				}
-				cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
-				if err := passes.Run(g, passes.Load, cfg); err != nil {
-					t.Fatal(err)
-				}
+				inputs := testutil.LoadWithInputs(t, g, set)
 				trained, err := trainedParams(g, passes.TrainingSpec{Loss: tc.loss})
 				if err != nil {
 					t.Fatal(err)

@@ -10,22 +10,28 @@ import (
 )
 
 // LoadWithInputs reads the input_*.npy files of the reference set in folder
-// set and runs the load passes on g with their shapes bound and the CPU
-// backend's op support, as a test does before running a tiny export; it
-// returns the inputs by name.
+// set and runs Load on g with them; it returns the inputs by name.
 func LoadWithInputs(t testing.TB, g *ir.Graph, set string) map[string]*ir.Tensor {
 	t.Helper()
 	inputs, err := npy.ReadDir(set, "input_")
 	if err != nil {
 		t.Fatal(err)
 	}
+	Load(t, g, inputs)
+	return inputs
+}
+
+// Load runs the load passes on g with the shapes of bind's tensors bound to
+// the inputs of those names (folding the shape subgraphs) and the CPU
+// backend's op support, as a test does before running a tiny export.
+func Load(t testing.TB, g *ir.Graph, bind map[string]*ir.Tensor) {
+	t.Helper()
 	shapes := map[string]ir.Shape{}
-	for name, x := range inputs {
+	for name, x := range bind {
 		shapes[name] = ir.StaticShape(x.Shape...)
 	}
 	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
 	if err := passes.Run(g, passes.Load, cfg); err != nil {
 		t.Fatal(err)
 	}
-	return inputs
 }
