@@ -473,33 +473,9 @@ func TestRMSNormalizationGradFromOutputFD(t *testing.T) {
 			t.Fatalf("%s: %d outputs, want 2", what, len(g))
 		}
 		ins := []*ir.Tensor{x, scale}
+		rms := func(ins []*ir.Tensor) *ir.Tensor { return memRun(t, nil, fn, ins...)[0] }
 		for wrt, grad := range g {
-			in := ins[wrt]
-			if !slices.Equal(grad.Shape, in.Shape) {
-				t.Fatalf("%s: grad %d shape %v, want %v", what, wrt, grad.Shape, in.Shape)
-			}
-			const h = 1e-6
-			dot := func() float64 {
-				y := memRun(t, nil, fn, ins...)[0]
-				s := 0.0
-				for i, v := range y.F64 {
-					s += v * cot.F64[i]
-				}
-				return s
-			}
-			saved := in.F64
-			for i := range saved {
-				in.F64 = append([]float64(nil), saved...)
-				in.F64[i] = saved[i] + h
-				up := dot()
-				in.F64[i] = saved[i] - h
-				down := dot()
-				fd := (up - down) / (2 * h)
-				if gv := grad.F64[i]; math.Abs(fd-gv) > 1e-6*(1+math.Abs(gv)) {
-					t.Errorf("%s: d/d%s[%d]: backward %.10g, finite difference %.10g", what, []string{"X", "scale"}[wrt], i, gv, fd)
-				}
-			}
-			in.F64 = saved
+			fdCheck(t, what+" d/d"+[]string{"X", "scale"}[wrt], rms, ins, wrt, cot, grad)
 		}
 	}
 }
