@@ -295,10 +295,7 @@ func hardSigmoidKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 // clipKernel takes min/max from inputs 1 and 2 (opset 11+) or from the
 // min/max attributes (opset 6); a missing bound is unbounded.
 func clipKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 1); err != nil {
 		return nil, err
 	}
 	x := ins[0]
@@ -574,10 +571,7 @@ func hasZero[T int64 | int32](x []T) bool {
 
 func binaryKernel(op binOp) Kernel {
 	return func(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-		if err := required(n, ins, 2); err != nil {
-			return nil, err
-		}
-		if err := checkInputs(n, ins); err != nil {
+		if err := checkedInputs(n, ins, 2); err != nil {
 			return nil, err
 		}
 		// Every element is written (bcast2To covers every row): an
@@ -649,10 +643,7 @@ func meanKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // dividend's (C fmod). Floats require fmod=1 in ONNX; fmod=0 on floats is
 // given the Python meaning rather than rejected.
 func modKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	a, b := ins[0], ins[1]
@@ -715,10 +706,7 @@ func elemRow[T, U elem](f func(x, y T) U) func(o []U, a, b []T, sa, sb int) {
 // numeric type. A scalar float exponent of 2, 0.5, 1, 3 or -1 avoids
 // math.Pow (Pow(x, 2) appears in every exported LayerNorm).
 func powKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	x, y := ins[0], ins[1]
@@ -809,10 +797,7 @@ func cmpRow[T num](op cmpOp) func(o []bool, a, b []T, sa, sb int) {
 
 func compareKernel(op cmpOp) Kernel {
 	return func(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-		if err := required(n, ins, 2); err != nil {
-			return nil, err
-		}
-		if err := checkInputs(n, ins); err != nil {
+		if err := checkedInputs(n, ins, 2); err != nil {
 			return nil, err
 		}
 		a, b := ins[0], ins[1]
@@ -860,10 +845,7 @@ func logicKernel(op logicOp) Kernel {
 		logXor: func(x, y bool) bool { return x != y },
 	}[op]
 	return func(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-		if err := required(n, ins, 2); err != nil {
-			return nil, err
-		}
-		if err := checkInputs(n, ins); err != nil {
+		if err := checkedInputs(n, ins, 2); err != nil {
 			return nil, err
 		}
 		if ins[0].DType != ir.Bool || ins[1].DType != ir.Bool {
@@ -892,10 +874,7 @@ func notKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 
 // whereKernel broadcasts condition, X and Y together.
 func whereKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 3); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 3); err != nil {
 		return nil, err
 	}
 	c, x, y := ins[0], ins[1], ins[2]

@@ -27,10 +27,7 @@ var crscKernels = map[string]Kernel{
 // geluGradKernel is dX = dY · (Φ(x) + x·φ(x)) for the exact GELU
 // x·Φ(x), with Φ the standard normal CDF and φ its density.
 func geluGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	dy, x := ins[0], ins[1]
@@ -107,10 +104,7 @@ func gradSumTo(ctx *Ctx, n *ir.Node, x *ir.Tensor, to []int) (*ir.Tensor, error)
 // the given shape up to dY's shape (Expand, or numpy broadcasting in
 // Add/Mul/...). Sums accumulate in float64 (see reduceFloat).
 func sumToKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	to, err := gradTargetShape(n, ins[1], "shape")
@@ -137,10 +131,7 @@ func sumToKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // the padding token must not serialize the whole scatter). Both splits give
 // bit-identical results, whatever the thread count.
 func gatherGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 3); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 3); err != nil {
 		return nil, err
 	}
 	dy, idxT := ins[0], ins[1]
@@ -252,10 +243,7 @@ func scatterAddRows[T float](ctx *Ctx, g *gatherGradPlan, dy, out []T) {
 // most once, so this is a plain strided write (safe to run in parallel).
 // Like Slice it also accepts starts/ends/axes/steps as attributes.
 func sliceGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	dy := ins[0]
@@ -326,10 +314,7 @@ func gradStridedScatter[T elem](ctx *Ctx, p *bcastPlan, base int, dst, src []T) 
 // 0; else dX = dY * mask * 1/(1-ratio), with the scale rounded to the dtype
 // first exactly as the forward does. The mask is needed only when active.
 func dropoutGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 1); err != nil {
 		return nil, err
 	}
 	dy, mask := ins[0], in(ins, 1)
@@ -397,10 +382,7 @@ const lnGradBlocks = 64
 // broadcast to the normalized dims gets its gradient summed back. Row sums
 // run in float64. Outputs whose n.Outputs entry is nil are not computed.
 func layerNormGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 5); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 5); err != nil {
 		return nil, err
 	}
 	dy, x, scale, meanT, invT := ins[0], ins[1], ins[2], ins[3], ins[4]
@@ -653,10 +635,7 @@ func normRowDots[T float](g []T, xh, sc []float64) (sg, sgx float64) {
 // (Σw over the counted labels) for mean, 0 when every label is ignored, as
 // the forward then returns the constant 0. Ignored positions get 0.
 func sceLossGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 3); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 3); err != nil {
 		return nil, err
 	}
 	dLoss, logp, labels, weights := ins[0], ins[1], ins[2], in(ins, 3)

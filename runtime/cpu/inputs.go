@@ -13,3 +13,12 @@ func dataInput(n *ir.Node, ins []*ir.Tensor) (*ir.Tensor, error) {
 	}
 	return ins[0], nil
 }
+
+// checkedInputs requires the first k inputs and checks every present
+// input's storage against its shape.
+func checkedInputs(n *ir.Node, ins []*ir.Tensor, k int) error {
+	if err := required(n, ins, k); err != nil {
+		return err
+	}
+	return checkInputs(n, ins)
+}

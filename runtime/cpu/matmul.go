@@ -18,10 +18,7 @@ import (
 // (MatMul followed by Add, fused by passes.FuseBiasAdd): bit for bit the
 // unfused result, without a second pass over the output.
 func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	a, b := ins[0], ins[1]
@@ -123,10 +120,7 @@ func naiveMatMul[T num](a, b, c []T, aOff, bOff []int, m, n, k int, ta, tb bool)
 
 // gemmKernel: Y = alpha·A'·B' + beta·C with C broadcast to [M, N].
 func gemmKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	a, b, c := ins[0], ins[1], in(ins, 2)

@@ -48,10 +48,7 @@ func maskWords(n int) int { return (n + 31) / 32 }
 // ReLU's backward needs only sign(Y), so this replaces a float Y (32×
 // smaller). NaN is not > 0, so its bit is clear, as Where(Y > 0, …) does.
 func bitMaskKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 1); err != nil {
 		return nil, err
 	}
 	x := ins[0]
@@ -118,10 +115,7 @@ func checkMaskBits(n *ir.Node, bits *ir.Tensor, count int) error {
 // Where(Y > 0, dY, 0) when bits = BitMask(Y) (or BitMask(X): for ReLU,
 // Y > 0 exactly when X > 0), including dY's -0 and NaN where kept.
 func reluGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	dy, mask := ins[0], ins[1]
@@ -173,10 +167,7 @@ func applyBits[T float](ctx *Ctx, x []T, words []int32, out []T) {
 // 0.5. Identity (a copy of dY) when training_mode is absent or false,
 // ctx.ForceEval is set, or ratio is 0.
 func dropoutMaskGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 1); err != nil {
 		return nil, err
 	}
 	dy := ins[0]
@@ -337,10 +328,7 @@ func layerNormGradFromOutputKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*i
 // LayerNormalizationGradFromOutput (xhat taken as 0 there: the other
 // elements' dX exact, that column's own dX and dScale wrong).
 func rmsNormGradFromOutputKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 4); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 4); err != nil {
 		return nil, err
 	}
 	return normGradFromOutput(ctx, n, ins[0], ins[1], ins[2], nil, ins[3], false)
@@ -481,10 +469,7 @@ func normGradRows[T float](ctx *Ctx, dy, y, dx []T, k normGradArgs) {
 // rows in parallel. inv_rms is what RMSNormalizationGradFromOutput needs
 // besides Y, so a training graph keeps one float per row, not X.
 func rmsNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	x, scale := ins[0], ins[1]

@@ -130,10 +130,7 @@ func softmax[T float](ctx *Ctx, x, out []T, outer, dim, inner int, logOut bool) 
 // float64 whatever stash_type says (more precise, never less). Outputs Mean
 // and InvStdDev have shape X.shape[:axis] + [1]*(rank-axis).
 func layerNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	x, scale, bias := ins[0], ins[1], in(ins, 2)
@@ -263,10 +260,7 @@ func layerNorm[T float](ctx *Ctx, x, scale, bias, y, mean, inv []T, outer, d int
 // scaled by 1/(1-ratio). The node's own seed attribute is ignored so masks
 // follow ctx.Seed.
 func dropoutKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 1); err != nil {
 		return nil, err
 	}
 	x := ins[0]
@@ -312,10 +306,7 @@ func dropoutKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 // yields 0 rather than NaN when every label is ignored. The optional second
 // output is log_softmax(scores) over axis 1.
 func sceLossKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	scores, labels, weights := ins[0], ins[1], in(ins, 2)

@@ -42,10 +42,7 @@ func blocksOf(shape []int) rowBlocks {
 // sampleRowsKernel implements SampleRows; see sampleKernels for the
 // contract and package rowsample for the sampling itself.
 func sampleRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 1); err != nil {
 		return nil, err
 	}
 	keep, minRows, est, err := ir.SampleParams(n.Attrs)
@@ -225,10 +222,7 @@ func normsOf[T float](ctx *Ctx, x []T, d int, out []float64) {
 // rowNormsKernel implements RowNorms(X [..., N, d]) → [..., N] in X's
 // dtype: ‖X[..., i, :]‖₂ accumulated in float64.
 func rowNormsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 1); err != nil {
 		return nil, err
 	}
 	x := ins[0]
@@ -255,10 +249,7 @@ func rowNormsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 // [..., k, d] with out[b, t, :] = X[b, idx[b, t], :]; idx shares X's leading
 // dims and every index must lie in [0, N).
 func gatherRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	x, idxT := ins[0], ins[1]

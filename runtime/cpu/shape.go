@@ -342,10 +342,7 @@ func sliceKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 // gatherKernel: output is data.shape[:axis] + indices.shape +
 // data.shape[axis+1:]; negative indices count from the end.
 func gatherKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	x, idxT := ins[0], ins[1]
@@ -385,10 +382,7 @@ func gatherKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 // gatherElementsKernel: out[i...] = data[i... with axis replaced by
 // indices[i...]]; indices has data's rank.
 func gatherElementsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	x, idxT := ins[0], ins[1]
@@ -497,10 +491,7 @@ func tileKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 
 // rangeKernel: n = max(ceil((limit-start)/delta), 0) elements.
 func rangeKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 3); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 3); err != nil {
 		return nil, err
 	}
 	for _, t := range ins[:3] {
