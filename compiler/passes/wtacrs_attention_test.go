@@ -31,6 +31,22 @@ func dropoutBert(t *testing.T, heads int, sampling passes.SamplingSpec) (*ir.Gra
 	return g, tr
 }
 
+// runPair runs the exact and the sampled graph on feeds with one seed and
+// step, so their regenerated Dropout masks agree.
+func runPair(t *testing.T, exact, g *ir.Graph, feeds map[string]*ir.Tensor) (want, got map[string]*ir.Tensor) {
+	t.Helper()
+	opt := runtime.Options{Seed: 9, Step: 2}
+	want, err := runtime.Run(exact, feeds, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = runtime.Run(g, feeds, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want, got
+}
+
 // TestAttentionRecomputesDroppedProbabilities: in P·V with P' = Dropout(P),
 // P is kept for softmax's gradient, so dV reads P' rebuilt from P with the
 // regenerated mask instead of sampling it; with keep 1 every gradient stays
@@ -51,15 +67,7 @@ func TestAttentionRecomputesDroppedProbabilities(t *testing.T) {
 		t.Fatalf("%d attention operands recomputed, want 2 (P' of each layer): %+v", recomputed, tr.Attention)
 	}
 	feeds := tinyBertFeeds(5)
-	opt := runtime.Options{Seed: 9, Step: 2}
-	want, err := runtime.Run(exact, feeds, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := runtime.Run(g, feeds, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want, got := runPair(t, exact, g, feeds)
 	for i, pg := range ex.Trained {
 		a, b := want[pg.Grad.Name].F32, got[tr.Trained[i].Grad.Name].F32
 		for j := range a {

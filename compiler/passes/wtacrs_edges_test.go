@@ -428,15 +428,7 @@ func TestAttentionPaddingTakesNoBudget(t *testing.T) {
 			feeds["attention_mask"].I64[b*16+s] = 0
 		}
 	}
-	opt := runtime.Options{Seed: 9, Step: 2}
-	want, err := runtime.Run(exact, feeds, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := runtime.Run(g, feeds, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want, got := runPair(t, exact, g, feeds)
 	for i, pg := range ex.Trained {
 		if e := relDiff(got[tr.Trained[i].Grad.Name], want[pg.Grad.Name]); e > 1e-5 {
 			t.Errorf("%s differs from the exact gradient by %.2g relative", pg.Param.Name, e)
