@@ -6,18 +6,26 @@ import (
 	"crsc/runtime/cuda"
 )
 
-// BenchmarkBarrierLaunch measures a barrier-heavy launch: 1024 blocks of
-// 256 fibers, 9 barriers each (about 2.4M fiber switches).
-func BenchmarkBarrierLaunch(b *testing.B) {
+// openToy opens the emulator with toySource compiled, or skips b.
+func openToy(b *testing.B) (cuda.Device, cuda.Module) {
+	b.Helper()
 	d, err := Open()
 	if err != nil {
 		b.Skip(err)
 	}
-	defer d.Close()
 	m, err := d.Compile("toy", toySource)
 	if err != nil {
+		d.Close()
 		b.Fatal(err)
 	}
+	return d, m
+}
+
+// BenchmarkBarrierLaunch measures a barrier-heavy launch: 1024 blocks of
+// 256 fibers, 9 barriers each (about 2.4M fiber switches).
+func BenchmarkBarrierLaunch(b *testing.B) {
+	d, m := openToy(b)
+	defer d.Close()
 	const n, blocks = 1 << 20, 1024
 	x, _ := d.Alloc(4 * n)
 	p, _ := d.Alloc(4 * blocks)
@@ -31,15 +39,8 @@ func BenchmarkBarrierLaunch(b *testing.B) {
 // BenchmarkElementwise measures a barrier-free launch over 1M elements in a
 // module whose other kernels use barriers: it must not pay for fibers.
 func BenchmarkElementwise(b *testing.B) {
-	d, err := Open()
-	if err != nil {
-		b.Skip(err)
-	}
+	d, m := openToy(b)
 	defer d.Close()
-	m, err := d.Compile("toy", toySource)
-	if err != nil {
-		b.Fatal(err)
-	}
 	const n = 1 << 20
 	x, _ := d.Alloc(4 * n)
 	g, blk := cuda.Grid1D(n, 256)
