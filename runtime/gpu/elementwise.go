@@ -65,15 +65,7 @@ func unaryKernel(op int32) kernel {
 			return nil, errFallback
 		}
 		x := ins[0]
-		var name string
-		switch x.DType.Storage() {
-		case ir.Float32:
-			name = "unary_f32"
-		case ir.Int64:
-			name = "unary_i64"
-		case ir.Int32:
-			name = "unary_i32"
-		}
+		name := numKernel("unary", x.DType)
 		if name == "" || (name != "unary_f32" && floatOnly[op]) {
 			return nil, errFallback
 		}
@@ -151,14 +143,19 @@ func (c *ctx) bcastInto(name string, y *ir.Tensor, ins []*ir.Tensor, extra ...an
 }
 
 // arithName is the binary_ kernel for dtype dt, "" when there is none.
-func arithName(dt ir.DType) string {
+func arithName(dt ir.DType) string { return numKernel("binary", dt) }
+
+// numKernel names the variant of kernel family prefix for dtype dt's
+// storage (prefix_f32, _i64 or _i32), "" for the dtypes the numeric
+// families have no variant for.
+func numKernel(prefix string, dt ir.DType) string {
 	switch dt.Storage() {
 	case ir.Float32:
-		return "binary_f32"
+		return prefix + "_f32"
 	case ir.Int64:
-		return "binary_i64"
+		return prefix + "_i64"
 	case ir.Int32:
-		return "binary_i32"
+		return prefix + "_i32"
 	}
 	return ""
 }
@@ -285,18 +282,9 @@ func compareKernel(op int32) kernel {
 		if !present(ins, 2) || ins[0].DType != ins[1].DType {
 			return nil, errFallback
 		}
-		var name string
-		switch ins[0].DType.Storage() {
-		case ir.Float32:
-			name = "cmp_f32"
-		case ir.Int64:
-			name = "cmp_i64"
-		case ir.Int32:
-			name = "cmp_i32"
-		case ir.Bool:
-			if op == cEq {
-				name = "cmp_u8"
-			}
+		name := numKernel("cmp", ins[0].DType)
+		if ins[0].DType.Storage() == ir.Bool && op == cEq {
+			name = "cmp_u8"
 		}
 		if name == "" {
 			return nil, errFallback

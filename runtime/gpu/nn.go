@@ -523,17 +523,11 @@ func nnBitMask(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if x == nil || x.Abstract {
 		return nil, errFallback
 	}
-	var name string
-	switch x.DType.Storage() {
-	case ir.Float32:
-		name = "bit_mask_f32"
-	case ir.Int64:
-		name = "bit_mask_i64"
-	case ir.Int32:
-		name = "bit_mask_i32"
-	case ir.Bool:
+	name := numKernel("bit_mask", x.DType)
+	if x.DType.Storage() == ir.Bool {
 		name = "bit_mask_u8"
-	default:
+	}
+	if name == "" {
 		return nil, errFallback
 	}
 	if err := nnOnDevice(c, &x); err != nil {
