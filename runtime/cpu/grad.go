@@ -397,19 +397,9 @@ func layerNormGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, 
 		return nil, err
 	}
 	axis, norm, outer, d := p.Axis, p.Norm, p.Outer, p.D
-	if scale.DType != x.DType {
-		return nil, errf(n, "scale dtype %v differs from input %v", scale.DType, x.DType)
-	}
-	sc := toFloat64(scale).F64
-	broadcastScale := false
-	if scale.Len() != d || len(scale.Shape) > len(norm) {
-		// Same rule as the forward: scale broadcasts unidirectionally.
-		shape, err := broadcastShape(n, norm, scale.Shape)
-		if err != nil || len(shape) != len(norm) || ir.NumElements(shape) != d {
-			return nil, errf(n, "scale shape %v does not broadcast to %v", scale.Shape, norm)
-		}
-		sc = broadcastTo(ctx, sc, scale.Shape, norm)
-		broadcastScale = true
+	sc, broadcastScale, err := gradNormScale(ctx, n, scale, x.DType, norm, d)
+	if err != nil {
+		return nil, err
 	}
 	for _, st := range []*ir.Tensor{meanT, invT} {
 		if !st.DType.IsFloat() || st.Len() != outer {
@@ -468,6 +458,24 @@ func layerNormGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, 
 		return nil, err
 	}
 	return trimOutputs(n, []*ir.Tensor{dx, dScale, dBias}), nil
+}
+
+// gradNormScale is scale in float64 over the normalized dims norm (d
+// elements), broadcast there (broadcast true) by the forward's rule:
+// unidirectionally.
+func gradNormScale(ctx *Ctx, n *ir.Node, scale *ir.Tensor, dt ir.DType, norm []int, d int) (sc []float64, broadcast bool, err error) {
+	if scale.DType != dt {
+		return nil, false, errf(n, "scale dtype %v differs from input %v", scale.DType, dt)
+	}
+	sc = toFloat64(scale).F64
+	if scale.Len() == d && len(scale.Shape) <= len(norm) {
+		return sc, false, nil
+	}
+	shape, err := broadcastShape(n, norm, scale.Shape)
+	if err != nil || len(shape) != len(norm) || ir.NumElements(shape) != d {
+		return nil, false, errf(n, "scale shape %v does not broadcast to %v", scale.Shape, norm)
+	}
+	return broadcastTo(ctx, sc, scale.Shape, norm), true, nil
 }
 
 // layerNormGrad fills dx (when non-nil) and the column sums ds, db (when
