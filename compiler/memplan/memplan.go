@@ -168,29 +168,7 @@ func Plan(g *ir.Graph, opts Options) (*MemPlan, error) {
 		}
 	}
 
-	// Buffers and views, in node order so a view's base is known first.
-	for i, n := range g.Nodes {
-		for j, o := range n.Outputs {
-			if o == nil {
-				continue
-			}
-			if j == 0 && IsView(n) {
-				// A view of a graph input or initializer lives outside
-				// the arena with its base: no buffer.
-				if base := p.bufOf[n.In(0)]; base != nil {
-					p.bufOf[o] = base
-					base.Views = append(base.Views, o)
-				}
-				continue
-			}
-			elems := ir.NumElements(shapes[o])
-			b := &Buffer{ID: len(p.Buffers), Value: o, Node: i, Elems: elems,
-				Bytes: storedBytes(o.DType, elems), First: i, Last: i}
-			p.Buffers = append(p.Buffers, b)
-			p.bufOf[o] = b
-			p.slots[i] = append(p.slots[i], slotOf(j, o, elems, b))
-		}
-	}
+	p.addBuffers(shapes)
 
 	// Lifetimes: a buffer lives until the last read of it or of any view.
 	end := len(g.Nodes) - 1
@@ -225,6 +203,34 @@ func Plan(g *ir.Graph, opts Options) (*MemPlan, error) {
 	p.findSaved(shapes)
 	p.findRecomputed(shapes)
 	return p, nil
+}
+
+// addBuffers makes a buffer of every node output that is not a view, and
+// the node's slot for it, in node order so that a view's base is known
+// first.
+func (p *MemPlan) addBuffers(shapes map[*ir.Value][]int) {
+	for i, n := range p.Graph.Nodes {
+		for j, o := range n.Outputs {
+			if o == nil {
+				continue
+			}
+			if j == 0 && IsView(n) {
+				// A view of a graph input or initializer lives outside
+				// the arena with its base: no buffer.
+				if base := p.bufOf[n.In(0)]; base != nil {
+					p.bufOf[o] = base
+					base.Views = append(base.Views, o)
+				}
+				continue
+			}
+			elems := ir.NumElements(shapes[o])
+			b := &Buffer{ID: len(p.Buffers), Value: o, Node: i, Elems: elems,
+				Bytes: storedBytes(o.DType, elems), First: i, Last: i}
+			p.Buffers = append(p.Buffers, b)
+			p.bufOf[o] = b
+			p.slots[i] = append(p.slots[i], slotOf(j, o, elems, b))
+		}
+	}
 }
 
 // place assigns offsets greedily by size: big buffers are the hardest to
