@@ -6,7 +6,7 @@
 //   SHARED_ARRAY(T, name)         the dynamic shared memory of the launch
 //   __shared__ static arrays, __syncthreads(), atomicAdd(float*, float)
 //   blockIdx, blockDim, threadIdx, gridDim (x, y, z)
-//   expf logf sqrtf rsqrtf tanhf erff powf fabsf fmaxf fminf floorf
+//   expf logf sqrtf rsqrtf tanhf erff powf fabsf fmaxf fminf floorf rintf
 //   __umulhi, __float_as_uint, __uint_as_float
 //   i64, u64, u32 (integer types), INFINITY
 // and no warp intrinsics (the emulator cannot run them).

@@ -27,10 +27,10 @@ type Case struct {
 	Tol float64
 }
 
-// Cases returns the checks of the generic ops (this package) and of the
-// neural-network and training ops (nnCases).
+// Cases returns the checks of the generic ops (this package), of the
+// neural-network and training ops (nnCases) and of the 8-bit stash ops (quantCases).
 func Cases() []Case {
-	return append(coreCases(), nnCases()...)
+	return slices.Concat(coreCases(), nnCases(), quantCases())
 }
 
 // checkSeed and checkStep key the random ops of a check on both backends.

@@ -41,9 +41,9 @@ func tinyModel(t *testing.T, model string, train bool, stash passes.StashSpec) (
 }
 
 // TestTinyModels runs the tiny BERT and T5 exports, forward and training
-// step (float32 and 8-bit stashes, the latter through the CPU fallback),
-// through runtime.Execute on the emulated GPU, with and without a memory
-// plan, and compares every output with the CPU backend.
+// step (float32 and 8-bit stashes), through runtime.Execute on the
+// emulated GPU, with and without a memory plan, and compares every output
+// with the CPU backend.
 func TestTinyModels(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole models on the emulator")

@@ -36,6 +36,10 @@ var nnKernels = map[string]kernel{
 	"ai.crsc.RowNorms":   nnRowNorms,
 	"ai.crsc.SampleRows": nnSampleRows,
 	"ai.crsc.GatherRows": nnGatherRows,
+
+	// 8-bit stashes (cpu quant.go; quant.go here).
+	"ai.crsc.QuantizeRows":   nnQuantizeRows,
+	"ai.crsc.DequantizeRows": nnDequantizeRows,
 }
 
 // nnCases returns the Check cases of the nnKernels (cases.go appends them
