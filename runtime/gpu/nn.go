@@ -119,8 +119,8 @@ func nnUpload(c *ctx, h *ir.Tensor) (*ir.Tensor, func(), error) {
 type nnFreeAll []func()
 
 func (f *nnFreeAll) add(fn func()) { *f = append(*f, fn) }
-func (f nnFreeAll) run() {
-	for _, fn := range f {
+func (f *nnFreeAll) run() {
+	for _, fn := range *f {
 		fn()
 	}
 }
