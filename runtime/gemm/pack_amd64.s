@@ -7,15 +7,40 @@
 // Plain SSE moves (baseline amd64), so they serve every kernel; the point is
 // only to avoid a memmove call or a bounce through the stack per chunk.
 
+// Load the arguments (DI = dst, SI = src, CX = n, R8 = stride in bytes);
+// jump to done when n is 0.
+#define SPREAD_ARGS(done) \
+	MOVQ  dst+0(FP), DI;     \
+	MOVQ  src+8(FP), SI;     \
+	MOVQ  n+16(FP), CX;      \
+	MOVQ  stride+24(FP), R8; \
+	SHLQ  $2, R8;            \
+	TESTQ CX, CX;            \
+	JZ    done
+
+// Step to the next chunk (src by the chunk's bytes, dst by the stride).
+#define SPREAD_NEXT(bytes, loop) \
+	ADDQ $bytes, SI; \
+	ADDQ R8, DI;     \
+	DECQ CX;         \
+	JNZ  loop
+
+// Load the 16-byte vectors r0..r3 from src+off on, or store them to dst+off on.
+#define LOAD4(off, r0, r1, r2, r3) \
+	MOVUPS off(SI), r0;      \
+	MOVUPS (off+16)(SI), r1; \
+	MOVUPS (off+32)(SI), r2; \
+	MOVUPS (off+48)(SI), r3
+
+#define STORE4(off, r0, r1, r2, r3) \
+	MOVUPS r0, off(DI);      \
+	MOVUPS r1, (off+16)(DI); \
+	MOVUPS r2, (off+32)(DI); \
+	MOVUPS r3, (off+48)(DI)
+
 // func spreadChunks12(dst, src *float32, n, stride int)
 TEXT ·spreadChunks12(SB), NOSPLIT, $0-32
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ stride+24(FP), R8
-	SHLQ $2, R8
-	TESTQ CX, CX
-	JZ   done12
+	SPREAD_ARGS(done12)
 
 loop12:
 	MOVUPS (SI), X0
@@ -24,95 +49,47 @@ loop12:
 	MOVUPS X0, (DI)
 	MOVUPS X1, 16(DI)
 	MOVUPS X2, 32(DI)
-	ADDQ   $48, SI
-	ADDQ   R8, DI
-	DECQ   CX
-	JNZ    loop12
+	SPREAD_NEXT(48, loop12)
 
 done12:
 	RET
 
 // func spreadChunks6(dst, src *float32, n, stride int)
 TEXT ·spreadChunks6(SB), NOSPLIT, $0-32
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ stride+24(FP), R8
-	SHLQ $2, R8
-	TESTQ CX, CX
-	JZ   done6
+	SPREAD_ARGS(done6)
 
 loop6:
 	MOVUPS (SI), X0
 	MOVQ   16(SI), X1
 	MOVUPS X0, (DI)
 	MOVQ   X1, 16(DI)
-	ADDQ   $24, SI
-	ADDQ   R8, DI
-	DECQ   CX
-	JNZ    loop6
+	SPREAD_NEXT(24, loop6)
 
 done6:
 	RET
 
 // func spreadChunks32(dst, src *float32, n, stride int)
 TEXT ·spreadChunks32(SB), NOSPLIT, $0-32
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ stride+24(FP), R8
-	SHLQ $2, R8
-	TESTQ CX, CX
-	JZ   done32
+	SPREAD_ARGS(done32)
 
 loop32:
-	MOVUPS (SI), X0
-	MOVUPS 16(SI), X1
-	MOVUPS 32(SI), X2
-	MOVUPS 48(SI), X3
-	MOVUPS 64(SI), X4
-	MOVUPS 80(SI), X5
-	MOVUPS 96(SI), X6
-	MOVUPS 112(SI), X7
-	MOVUPS X0, (DI)
-	MOVUPS X1, 16(DI)
-	MOVUPS X2, 32(DI)
-	MOVUPS X3, 48(DI)
-	MOVUPS X4, 64(DI)
-	MOVUPS X5, 80(DI)
-	MOVUPS X6, 96(DI)
-	MOVUPS X7, 112(DI)
-	ADDQ   $128, SI
-	ADDQ   R8, DI
-	DECQ   CX
-	JNZ    loop32
+	LOAD4(0, X0, X1, X2, X3)
+	LOAD4(64, X4, X5, X6, X7)
+	STORE4(0, X0, X1, X2, X3)
+	STORE4(64, X4, X5, X6, X7)
+	SPREAD_NEXT(128, loop32)
 
 done32:
 	RET
 
 // func spreadChunks16(dst, src *float32, n, stride int)
 TEXT ·spreadChunks16(SB), NOSPLIT, $0-32
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	MOVQ stride+24(FP), R8
-	SHLQ $2, R8
-	TESTQ CX, CX
-	JZ   done16
+	SPREAD_ARGS(done16)
 
 loop16:
-	MOVUPS (SI), X0
-	MOVUPS 16(SI), X1
-	MOVUPS 32(SI), X2
-	MOVUPS 48(SI), X3
-	MOVUPS X0, (DI)
-	MOVUPS X1, 16(DI)
-	MOVUPS X2, 32(DI)
-	MOVUPS X3, 48(DI)
-	ADDQ   $64, SI
-	ADDQ   R8, DI
-	DECQ   CX
-	JNZ    loop16
+	LOAD4(0, X0, X1, X2, X3)
+	STORE4(0, X0, X1, X2, X3)
+	SPREAD_NEXT(64, loop16)
 
 done16:
 	RET
