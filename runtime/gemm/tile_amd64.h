@@ -52,6 +52,12 @@
 	DECQ count;      \
 	JNZ  loop
 
+// Apply op (x, r, r) to three registers r0..r2 with x0..x2.
+#define OP3(op, x0, x1, x2, r0, r1, r2) \
+	op x0, r0, r0; \
+	op x1, r1, r1; \
+	op x2, r2, r2
+
 // Apply the three-register macro m(x, ...) to twelve registers.
 #define BY3(m, x, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11) \
 	m(x, r0, r1, r2); \
@@ -60,19 +66,13 @@
 	m(x, r9, r10, r11)
 
 // Zero three or twelve registers with the xor op (VXORPS or VPXORD).
-#define ZERO3(op, r0, r1, r2) \
-	op r0, r0, r0; \
-	op r1, r1, r1; \
-	op r2, r2, r2
+#define ZERO3(op, r0, r1, r2) OP3(op, r0, r1, r2, r0, r1, r2)
 
 #define ZERO12(op, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11) \
 	BY3(ZERO3, op, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11)
 
 // Multiply three or twelve registers by s.
-#define SCALE3(s, r0, r1, r2) \
-	VMULPS s, r0, r0; \
-	VMULPS s, r1, r1; \
-	VMULPS s, r2, r2
+#define SCALE3(s, r0, r1, r2) OP3(VMULPS, s, s, s, r0, r1, r2)
 
 #define SCALE12(s, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11) \
 	BY3(SCALE3, s, r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11)
