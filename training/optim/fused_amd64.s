@@ -24,6 +24,63 @@
 // Z29/Y15 clipScale. Flags in DX: 1 decay, 2 average, 4 clip; the branches
 // on them are perfectly predicted and cost nothing next to the divides.
 
+// ADAMW_ARGS loads the arguments: DI = p, SI = grad, R8 = m, R9 = v,
+// CX = n, DX = flags, and the ten adamwArgs constants broadcast into c0..c9.
+#define ADAMW_ARGS(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9) \
+	MOVQ         p+0(FP), DI;      \
+	MOVQ         grad+8(FP), SI;   \
+	MOVQ         m+16(FP), R8;     \
+	MOVQ         v+24(FP), R9;     \
+	MOVQ         n+32(FP), CX;     \
+	MOVQ         k+40(FP), AX;     \
+	MOVQ         flags+48(FP), DX; \
+	VBROADCASTSS 0(AX), c0;        \
+	VBROADCASTSS 4(AX), c1;        \
+	VBROADCASTSS 8(AX), c2;        \
+	VBROADCASTSS 12(AX), c3;       \
+	VBROADCASTSS 16(AX), c4;       \
+	VBROADCASTSS 20(AX), c5;       \
+	VBROADCASTSS 24(AX), c6;       \
+	VBROADCASTSS 28(AX), c7;       \
+	VBROADCASTSS 32(AX), c8;       \
+	VBROADCASTSS 36(AX), c9
+
+// SCALEGRAD divides the gradient g by averageOver (avg) under flag 2 and
+// multiplies it by clipScale (clip) under flag 4.
+#define SCALEGRAD(g, avg, clip, noavg, noclip) \
+	TESTQ  $2, DX;     \
+	JZ     noavg;      \
+	VDIVPS avg, g, g;  \
+noavg:                 \
+	TESTQ  $4, DX;     \
+	JZ     noclip;     \
+	VMULPS clip, g, g; \
+noclip:
+
+// DECAY multiplies the parameters p by decayFactor (d) under flag 1.
+#define DECAY(p, d, nodecay) \
+	TESTQ  $1, DX;   \
+	JZ     nodecay;  \
+	VMULPS d, p, p;  \
+nodecay:
+
+// ADAMW_NEXT steps the four pointers by bytes and n by lanes, and loops.
+#define ADAMW_NEXT(bytes, lanes, loop) \
+	ADDQ $bytes, DI; \
+	ADDQ $bytes, SI; \
+	ADDQ $bytes, R8; \
+	ADDQ $bytes, R9; \
+	SUBQ $lanes, CX; \
+	JMP  loop
+
+// TAILMASK sets K1 to the low CX bits (1 ≤ CX ≤ 15), as runtime/cpu's
+// tailmask_amd64.h does.
+#define TAILMASK \
+	MOVL  $1, AX; \
+	SHLL  CX, AX; \
+	DECL  AX;     \
+	KMOVW AX, K1
+
 // MOMENTS512 takes g in Z0, m in Z1, v in Z3 and leaves the new m in Z1,
 // the new v in Z3 and the update (m/denom)·stepSize in Z2.
 #define MOMENTS512 \
@@ -42,87 +99,37 @@
 
 // func adamwAVX512(p, grad, m, v *float32, n int, k *adamwArgs, flags int)
 TEXT ·adamwAVX512(SB), NOSPLIT, $0-56
-	MOVQ         p+0(FP), DI
-	MOVQ         grad+8(FP), SI
-	MOVQ         m+16(FP), R8
-	MOVQ         v+24(FP), R9
-	MOVQ         n+32(FP), CX
-	MOVQ         k+40(FP), AX
-	MOVQ         flags+48(FP), DX
-	VBROADCASTSS 0(AX), Z20
-	VBROADCASTSS 4(AX), Z21
-	VBROADCASTSS 8(AX), Z22
-	VBROADCASTSS 12(AX), Z23
-	VBROADCASTSS 16(AX), Z24
-	VBROADCASTSS 20(AX), Z25
-	VBROADCASTSS 24(AX), Z26
-	VBROADCASTSS 28(AX), Z27
-	VBROADCASTSS 32(AX), Z28
-	VBROADCASTSS 36(AX), Z29
+	ADAMW_ARGS(Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29)
 
 loop512:
 	CMPQ    CX, $16
 	JLT     tail512
 	VMOVUPS (SI), Z0
-	TESTQ   $2, DX
-	JZ      noavg512
-	VDIVPS  Z28, Z0, Z0
-
-noavg512:
-	TESTQ   $4, DX
-	JZ      noclip512
-	VMULPS  Z29, Z0, Z0
-
-noclip512:
+	SCALEGRAD(Z0, Z28, Z29, noavg512, noclip512)
 	VMOVUPS (R8), Z1
 	VMOVUPS (R9), Z3
 	MOMENTS512
 	VMOVUPS (DI), Z6
-	TESTQ   $1, DX
-	JZ      nodecay512
-	VMULPS  Z27, Z6, Z6
-
-nodecay512:
+	DECAY(Z6, Z27, nodecay512)
 	VSUBPS  Z2, Z6, Z6
 	VMOVUPS Z6, (DI)
 	VMOVUPS Z1, (R8)
 	VMOVUPS Z3, (R9)
-	ADDQ    $64, DI
-	ADDQ    $64, SI
-	ADDQ    $64, R8
-	ADDQ    $64, R9
-	SUBQ    $16, CX
-	JMP     loop512
+	ADAMW_NEXT(64, 16, loop512)
 
 	// The last n%16 elements: the same instructions on a masked vector
 	// (lanes past the end load as zero, their results are not stored).
 tail512:
 	TESTQ     CX, CX
 	JZ        done512
-	MOVL      $1, AX
-	SHLL      CX, AX
-	DECL      AX
-	KMOVW     AX, K1
+	TAILMASK
 	VMOVUPS.Z (SI), K1, Z0
-	TESTQ     $2, DX
-	JZ        noavgtail512
-	VDIVPS    Z28, Z0, Z0
-
-noavgtail512:
-	TESTQ  $4, DX
-	JZ     nocliptail512
-	VMULPS Z29, Z0, Z0
-
-nocliptail512:
+	SCALEGRAD(Z0, Z28, Z29, noavgtail512, nocliptail512)
 	VMOVUPS.Z (R8), K1, Z1
 	VMOVUPS.Z (R9), K1, Z3
 	MOMENTS512
 	VMOVUPS.Z (DI), K1, Z6
-	TESTQ     $1, DX
-	JZ        nodecaytail512
-	VMULPS    Z27, Z6, Z6
-
-nodecaytail512:
+	DECAY(Z6, Z27, nodecaytail512)
 	VSUBPS  Z2, Z6, Z6
 	VMOVUPS Z6, K1, (DI)
 	VMOVUPS Z1, K1, (R8)
@@ -135,38 +142,13 @@ done512:
 // func adamwAVX2(p, grad, m, v *float32, n int, k *adamwArgs, flags int)
 // n is a multiple of 8; the Go loop takes the remainder.
 TEXT ·adamwAVX2(SB), NOSPLIT, $0-56
-	MOVQ         p+0(FP), DI
-	MOVQ         grad+8(FP), SI
-	MOVQ         m+16(FP), R8
-	MOVQ         v+24(FP), R9
-	MOVQ         n+32(FP), CX
-	MOVQ         k+40(FP), AX
-	MOVQ         flags+48(FP), DX
-	VBROADCASTSS 0(AX), Y6
-	VBROADCASTSS 4(AX), Y7
-	VBROADCASTSS 8(AX), Y8
-	VBROADCASTSS 12(AX), Y9
-	VBROADCASTSS 16(AX), Y10
-	VBROADCASTSS 20(AX), Y11
-	VBROADCASTSS 24(AX), Y12
-	VBROADCASTSS 28(AX), Y13
-	VBROADCASTSS 32(AX), Y14
-	VBROADCASTSS 36(AX), Y15
+	ADAMW_ARGS(Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15)
 
 loop2:
 	CMPQ    CX, $8
 	JLT     done2
 	VMOVUPS (SI), Y0
-	TESTQ   $2, DX
-	JZ      noavg2
-	VDIVPS  Y14, Y0, Y0
-
-noavg2:
-	TESTQ  $4, DX
-	JZ     noclip2
-	VMULPS Y15, Y0, Y0
-
-noclip2:
+	SCALEGRAD(Y0, Y14, Y15, noavg2, noclip2)
 	// The same sequence as MOMENTS512, in four registers.
 	VMOVUPS (R8), Y1
 	VMULPS  Y1, Y6, Y1
@@ -183,21 +165,12 @@ noclip2:
 	VDIVPS  Y2, Y1, Y2
 	VMULPS  Y11, Y2, Y2
 	VMOVUPS (DI), Y0
-	TESTQ   $1, DX
-	JZ      nodecay2
-	VMULPS  Y13, Y0, Y0
-
-nodecay2:
+	DECAY(Y0, Y13, nodecay2)
 	VSUBPS  Y2, Y0, Y0
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, (R8)
 	VMOVUPS Y3, (R9)
-	ADDQ    $32, DI
-	ADDQ    $32, SI
-	ADDQ    $32, R8
-	ADDQ    $32, R9
-	SUBQ    $8, CX
-	JMP     loop2
+	ADAMW_NEXT(32, 8, loop2)
 
 done2:
 	VZEROUPPER
