@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "tailmask_amd64.h"
 
 // AVX-512 forms of the float32 kernels in fastmath.go and philox.go. The
 // constants come from the Go array ·fm (fastmath.go), by byte offset
@@ -59,12 +60,58 @@
 	VFMADD213PS.BCST FM(22), x, p;  \
 	VSCALEFPS        n, p, p
 
-// TAILMASK sets K1 to the low CX bits (1 ≤ CX ≤ 15).
-#define TAILMASK \
-	MOVL  $1, AX;  \
-	SHLL  CX, AX;  \
-	DECL  AX;      \
-	KMOVW AX, K1
+// MAP_ARGS loads DI = dst, SI = x, CX = n of a func(dst, x *float32, n int, ...).
+#define MAP_ARGS \
+	MOVQ dst+0(FP), DI; \
+	MOVQ x+8(FP), SI;   \
+	MOVQ n+16(FP), CX
+
+// TAIL jumps to done when no elements are left (CX = 0), else sets K1 to
+// the CX lanes of the final, partial vector.
+#define TAIL(done) \
+	TESTQ CX, CX; \
+	JZ    done;   \
+	TAILMASK
+
+// MAP16 runs OP (Z1 = f(Z0)) over the n float32s of x into dst, 16 at a
+// time and then the masked tail, and returns.
+#define MAP16(OP, loop, tail, done) \
+loop:                             \
+	CMPQ      CX, $16;            \
+	JLT       tail;               \
+	VMOVUPS   (SI), Z0;           \
+	OP;                           \
+	VMOVUPS   Z1, (DI);           \
+	ADDQ      $64, SI;            \
+	ADDQ      $64, DI;            \
+	SUBQ      $16, CX;            \
+	JMP       loop;               \
+tail:                             \
+	TAIL(done);                   \
+	VMOVUPS.Z (SI), K1, Z0;       \
+	OP;                           \
+	VMOVUPS   Z1, K1, (DI);       \
+done:                             \
+	VZEROUPPER;                   \
+	RET
+
+// FOLD16TO4 folds the 16 float32 lanes of Z15 to 4 in X1 with op (VADDPS
+// or VMAXPS): 16 → 8 → 4.
+#define FOLD16TO4(op) \
+	VEXTRACTF32X8 $1, Z15, Y1; \
+	op            Y1, Y15, Y1; \
+	VEXTRACTF128  $1, Y1, X2;  \
+	op            X2, X1, X1
+
+// FOLDPD sums the 8 float64 lanes of z (y: its low half) into the low
+// lane of x (the X form of r; t scratch): 8 → 4 → 2 → 1.
+#define FOLDPD(z, y, r, x, t) \
+	VEXTRACTF64X4 $1, z, r; \
+	VADDPD        r, y, r;  \
+	VEXTRACTF128  $1, r, t; \
+	VADDPD        t, x, x;  \
+	VPERMILPD     $1, x, t; \
+	VADDSD        t, x, x
 
 // GELU: Z1 = 0.5·x·(1 + erf(x/√2)) for x in Z0.
 #define GELU \
@@ -75,33 +122,10 @@
 
 // func geluErfAVX512(dst, x *float32, n int)
 TEXT ·geluErfAVX512(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ x+8(FP), SI
-	MOVQ n+16(FP), CX
+	MAP_ARGS
 	LOADCLAMPS
 
-geluloop:
-	CMPQ    CX, $16
-	JLT     gelutail
-	VMOVUPS (SI), Z0
-	GELU
-	VMOVUPS Z1, (DI)
-	ADDQ    $64, SI
-	ADDQ    $64, DI
-	SUBQ    $16, CX
-	JMP     geluloop
-
-gelutail:
-	TESTQ     CX, CX
-	JZ        geludone
-	TAILMASK
-	VMOVUPS.Z (SI), K1, Z0
-	GELU
-	VMOVUPS   Z1, K1, (DI)
-
-geludone:
-	VZEROUPPER
-	RET
+	MAP16(GELU, geluloop, gelutail, geludone)
 
 // GELUGRAD: Z1 = dy·(0.5 + 0.5·erf(x/√2) + x·exp(−x²/2)/√(2π)) for x in
 // Z0, dy in Z7.
@@ -139,9 +163,7 @@ gradloop:
 	JMP     gradloop
 
 gradtail:
-	TESTQ     CX, CX
-	JZ        graddone
-	TAILMASK
+	TAIL(graddone)
 	VMOVUPS.Z (SI), K1, Z0
 	VMOVUPS.Z (DX), K1, Z7
 	GELUGRAD
@@ -164,39 +186,14 @@ graddone:
 
 // func geluTanhAVX512(dst, x *float32, n int)
 TEXT ·geluTanhAVX512(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ x+8(FP), SI
-	MOVQ n+16(FP), CX
+	MAP_ARGS
 	LOADCLAMPS
 
-tanhloop:
-	CMPQ    CX, $16
-	JLT     tanhtail
-	VMOVUPS (SI), Z0
-	GELUTANH
-	VMOVUPS Z1, (DI)
-	ADDQ    $64, SI
-	ADDQ    $64, DI
-	SUBQ    $16, CX
-	JMP     tanhloop
-
-tanhtail:
-	TESTQ     CX, CX
-	JZ        tanhdone
-	TAILMASK
-	VMOVUPS.Z (SI), K1, Z0
-	GELUTANH
-	VMOVUPS   Z1, K1, (DI)
-
-tanhdone:
-	VZEROUPPER
-	RET
+	MAP16(GELUTANH, tanhloop, tanhtail, tanhdone)
 
 // func expShiftAVX512(dst, x *float32, n int, m float32) float32
 TEXT ·expShiftAVX512(SB), NOSPLIT, $0-36
-	MOVQ         dst+0(FP), DI
-	MOVQ         x+8(FP), SI
-	MOVQ         n+16(FP), CX
+	MAP_ARGS
 	VBROADCASTSS m+24(FP), Z12
 	LOADCLAMPS
 	VXORPS       Z15, Z15, Z15
@@ -215,9 +212,7 @@ exploop:
 	JMP     exploop
 
 exptail:
-	TESTQ     CX, CX
-	JZ        expsum
-	TAILMASK
+	TAIL(expsum)
 	VMOVUPS.Z (SI), K1, Z0
 	VSUBPS    Z12, Z0, Z0
 	EXP(Z0, Z1, Z2)
@@ -226,10 +221,7 @@ exptail:
 
 expsum:
 	// Fold the 16 lane sums: 16 → 8 → 4 → 2 → 1.
-	VEXTRACTF32X8 $1, Z15, Y1
-	VADDPS        Y1, Y15, Y1
-	VEXTRACTF128  $1, Y1, X2
-	VADDPS        X2, X1, X1
+	FOLD16TO4(VADDPS)
 	VHADDPS       X1, X1, X1
 	VHADDPS       X1, X1, X1
 	VZEROUPPER
@@ -319,18 +311,13 @@ maxloop:
 	JMP    maxloop
 
 maxtail:
-	TESTQ   CX, CX
-	JZ      maxfold
-	TAILMASK
+	TAIL(maxfold)
 	VMOVAPS Z14, Z0
 	VMOVUPS (SI), K1, Z0 // lanes past the end stay -Inf
 	VMAXPS  Z0, Z15, Z15
 
 maxfold:
-	VEXTRACTF32X8 $1, Z15, Y1
-	VMAXPS        Y1, Y15, Y1
-	VEXTRACTF128  $1, Y1, X2
-	VMAXPS        X2, X1, X1
+	FOLD16TO4(VMAXPS)
 	VPERMILPS     $0x4E, X1, X2
 	VMAXPS        X2, X1, X1
 	VPERMILPS     $0xB1, X1, X2
@@ -355,9 +342,7 @@ scaleloop:
 	JMP     scaleloop
 
 scaletail:
-	TESTQ     CX, CX
-	JZ        scaledone
-	TAILMASK
+	TAIL(scaledone)
 	VMOVUPS.Z (SI), K1, Z0
 	VMULPS    Z0, Z12, Z0
 	VMOVUPS   Z0, K1, (SI)
@@ -365,13 +350,6 @@ scaletail:
 scaledone:
 	VZEROUPPER
 	RET
-
-// TAILMASK8 sets K1 to the low CX bits (1 ≤ CX ≤ 7), for 8 float64 lanes.
-#define TAILMASK8 \
-	MOVL  $1, AX; \
-	SHLL  CX, AX; \
-	DECL  AX;     \
-	KMOVW AX, K1
 
 // NORMSUMS: one group of 8 (mask kmask; all ones but in the tail) of
 // normRowSumsAVX512: x̂ = (y − bias)·rs (stored), colS += g·x̂, colB += g,
@@ -423,25 +401,13 @@ sumsloop:
 	JMP  sumsloop
 
 sumstail:
-	TESTQ CX, CX
-	JZ    sumsfold
-	TAILMASK8
+	TAIL(sumsfold)
 	NORMSUMS(K1)
 
 sumsfold:
 	// Fold the 8 lanes of each: 8 → 4 → 2 → 1.
-	VEXTRACTF64X4 $1, Z10, Y0
-	VADDPD        Y0, Y10, Y0
-	VEXTRACTF128  $1, Y0, X1
-	VADDPD        X1, X0, X0
-	VPERMILPD     $1, X0, X1
-	VADDSD        X1, X0, X0
-	VEXTRACTF64X4 $1, Z11, Y2
-	VADDPD        Y2, Y11, Y2
-	VEXTRACTF128  $1, Y2, X3
-	VADDPD        X3, X2, X2
-	VPERMILPD     $1, X2, X3
-	VADDSD        X3, X2, X2
+	FOLDPD(Z10, Y10, Y0, X0, X1)
+	FOLDPD(Z11, Y11, Y2, X2, X3)
 	MOVQ          sums+72(FP), AX
 	VMOVSD        X0, (AX)
 	VMOVSD        X2, 8(AX)
@@ -486,9 +452,7 @@ dxloop:
 	JMP  dxloop
 
 dxtail:
-	TESTQ CX, CX
-	JZ    dxdone
-	TAILMASK8
+	TAIL(dxdone)
 	NORMDX(K1)
 
 dxdone:
