@@ -39,26 +39,7 @@ TEXT ·kernel12x32(SB), NOSPLIT, $0-48
 	ZERO12(VPXORD, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
 
 	// Unrolled by 4 to amortise the loop overhead.
-	MOVQ CX, R9
-	SHRQ $2, R9
-	JZ   tail512
-
-loop512:
-	STEP512(0, 0)
-	STEP512(48, 128)
-	STEP512(96, 256)
-	STEP512(144, 384)
-	NEXT_STEP(192, 512, R9, loop512)
-
-tail512:
-	ANDQ $3, CX
-	JZ   done512
-
-loop512x1:
-	STEP512(0, 0)
-	NEXT_STEP(48, 128, CX, loop512x1)
-
-done512:
+	DEPTH_LOOP(STEP512, 48, 128, loop512, tail512, loop512x1, done512)
 	VBROADCASTSS alpha+40(FP), Z26
 	SCALE12(Z26, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11)
 	SCALE12(Z26, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)

@@ -24,26 +24,7 @@ TEXT ·kernel6x16(SB), NOSPLIT, $0-48
 	ZERO12(VXORPS, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11)
 
 	// Unrolled by 4 to amortise the loop overhead.
-	MOVQ CX, R9
-	SHRQ $2, R9
-	JZ   tail
-
-loop4:
-	STEP(0, 0)
-	STEP(24, 64)
-	STEP(48, 128)
-	STEP(72, 192)
-	NEXT_STEP(96, 256, R9, loop4)
-
-tail:
-	ANDQ $3, CX
-	JZ   done
-
-loop1:
-	STEP(0, 0)
-	NEXT_STEP(24, 64, CX, loop1)
-
-done:
+	DEPTH_LOOP(STEP, 24, 64, loop4, tail, loop1, done)
 	VBROADCASTSS alpha+40(FP), Y14
 	SCALE12(Y14, Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11)
 

@@ -38,61 +38,56 @@
 	MOVUPS r2, (off+32)(DI); \
 	MOVUPS r3, (off+48)(DI)
 
+// Copy one chunk of 12, 6, 32 or 16 floats from SI to DI.
+#define COPY12 \
+	MOVUPS (SI), X0;   \
+	MOVUPS 16(SI), X1; \
+	MOVUPS 32(SI), X2; \
+	MOVUPS X0, (DI);   \
+	MOVUPS X1, 16(DI); \
+	MOVUPS X2, 32(DI)
+
+#define COPY6 \
+	MOVUPS (SI), X0;   \
+	MOVQ   16(SI), X1; \
+	MOVUPS X0, (DI);   \
+	MOVQ   X1, 16(DI)
+
+#define COPY32 \
+	LOAD4(0, X0, X1, X2, X3);  \
+	LOAD4(64, X4, X5, X6, X7); \
+	STORE4(0, X0, X1, X2, X3);  \
+	STORE4(64, X4, X5, X6, X7)
+
+#define COPY16 \
+	LOAD4(0, X0, X1, X2, X3);  \
+	STORE4(0, X0, X1, X2, X3)
+
+// A spreadChunks body: load the arguments, then copy a chunk, step (bytes:
+// a chunk's size) and repeat until CX is 0, then return.
+#define SPREAD(copy, bytes, loop, done) \
+	SPREAD_ARGS(done);               \
+loop:                                \
+	copy;                            \
+	SPREAD_NEXT(bytes, loop);        \
+done:                                \
+	RET
+
 // func spreadChunks12(dst, src *float32, n, stride int)
 TEXT ·spreadChunks12(SB), NOSPLIT, $0-32
-	SPREAD_ARGS(done12)
-
-loop12:
-	MOVUPS (SI), X0
-	MOVUPS 16(SI), X1
-	MOVUPS 32(SI), X2
-	MOVUPS X0, (DI)
-	MOVUPS X1, 16(DI)
-	MOVUPS X2, 32(DI)
-	SPREAD_NEXT(48, loop12)
-
-done12:
-	RET
+	SPREAD(COPY12, 48, loop12, done12)
 
 // func spreadChunks6(dst, src *float32, n, stride int)
 TEXT ·spreadChunks6(SB), NOSPLIT, $0-32
-	SPREAD_ARGS(done6)
-
-loop6:
-	MOVUPS (SI), X0
-	MOVQ   16(SI), X1
-	MOVUPS X0, (DI)
-	MOVQ   X1, 16(DI)
-	SPREAD_NEXT(24, loop6)
-
-done6:
-	RET
+	SPREAD(COPY6, 24, loop6, done6)
 
 // func spreadChunks32(dst, src *float32, n, stride int)
 TEXT ·spreadChunks32(SB), NOSPLIT, $0-32
-	SPREAD_ARGS(done32)
-
-loop32:
-	LOAD4(0, X0, X1, X2, X3)
-	LOAD4(64, X4, X5, X6, X7)
-	STORE4(0, X0, X1, X2, X3)
-	STORE4(64, X4, X5, X6, X7)
-	SPREAD_NEXT(128, loop32)
-
-done32:
-	RET
+	SPREAD(COPY32, 128, loop32, done32)
 
 // func spreadChunks16(dst, src *float32, n, stride int)
 TEXT ·spreadChunks16(SB), NOSPLIT, $0-32
-	SPREAD_ARGS(done16)
-
-loop16:
-	LOAD4(0, X0, X1, X2, X3)
-	STORE4(0, X0, X1, X2, X3)
-	SPREAD_NEXT(64, loop16)
-
-done16:
-	RET
+	SPREAD(COPY16, 64, loop16, done16)
 
 // func prefetchLines(p *float32, bytes int)
 // Asks for every 64-byte line of [p, p+bytes) to be brought into L2

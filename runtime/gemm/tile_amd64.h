@@ -65,6 +65,26 @@
 	m(x, r6, r7, r8); \
 	m(x, r9, r10, r11)
 
+// The depth loop: step(aoff, boff) over the k (CX) depth steps of a by b
+// bytes each, unrolled by 4 (R9 counts the fours), then the k%4 left.
+#define DEPTH_LOOP(step, a, b, loop4, tail, loop1, done) \
+	MOVQ CX, R9;                                  \
+	SHRQ $2, R9;                                  \
+	JZ   tail;                                    \
+loop4:                                            \
+	step(0, 0);                                   \
+	step(a, b);                                   \
+	step((2*a), (2*b));                           \
+	step((3*a), (3*b));                           \
+	NEXT_STEP((4*a), (4*b), R9, loop4);           \
+tail:                                             \
+	ANDQ $3, CX;                                  \
+	JZ   done;                                    \
+loop1:                                            \
+	step(0, 0);                                   \
+	NEXT_STEP(a, b, CX, loop1);                   \
+done:
+
 // Zero three or twelve registers with the xor op (VXORPS or VPXORD).
 #define ZERO3(op, r0, r1, r2) OP3(op, r0, r1, r2, r0, r1, r2)
 
