@@ -97,6 +97,26 @@ nodecay:
 	VDIVPS  Z5, Z1, Z2;  \
 	VMULPS  Z25, Z2, Z2
 
+// ADAMW512 is one vector of the AVX-512 loop: p, grad, m and v read with
+// ld and written with st (MOVE, or the K1-masked LOADK1/STOREK1 of
+// the tail), the labels those of SCALEGRAD and DECAY.
+#define ADAMW512(ld, st, noavg, noclip, nodecay) \
+	ld((SI), Z0);                           \
+	SCALEGRAD(Z0, Z28, Z29, noavg, noclip); \
+	ld((R8), Z1);                           \
+	ld((R9), Z3);                           \
+	MOMENTS512;                             \
+	ld((DI), Z6);                           \
+	DECAY(Z6, Z27, nodecay);                \
+	VSUBPS Z2, Z6, Z6;                      \
+	st(Z6, (DI));                           \
+	st(Z1, (R8));                           \
+	st(Z3, (R9))
+
+#define MOVE(src, dst) VMOVUPS src, dst
+#define LOADK1(src, dst) VMOVUPS.Z src, K1, dst
+#define STOREK1(src, dst) VMOVUPS src, K1, dst
+
 // func adamwAVX512(p, grad, m, v *float32, n int, k *adamwArgs, flags int)
 TEXT ·adamwAVX512(SB), NOSPLIT, $0-56
 	ADAMW_ARGS(Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29)
@@ -104,17 +124,7 @@ TEXT ·adamwAVX512(SB), NOSPLIT, $0-56
 loop512:
 	CMPQ    CX, $16
 	JLT     tail512
-	VMOVUPS (SI), Z0
-	SCALEGRAD(Z0, Z28, Z29, noavg512, noclip512)
-	VMOVUPS (R8), Z1
-	VMOVUPS (R9), Z3
-	MOMENTS512
-	VMOVUPS (DI), Z6
-	DECAY(Z6, Z27, nodecay512)
-	VSUBPS  Z2, Z6, Z6
-	VMOVUPS Z6, (DI)
-	VMOVUPS Z1, (R8)
-	VMOVUPS Z3, (R9)
+	ADAMW512(MOVE, MOVE, noavg512, noclip512, nodecay512)
 	ADAMW_NEXT(64, 16, loop512)
 
 	// The last n%16 elements: the same instructions on a masked vector
@@ -123,17 +133,7 @@ tail512:
 	TESTQ     CX, CX
 	JZ        done512
 	TAILMASK
-	VMOVUPS.Z (SI), K1, Z0
-	SCALEGRAD(Z0, Z28, Z29, noavgtail512, nocliptail512)
-	VMOVUPS.Z (R8), K1, Z1
-	VMOVUPS.Z (R9), K1, Z3
-	MOMENTS512
-	VMOVUPS.Z (DI), K1, Z6
-	DECAY(Z6, Z27, nodecaytail512)
-	VSUBPS  Z2, Z6, Z6
-	VMOVUPS Z6, K1, (DI)
-	VMOVUPS Z1, K1, (R8)
-	VMOVUPS Z3, K1, (R9)
+	ADAMW512(LOADK1, STOREK1, noavgtail512, nocliptail512, nodecaytail512)
 
 done512:
 	VZEROUPPER
