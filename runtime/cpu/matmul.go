@@ -124,25 +124,15 @@ func gemmKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, err
 	}
 	a, b, c := ins[0], ins[1], in(ins, 2)
-	if len(a.Shape) != 2 || len(b.Shape) != 2 {
-		return nil, errf(n, "A and B must be 2-D, got %v and %v", a.Shape, b.Shape)
+	ta, tb := n.Attrs.Int("transA", 0) == 1, n.Attrs.Int("transB", 0) == 1
+	m, k, nn, err := shapes.Gemm(a.Shape, b.Shape, ta, tb)
+	if err != nil {
+		return nil, nodeErr(n, err)
 	}
 	if err := sameType(n, a, b); err != nil {
 		return nil, err
 	}
-	ta, tb := n.Attrs.Int("transA", 0) == 1, n.Attrs.Int("transB", 0) == 1
 	alpha, beta := n.Attrs.Float("alpha", 1), n.Attrs.Float("beta", 1)
-	m, k := a.Shape[0], a.Shape[1]
-	if ta {
-		m, k = k, m
-	}
-	k2, nn := b.Shape[0], b.Shape[1]
-	if tb {
-		k2, nn = nn, k2
-	}
-	if k != k2 {
-		return nil, errf(n, "inner dims differ: A %v (transA=%v), B %v (transB=%v)", a.Shape, ta, b.Shape, tb)
-	}
 	var y *ir.Tensor
 	if storage(a.DType) == ir.Float32 && k > 0 {
 		// Every element is written before it is read: by C's broadcast

@@ -84,21 +84,14 @@ func gemmKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, errFallback
 	}
 	a, b, cIn := ins[0], ins[1], input(ins, 2)
-	if len(a.Shape) != 2 || len(b.Shape) != 2 || a.DType != b.DType || a.DType.Storage() != ir.Float32 {
+	if a.DType != b.DType || a.DType.Storage() != ir.Float32 {
 		return nil, errFallback
 	}
 	ta, tb := n.Attrs.Int("transA", 0) == 1, n.Attrs.Int("transB", 0) == 1
 	alpha, beta := n.Attrs.Float("alpha", 1), n.Attrs.Float("beta", 1)
-	m, k := a.Shape[0], a.Shape[1]
-	if ta {
-		m, k = k, m
-	}
-	k2, nn := b.Shape[0], b.Shape[1]
-	if tb {
-		k2, nn = nn, k2
-	}
-	if k != k2 || k == 0 {
-		return nil, errFallback // mismatch (the CPU reports it) or a pure beta·C
+	m, k, nn, err := shapes.Gemm(a.Shape, b.Shape, ta, tb)
+	if err != nil || k == 0 {
+		return nil, errFallback // bad shapes (the CPU reports them) or a pure beta·C
 	}
 	if cIn == nil || beta == 0 {
 		beta, cIn = 0, nil

@@ -19,6 +19,26 @@ type MatMul struct {
 	Shape    []int // the output shape
 }
 
+// Gemm computes the [m, n] output and depth k of a Gemm of the 2-D
+// operands of shapes a and b, transposed as ta and tb say.
+func Gemm(a, b []int, ta, tb bool) (m, k, n int, err error) {
+	if len(a) != 2 || len(b) != 2 {
+		return 0, 0, 0, fmt.Errorf("A and B must be 2-D, got %v and %v", a, b)
+	}
+	m, k = a[0], a[1]
+	if ta {
+		m, k = k, m
+	}
+	k2, n := b[0], b[1]
+	if tb {
+		k2, n = n, k2
+	}
+	if k != k2 {
+		return 0, 0, 0, fmt.Errorf("inner dims differ: A %v (transA=%v), B %v (transB=%v)", a, ta, b, tb)
+	}
+	return m, k, n, nil
+}
+
 // MatMulShape computes the MatMul of operands of shapes a and b.
 func MatMulShape(a, b []int, ta, tb bool) (*MatMul, error) {
 	if len(a) == 0 || len(b) == 0 {

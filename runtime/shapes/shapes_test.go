@@ -53,6 +53,19 @@ func TestMatMulOffsets(t *testing.T) {
 	}
 }
 
+func TestGemm(t *testing.T) {
+	// A' = [2, 3] (A transposed), B = [3, 5].
+	if m, k, n, err := Gemm([]int{3, 2}, []int{3, 5}, true, false); err != nil || m != 2 || k != 3 || n != 5 {
+		t.Fatalf("Gemm = %d %d %d, %v", m, k, n, err)
+	}
+	if _, _, _, err := Gemm([]int{2, 3}, []int{2, 5}, false, false); err == nil || err.Error() != "inner dims differ: A [2 3] (transA=false), B [2 5] (transB=false)" {
+		t.Fatalf("mismatch: %v", err)
+	}
+	if _, _, _, err := Gemm([]int{2, 3, 1}, []int{3, 5}, false, false); err == nil {
+		t.Fatal("3-D A: no error")
+	}
+}
+
 func TestReduce(t *testing.T) {
 	r := Reduce([]int{2, 3, 4}, []int{2, 1}, false, false)
 	if !slices.Equal(r.Shape, []int{2}) || r.Perm != nil || r.Outer != 2 || r.Red != 12 || r.Inner != 1 {
