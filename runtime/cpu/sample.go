@@ -57,11 +57,11 @@ func sampleRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, err
 	if r < 2 {
 		return nil, errf(n, "X must have rank >= 2 ([..., N, d]), got shape %v", x.Shape)
 	}
-	g, err := sampleGnorm(n, in(ins, 1), x.Shape[:r-1])
+	g, err := SampleGnorm(n, in(ins, 1), x.Shape[:r-1])
 	if err != nil {
 		return nil, err
 	}
-	mask, err := sampleMask(n, in(ins, 2), x.Shape[:r-1])
+	mask, err := SampleMask(n, in(ins, 2), x.Shape[:r-1])
 	if err != nil {
 		return nil, err
 	}
@@ -113,10 +113,11 @@ func sampleRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, err
 	return trimOutputs(n, []*ir.Tensor{xs, idxT}), nil
 }
 
-// sampleGnorm checks the optional gnorm input (shape want = X's shape
-// without its last axis, float, every value ≥ 0) and returns it in float64;
-// nil when absent.
-func sampleGnorm(n *ir.Node, t *ir.Tensor, want []int) ([]float64, error) {
+// SampleGnorm checks SampleRows' optional gnorm input (shape want = X's
+// shape without its last axis, float, every value ≥ 0) and returns it in
+// float64; nil when absent. runtime/gpu calls it and SampleMask on the
+// host copies of the inputs, so that both backends accept the same ones.
+func SampleGnorm(n *ir.Node, t *ir.Tensor, want []int) ([]float64, error) {
 	if t == nil {
 		return nil, nil
 	}
@@ -143,9 +144,9 @@ func sampleGnorm(n *ir.Node, t *ir.Tensor, want []int) ([]float64, error) {
 	return g, nil
 }
 
-// sampleMask checks the optional padding mask (shape want, like gnorm) and
+// SampleMask checks the optional padding mask (shape want, like gnorm) and
 // returns it as real-row flags (nonzero = a real row); nil when absent.
-func sampleMask(n *ir.Node, t *ir.Tensor, want []int) ([]bool, error) {
+func SampleMask(n *ir.Node, t *ir.Tensor, want []int) ([]bool, error) {
 	if t == nil {
 		return nil, nil
 	}

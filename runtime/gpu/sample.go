@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"crsc/compiler/ir"
+	"crsc/runtime/cpu"
 	"crsc/runtime/rng"
 )
 
@@ -50,10 +51,11 @@ func nnRowNorms(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	return []*ir.Tensor{out}, nil
 }
 
-// nnGnorm reads SampleRows' optional gnorm input on the host as float64
-// (runtime/cpu sampleGnorm); ok is false where the CPU fails (wrong shape
-// or dtype, a value not >= 0).
-func nnGnorm(c *ctx, t *ir.Tensor, want []int) ([]float64, bool, error) {
+// nnSampleHost brings SampleRows' optional gnorm or mask input t to the
+// host for runtime/cpu SampleGnorm or SampleMask, which check and read it;
+// ok is false where its shape is not want (the CPU fails) or it is
+// abstract. nil stays nil.
+func nnSampleHost(c *ctx, t *ir.Tensor, want []int) (*ir.Tensor, bool, error) {
 	if t == nil {
 		return nil, true, nil
 	}
@@ -61,52 +63,7 @@ func nnGnorm(c *ctx, t *ir.Tensor, want []int) ([]float64, bool, error) {
 		return nil, false, nil
 	}
 	h, err := c.host(t)
-	if err != nil {
-		return nil, false, err
-	}
-	var g []float64
-	switch h.DType.Storage() {
-	case ir.Float32:
-		g = make([]float64, len(h.F32))
-		for i, v := range h.F32 {
-			g[i] = float64(v)
-		}
-	case ir.Float64:
-		g = h.F64
-	default:
-		return nil, false, nil
-	}
-	for _, v := range g {
-		if !(v >= 0) {
-			return nil, false, nil
-		}
-	}
-	return g, true, nil
-}
-
-// nnMask reads SampleRows' optional padding mask on the host as real-row
-// flags (runtime/cpu sampleMask); ok is false where the CPU fails.
-func nnMask(c *ctx, t *ir.Tensor, want []int) ([]bool, bool, error) {
-	if t == nil {
-		return nil, true, nil
-	}
-	if !slices.Equal(t.Shape, want) || t.Abstract {
-		return nil, false, nil
-	}
-	switch t.DType.Storage() {
-	case ir.Bool, ir.Int64, ir.Int32, ir.Float32, ir.Float64:
-	default:
-		return nil, false, nil
-	}
-	h, err := c.host(t)
-	if err != nil {
-		return nil, false, err
-	}
-	real := make([]bool, h.Len())
-	for i := range real {
-		real[i] = h.Float64At(i) != 0
-	}
-	return real, true, nil
+	return h, err == nil, err
 }
 
 // nnSampleRows is runtime/cpu sampleRowsKernel for float32 X:
@@ -119,13 +76,21 @@ func nnSampleRows(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, errFallback
 	}
 	r := len(x.Shape)
-	g, ok, err := nnGnorm(c, input(ins, 1), x.Shape[:r-1])
+	gt, ok, err := nnSampleHost(c, input(ins, 1), x.Shape[:r-1])
 	if err != nil || !ok {
 		return nil, orFallback(err)
 	}
-	mask, ok, err := nnMask(c, input(ins, 2), x.Shape[:r-1])
+	mt, ok, err := nnSampleHost(c, input(ins, 2), x.Shape[:r-1])
 	if err != nil || !ok {
 		return nil, orFallback(err)
+	}
+	g, err := cpu.SampleGnorm(n, gt, x.Shape[:r-1])
+	if err != nil {
+		return nil, errFallback
+	}
+	mask, err := cpu.SampleMask(n, mt, x.Shape[:r-1])
+	if err != nil {
+		return nil, errFallback
 	}
 	B, N, d := ir.NumElements(x.Shape[:r-2]), x.Shape[r-2], x.Shape[r-1]
 	k := int(ir.SampleBudget(keep, minRows, est, int64(N)))
