@@ -588,13 +588,7 @@ func binaryKernel(op binOp) Kernel {
 // at each step (broadcasting is associative, so the result shape is right).
 func variadicKernel(op binOp) Kernel {
 	return func(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-		if len(ins) == 0 {
-			return nil, errf(n, "needs at least one input")
-		}
-		if err := required(n, ins, len(ins)); err != nil {
-			return nil, err
-		}
-		if err := checkInputs(n, ins); err != nil {
+		if err := allInputs(n, ins); err != nil {
 			return nil, err
 		}
 		if len(ins) == 1 {

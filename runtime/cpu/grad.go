@@ -251,15 +251,9 @@ func sliceGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	if err != nil {
 		return nil, err
 	}
-	get := func(i int, attr string) ([]int64, error) {
-		if t := in(ins, i); t != nil {
-			return intsInput(n, t, attr)
-		}
-		return n.Attrs.Ints(attr), nil
-	}
 	var lists [4][]int64
 	for i, name := range []string{"starts", "ends", "axes", "steps"} {
-		if lists[i], err = get(i+2, name); err != nil {
+		if lists[i], err = intsOrAttr(n, ins, i+2, name); err != nil {
 			return nil, err
 		}
 	}
@@ -318,14 +312,11 @@ func dropoutGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 		return nil, err
 	}
 	dy, mask := ins[0], in(ins, 1)
-	ratio, training, err := dropoutMode(ctx, n, ins, 2, 3)
+	ratio, active, err := dropoutGradMode(ctx, n, ins, dy, 2, 3)
 	if err != nil {
 		return nil, err
 	}
-	if st := storage(dy.DType); st != ir.Float32 && st != ir.Float64 {
-		return nil, errf(n, "unsupported dtype %v (want float)", dy.DType)
-	}
-	if !training || ratio == 0 {
+	if !active {
 		return []*ir.Tensor{ctx.clone(dy)}, nil
 	}
 	if mask == nil {

@@ -177,14 +177,11 @@ func dropoutMaskGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor
 	if fwdName == "" {
 		return nil, errf(n, "missing string attribute forward_node (the Dropout node's name)")
 	}
-	ratio, training, err := dropoutMode(ctx, n, ins, 1, 2)
+	ratio, active, err := dropoutGradMode(ctx, n, ins, dy, 1, 2)
 	if err != nil {
 		return nil, err
 	}
-	if st := storage(dy.DType); st != ir.Float32 && st != ir.Float64 {
-		return nil, errf(n, "unsupported dtype %v (want float)", dy.DType)
-	}
-	if !training || ratio == 0 {
+	if !active {
 		return []*ir.Tensor{ctx.clone(dy)}, nil
 	}
 	var seed, step uint64

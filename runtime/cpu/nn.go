@@ -393,6 +393,20 @@ func dropoutMode(ctx *Ctx, n *ir.Node, ins []*ir.Tensor, ri, ti int) (ratio floa
 	return ratio, training, nil
 }
 
+// dropoutGradMode is dropoutMode for an adjoint of Dropout with gradient
+// dy, which must be float: active is false in the identity case (not
+// training, or ratio 0), where dX is a copy of dY.
+func dropoutGradMode(ctx *Ctx, n *ir.Node, ins []*ir.Tensor, dy *ir.Tensor, ri, ti int) (ratio float64, active bool, err error) {
+	ratio, training, err := dropoutMode(ctx, n, ins, ri, ti)
+	if err != nil {
+		return 0, false, err
+	}
+	if st := storage(dy.DType); st != ir.Float32 && st != ir.Float64 {
+		return 0, false, errf(n, "unsupported dtype %v (want float)", dy.DType)
+	}
+	return ratio, training && ratio != 0, nil
+}
+
 // sceArgs are SoftmaxCrossEntropyLoss's checked inputs and attributes,
 // shared by the loss and its gradient so both read them the same way.
 type sceArgs struct {

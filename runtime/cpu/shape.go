@@ -213,13 +213,7 @@ func transposeTo(ctx *Ctx, x *ir.Tensor, perm []int, alloc allocFunc) *ir.Tensor
 }
 
 func concatKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if len(ins) == 0 {
-		return nil, errf(n, "needs at least one input")
-	}
-	if err := required(n, ins, len(ins)); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := allInputs(n, ins); err != nil {
 		return nil, err
 	}
 	first := ins[0]
@@ -308,25 +302,19 @@ func sliceKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	get := func(i int, attr string) ([]int64, error) {
-		if t := in(ins, i); t != nil {
-			return intsInput(n, t, attr)
-		}
-		return n.Attrs.Ints(attr), nil
-	}
-	starts, err := get(1, "starts")
+	starts, err := intsOrAttr(n, ins, 1, "starts")
 	if err != nil {
 		return nil, err
 	}
-	ends, err := get(2, "ends")
+	ends, err := intsOrAttr(n, ins, 2, "ends")
 	if err != nil {
 		return nil, err
 	}
-	axes, err := get(3, "axes")
+	axes, err := intsOrAttr(n, ins, 3, "axes")
 	if err != nil {
 		return nil, err
 	}
-	steps, err := get(4, "steps")
+	steps, err := intsOrAttr(n, ins, 4, "steps")
 	if err != nil {
 		return nil, err
 	}
