@@ -645,8 +645,8 @@ func sceLossGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 	if err != nil {
 		return nil, err
 	}
-	N, C, D, lab, w := a.N, a.C, a.D, a.labels, a.weights
-	hasIgnore, ignore, reduction := a.hasIgnore, a.ignore, a.reduction
+	N, C, D, lab := a.N, a.C, a.D, a.labels
+	reduction := a.reduction
 	if !dLoss.DType.IsFloat() {
 		return nil, errf(n, "dLoss must be float, got %v", dLoss.DType)
 	}
@@ -663,15 +663,11 @@ func sceLossGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 	coef := make([]float64, N*D)
 	wsum := 0.0
 	for p, l := range lab {
-		if hasIgnore && l == ignore {
+		wt, ok, err := a.weight(n, l)
+		if err != nil {
+			return nil, err
+		} else if !ok {
 			continue
-		}
-		if l < 0 || l >= int64(C) {
-			return nil, errf(n, "label %d out of range [0, %d)", l, C)
-		}
-		wt := 1.0
-		if w != nil {
-			wt = w[l]
 		}
 		coef[p] = wt
 		wsum += wt

@@ -314,8 +314,8 @@ func sceLossKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	if err != nil {
 		return nil, err
 	}
-	N, C, D, lab, w := a.N, a.C, a.D, a.labels, a.weights
-	hasIgnore, ignore, reduction := a.hasIgnore, a.ignore, a.reduction
+	N, C, D, lab := a.N, a.C, a.D, a.labels
+	reduction := a.reduction
 	// log_prob in the scores' dtype, via the LogSoftmax code path.
 	logp := ctx.newTensor(scores.DType, scores.Shape)
 	var lp []float64
@@ -334,15 +334,11 @@ func sceLossKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 	for i := 0; i < N; i++ {
 		for j := 0; j < D; j++ {
 			l := lab[i*D+j]
-			if hasIgnore && l == ignore {
+			wt, ok, err := a.weight(n, l)
+			if err != nil {
+				return nil, err
+			} else if !ok {
 				continue
-			}
-			if l < 0 || l >= int64(C) {
-				return nil, errf(n, "label %d out of range [0, %d)", l, C)
-			}
-			wt := 1.0
-			if w != nil {
-				wt = w[l]
 			}
 			v := -lp[(i*C+int(l))*D+j] * wt
 			perSample[i*D+j] = v
@@ -416,6 +412,21 @@ type sceArgs struct {
 	hasIgnore bool
 	ignore    int64
 	reduction string
+}
+
+// weight returns the weight of label l (1 without class weights); ok is
+// false for the ignored label, and a label outside [0, C) is an error.
+func (a *sceArgs) weight(n *ir.Node, l int64) (wt float64, ok bool, err error) {
+	if a.hasIgnore && l == a.ignore {
+		return 0, false, nil
+	}
+	if l < 0 || l >= int64(a.C) {
+		return 0, false, errf(n, "label %d out of range [0, %d)", l, a.C)
+	}
+	if a.weights == nil {
+		return 1, true, nil
+	}
+	return a.weights[l], true, nil
 }
 
 // parseSCE checks scores (or log_prob, named what) [N, C, d1…], labels
