@@ -171,6 +171,24 @@ func (c columns) row(rec []string, task *Task, idx, line int) (Example, error) {
 	return ex, err
 }
 
+// appendRow appends record rec, line line of path, to out as an Example.
+func (c columns) appendRow(out []Example, rec []string, task *Task, path string, line int) ([]Example, error) {
+	ex, err := c.row(rec, task, len(out), line)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+	}
+	return append(out, ex), nil
+}
+
+// scanned ends a line-by-line read of path: the scanner's error (after
+// line lines), or out when it holds any example.
+func scanned(sc *bufio.Scanner, out []Example, path string, line int) ([]Example, error) {
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %v", path, line+1, err)
+	}
+	return nonEmpty(out, path)
+}
+
 // readTSV reads a GLUE TSV: a header line, then tab-separated fields with
 // no quoting (GLUE is read with quoting off). CoLA's header-less layout
 // (source, label, original label, sentence) is recognized too.
@@ -205,16 +223,12 @@ func readTSV(r io.Reader, path string, task *Task) ([]Example, error) {
 		if len(fields) != width {
 			return nil, fmt.Errorf("%s:%d: %d tab-separated fields, the header has %d", path, line, len(fields), width)
 		}
-		ex, err := cols.row(fields, task, len(out), line)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		var err error
+		if out, err = cols.appendRow(out, fields, task, path, line); err != nil {
+			return nil, err
 		}
-		out = append(out, ex)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %v", path, line+1, err)
-	}
-	return nonEmpty(out, path)
+	return scanned(sc, out, path, line)
 }
 
 func isInt(s string) bool { _, err := strconv.Atoi(s); return err == nil }
@@ -378,14 +392,9 @@ func readJSONL(r io.Reader, path string, task *Task) ([]Example, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
 		}
-		ex, err := cols.row(rec, task, len(out), line)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		if out, err = cols.appendRow(out, rec, task, path, line); err != nil {
+			return nil, err
 		}
-		out = append(out, ex)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %v", path, line+1, err)
-	}
-	return nonEmpty(out, path)
+	return scanned(sc, out, path, line)
 }
