@@ -50,19 +50,11 @@ func unaryFloat(op unaryOp) func(float64) float64 {
 	case opReciprocal:
 		return func(x float64) float64 { return 1 / x }
 	case opNeg:
-		return func(x float64) float64 { return -x }
+		return neg[float64]
 	case opSign:
-		return func(x float64) float64 {
-			switch {
-			case x > 0:
-				return 1
-			case x < 0:
-				return -1
-			}
-			return x // keeps 0 and NaN
-		}
+		return sign[float64]
 	case opRelu:
-		return func(x float64) float64 { return max(x, 0) }
+		return relu[float64]
 	case opSigmoid:
 		return sigmoid
 	case opTanh:
@@ -137,6 +129,21 @@ func unaryF32(op unaryOp, dst, x []float32) bool {
 	return true
 }
 
+// neg, sign and relu are Neg, Sign and Relu for floats and integers alike.
+func neg[T num](x T) T { return -x }
+
+func relu[T num](x T) T { return max(x, 0) }
+
+func sign[T num](x T) T {
+	switch {
+	case x > 0:
+		return 1
+	case x < 0:
+		return -1
+	}
+	return x // keeps 0 (and a float's -0 and NaN)
+}
+
 // unaryInt defines the ops that ONNX allows on integers.
 func unaryInt[T int64 | int32](op unaryOp) func(T) T {
 	switch op {
@@ -148,19 +155,11 @@ func unaryInt[T int64 | int32](op unaryOp) func(T) T {
 			return x
 		}
 	case opNeg:
-		return func(x T) T { return -x }
+		return neg[T]
 	case opSign:
-		return func(x T) T {
-			switch {
-			case x > 0:
-				return 1
-			case x < 0:
-				return -1
-			}
-			return 0
-		}
+		return sign[T]
 	case opRelu:
-		return func(x T) T { return max(x, 0) }
+		return relu[T]
 	case opCeil, opFloor, opRound:
 		return func(x T) T { return x }
 	}
