@@ -25,6 +25,19 @@ DEVICE i64 strided_off(const i64* m, i64 i) {
   return off;
 }
 
+// gather_E_I: index type IT (i64 or int) named I in the kernel's name.
+#define GATHER_KERNEL(E, T, I, IT)                                                    \
+  KERNEL void gather_##E##_##I(T* y, const T* x, const IT* idx, i64 k, i64 inner,     \
+                               i64 dim, i64 n) {                                       \
+    i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;                                \
+    if (i >= n) return;                                                                \
+    i64 u = i / inner, o = u / k;                                                      \
+    i64 v = idx[u % k];                                                                \
+    if (v < 0) v += dim;                                                               \
+    /* Out of range (checked on the host when it can be): write zeros. */              \
+    y[i] = (v >= 0 && v < dim) ? x[(o * dim + v) * inner + i % inner] : (T)0;          \
+  }
+
 #define MOVE_KERNELS(E, T)                                                            \
   KERNEL void strided_##E(T* y, const T* x, const i64* m, i64 base, i64 n) {           \
     i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;                                \
@@ -37,25 +50,8 @@ DEVICE i64 strided_off(const i64* m, i64 i) {
     i64 o = i / blk, j = i % blk;                                                      \
     y[o * ys + yo + j] = x[o * xs + xo + j];                                           \
   }                                                                                    \
-  KERNEL void gather_##E##_i64(T* y, const T* x, const i64* idx, i64 k, i64 inner,     \
-                               i64 dim, i64 n) {                                       \
-    i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;                                \
-    if (i >= n) return;                                                                \
-    i64 u = i / inner, o = u / k;                                                      \
-    i64 v = idx[u % k];                                                                \
-    if (v < 0) v += dim;                                                               \
-    /* Out of range (checked on the host when it can be): write zeros. */              \
-    y[i] = (v >= 0 && v < dim) ? x[(o * dim + v) * inner + i % inner] : (T)0;          \
-  }                                                                                    \
-  KERNEL void gather_##E##_i32(T* y, const T* x, const int* idx, i64 k, i64 inner,     \
-                               i64 dim, i64 n) {                                       \
-    i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;                                \
-    if (i >= n) return;                                                                \
-    i64 u = i / inner, o = u / k;                                                      \
-    i64 v = idx[u % k];                                                                \
-    if (v < 0) v += dim;                                                               \
-    y[i] = (v >= 0 && v < dim) ? x[(o * dim + v) * inner + i % inner] : (T)0;          \
-  }                                                                                    \
+  GATHER_KERNEL(E, T, i64, i64)                                                       \
+  GATHER_KERNEL(E, T, i32, int)                                                       \
   KERNEL void fill_##E(T* y, u64 bits, i64 n) {                                        \
     i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x;                                \
     if (i < n) y[i] = (T)bits; /* the value's bits, low bytes first */                 \
