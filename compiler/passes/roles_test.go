@@ -54,14 +54,8 @@ func TestFindInputRoles(t *testing.T) {
 				}
 			}
 			roles, err := passes.FindInputRoles(g, tt.override)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want %q", err, tt.err)
-				}
+			if wantErr(t, err, tt.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := roles.String(); got != tt.want {
 				t.Errorf("roles\n got %s\nwant %s", got, tt.want)
@@ -112,4 +106,20 @@ func TestFindInputRolesPositions(t *testing.T) {
 	if got, want := roles.String(), "input_ids=tokens (usage), position_ids=pos (usage), token_type_ids=types (usage)"; got != want {
 		t.Errorf("roles %s, want %s", got, want)
 	}
+}
+
+// wantErr checks a table case's error: with want set, that err contains it
+// (true: the case is done); else that there is none.
+func wantErr(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want != "" {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err = %v, want %q", err, want)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
 }

@@ -498,14 +498,7 @@ func TestSharedExportsSST2(t *testing.T) {
 // split T5 train on the CUDA backend (the CPU emulator of a GPU) to the
 // parameters the CPU reaches.
 func TestExportsOnDevice(t *testing.T) {
-	if testing.Short() {
-		t.Skip("training on the emulator")
-	}
-	dev, err := device.Open("emu")
-	if err != nil {
-		t.Skipf("no emulator: %v", err)
-	}
-	defer dev.Close()
+	dev := openEmu(t)
 	for _, model := range []string{"../../testdata/onnx/hf_roberta_model", "../../testdata/onnx/hf_distilbert_seqcls", "../../testdata/onnx/optimum_t5_tiny"} {
 		run := func(d *device.Device) map[string]*ir.Tensor {
 			c := exportConfig(t, model, "wta")

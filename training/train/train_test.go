@@ -263,10 +263,10 @@ func TestPaddedLen(t *testing.T) {
 	}
 }
 
-// TestTrainOnDeviceMatchesCPU: three WTA-CRS training steps through the
-// CUDA backend (on the CPU emulator of a GPU) end with the parameters the
-// CPU runtime reaches: same rows sampled, same Dropout, same updates.
-func TestTrainOnDeviceMatchesCPU(t *testing.T) {
+// openEmu opens the CUDA emulator for a training test, closed when the
+// test ends; it skips the test in -short mode or without the emulator.
+func openEmu(t *testing.T) *device.Device {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("training on the emulator")
 	}
@@ -274,7 +274,15 @@ func TestTrainOnDeviceMatchesCPU(t *testing.T) {
 	if err != nil {
 		t.Skipf("no emulator: %v", err)
 	}
-	defer dev.Close()
+	t.Cleanup(func() { dev.Close() })
+	return dev
+}
+
+// TestTrainOnDeviceMatchesCPU: three WTA-CRS training steps through the
+// CUDA backend (on the CPU emulator of a GPU) end with the parameters the
+// CPU runtime reaches: same rows sampled, same Dropout, same updates.
+func TestTrainOnDeviceMatchesCPU(t *testing.T) {
+	dev := openEmu(t)
 	var onDevice *Result
 	run := func(d *device.Device) map[string]*ir.Tensor {
 		c := tinyConfig(t, "wta", "none")
