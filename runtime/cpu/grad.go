@@ -325,10 +325,7 @@ func dropoutGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, er
 	if mask.DType != ir.Bool || !slices.Equal(mask.Shape, dy.Shape) {
 		return nil, errf(n, "mask must be bool %v, got %v %v", dy.Shape, mask.DType, mask.Shape)
 	}
-	scale := 0.0
-	if ratio < 1 {
-		scale = 1 / (1 - ratio)
-	}
+	scale := dropoutScale(ratio)
 	out := ctx.newTensor(dy.DType, dy.Shape)
 	m := mask.Bool
 	switch storage(dy.DType) {

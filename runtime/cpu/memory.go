@@ -184,17 +184,11 @@ func dropoutMaskGradKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor
 	if !active {
 		return []*ir.Tensor{ctx.clone(dy)}, nil
 	}
-	var seed, step uint64
-	if ctx != nil {
-		seed, step = ctx.Seed, ctx.Step
-	}
+	seed, step := ctx.randomness()
 	stream := rng.StreamOf(fwdName)
 	r32 := float32(ratio)
 	// Same scale and rounding as dropoutKernel / dropoutGradKernel.
-	scale := 0.0
-	if ratio < 1 {
-		scale = 1 / (1 - ratio)
-	}
+	scale := dropoutScale(ratio)
 	out := ctx.newUninitTensor(dy.DType, dy.Shape) // applyDropout writes every element, dropped ones as 0
 	switch storage(dy.DType) {
 	case ir.Float32:

@@ -275,16 +275,10 @@ func dropoutKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error)
 		}
 		return trimOutputs(n, []*ir.Tensor{ctx.clone(x), mask}), nil
 	}
-	var seed, step uint64
-	if ctx != nil {
-		seed, step = ctx.Seed, ctx.Step
-	}
+	seed, step := ctx.randomness()
 	stream := rng.StreamOf(n.Name)
 	r32 := float32(ratio)
-	scale := 0.0
-	if ratio < 1 {
-		scale = 1 / (1 - ratio)
-	}
+	scale := dropoutScale(ratio)
 	out := ctx.newUninitTensor(x.DType, x.Shape) // applyDropout writes every element, dropped ones as 0
 	// Mask and output in one parallel pass, with the same rounding of the
 	// scale as before (float32(scale) for float32 data).
@@ -387,6 +381,24 @@ func dropoutMode(ctx *Ctx, n *ir.Node, ins []*ir.Tensor, ri, ti int) (ratio floa
 		training = false
 	}
 	return ratio, training, nil
+}
+
+// randomness returns the seed and step of ctx's random draws (0, 0 for a
+// nil ctx).
+func (ctx *Ctx) randomness() (seed, step uint64) {
+	if ctx == nil {
+		return 0, 0
+	}
+	return ctx.Seed, ctx.Step
+}
+
+// dropoutScale is 1/(1−ratio), the factor of a kept element, or 0 when
+// ratio is 1 (every element dropped).
+func dropoutScale(ratio float64) float64 {
+	if ratio < 1 {
+		return 1 / (1 - ratio)
+	}
+	return 0
 }
 
 // dropoutGradMode is dropoutMode for an adjoint of Dropout with gradient

@@ -78,10 +78,7 @@ func sampleRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, err
 	norms := rowNorms(ctx, x)
 	idx := make([]int64, bl.B*k)
 	weight := make([]float64, bl.B*k)
-	var seed, step uint64
-	if ctx != nil {
-		seed, step = ctx.Seed, ctx.Step
-	}
+	seed, step := ctx.randomness()
 	stream := rng.StreamOf(n.Name)
 	parallelFor(ctx, bl.B, bl.B*bl.N*16, func(lo, hi int) {
 		var s rowsample.Scratch
