@@ -97,13 +97,7 @@ func writePlot(dir, metric string) error {
 			bottom.Y.Min, bottom.Y.Max = r[0], r[1]
 		}
 	}
-	img := vgimg.New(8*vg.Inch, 7*vg.Inch)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Centimeter, PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 5}
-	canvases := plot.Align([][]*plot.Plot{{top}, {bottom}}, tiles, dc)
-	top.Draw(canvases[0][0])
-	bottom.Draw(canvases[1][0])
-	return savePNG(filepath.Join(dir, PlotFile), img)
+	return saveStacked(top, bottom, 7*vg.Inch, filepath.Join(dir, PlotFile))
 }
 
 func addLine(p *plot.Plot, xy plotter.XYs, c color.Color) error {
@@ -215,13 +209,7 @@ func writeMemoryPlot(dir string, res *Result, kept []opBytes) error {
 		bottom.NominalY(ops...)
 		bottom.X.Min, bottom.X.Max = 0, 1.3*float64(slices.Max(kv))/mibF
 	}
-	img := vgimg.New(8*vg.Inch, 8*vg.Inch)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Centimeter, PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 5}
-	canvases := plot.Align([][]*plot.Plot{{top}, {bottom}}, tiles, dc)
-	top.Draw(canvases[0][0])
-	bottom.Draw(canvases[1][0])
-	return savePNG(filepath.Join(dir, MemoryPlotFile), img)
+	return saveStacked(top, bottom, 8*vg.Inch, filepath.Join(dir, MemoryPlotFile))
 }
 
 // hbars adds horizontal bars of byte counts (drawn in MiB) to p, each
@@ -251,4 +239,16 @@ func hbars(p *plot.Plot, bytes []int64, width, offset vg.Length, c color.Color) 
 		p.Add(l)
 	}
 	return bars, nil
+}
+
+// saveStacked writes plot top above plot bottom, 8 inches wide and height
+// high, as the PNG file path.
+func saveStacked(top, bottom *plot.Plot, height vg.Length, path string) error {
+	img := vgimg.New(8*vg.Inch, height)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: 2, Cols: 1, PadY: vg.Centimeter, PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 5}
+	canvases := plot.Align([][]*plot.Plot{{top}, {bottom}}, tiles, dc)
+	top.Draw(canvases[0][0])
+	bottom.Draw(canvases[1][0])
+	return savePNG(path, img)
 }
