@@ -158,12 +158,7 @@ func (t *t5) encoder(shared, ids, mask *ir.Value) *ir.Value {
 	var bias *ir.Value // layer 0 computes it; every later layer reuses it
 	for l := 0; l < t.c.Layers; l++ {
 		pre := fmt.Sprintf("encoder.block.%d", l)
-		att := pre + ".layer.0"
-		h := t.rmsNorm(att+".layer_norm", x)
-		if l == 0 {
-			bias = t.op("Add", att+".SelfAttention/Add_mask", nil, t.positionBias(att+".SelfAttention", h, true), m)
-		}
-		x = t.op("Add", att+"/Add", nil, x, t.drop(att+"/dropout", t.attention(att+".SelfAttention", h, h, bias)))
+		x = t.selfAttention(pre+".layer.0", x, m, &bias, l == 0, true)
 		x = t.feedForward(pre+".layer.1", x)
 	}
 	return t.drop("/encoder/dropout_final", t.rmsNorm("encoder.final_layer_norm", x))
@@ -199,16 +194,10 @@ func (t *t5) decoder(shared, ids, enc, encMask *ir.Value) *ir.Value {
 	var selfBias, crossBias *ir.Value // computed by layer 0, reused after
 	for l := 0; l < t.c.DecoderLayers; l++ {
 		pre := fmt.Sprintf("decoder.block.%d", l)
-
-		att := pre + ".layer.0"
-		h := t.rmsNorm(att+".layer_norm", x)
-		if l == 0 {
-			selfBias = t.op("Add", att+".SelfAttention/Add_mask", nil, t.positionBias(att+".SelfAttention", h, false), m)
-		}
-		x = t.op("Add", att+"/Add", nil, x, t.drop(att+"/dropout", t.attention(att+".SelfAttention", h, h, selfBias)))
+		x = t.selfAttention(pre+".layer.0", x, m, &selfBias, l == 0, false)
 
 		cross := pre + ".layer.1"
-		h = t.rmsNorm(cross+".layer_norm", x)
+		h := t.rmsNorm(cross+".layer_norm", x)
 		if l == 0 {
 			// Cross-attention has no relative bias: HF adds the encoder
 			// mask to zeros of shape [1, heads, tgt_len, src_len], which
@@ -230,6 +219,17 @@ func (t *t5) decoder(shared, ids, enc, encMask *ir.Value) *ir.Value {
 
 // rmsNorm is T5LayerNorm as torch exports it: no mean subtraction, no bias:
 // weight · (x · 1/√(mean(x²) + eps)).
+// selfAttention adds the self-attention sublayer att to x: the pre-norm,
+// attention with the position bias plus mask m (computed into *bias by the
+// first layer, reused by the later ones), dropout and the residual add.
+func (t *t5) selfAttention(att string, x, m *ir.Value, bias **ir.Value, first, bidirectional bool) *ir.Value {
+	h := t.rmsNorm(att+".layer_norm", x)
+	if first {
+		*bias = t.op("Add", att+".SelfAttention/Add_mask", nil, t.positionBias(att+".SelfAttention", h, bidirectional), m)
+	}
+	return t.op("Add", att+"/Add", nil, x, t.drop(att+"/dropout", t.attention(att+".SelfAttention", h, h, *bias)))
+}
+
 func (t *t5) rmsNorm(prefix string, x *ir.Value) *ir.Value {
 	v := t.op("ReduceMean", prefix+"/ReduceMean", ir.Attrs{"axes": ir.IntsAttr(-1), "keepdims": ir.IntAttr(1)},
 		t.op("Pow", prefix+"/Pow", nil, x, t.two))
