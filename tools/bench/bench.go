@@ -94,6 +94,10 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 	if cfg.Device != nil && cfg.Device.GPU != nil {
 		r.res.DeviceName = cfg.Device.String()
 		r.res.Workspace = cfg.Device.GPU.Info().Libraries["cublas-workspace"]
+	} else {
+		// As crsc train does, so that peak RSS measures the plan, not
+		// the collector's slack.
+		engine.LimitHeap(r.hostBytes())
 	}
 	for step := 0; step <= cfg.Steps; step++ {
 		took, err := r.step(step)
@@ -128,6 +132,7 @@ func Compare(cfg Config, progress io.Writer) (exact, sampled *Result, err error)
 	if err != nil {
 		return nil, nil, err
 	}
+	engine.LimitHeap(re.hostBytes() + rs.hostBytes())
 	for step := 0; step <= cfg.Steps; step++ {
 		pair := [2]*runner{re, rs}
 		if step%2 == 1 {
@@ -158,6 +163,22 @@ type runner struct {
 	sess   *engine.Session
 	train  bool // a training step (else a forward pass)
 	res    *Result
+	// optimizerBytes is the AdamW state of the trained parameters (two
+	// moments each; 0 without an optimizer).
+	optimizerBytes int64
+}
+
+// hostBytes is what a CPU step holds in big buffers: the weights, the
+// optimizer state, the arena and the inputs (crsc train's plan total).
+func (r *runner) hostBytes() int64 {
+	n := r.plan.PlannedPeak + r.optimizerBytes
+	for _, v := range r.g.Inits {
+		n += v.Init.DType.StorageBytes(v.Init.Len())
+	}
+	for _, t := range r.inputs {
+		n += t.DType.StorageBytes(t.Len())
+	}
+	return n
 }
 
 func prepare(cfg Config) (*runner, error) {
@@ -233,6 +254,9 @@ func (r *runner) bind(compiled *passes.Training) error {
 	opt, err := optim.NewAdamW(params, infos, optim.DefaultAdamWConfig())
 	if err != nil {
 		return err
+	}
+	for _, p := range params {
+		r.optimizerBytes += 2 * p.DType.StorageBytes(p.Len())
 	}
 	opt.Options.Threads = r.cfg.Threads
 	return r.sess.SetOptimizer(opt, params)

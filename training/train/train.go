@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	goruntime "runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"time"
@@ -331,17 +330,7 @@ func (t *trainer) bind() error {
 	if err := t.admit(t.budget); err != nil {
 		return err
 	}
-	// The loading and compiling garbage goes back before the run's big
-	// allocations, so that they reuse its pages; the collector then keeps
-	// the heap near the plan (unless GOMEMLIMIT says otherwise).
-	goruntime.GC()
-	debug.FreeOSMemory()
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The plan counts every big buffer; the rest (graphs, tokenizer,
-		// a step's small garbage) fits in 5 % + 16 MiB. Past that the
-		// collector runs instead of the heap growing.
-		debug.SetMemoryLimit(t.budget.Total + t.budget.Total/20 + 16<<20)
-	}
+	engine.LimitHeap(t.budget.Total)
 	ocfg := optim.DefaultAdamWConfig()
 	ocfg.WeightDecay = float32(c.WeightDecay)
 	if t.opt, err = optim.NewAdamW(t.params, t.infos, ocfg); err != nil {
