@@ -71,9 +71,9 @@ func (s StashSpec) Check() error {
 }
 
 // dtypeOf is the stash type of an activation of the given kind whose last
-// axis is cols long (0 when unknown).
+// axis is cols long (-1 when unknown; 1 for a scalar).
 func (s StashSpec) dtypeOf(kind string, cols int) string {
-	if (s.DType == StashInt8 || slices.Contains(s.Int8Kinds, kind)) && (cols == 0 || cols >= int8MinRow) {
+	if (s.DType == StashInt8 || slices.Contains(s.Int8Kinds, kind)) && (cols < 0 || cols >= int8MinRow) {
 		return StashInt8
 	}
 	return StashBF16
@@ -136,8 +136,11 @@ func Stash(g *ir.Graph, spec StashSpec) ([]StashDecision, error) {
 			}
 			dims, static := v.Shape.Ints()
 			static = static && v.HasShape
-			cols := 0
-			if static && len(dims) > 0 {
+			cols := -1
+			switch {
+			case static && len(dims) == 0:
+				cols = 1
+			case static:
 				cols = dims[len(dims)-1]
 			}
 			dt := spec.dtypeOf(kind, cols)

@@ -62,30 +62,9 @@ func TestStashGradients(t *testing.T) {
 			if len(refTr.Stashed) != 0 {
 				t.Fatalf("no stash asked for, %d made", len(refTr.Stashed))
 			}
-			kinds := map[string]bool{}
-			var saved int64
-			int8s := 0
-			for _, d := range tr.Stashed {
-				kinds[d.Kind] = true
-				saved += 4*int64(d.Elems) - d.Bytes
-				wantInt8 := tc.stash.DType == "int8" || slices.Contains(tc.stash.Int8Kinds, d.Kind)
-				if isInt8 := d.DType == "int8"; isInt8 {
-					int8s++
-					if !wantInt8 {
-						t.Errorf("%s (%s) kept in 8 bits, not asked for", d.Value, d.Kind)
-					}
-				}
-			}
-			if tc.int8 < 0 && int8s != len(tr.Stashed) || len(tc.stash.Int8Kinds) > 0 && int8s == 0 {
-				t.Errorf("%d 8-bit stashes among %d", int8s, len(tr.Stashed))
-			}
-			for _, k := range tc.want {
-				if !kinds[k] {
-					t.Errorf("no %s stash among %d", k, len(tr.Stashed))
-				}
-			}
-			if len(tc.stash.Kinds) > 0 && len(kinds) != len(tc.stash.Kinds) {
-				t.Errorf("asked for %v, got %v", tc.stash.Kinds, kinds)
+			saved, int8s := checkStashed(t, tc.stash, tr.Stashed, tc.want)
+			if tc.int8 < 0 && int8s != len(tr.Stashed) {
+				t.Errorf("%d 8-bit stashes among %d, want all", int8s, len(tr.Stashed))
 			}
 			if d := refPlan.SavedActivationBytes - plan.SavedActivationBytes; d != saved {
 				t.Errorf("kept for backward went down by %d bytes, want %d", d, saved)
@@ -195,3 +174,34 @@ var (
 	wta03          = passes.SamplingSpec{Estimator: "wta", Keep: 0.3, Layers: "auto"}
 	wta03Attention = passes.SamplingSpec{Estimator: "wta", Keep: 0.3, Layers: "auto", Attention: true}
 )
+
+// checkStashed checks the stash pass's decisions against spec: every kind
+// in want among them, only the asked kinds when spec narrows them, 8-bit
+// rows only where asked (and some where Int8Kinds asks). It returns the
+// bytes the stashes save against float32 and how many are 8-bit.
+func checkStashed(t *testing.T, spec passes.StashSpec, stashed []passes.StashDecision, want []string) (saved int64, int8s int) {
+	t.Helper()
+	kinds := map[string]bool{}
+	for _, d := range stashed {
+		kinds[d.Kind] = true
+		saved += 4*int64(d.Elems) - d.Bytes
+		if d.DType == passes.StashInt8 {
+			int8s++
+			if spec.DType != passes.StashInt8 && !slices.Contains(spec.Int8Kinds, d.Kind) {
+				t.Errorf("%s (%s) kept in 8 bits, not asked for", d.Value, d.Kind)
+			}
+		}
+	}
+	if len(spec.Int8Kinds) > 0 && int8s == 0 {
+		t.Errorf("no 8-bit stash among %d for --stash-int8 %v", len(stashed), spec.Int8Kinds)
+	}
+	for _, k := range want {
+		if !kinds[k] {
+			t.Errorf("no %s stash among %d", k, len(stashed))
+		}
+	}
+	if len(spec.Kinds) > 0 && len(kinds) != len(spec.Kinds) {
+		t.Errorf("asked for %v, got %v", spec.Kinds, kinds)
+	}
+	return saved, int8s
+}

@@ -66,37 +66,44 @@ func testQuantizeRowsRoundTrip(t *testing.T) {
 			}
 			cols := c.shape[len(c.shape)-1]
 			for r := 0; cols > 0 && r < x.Len()/cols; r++ {
-				row := x.F32[r*cols : (r+1)*cols]
-				m, bad := 0.0, false
-				for _, v := range row {
-					m = math.Max(m, math.Abs(float64(v)))
-					bad = bad || math.IsNaN(float64(v)) || math.IsInf(float64(v), 0)
-				}
-				for j, v := range row {
-					i := r*cols + j
-					got := float64(back[0].F32[i])
-					switch {
-					case bad:
-						if !math.IsNaN(got) {
-							t.Fatalf("row %d holds a non-finite value, element %d decodes to %g", r, j, got)
-						}
-						continue
-					case m == 0:
-						if got != 0 {
-							t.Fatalf("zero row %d decodes %g", r, got)
-						}
-						continue
-					}
-					want := math.RoundToEven(float64(v) * float64(float32(127/float32(m))))
-					if c := ir.Int8RowsAt(codes.I32, i); math.Abs(float64(c)-want) > 1 || math.Abs(float64(c)) > 127 {
-						t.Fatalf("element %d (%g, row max %g): code %d, want about %g", i, v, m, c, want)
-					}
-					if err := math.Abs(got - float64(v)); err > m/254*(1+1e-5) {
-						t.Fatalf("element %d: %g decodes to %g, error %g > max|x|/254 = %g", i, v, got, err, m/254)
-					}
-				}
+				checkQuantizedRow(t, r, x.F32[r*cols:(r+1)*cols], codes.I32, back[0].F32[r*cols:(r+1)*cols], r*cols)
 			}
 		})
+	}
+}
+
+// checkQuantizedRow checks row r of x (its first element at index base):
+// a row with a NaN or an infinity decodes to NaN, a zero row to zeros, any
+// other element's code is round-half-even(x·127/max|x|) within one and
+// decodes to within max|x|/254.
+func checkQuantizedRow(t *testing.T, r int, row []float32, codes []int32, decoded []float32, base int) {
+	t.Helper()
+	m, bad := 0.0, false
+	for _, v := range row {
+		m = math.Max(m, math.Abs(float64(v)))
+		bad = bad || math.IsNaN(float64(v)) || math.IsInf(float64(v), 0)
+	}
+	for j, v := range row {
+		i, got := base+j, float64(decoded[j])
+		switch {
+		case bad:
+			if !math.IsNaN(got) {
+				t.Fatalf("row %d holds a non-finite value, element %d decodes to %g", r, j, got)
+			}
+			continue
+		case m == 0:
+			if got != 0 {
+				t.Fatalf("zero row %d decodes %g", r, got)
+			}
+			continue
+		}
+		want := math.RoundToEven(float64(v) * float64(float32(127/float32(m))))
+		if c := ir.Int8RowsAt(codes, i); math.Abs(float64(c)-want) > 1 || math.Abs(float64(c)) > 127 {
+			t.Fatalf("element %d (%g, row max %g): code %d, want about %g", i, v, m, c, want)
+		}
+		if err := math.Abs(got - float64(v)); err > m/254*(1+1e-5) {
+			t.Fatalf("element %d: %g decodes to %g, error %g > max|x|/254 = %g", i, v, got, err, m/254)
+		}
 	}
 }
 
