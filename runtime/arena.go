@@ -145,12 +145,19 @@ func (a *planAlloc) adopt(slot memplan.Slot, t *ir.Tensor) *ir.Tensor {
 	a.highWater = max(a.highWater, slot.Offset+slot.Bytes)
 	a.mu.Unlock()
 	c := arenaTensor(a.mem[slot.Offset:slot.Offset+slot.Bytes], t.DType, t.Shape)
-	copy(c.F32, t.F32)
-	copy(c.F64, t.F64)
-	copy(c.I64, t.I64)
-	copy(c.I32, t.I32)
-	copy(c.Bool, t.Bool)
+	copyData(c, t)
 	return c
+}
+
+// copyData copies src's elements into dst, a tensor of the same dtype and
+// size; only the slice of src's storage type is non-empty, so the rest
+// copy nothing.
+func copyData(dst, src *ir.Tensor) {
+	copy(dst.F32, src.F32)
+	copy(dst.F64, src.F64)
+	copy(dst.I64, src.I64)
+	copy(dst.I32, src.I32)
+	copy(dst.Bool, src.Bool)
 }
 
 // contains reports whether p points into the arena.
@@ -199,10 +206,6 @@ func storageBytes(t *ir.Tensor) int64 { return int64(t.Len()) * int64(t.DType.St
 // heapCopy returns a copy of t on the Go heap.
 func heapCopy(t *ir.Tensor) *ir.Tensor {
 	c := ir.NewTensor(t.DType, t.Shape...)
-	copy(c.F32, t.F32)
-	copy(c.F64, t.F64)
-	copy(c.I64, t.I64)
-	copy(c.I32, t.I32)
-	copy(c.Bool, t.Bool)
+	copyData(c, t)
 	return c
 }
