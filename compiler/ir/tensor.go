@@ -51,6 +51,19 @@ func NumElements(shape []int) int {
 	return n
 }
 
+// Unravel turns a row-major flat index into a multi-index of shape, for
+// error messages that point at one element.
+func Unravel(i int, shape []int) []int {
+	idx := make([]int, len(shape))
+	for d := len(shape) - 1; d >= 0; d-- {
+		if shape[d] > 0 {
+			idx[d] = i % shape[d]
+			i /= shape[d]
+		}
+	}
+	return idx
+}
+
 // NewTensor allocates a zero tensor of the given type and shape.
 func NewTensor(dt DType, shape ...int) *Tensor {
 	t := &Tensor{DType: dt, Shape: append([]int{}, shape...)}

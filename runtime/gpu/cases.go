@@ -105,7 +105,7 @@ func compare(got, want *ir.Tensor, tol float64) error {
 	if want.DType == ir.Int64 {
 		for i, w := range want.I64 {
 			if got.I64[i] != w {
-				return fmt.Errorf("element %d (index %v): got %d, want %d", i, unravel(i, want.Shape), got.I64[i], w)
+				return fmt.Errorf("element %d (index %v): got %d, want %d", i, ir.Unravel(i, want.Shape), got.I64[i], w)
 			}
 		}
 		return nil
@@ -140,7 +140,7 @@ func compare(got, want *ir.Tensor, tol float64) error {
 	}
 	if worst > limit {
 		return fmt.Errorf("element %d (index %v): got %v, want %v (diff %.3g > %.3g)",
-			at, unravel(at, want.Shape), gv, wv, worst, limit)
+			at, ir.Unravel(at, want.Shape), gv, wv, worst, limit)
 	}
 	return nil
 }
@@ -155,16 +155,4 @@ func elemAt(t *ir.Tensor, i int) float64 {
 		return 0
 	}
 	return t.Float64At(i)
-}
-
-// unravel turns a flat index into a multi-index of shape.
-func unravel(i int, shape []int) []int {
-	idx := make([]int, len(shape))
-	for d := len(shape) - 1; d >= 0; d-- {
-		if shape[d] > 0 {
-			idx[d] = i % shape[d]
-			i /= shape[d]
-		}
-	}
-	return idx
 }

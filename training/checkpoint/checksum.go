@@ -166,21 +166,9 @@ func checkFinite(tensors map[string]*ir.Tensor, prefix string) error {
 		n := len(t.F32) + len(t.F64)
 		for i := 0; i < n; i++ {
 			if v, nonFinite := bad(i); nonFinite {
-				return fmt.Errorf("tensor %q: element %d (index %v of shape %v) is %v", name, i, unflatten(i, t.Shape), t.Shape, v)
+				return fmt.Errorf("tensor %q: element %d (index %v of shape %v) is %v", name, i, ir.Unravel(i, t.Shape), t.Shape, v)
 			}
 		}
 	}
 	return nil
-}
-
-// unflatten turns a row-major flat index into per-dimension indexes.
-func unflatten(i int, shape []int) []int {
-	idx := make([]int, len(shape))
-	for d := len(shape) - 1; d >= 0; d-- {
-		if shape[d] > 0 {
-			idx[d] = i % shape[d]
-			i /= shape[d]
-		}
-	}
-	return idx
 }
