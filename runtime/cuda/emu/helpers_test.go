@@ -51,17 +51,15 @@ func allocN(t *testing.T, d cuda.Device, n int) cuda.Ptr {
 	return p
 }
 
+// upload copies xs to the device as their bits, as download reads them
+// back through downloadU32.
 func upload(t *testing.T, d cuda.Device, xs []float32) cuda.Ptr {
 	t.Helper()
-	p := allocN(t, d, max(len(xs), 1))
-	b := make([]byte, 4*len(xs))
+	u := make([]uint32, len(xs))
 	for i, x := range xs {
-		binary.NativeEndian.PutUint32(b[4*i:], math.Float32bits(x))
+		u[i] = math.Float32bits(x)
 	}
-	if err := d.CopyToDevice(p, b); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return uploadU32(t, d, u)
 }
 
 func uploadU32(t *testing.T, d cuda.Device, xs []uint32) cuda.Ptr {
