@@ -71,12 +71,7 @@ func IsTokenized(path string) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("%s:%d: %v", path, line, err)
 		}
-		for _, k := range keys {
-			if k == "input_ids" {
-				return true, nil
-			}
-		}
-		return false, nil
+		return contains(keys, "input_ids"), nil
 	}
 	if err := sc.Err(); err != nil {
 		return false, fmt.Errorf("%s:%d: %v", path, line+1, err)
