@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"crsc/compiler/ir"
+	"crsc/runtime/shapes"
 )
 
 // quantKernels hold the 8-bit stash ops (domain ai.crsc). passes.Stash puts
@@ -28,23 +29,15 @@ func int8Bytes(words []int32) []int8 {
 	return unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(words))), 4*len(words))
 }
 
-// rowsOf is the rows × columns view of a tensor by its last axis.
-func rowsOf(shape []int) (rows, cols int) {
-	return ir.NumElements(shape[:len(shape)-1]), shape[len(shape)-1]
-}
-
 func quantizeRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 1); err != nil {
+	x, err := dataInput(n, ins)
+	if err != nil {
 		return nil, err
 	}
-	if err := checkInputs(n, ins); err != nil {
-		return nil, err
-	}
-	x := ins[0]
 	if x.DType != ir.Float32 || len(x.Shape) == 0 {
 		return nil, errf(n, "input %v%v: want float32 with at least one axis", x.DType, x.Shape)
 	}
-	rows, cols := rowsOf(x.Shape)
+	rows, cols := shapes.Rows(x.Shape)
 	// The codes are asked for as the int32 words they are packed in, as
 	// the memory plan lays an Int8Rows value out (memplan.slotOf); every
 	// byte is written, the padding of the last word included.
@@ -100,17 +93,14 @@ func quantizeRow(dst []int8, row []float32, maxAbs, inv float32) {
 }
 
 func dequantizeRowsKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if err := required(n, ins, 2); err != nil {
-		return nil, err
-	}
-	if err := checkInputs(n, ins); err != nil {
+	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
 	}
 	c, scale := ins[0], ins[1]
 	if c.DType != ir.Int8Rows || scale.DType != ir.Float32 || len(c.Shape) == 0 {
 		return nil, errf(n, "inputs %v%v and %v%v: want i8rows codes and float32 scales", c.DType, c.Shape, scale.DType, scale.Shape)
 	}
-	rows, cols := rowsOf(c.Shape)
+	rows, cols := shapes.Rows(c.Shape)
 	if scale.Len() != rows {
 		return nil, errf(n, "%d scales for %d rows of %v", scale.Len(), rows, c.Shape)
 	}

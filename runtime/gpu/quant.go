@@ -5,6 +5,7 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/runtime/cuda"
+	"crsc/runtime/shapes"
 )
 
 //go:embed kernels/quant.cu
@@ -22,7 +23,7 @@ func nnQuantizeRows(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	if err := nnOnDevice(c, &x); err != nil {
 		return nil, err
 	}
-	rows, d := nnRowsOf(x.Shape)
+	rows, d := shapes.Rows(x.Shape)
 	codes, err := c.out(ir.Int8Rows, x.Shape)
 	if err != nil {
 		return nil, err
@@ -53,13 +54,13 @@ func nnDequantizeRows(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error
 	if codes == nil || scale == nil || codes.DType != ir.Int8Rows || !nnAllF32(scale) || len(codes.Shape) == 0 {
 		return nil, errFallback
 	}
-	if rows, _ := nnRowsOf(codes.Shape); scale.Len() != rows {
+	if rows, _ := shapes.Rows(codes.Shape); scale.Len() != rows {
 		return nil, errFallback // the CPU kernel names the mismatch
 	}
 	if err := nnOnDevice(c, &codes, &scale); err != nil {
 		return nil, err
 	}
-	_, d := nnRowsOf(codes.Shape)
+	_, d := shapes.Rows(codes.Shape)
 	y, err := c.out(ir.Float32, codes.Shape)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"crsc/compiler/ir"
 	"crsc/runtime/cpu"
 	"crsc/runtime/rng"
+	"crsc/runtime/shapes"
 )
 
 // The WTA-CRS sampling ops (runtime/cpu/sample.go): RowNorms, SampleRows,
@@ -22,13 +23,6 @@ var sampleCode string
 
 var sampleSrc = newSource("sample.cu", sampleCode)
 
-// nnRowsOf views a tensor's shape as rows of its last dim, as runtime/cpu
-// rowNorms does (rows counted from the leading dims when d is 0).
-func nnRowsOf(shape []int) (rows, d int) {
-	r := len(shape)
-	return ir.NumElements(shape[:r-1]), shape[r-1]
-}
-
 // nnRowNorms is runtime/cpu rowNormsKernel for float32: the L2 norm of
 // every row, summed in float64.
 func nnRowNorms(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
@@ -39,7 +33,7 @@ func nnRowNorms(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err := nnOnDevice(c, &x); err != nil {
 		return nil, err
 	}
-	rows, d := nnRowsOf(x.Shape)
+	rows, d := shapes.Rows(x.Shape)
 	out, err := c.out(ir.Float32, x.Shape[:len(x.Shape)-1])
 	if err != nil {
 		return nil, err

@@ -472,3 +472,11 @@ func InvertIndex(rows []int, dim int) (start, order []int) {
 	}
 	return start, order
 }
+
+// Rows views a shape of rank ≥ 1 as rows of its last dim: the layout of the
+// per-row ops (RowNorms, QuantizeRows). A last dim of 0 gives rows of
+// nothing, still counted.
+func Rows(shape []int) (rows, cols int) {
+	r := len(shape)
+	return NumElements(shape[:r-1]), shape[r-1]
+}

@@ -91,3 +91,14 @@ func TestInvertIndex(t *testing.T) {
 		t.Fatalf("InvertIndex = %v %v", start, order)
 	}
 }
+
+func TestRows(t *testing.T) {
+	for _, c := range []struct {
+		shape      []int
+		rows, cols int
+	}{{[]int{5}, 1, 5}, {[]int{2, 3, 4}, 6, 4}, {[]int{5, 0}, 5, 0}, {[]int{0, 7}, 0, 7}} {
+		if r, k := Rows(c.shape); r != c.rows || k != c.cols {
+			t.Errorf("Rows(%v) = %d, %d; want %d, %d", c.shape, r, k, c.rows, c.cols)
+		}
+	}
+}
