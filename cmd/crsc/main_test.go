@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crsc/runtime/cuda"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"crsc/compiler/ir"
 	"crsc/compiler/onnx"
 	"crsc/internal/npy"
+	"crsc/internal/testenv"
+	"crsc/runtime/cuda"
 )
 
 const tinyBert = "../../testdata/onnx/bert_tiny_cls.op13.eval.onnx"
@@ -138,12 +139,7 @@ func TestBadInput(t *testing.T) {
 // checks a gradient file is written per trained parameter.
 func TestGradOnSharedExports(t *testing.T) {
 	models := "../../../shared/models/"
-	if _, err := os.Stat(models); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("../shared/models is missing on CI: %v", err)
-		}
-		t.Skip("../shared/models not present")
-	}
+	testenv.NeedFile(t, models)
 	dir := t.TempDir()
 	ids := filepath.Join(dir, "ids.npy")
 	npy.WriteFile(ids, ir.FromInt64([]int{2, 5}, []int64{5, 6, 7, 8, 9, 10, 11, 12, 0, 0}))

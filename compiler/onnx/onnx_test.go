@@ -2,7 +2,7 @@ package onnx
 
 import (
 	"bytes"
-	"crsc/internal/f16"
+	"io/fs"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -14,6 +14,8 @@ import (
 
 	"crsc/compiler/ir"
 	pb "crsc/compiler/onnx/onnxpb"
+	"crsc/internal/f16"
+	"crsc/internal/testenv"
 )
 
 // sharedModels are the third-party exports in ../shared/models. CI must have
@@ -22,10 +24,7 @@ func sharedModels(t *testing.T) []string {
 	t.Helper()
 	paths, _ := filepath.Glob("../../../shared/models/*.onnx")
 	if len(paths) == 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("../../shared/models is missing on CI")
-		}
-		t.Skip("../../shared/models not present; skipping third-party exports")
+		testenv.Missing(t, "../shared/models", fs.ErrNotExist)
 	}
 	return paths
 }

@@ -12,6 +12,7 @@ import (
 	"crsc/compiler/onnx"
 	pb "crsc/compiler/onnx/onnxpb"
 	"crsc/compiler/passes"
+	"crsc/internal/testenv"
 	"crsc/runtime"
 )
 
@@ -37,12 +38,7 @@ func readTensorPB(t *testing.T, path string) *ir.Tensor {
 // backward graphs.
 func TestONNXGradientOp(t *testing.T) {
 	root := "/usr/share/libonnx-testdata/data/simple"
-	if _, err := os.Stat(root); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("libonnx-testdata missing on CI: %v", err)
-		}
-		t.Skip("libonnx-testdata not installed")
-	}
+	testenv.NeedFile(t, root) // Debian's libonnx-testdata
 	for _, name := range []string{"test_gradient_of_add", "test_gradient_of_add_and_mul"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(root, name)

@@ -3,13 +3,13 @@ package passes_test
 import (
 	"math"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"crsc/compiler/ir"
 	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
+	"crsc/internal/testenv"
 	"crsc/runtime"
 )
 
@@ -19,12 +19,7 @@ import (
 // forward pass alone, where L = Σ output ⊙ u for a random cotangent u.
 func TestSharedExportsDirectionalDerivative(t *testing.T) {
 	dir := filepath.Join("..", "..", "..", "shared", "models")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("../../shared/models is missing on CI: %v", err)
-		}
-		t.Skip("../../shared/models not present")
-	}
+	testenv.NeedFile(t, dir)
 	for _, tc := range []struct {
 		file, output string
 		vocab        int

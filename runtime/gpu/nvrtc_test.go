@@ -1,10 +1,10 @@
 package gpu
 
 import (
-	"os"
 	"strings"
 	"testing"
 
+	"crsc/internal/testenv"
 	"crsc/runtime/cuda"
 )
 
@@ -13,10 +13,7 @@ import (
 // skips where no libnvrtc is installed; .ci/run installs Debian's.
 func TestKernelsCompileWithNVRTC(t *testing.T) {
 	if _, err := cuda.NVRTCVersion(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no NVRTC on CI (.ci/run installs Debian's libnvrtc11.2): %v", err)
-		}
-		t.Skipf("no NVRTC here: %v", err)
+		testenv.Missing(t, "NVRTC (.ci/run installs Debian's libnvrtc11.2)", err)
 	}
 	t.Setenv("CRSC_CACHE_DIR", t.TempDir()) // compile for real, not from a cache
 	for _, src := range Sources() {

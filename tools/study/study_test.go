@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"crsc/compiler/ir"
+	"crsc/internal/testenv"
 )
 
 // TestGramErrorMatchesDirect checks the O(k²) error formula against
@@ -92,16 +93,11 @@ func matTmul(a []float64, da int, b []float64, db int, idx []int64) []float64 {
 	return out
 }
 
-// sst2 returns ../shared's SST-2 training file, skipping the test where
-// ../shared is absent (failing on CI).
+// sst2 returns ../shared's SST-2 training file.
 func sst2(t *testing.T) string {
+	t.Helper()
 	p := filepath.Join("..", "..", "..", "shared", "data", "sst2", "train.tsv")
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing on CI: %v", p, err)
-		}
-		t.Skipf("no %s (../shared is not here): %v", p, err)
-	}
+	testenv.NeedFile(t, p)
 	return p
 }
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"crsc/internal/testenv"
 )
 
 func write(t *testing.T, name, text string) string {
@@ -114,12 +116,7 @@ func TestUnreadable(t *testing.T) {
 
 func TestSST2Shared(t *testing.T) {
 	p := "../../../shared/data/sst2/dev.tsv"
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip("no ../shared")
-	}
+	testenv.NeedFile(t, p)
 	ex, err := ReadFile(p, Tasks["sst2"])
 	if err != nil || len(ex) != 872 {
 		t.Fatalf("%d examples, %v", len(ex), err)

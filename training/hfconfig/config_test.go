@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"crsc/internal/testenv"
 )
 
 const distilbertConfig = "../../../shared/models/hf_distilbert_tiny_seqcls.config.json"
@@ -13,12 +15,7 @@ const distilbertConfig = "../../../shared/models/hf_distilbert_tiny_seqcls.confi
 func intp(v int) *int { return &v }
 
 func TestDistilBERTShared(t *testing.T) {
-	if _, err := os.Stat(distilbertConfig); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI needs ../shared: %v", err)
-		}
-		t.Skipf("no ../shared config.json: %v", err)
-	}
+	testenv.NeedFile(t, distilbertConfig)
 	c, err := Load(distilbertConfig)
 	if err != nil {
 		t.Fatal(err)

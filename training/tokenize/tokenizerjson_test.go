@@ -8,23 +8,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"crsc/internal/testenv"
 )
 
 const (
 	casedJSON  = "testdata/cased.tokenizer.json"
 	tribuoJSON = "../../../shared/models/hf_bert_tiny_tribuo.tokenizer.json"
 )
-
-// needShared skips (or fails in CI) when a ../shared file is missing.
-func needShared(t *testing.T, path string) {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI needs ../shared: %v", err)
-		}
-		t.Skipf("no ../shared file: %v", err)
-	}
-}
 
 // patched returns the cased test tokenizer.json with edit applied to its
 // decoded form: each case below changes one part of a real layout.
@@ -241,7 +232,7 @@ func TestTokenizerJSONErrors(t *testing.T) {
 // README's ids are those of "It is a truth universally acknowledged,", and
 // the same vocabulary as a vocab.txt tokenizes alike.
 func TestTribuoTokenizerJSON(t *testing.T) {
-	needShared(t, tribuoJSON)
+	testenv.NeedFile(t, tribuoJSON)
 	w, u, err := LoadTokenizerJSON(tribuoJSON)
 	if err != nil || u != nil {
 		t.Fatal(err)
@@ -291,7 +282,7 @@ func TestTribuoTokenizerJSON(t *testing.T) {
 
 // TestTokenizerJSONUnigram: T5's tokenizer.json comes back as the Unigram.
 func TestTokenizerJSONUnigram(t *testing.T) {
-	needShared(t, t5Tokenizer)
+	testenv.NeedFile(t, t5Tokenizer)
 	w, u, err := LoadTokenizerJSON(t5Tokenizer)
 	if err != nil || w != nil || u == nil || u.VocabSize() != 32100 {
 		t.Fatalf("%v %v %v", w, u, err)

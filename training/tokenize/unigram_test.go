@@ -1,24 +1,19 @@
 package tokenize
 
 import (
-	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"crsc/internal/testenv"
 )
 
 const t5Tokenizer = "../../../shared/tokenizers/t5-small.tokenizer.json"
 
-// loadT5 loads the real t5-small tokenizer.json, skipping (or failing in
-// CI) when ../shared is missing.
+// loadT5 loads the real t5-small tokenizer.json from ../shared.
 func loadT5(t *testing.T) *Unigram {
 	t.Helper()
-	if _, err := os.Stat(t5Tokenizer); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI needs ../shared: %v", err)
-		}
-		t.Skipf("no ../shared tokenizer: %v", err)
-	}
+	testenv.NeedFile(t, t5Tokenizer)
 	u, err := LoadUnigram(t5Tokenizer)
 	if err != nil {
 		t.Fatal(err)

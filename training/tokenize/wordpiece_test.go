@@ -6,20 +6,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"crsc/internal/testenv"
 )
 
 const bertVocab = "../../../shared/tokenizers/bert-base-uncased.vocab.txt"
 
-// loadBert loads the real bert-base-uncased vocabulary, skipping (or
-// failing in CI) when ../shared is missing.
+// loadBert loads the real bert-base-uncased vocabulary from ../shared.
 func loadBert(t *testing.T) *WordPiece {
 	t.Helper()
-	if _, err := os.Stat(bertVocab); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI needs ../shared: %v", err)
-		}
-		t.Skipf("no ../shared vocabulary: %v", err)
-	}
+	testenv.NeedFile(t, bertVocab)
 	w, err := LoadVocab(bertVocab)
 	if err != nil {
 		t.Fatal(err)

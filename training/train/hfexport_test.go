@@ -12,6 +12,7 @@ import (
 	"crsc/compiler/ir"
 	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
+	"crsc/internal/testenv"
 	"crsc/runtime/device"
 	"crsc/training/checkpoint"
 	"crsc/training/data"
@@ -23,18 +24,6 @@ import (
 // exports, each as it comes, exact and WTA@0.3, 50 steps.
 
 const sharedModels = "../../../shared/models/"
-
-// needFile skips a test whose third-party file is missing on a user's
-// machine; in CI (CI set) a missing file is a failure.
-func needFile(t *testing.T, path string) {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing: %v", path, err)
-		}
-		t.Skipf("%s not available: %v", path, err)
-	}
-}
 
 // synthWordPiece is the synthetic task's WordPiece over vocab entries.
 func synthWordPiece(t *testing.T, vocab int) *tokenize.WordPiece {
@@ -125,7 +114,7 @@ var exportCases = []exportCase{
 func (tc exportCase) config(t *testing.T, estimator string) Config {
 	t.Helper()
 	if tc.shared {
-		needFile(t, tc.model)
+		testenv.NeedFile(t, tc.model)
 	}
 	c := exportConfig(t, tc.model, estimator)
 	if tc.lr != 0 {
@@ -467,7 +456,7 @@ func TestPreTokenized(t *testing.T) {
 // exact and WTA@0.3.
 func TestSharedExportsSST2(t *testing.T) {
 	const sst2 = "../../../shared/data/sst2/"
-	needFile(t, sst2+"train.tsv")
+	testenv.NeedFile(t, sst2+"train.tsv")
 	all, err := data.ReadFile(sst2+"train.tsv", data.Tasks["sst2"])
 	if err != nil {
 		t.Fatal(err)
