@@ -8,6 +8,7 @@
 #   scripts/lora-study.sh [BASE_STEPS] [LORA_STEPS] [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/study.sh
 basesteps=${1:-150} lorasteps=${2:-300} out=${3:-runs/lora-study}
 data=../shared/data/sst2 vocab=../shared/tokenizers/bert-base-uncased.vocab.txt
 [[ -d $data ]] || { echo "needs ../shared/data/sst2" >&2; exit 1; }
@@ -24,15 +25,10 @@ lora=(--lora 16 --lora-targets 'query|key|value|attention.output.dense|intermedi
 run() { # name seed flags...
 	local name=$1 seed=$2
 	shift 2
-	local dir=$out/$name-s$seed log acc time mem arena
+	local dir=$out/$name-s$seed log
 	rm -rf "$dir"
 	log=$("$crsc" train "$out/base/model.onnx" "${common[@]}" "${lora[@]}" --threads 1 --seed "$seed" --out "$dir" "$@" 2>&1 | tail -6)
-	acc=$(echo "$log" | sed -n 's/^best accuracy: *//p')
-	time=$(echo "$log" | sed -n 's|^steps: .* in \([^ ]*\) (\([0-9]*\) tokens/s.*|\1, \2 tok/s|p')
-	mem=$(echo "$log" | sed -n 's/.*peak RSS \(.*\)$/\1/p')
-	arena=$(sed -n 's/^ *arena (planned peak) *\([0-9.]* [KMG]iB\).*/\1/p' "$dir/memory.txt" | head -1)
-	echo "| $name | $seed | $acc | $time | $arena | $mem |" >>"$out/rows.md"
-	echo "$name s$seed: $acc"
+	study_row "$name" "$seed" "$dir" "$log" "$out/rows.md"
 }
 rm -f "$out/rows.md"
 for seed in 1 2 3; do
@@ -43,8 +39,6 @@ done
 {
 	echo "base: $(sed -n 's/.*"accuracy":\([0-9.]*\).*/\1/p' "$out/base/metrics.jsonl" | tail -1) dev accuracy after $basesteps exact steps"
 	echo
-	echo "| run | seed | dev accuracy | wall time, tokens/s | planned arena | peak RSS |"
-	echo "|---|---|---|---|---|---|"
-	sort -t'|' -k2,2 -k3,3n "$out/rows.md"
+	study_table "$out/rows.md"
 } >"$out/table.md"
 cat "$out/table.md"

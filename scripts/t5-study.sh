@@ -8,6 +8,7 @@
 #   scripts/t5-study.sh [T5_STEPS] [LORA_STEPS] [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/study.sh
 t5steps=${1:-1200} lorasteps=${2:-400} out=${3:-runs/t5-study}
 data=../shared/data/sst2
 tok=../shared/tokenizers/t5-small.tokenizer.json vocab=../shared/tokenizers/bert-base-uncased.vocab.txt
@@ -24,14 +25,9 @@ run() { # name seed flags...
 	shift 2
 	local dir=$out/$name-s$seed
 	rm -rf "$dir"
-	local log acc time mem
+	local log
 	log=$("$crsc" train --task sst2 --data "$data" --threads 1 --log-every 500 --seed "$seed" --out "$dir" "$@" 2>&1 | tail -6)
-	acc=$(echo "$log" | sed -n 's/^best accuracy: *//p')
-	time=$(echo "$log" | sed -n 's|^steps: .* in \([^ ]*\) (\([0-9]*\) tokens/s.*|\1, \2 tok/s|p')
-	mem=$(echo "$log" | sed -n 's/.*peak RSS \(.*\)$/\1/p')
-	arena=$(sed -n 's/^ *arena (planned peak) *\([0-9.]* [KMG]iB\).*/\1/p' "$dir/memory.txt" | head -1)
-	echo "| $name | $seed | $acc | $time | $arena | $mem |" >> "$out/rows.md"
-	echo "$name s$seed: $acc"
+	study_row "$name" "$seed" "$dir" "$log" "$out/rows.md"
 }
 rm -f "$out/rows.md"
 jobs=()
@@ -44,9 +40,5 @@ for ((i = 0; i < ${#jobs[@]}; i += 2)); do
 	if ((i + 1 < ${#jobs[@]})); then eval "run ${jobs[i+1]}" & fi
 	wait
 done
-{
-	echo "| run | seed | dev accuracy | wall time, tokens/s | planned arena | peak RSS |"
-	echo "|---|---|---|---|---|---|"
-	sort -t'|' -k2,2 -k3,3n "$out/rows.md"
-} >"$out/table.md"
+study_table "$out/rows.md" >"$out/table.md"
 cat "$out/table.md"
