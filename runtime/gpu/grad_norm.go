@@ -103,7 +103,8 @@ func nnNormGradRun(c *ctx, a nnNormGradArgs, nout int) ([]*ir.Tensor, error) {
 		if p.out == nil {
 			continue
 		}
-		if err := c.launch(nnSrc, "norm_grad_cols_sum", a.d, nnPtr(c, p.part), c.ptr(p.out), int64(a.d), int64(nb)); err != nil {
+		// The partials are nb chunks of d sums, as ReduceSum's are.
+		if err := c.launch(gradSrc, "sum_parts", a.d, nnPtr(c, p.part), c.ptr(p.out), int64(a.d), int64(nb)); err != nil {
 			return fail(err)
 		}
 	}

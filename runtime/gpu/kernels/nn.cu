@@ -185,7 +185,7 @@ KERNEL void norm_grad_dx_f32(const float* dy, const float* xy, const float* scal
 // norm_grad_cols_part sums dY*xhat (into ps) and dY (into pb) for column j
 // over the rows of row block b = blockIdx.y, rows [b*outer/nb,
 // (b+1)*outer/nb) in order: the CPU's fixed lnGradBlocks blocks, so
-// adding the nb partials in block order (norm_grad_cols_sum) repeats its
+// adding the nb partials in block order (grad.cu's sum_parts) repeats its
 // float64 sums. ps or pb is null when that output is not wanted.
 KERNEL void norm_grad_cols_part(const float* dy, const float* xy, const float* scale, const float* bias,
                                 int has_bias, const float* stat, const float* inv, double* ps, double* pb,
@@ -202,16 +202,6 @@ KERNEL void norm_grad_cols_part(const float* dy, const float* xy, const float* s
     }
     if (ps) ps[b * d + j] = as;
     if (pb) pb[b * d + j] = ab;
-}
-
-// norm_grad_cols_sum adds the nb partial rows of part in block order and
-// rounds to float32.
-KERNEL void norm_grad_cols_sum(const double* part, float* out, i64 d, i64 nb) {
-    i64 j = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= d) return;
-    double s = 0;
-    for (i64 b = 0; b < nb; b++) s += part[b * d + j];
-    out[j] = (float)s;
 }
 
 // ---- SoftmaxCrossEntropyLoss ----
