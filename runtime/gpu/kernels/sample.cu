@@ -4,19 +4,22 @@
 // random number is generated here; these kernels compute the row norms the
 // selection needs and move the chosen rows.
 
-// row_sumsq writes the float64 sum of squares of each of rows rows of d
-// floats, accumulated sequentially in column order by one thread, as
-// runtime/cpu's normsOf does: the products of two floats are exact in
-// float64, so the sums (and the norms, square-rooted on the host or in
-// row_norms) are the CPU's bit for bit, and the rows SampleRows picks from
-// them are too.
+// row_sumsq_of is the float64 sum of squares of the d floats of xr,
+// accumulated sequentially in column order by one thread, as runtime/cpu's
+// normsOf does: the products of two floats are exact in float64, so the
+// sums (and the norms, square-rooted on the host or in row_norms) are the
+// CPU's bit for bit, and the rows SampleRows picks from them are too.
+DEVICE double row_sumsq_of(const float* xr, i64 d) {
+    double s = 0;
+    for (i64 j = 0; j < d; j++) s += (double)xr[j] * (double)xr[j];
+    return s;
+}
+
+// row_sumsq writes the sum of squares of each of rows rows of d floats.
 KERNEL void row_sumsq(const float* x, double* out, i64 rows, i64 d) {
     i64 r = (i64)blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= rows) return;
-    const float* xr = x + r * d;
-    double s = 0;
-    for (i64 j = 0; j < d; j++) s += (double)xr[j] * (double)xr[j];
-    out[r] = s;
+    out[r] = row_sumsq_of(x + r * d, d);
 }
 
 // row_norms is RowNorms: float32(sqrt(sum of squares)), with the float64
@@ -24,10 +27,7 @@ KERNEL void row_sumsq(const float* x, double* out, i64 rows, i64 d) {
 KERNEL void row_norms_f32(const float* x, float* out, i64 rows, i64 d) {
     i64 r = (i64)blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= rows) return;
-    const float* xr = x + r * d;
-    double s = 0;
-    for (i64 j = 0; j < d; j++) s += (double)xr[j] * (double)xr[j];
-    out[r] = (float)sqrt(s);
+    out[r] = (float)sqrt(row_sumsq_of(x + r * d, d));
 }
 
 // scaled_rows writes row t of block b of xs ([B, k, d]) as
