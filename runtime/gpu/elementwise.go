@@ -7,10 +7,13 @@ import (
 	"crsc/runtime/shapes"
 )
 
+//go:embed kernels/offset.cuh
+var offsetCode string
+
 //go:embed kernels/elementwise.cu
 var elementwiseCU string
 
-var elementwiseSrc = newSource("elementwise", elementwiseCU)
+var elementwiseSrc = newSource("elementwise", offsetCode+elementwiseCU)
 
 // Op codes of kernels/elementwise.cu (its U_, B_, C_ and L_ enums).
 const (

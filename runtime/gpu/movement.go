@@ -10,7 +10,7 @@ import (
 //go:embed kernels/movement.cu
 var movementCU string
 
-var movementSrc = newSource("movement", movementCU)
+var movementSrc = newSource("movement", offsetCode+movementCU)
 
 // stridedCopy fills the contiguous device tensor y from x read at base
 // plus the given per-dim element strides over dims (Transpose, Slice,

@@ -11,16 +11,7 @@ typedef unsigned char u8;
 // bcast_off returns input k's element offset for output element i.
 DEVICE i64 bcast_off(const i64* m, int k, i64 i) {
   int r = (int)m[0];
-  const i64* dims = m + 1;
-  const i64* st = m + 1 + (i64)r * (k + 1);
-  if (r == 1) return i * st[0];  // same shapes collapse to rank 1: no division
-  i64 off = 0;
-  for (int d = r - 1; d >= 0; d--) {
-    i64 c = i % dims[d];
-    i /= dims[d];
-    off += c * st[d];
-  }
-  return off;
+  return view_off(m + 1, m + 1 + (i64)r * (k + 1), r, i);
 }
 
 // ---- unary

@@ -13,16 +13,7 @@ typedef unsigned char u8;
 
 DEVICE i64 strided_off(const i64* m, i64 i) {
   int r = (int)m[0];
-  const i64* dims = m + 1;
-  const i64* st = m + 1 + r;
-  if (r == 1) return i * st[0];
-  i64 off = 0;
-  for (int d = r - 1; d >= 0; d--) {
-    i64 c = i % dims[d];
-    i /= dims[d];
-    off += c * st[d];
-  }
-  return off;
+  return view_off(m + 1, m + 1 + r, r, i);
 }
 
 // gather_E_I: index type IT (i64 or int) named I in the kernel's name.
