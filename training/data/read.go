@@ -171,64 +171,111 @@ func (c columns) row(rec []string, task *Task, idx, line int) (Example, error) {
 	return ex, err
 }
 
-// appendRow appends record rec, line line of path, to out as an Example.
-func (c columns) appendRow(out []Example, rec []string, task *Task, path string, line int) ([]Example, error) {
-	ex, err := c.row(rec, task, len(out), line)
+// appendRow appends record rec, the current line of l, to out as an
+// Example.
+func (c columns) appendRow(out []Example, rec []string, task *Task, l *lines) ([]Example, error) {
+	ex, err := c.row(rec, task, len(out), l.n)
 	if err != nil {
-		return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		return nil, l.errorf("%v", err)
 	}
 	return append(out, ex), nil
 }
 
-// scanned ends a line-by-line read of path: the scanner's error (after
-// line lines), or out when it holds any example.
-func scanned(sc *bufio.Scanner, out []Example, path string, line int) ([]Example, error) {
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %v", path, line+1, err)
+// lines reads a TSV or JSON Lines file line by line, counting lines for
+// messages, with room for long lines (64 MiB: pre-tokenized documents).
+type lines struct {
+	sc   *bufio.Scanner
+	path string
+	n    int // the current line, from 1
+}
+
+func newLines(r io.Reader, path string) *lines {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	return &lines{sc: sc, path: path}
+}
+
+// next advances to the next line; false at the end or on a read error.
+func (l *lines) next() bool {
+	if !l.sc.Scan() {
+		return false
 	}
-	return nonEmpty(out, path)
+	l.n++
+	return true
+}
+
+// record advances to the next non-blank line and returns it trimmed:
+// JSON Lines files may hold blank lines between records.
+func (l *lines) record() ([]byte, bool) {
+	for l.next() {
+		if text := bytes.TrimSpace(l.sc.Bytes()); len(text) > 0 {
+			return text, true
+		}
+	}
+	return nil, false
+}
+
+// errorf is an error at the current line: path:line: message.
+func (l *lines) errorf(format string, args ...any) error {
+	return fmt.Errorf("%s:%d: %s", l.path, l.n, fmt.Sprintf(format, args...))
+}
+
+// err is the read error that ended the lines, at the line it stopped on,
+// or nil at the end of the file.
+func (l *lines) err() error {
+	if err := l.sc.Err(); err != nil {
+		return fmt.Errorf("%s:%d: %v", l.path, l.n+1, err)
+	}
+	return nil
+}
+
+// scanned ends a line-by-line read: l's read error, or out when it holds
+// any example.
+func scanned(l *lines, out []Example) ([]Example, error) {
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	return nonEmpty(out, l.path)
 }
 
 // readTSV reads a GLUE TSV: a header line, then tab-separated fields with
 // no quoting (GLUE is read with quoting off). CoLA's header-less layout
 // (source, label, original label, sentence) is recognized too.
 func readTSV(r io.Reader, path string, task *Task) ([]Example, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	l := newLines(r, path)
 	var out []Example
 	var cols columns
-	width, line := 0, 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSuffix(sc.Text(), "\r")
-		if line == 1 {
+	width := 0
+	for l.next() {
+		text := strings.TrimSuffix(l.sc.Text(), "\r")
+		if l.n == 1 {
 			text = strings.TrimPrefix(text, "\ufeff")
 		}
 		fields := strings.Split(text, "\t")
-		if line == 1 {
+		if l.n == 1 {
 			if task.Name == "cola" && len(fields) == 4 && isInt(fields[1]) {
 				cols, width = columns{a: 3, b: -1, label: 1}, 4
 			} else {
 				var err error
 				if cols, err = findColumns(fields, task); err != nil {
-					return nil, fmt.Errorf("%s:1: %v", path, err)
+					return nil, l.errorf("%v", err)
 				}
 				width = len(fields)
 				continue
 			}
 		}
 		if text == "" {
-			return nil, fmt.Errorf("%s:%d: empty line", path, line)
+			return nil, l.errorf("empty line")
 		}
 		if len(fields) != width {
-			return nil, fmt.Errorf("%s:%d: %d tab-separated fields, the header has %d", path, line, len(fields), width)
+			return nil, l.errorf("%d tab-separated fields, the header has %d", len(fields), width)
 		}
 		var err error
-		if out, err = cols.appendRow(out, fields, task, path, line); err != nil {
+		if out, err = cols.appendRow(out, fields, task, l); err != nil {
 			return nil, err
 		}
 	}
-	return scanned(sc, out, path, line)
+	return scanned(l, out)
 }
 
 func isInt(s string) bool { _, err := strconv.Atoi(s); return err == nil }
@@ -354,47 +401,29 @@ func csvError(path string, err error) error {
 // form ({"text_a", "text_b"} or {"sentence1", "sentence2"}); any of the
 // TSV column names work. Labels may be strings or numbers.
 func readJSONL(r io.Reader, path string, task *Task) ([]Example, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	l := newLines(r, path)
 	var out []Example
-	line := 0
-	for sc.Scan() {
-		line++
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
-			continue // blank lines are allowed between records
-		}
+	for text, ok := l.record(); ok; text, ok = l.record() {
 		keys, vals, err := jsonObject(text)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+			return nil, l.errorf("%v", err)
 		}
 		if _, err := findColumns(keys, task); err != nil && contains(keys, "input_ids") {
-			return nil, fmt.Errorf("%s:%d: pre-tokenized (an \"input_ids\" field and no text): read it with ReadTokenized", path, line)
+			return nil, l.errorf("pre-tokenized (an \"input_ids\" field and no text): read it with ReadTokenized")
 		}
-		header := make([]string, 0, len(keys))
-		rec := make([]string, 0, len(keys))
+		rec := make([]string, len(keys))
 		for i, k := range keys {
-			raw := vals[i]
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				var n json.Number
-				d := json.NewDecoder(bytes.NewReader(raw))
-				d.UseNumber()
-				if err := d.Decode(&n); err != nil {
-					return nil, fmt.Errorf("%s:%d: field %q is neither a string nor a number", path, line, k)
-				}
-				s = n.String()
+			if rec[i], err = scalar(vals[i]); err != nil {
+				return nil, l.errorf("field %q is %v", k, err)
 			}
-			header = append(header, k)
-			rec = append(rec, s)
 		}
-		cols, err := findColumns(header, task)
+		cols, err := findColumns(keys, task)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+			return nil, l.errorf("%v", err)
 		}
-		if out, err = cols.appendRow(out, rec, task, path, line); err != nil {
+		if out, err = cols.appendRow(out, rec, task, l); err != nil {
 			return nil, err
 		}
 	}
-	return scanned(sc, out, path, line)
+	return scanned(l, out)
 }

@@ -1,7 +1,6 @@
 package data
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -55,50 +54,34 @@ func IsTokenized(path string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
-			continue
-		}
-		if text[0] != '{' {
-			return false, nil
-		}
-		keys, _, err := jsonObject(text)
-		if err != nil {
-			return false, fmt.Errorf("%s:%d: %v", path, line, err)
-		}
-		return contains(keys, "input_ids"), nil
+	l := newLines(f, path)
+	text, ok := l.record()
+	if !ok {
+		return false, l.err()
 	}
-	if err := sc.Err(); err != nil {
-		return false, fmt.Errorf("%s:%d: %v", path, line+1, err)
+	if text[0] != '{' {
+		return false, nil
 	}
-	return false, nil
+	keys, _, err := jsonObject(text)
+	if err != nil {
+		return false, l.errorf("%v", err)
+	}
+	return contains(keys, "input_ids"), nil
 }
 
 func readTokenized(r io.Reader, path string, task *Task, vocabSize int) ([]Tokenized, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	l := newLines(r, path)
 	var out []Tokenized
-	line := 0
-	for sc.Scan() {
-		line++
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
-			continue
-		}
+	for text, ok := l.record(); ok; text, ok = l.record() {
 		ex, err := tokenizedRecord(text, task, vocabSize)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+			return nil, l.errorf("%v", err)
 		}
-		ex.Index, ex.Line = len(out), line
+		ex.Index, ex.Line = len(out), l.n
 		out = append(out, ex)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %v", path, line+1, err)
+	if err := l.err(); err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no examples", path)
