@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -183,14 +184,9 @@ func (c *Config) labels(f reader) error {
 		c.Labels = id2label
 	case label2id != nil:
 		// Only label2id: its ids must then be the classes 0 … n-1.
-		byName := make([]string, 0, len(label2id))
-		for name := range label2id {
-			byName = append(byName, name)
-		}
-		sort.Strings(byName)
 		names := make([]string, len(label2id))
 		set := make([]bool, len(label2id))
-		for _, name := range byName {
+		for _, name := range slices.Sorted(maps.Keys(label2id)) {
 			id := label2id[name]
 			if id >= len(names) {
 				return fmt.Errorf("label2id[%q] is %d: the %d labels need ids 0 … %d", name, id, len(names), len(names)-1)
@@ -321,22 +317,10 @@ func integer(raw json.RawMessage) (int, error) {
 // id2label reads {"0": "NEGATIVE", "1": "POSITIVE"} into names in class
 // order; the keys must be the classes 0 … n-1, each name given once.
 func (f reader) id2label() ([]string, error) {
-	raw, ok := f.present("id2label")
-	if !ok {
-		return nil, nil
+	m, keys, err := f.object("id2label", `"index": name`)
+	if m == nil {
+		return nil, err
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("id2label is %s, want an object of \"index\": name", kind(raw))
-	}
-	if len(m) == 0 {
-		return nil, fmt.Errorf("id2label is empty")
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // a fixed order, so that a bad file names the same key each time
 	// Keys are distinct canonical integers inside 0 … n-1, so they are
 	// exactly the classes.
 	names := make([]string, len(m))
@@ -367,22 +351,10 @@ func (f reader) id2label() ([]string, error) {
 // label2id reads {"NEGATIVE": 0, …}; ids must be non-negative and
 // distinct (their range is checked against the labels).
 func (f reader) label2id() (map[string]int, error) {
-	raw, ok := f.present("label2id")
-	if !ok {
-		return nil, nil
+	m, keys, err := f.object("label2id", "name: index")
+	if m == nil {
+		return nil, err
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("label2id is %s, want an object of name: index", kind(raw))
-	}
-	if len(m) == 0 {
-		return nil, fmt.Errorf("label2id is empty")
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	out := make(map[string]int, len(m))
 	for _, k := range keys {
 		v, err := integer(m[k])
@@ -395,6 +367,24 @@ func (f reader) label2id() (map[string]int, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// object reads field name as a non-empty JSON object (of entries, for
+// the message) with its keys sorted: a fixed order, so that a bad file
+// names the same key each time. An absent field is nil, nil, nil.
+func (f reader) object(name, entries string) (map[string]json.RawMessage, []string, error) {
+	raw, ok := f.present(name)
+	if !ok {
+		return nil, nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, nil, fmt.Errorf("%s is %s, want an object of %s", name, kind(raw), entries)
+	}
+	if len(m) == 0 {
+		return nil, nil, fmt.Errorf("%s is empty", name)
+	}
+	return m, slices.Sorted(maps.Keys(m)), nil
 }
 
 // kind names the JSON kind of a value, for messages.

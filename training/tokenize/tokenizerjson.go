@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -176,15 +178,10 @@ func wordPieceVocab(raw json.RawMessage) ([]string, error) {
 	if len(vocab) == 0 {
 		return nil, fmt.Errorf("model.vocab is empty")
 	}
-	// Sorted, so that a file with several faults always names the same.
-	keys := make([]string, 0, len(vocab))
-	for t := range vocab {
-		keys = append(keys, t)
-	}
-	sort.Strings(keys)
 	tokens := make([]string, len(vocab))
 	set := make([]bool, len(vocab))
-	for _, t := range keys {
+	// Sorted, so that a file with several faults always names the same.
+	for _, t := range slices.Sorted(maps.Keys(vocab)) {
 		id := vocab[t]
 		if id < 0 || id >= len(vocab) {
 			return nil, fmt.Errorf("model.vocab[%q] is %d, outside 0 … %d (ids must run from 0 without gaps)", t, id, len(vocab)-1)
