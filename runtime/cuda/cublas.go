@@ -4,7 +4,6 @@ package cuda
 
 import (
 	"fmt"
-	"sync"
 )
 
 // This file binds cuBLAS and implements Device.Gemm with it. The row-major
@@ -26,35 +25,22 @@ type cublasAPI struct {
 // cores, so results match the CPU reference to float rounding.
 const cublasDefaultMath = 0
 
-var (
-	cublasOnce sync.Once
-	cublas     *cublasAPI
-	cublasErr  error
-)
+var cublasOnce boundOnce[cublasAPI]
 
 // loadCublas loads and binds cuBLAS once per process, preferring one of
 // major version at most maxMajor (0: any).
 func loadCublas(maxMajor int) (*cublasAPI, error) {
-	cublasOnce.Do(func() {
-		if err := cublasLib.load(maxMajor); err != nil {
-			cublasErr = err
-			return
-		}
-		b := &cublasAPI{}
-		cublasErr = bind(cublasLib, []binding{
+	return cublasOnce.get(cublasLib, maxMajor, func(b *cublasAPI) []binding {
+		return []binding{
 			fn(&b.create, "cublasCreate_v2"),
 			fn(&b.destroy, "cublasDestroy_v2"),
 			fn(&b.setMathMode, "cublasSetMathMode"),
-			{fn: &b.setWorkspace, names: []string{"cublasSetWorkspace_v2"}, optional: true},
-			{fn: &b.getVersion, names: []string{"cublasGetVersion_v2"}, optional: true},
+			optFn(&b.setWorkspace, "cublasSetWorkspace_v2"),
+			optFn(&b.getVersion, "cublasGetVersion_v2"),
 			fn(&b.sgemm, "cublasSgemm_v2"),
 			fn(&b.sgemmStrided, "cublasSgemmStridedBatched"),
-		})
-		if cublasErr == nil {
-			cublas = b
 		}
-	})
-	return cublas, cublasErr
+	}, nil)
 }
 
 // cublasStatus names a cublasStatus_t.

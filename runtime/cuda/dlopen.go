@@ -131,3 +131,36 @@ func bind(l *library, bs []binding) error {
 
 // fn is shorthand for a required binding.
 func fn(f any, names ...string) binding { return binding{fn: f, names: names} }
+
+// optFn is shorthand for an optional binding.
+func optFn(f any, name string) binding { return binding{fn: f, names: []string{name}, optional: true} }
+
+// boundOnce is a library's API bound once per process: the first get's
+// maxMajor picks the library, and later calls return the same API or error.
+type boundOnce[T any] struct {
+	once sync.Once
+	api  *T
+	err  error
+}
+
+// get loads lib (major version at most maxMajor, 0: any), binds the
+// functions bindings lists into a new T and runs init on it (nil: none);
+// the API is kept only when all three succeed.
+func (b *boundOnce[T]) get(lib *library, maxMajor int, bindings func(*T) []binding, init func(*T) error) (*T, error) {
+	b.once.Do(func() {
+		if b.err = lib.load(maxMajor); b.err != nil {
+			return
+		}
+		api := new(T)
+		if b.err = bind(lib, bindings(api)); b.err != nil {
+			return
+		}
+		if init != nil {
+			if b.err = init(api); b.err != nil {
+				return
+			}
+		}
+		b.api = api
+	})
+	return b.api, b.err
+}

@@ -4,7 +4,6 @@ package cuda
 
 import (
 	"fmt"
-	"sync"
 	"unsafe"
 )
 
@@ -58,21 +57,12 @@ type driverAPI struct {
 	cuGetErrorString func(r cuResult, s **byte) cuResult
 }
 
-var (
-	drvOnce sync.Once
-	drv     *driverAPI
-	drvErr  error
-)
+var drvOnce boundOnce[driverAPI]
 
 // loadDriver loads and binds libcuda.so.1 once per process.
 func loadDriver() (*driverAPI, error) {
-	drvOnce.Do(func() {
-		if err := driverLib.load(0); err != nil {
-			drvErr = err
-			return
-		}
-		d := &driverAPI{}
-		drvErr = bind(driverLib, []binding{
+	return drvOnce.get(driverLib, 0, func(d *driverAPI) []binding {
+		return []binding{
 			fn(&d.cuInit, "cuInit"),
 			fn(&d.cuDriverGetVersion, "cuDriverGetVersion"),
 			fn(&d.cuDeviceGetCount, "cuDeviceGetCount"),
@@ -97,16 +87,12 @@ func loadDriver() (*driverAPI, error) {
 			fn(&d.cuModuleLoadData, "cuModuleLoadData"),
 			fn(&d.cuModuleGetFunction, "cuModuleGetFunction"),
 			fn(&d.cuModuleUnload, "cuModuleUnload"),
-			{fn: &d.cuFuncSetAttribute, names: []string{"cuFuncSetAttribute"}, optional: true},
+			optFn(&d.cuFuncSetAttribute, "cuFuncSetAttribute"),
 			fn(&d.cuLaunchKernel, "cuLaunchKernel"),
 			fn(&d.cuGetErrorName, "cuGetErrorName"),
 			fn(&d.cuGetErrorString, "cuGetErrorString"),
-		})
-		if drvErr == nil {
-			drv = d
 		}
-	})
-	return drv, drvErr
+	}, nil)
 }
 
 // name is the CUresult's enum name, e.g. CUDA_ERROR_OUT_OF_MEMORY.

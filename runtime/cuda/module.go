@@ -38,7 +38,7 @@ func (d *gpuDevice) Compile(name, source string) (Module, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w; it is %s from NVRTC %s (%s), the driver supports CUDA %s (driver API %d)",
-		err, c.kind, nvrtc.versionStr, nvrtcLib.path, driverCUDA(d.driverAPI), d.driverAPI)
+		err, c.kind, nvrtcOnce.api.versionStr, nvrtcLib.path, driverCUDA(d.driverAPI), d.driverAPI)
 }
 
 func (d *gpuDevice) loadModule(name string, code []byte) (*gpuModule, error) {

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"unsafe"
 )
 
@@ -36,23 +35,13 @@ type nvrtcAPI struct {
 	archs        []int  // real architectures it can emit CUBIN for, ascending
 }
 
-var (
-	nvrtcOnce sync.Once
-	nvrtc     *nvrtcAPI
-	nvrtcErr  error
-)
+var nvrtcOnce boundOnce[nvrtcAPI]
 
 // loadNVRTC loads and binds NVRTC once per process, preferring one of
 // major version at most maxMajor (0: any; Open passes the driver's).
 func loadNVRTC(maxMajor int) (*nvrtcAPI, error) {
-	nvrtcOnce.Do(func() {
-		if err := nvrtcLib.load(maxMajor); err != nil {
-			nvrtcErr = err
-			return
-		}
-		n := &nvrtcAPI{}
-		opt := func(f any, name string) binding { return binding{fn: f, names: []string{name}, optional: true} }
-		if nvrtcErr = bind(nvrtcLib, []binding{
+	return nvrtcOnce.get(nvrtcLib, maxMajor, func(n *nvrtcAPI) []binding {
+		return []binding{
 			fn(&n.version, "nvrtcVersion"),
 			fn(&n.errorString, "nvrtcGetErrorString"),
 			fn(&n.createProgram, "nvrtcCreateProgram"),
@@ -62,38 +51,39 @@ func loadNVRTC(maxMajor int) (*nvrtcAPI, error) {
 			fn(&n.log, "nvrtcGetProgramLog"),
 			fn(&n.ptxSize, "nvrtcGetPTXSize"),
 			fn(&n.ptx, "nvrtcGetPTX"),
-			opt(&n.cubinSize, "nvrtcGetCUBINSize"),
-			opt(&n.cubin, "nvrtcGetCUBIN"),
-			opt(&n.numArchs, "nvrtcGetNumSupportedArchs"),
-			opt(&n.archList, "nvrtcGetSupportedArchs"),
-		}); nvrtcErr != nil {
-			return
+			optFn(&n.cubinSize, "nvrtcGetCUBINSize"),
+			optFn(&n.cubin, "nvrtcGetCUBIN"),
+			optFn(&n.numArchs, "nvrtcGetNumSupportedArchs"),
+			optFn(&n.archList, "nvrtcGetSupportedArchs"),
 		}
-		var major, minor int32
-		if r := n.version(&major, &minor); r != 0 {
-			nvrtcErr = fmt.Errorf("cuda: nvrtcVersion: %s", n.errorString(r))
-			return
-		}
-		n.major, n.minor = int(major), int(minor)
-		n.versionStr = fmt.Sprintf("%d.%d", major, minor)
-		if n.numArchs != nil && n.archList != nil {
-			var count int32
-			if n.numArchs(&count) == 0 && count > 0 {
-				list := make([]int32, count)
-				if n.archList(&list[0]) == 0 {
-					for _, a := range list {
-						n.archs = append(n.archs, int(a))
-					}
-					sort.Ints(n.archs)
+	}, (*nvrtcAPI).init)
+}
+
+// init reads the bound library's version and the architectures it can
+// emit CUBIN for.
+func (n *nvrtcAPI) init() error {
+	var major, minor int32
+	if r := n.version(&major, &minor); r != 0 {
+		return fmt.Errorf("cuda: nvrtcVersion: %s", n.errorString(r))
+	}
+	n.major, n.minor = int(major), int(minor)
+	n.versionStr = fmt.Sprintf("%d.%d", major, minor)
+	if n.numArchs != nil && n.archList != nil {
+		var count int32
+		if n.numArchs(&count) == 0 && count > 0 {
+			list := make([]int32, count)
+			if n.archList(&list[0]) == 0 {
+				for _, a := range list {
+					n.archs = append(n.archs, int(a))
 				}
+				sort.Ints(n.archs)
 			}
 		}
-		if n.cubin == nil || n.cubinSize == nil {
-			n.archs = nil // cannot fetch CUBIN: PTX only, see target()
-		}
-		nvrtc = n
-	})
-	return nvrtc, nvrtcErr
+	}
+	if n.cubin == nil || n.cubinSize == nil {
+		n.archs = nil // cannot fetch CUBIN: PTX only, see target()
+	}
+	return nil
 }
 
 // NVRTCVersion loads NVRTC if needed and reports its version, e.g. "11.8".

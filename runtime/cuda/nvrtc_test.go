@@ -41,7 +41,7 @@ func needNVRTC(t *testing.T) string {
 
 func TestNVRTCCompile(t *testing.T) {
 	v := needNVRTC(t)
-	t.Logf("NVRTC %s from %s, CUBIN archs %v", v, nvrtcLib.path, nvrtc.archs)
+	t.Logf("NVRTC %s from %s, CUBIN archs %v", v, nvrtcLib.path, nvrtcOnce.api.archs)
 	for _, arch := range []string{"sm_80", "sm_90"} {
 		t.Run(arch, func(t *testing.T) {
 			t.Setenv("CRSC_CACHE_DIR", t.TempDir())
@@ -74,7 +74,7 @@ func TestNVRTCCompile(t *testing.T) {
 
 func TestNVRTCPTXForNewerGPU(t *testing.T) {
 	needNVRTC(t)
-	if len(nvrtc.archs) == 0 {
+	if len(nvrtcOnce.api.archs) == 0 {
 		t.Skip("skipping: this NVRTC cannot list its architectures")
 	}
 	t.Setenv("CRSC_CACHE_DIR", t.TempDir())
@@ -133,7 +133,7 @@ func TestNVRTCNoFMAContraction(t *testing.T) {
 	needNVRTC(t)
 	const src = "KERNEL void axpy(const float* a, const float* b, float* c) { c[0] = a[0] * b[0] + c[0]; }\n"
 	ptx := func(options []string) string {
-		code, err := nvrtc.compile("axpy", fullSource("axpy", src), options, KindPTX)
+		code, err := nvrtcOnce.api.compile("axpy", fullSource("axpy", src), options, KindPTX)
 		if err != nil {
 			t.Fatal(err)
 		}
