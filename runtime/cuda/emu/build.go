@@ -32,30 +32,19 @@ type toolchain struct {
 	cacheDir string
 }
 
-var (
-	toolOnce sync.Once
-	tool     *toolchain
-	toolErr  error
-)
-
 // findToolchain locates g++ (or $CRSC_EMU_CXX) once per process.
-func findToolchain() (*toolchain, error) {
-	toolOnce.Do(func() {
-		name := cxxName()
-		path, err := exec.LookPath(name)
-		if err != nil {
-			toolErr = fmt.Errorf("emu: C++ compiler %q not found (the CPU emulator compiles kernels with g++): %v", name, err)
-			return
-		}
-		out, err := exec.Command(path, "--version").Output()
-		if err != nil {
-			toolErr = fmt.Errorf("emu: %s --version: %v", path, err)
-			return
-		}
-		tool = &toolchain{cxx: path, version: string(out), cacheDir: cacheDir()}
-	})
-	return tool, toolErr
-}
+var findToolchain = sync.OnceValues(func() (*toolchain, error) {
+	name := cxxName()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return nil, fmt.Errorf("emu: C++ compiler %q not found (the CPU emulator compiles kernels with g++): %v", name, err)
+	}
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("emu: %s --version: %v", path, err)
+	}
+	return &toolchain{cxx: path, version: string(out), cacheDir: cacheDir()}, nil
+})
 
 // cxxName is the compiler to use: $CRSC_EMU_CXX, else g++.
 func cxxName() string {
