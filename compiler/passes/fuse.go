@@ -18,17 +18,7 @@ const msDomain = "com.microsoft"
 // (GeluGrad) backward, instead of five elementwise ops forward and a dozen
 // backward, each reading and writing a [batch·seq, 4·hidden] tensor.
 func FuseGelu(g *ir.Graph, _ *Config) error {
-	readers := g.Consumers()
-	outputs := map[*ir.Value]bool{}
-	for _, v := range g.Outputs {
-		outputs[v] = true
-	}
-	only := func(v *ir.Value) *ir.Node { // v's single reader, if it has exactly one and is no graph output
-		if outputs[v] || len(readers[v]) != 1 {
-			return nil
-		}
-		return readers[v][0]
-	}
+	only := soleReaders(g)
 	removed := map[*ir.Node]bool{}
 	for _, erf := range g.Nodes {
 		if erf.Op != "Erf" || erf.Domain != "" {
@@ -122,6 +112,12 @@ func dropNodes(g *ir.Graph, removed map[*ir.Node]bool, domain string) {
 		}
 	}
 	g.Nodes = kept
+	declareDomain(g, domain)
+}
+
+// declareDomain adds domain to the graph's opset imports if it is missing,
+// as a model with a node of that domain must declare it.
+func declareDomain(g *ir.Graph, domain string) {
 	if _, ok := g.Opsets[domain]; !ok {
 		g.Opsets[domain] = 1
 	}

@@ -16,11 +16,7 @@ import "crsc/compiler/ir"
 // Run it, like FoldTransposes, on a finished graph for the CPU backend,
 // whose MatMul kernel takes the third input.
 func FuseBiasAdd(g *ir.Graph, _ *Config) error {
-	readers := g.Consumers()
-	outputs := map[*ir.Value]bool{}
-	for _, v := range g.Outputs {
-		outputs[v] = true
-	}
+	only := soleReaders(g)
 	removed := map[*ir.Node]bool{}
 	for _, add := range g.Nodes {
 		if add.Op != "Add" || add.Domain != "" || len(add.Inputs) != 2 || len(add.Outputs) != 1 {
@@ -28,20 +24,10 @@ func FuseBiasAdd(g *ir.Graph, _ *Config) error {
 		}
 		for i, v := range add.Inputs {
 			mm, bias := v.Producer, add.Inputs[1-i]
-			if mm == nil || !isMatMul(mm) || outputs[v] || len(readers[v]) != 1 || !isRowBias(bias, v) {
+			if mm == nil || !isMatMul(mm) || only(v) != add || !isRowBias(bias, v) || !isTallGEMM(mm) || !sameDims(v.Shape, add.Outputs[0].Shape) {
 				continue
 			}
-			x, w := mm.In(0), mm.In(1)
-			// The tall single GEMM the kernel fuses: rank-2 w, x of rank
-			// ≥ 2 not transposed, every dim known.
-			if x == nil || w == nil || !x.HasShape || !w.HasShape || len(w.Shape) != 2 || len(x.Shape) < 2 ||
-				mm.Attrs.Int("transA", 0) != 0 || x.DType != ir.Float32 || !v.HasShape || !sameDims(v.Shape, add.Outputs[0].Shape) {
-				continue
-			}
-			mm.Domain = CrscDomain
-			mm.Inputs = []*ir.Value{x, w, bias}
-			out := add.Outputs[0]
-			mm.Outputs[0], out.Producer = out, mm
+			absorb(mm, add, []*ir.Value{mm.In(0), mm.In(1), bias})
 			removed[add] = true
 			break
 		}
@@ -50,6 +36,15 @@ func FuseBiasAdd(g *ir.Graph, _ *Config) error {
 		dropNodes(g, removed, CrscDomain)
 	}
 	return nil
+}
+
+// isTallGEMM: the product is the single tall GEMM the CPU kernel fuses
+// epilogues into: a float32 x of rank ≥ 2, not transposed, times a rank-2
+// w, every dim of the product known.
+func isTallGEMM(mm *ir.Node) bool {
+	x, w, v := mm.In(0), mm.In(1), mm.Outputs[0]
+	return x != nil && w != nil && x.HasShape && w.HasShape && len(w.Shape) == 2 && len(x.Shape) >= 2 &&
+		mm.Attrs.Int("transA", 0) == 0 && x.DType == ir.Float32 && v.HasShape && v.Shape.IsStatic()
 }
 
 // isRowBias: b is a float32 vector as long as the last dim of v.

@@ -29,7 +29,7 @@ func FoldTransposes(g *ir.Graph, _ *Config) error {
 	for _, n := range g.Nodes {
 		switch {
 		case isMatMul(n):
-			foldOperandTransposes(n, readers)
+			foldOperandTransposes(g, n, readers)
 		case isPlainTranspose(n, 2):
 			if foldGemmTranspose(n, readers, outputs) {
 				removed[n] = true
@@ -67,7 +67,7 @@ func isPlainTranspose(n *ir.Node, rank int) bool {
 // last-two-dims Transpose from the transpose's source, flipping its
 // trans flag. Both operands must have rank ≥ 2: numpy's promotion of 1-D
 // operands does not commute with a transpose.
-func foldOperandTransposes(n *ir.Node, readers map[*ir.Value][]*ir.Node) {
+func foldOperandTransposes(g *ir.Graph, n *ir.Node, readers map[*ir.Value][]*ir.Node) {
 	for _, v := range n.Inputs {
 		if v == nil || !v.HasShape || len(v.Shape) < 2 {
 			return
@@ -81,6 +81,7 @@ func foldOperandTransposes(n *ir.Node, readers map[*ir.Value][]*ir.Node) {
 		}
 		if n.Domain == "" {
 			n.Domain = CrscDomain
+			declareDomain(g, CrscDomain)
 		}
 		if n.Attrs == nil {
 			n.Attrs = ir.Attrs{}

@@ -72,10 +72,11 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// TestGoldenCoversLoad holds every pass of the load pipeline to a golden
-// file with at least one case, so a new pass comes with its goldens.
+// TestGoldenCoversLoad holds every pass of the load and lowering
+// pipelines to a golden file with at least one case, so a new pass comes
+// with its goldens.
 func TestGoldenCoversLoad(t *testing.T) {
-	for _, p := range passes.Load {
+	for _, p := range slices.Concat(passes.Load, passes.Lowering) {
 		gf, err := readGoldenFile(filepath.Join("testdata", "golden", p.Name+".txt"))
 		if err != nil {
 			t.Errorf("pass %s has no golden file: %v", p.Name, err)
@@ -243,7 +244,7 @@ func parseDirectives(body []string) (directives, []string, error) {
 	return d, irLines, nil
 }
 
-// runPass runs the load pass named pass, through passes.Run so the graph is
+// runPass runs the load or lowering pass named pass, through passes.Run so the graph is
 // verified before and after; "training" is passes.Compile with the case's
 // spec, the whole training pipeline, and returns a line per WTA-CRS layer
 // decision too, so a layer left exact shows why.
@@ -259,9 +260,15 @@ func runPass(g *ir.Graph, pass string, d directives) ([]string, error) {
 		}
 		return lines, nil
 	}
-	i := slices.IndexFunc(passes.Load, func(p passes.Pass) bool { return p.Name == pass })
+	named := func(p passes.Pass) bool { return p.Name == pass }
+	pipeline := passes.Load
+	i := slices.IndexFunc(pipeline, named)
 	if i < 0 {
-		return nil, fmt.Errorf("no load pass named %q (the golden file's name)", pass)
+		pipeline = passes.Lowering
+		i = slices.IndexFunc(pipeline, named)
+	}
+	if i < 0 {
+		return nil, fmt.Errorf("no load or lowering pass named %q (the golden file's name)", pass)
 	}
 	cfg := &passes.Config{Shapes: d.shapes}
 	if len(d.unsupported) > 0 {
@@ -272,7 +279,7 @@ func runPass(g *ir.Graph, pass string, d directives) ([]string, error) {
 			return !slices.Contains(d.unsupported, op)
 		}
 	}
-	return nil, passes.Run(g, passes.Load[i:i+1], cfg)
+	return nil, passes.Run(g, pipeline[i:i+1], cfg)
 }
 
 // oneLine keeps an error on its CHECK-ERROR line.

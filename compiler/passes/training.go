@@ -39,19 +39,23 @@ var TrainingPipeline = []Pass{
 // graph as exported and differentiated. fold-transposes: a torch export's
 // weights and weight gradients are read through the GEMMs' trans flags
 // instead of transposed every step; fuse-bias-add: a linear layer's bias
-// is added inside its GEMM (CPU only: see LoweringFor).
+// is added inside its GEMM; fuse-epilogues: the activation and residual
+// Add after it too (both CPU only: see LoweringFor).
 var Lowering = []Pass{
 	{"fold-transposes", FoldTransposes},
 	{"fuse-bias-add", FuseBiasAdd},
+	{"fuse-epilogues", FuseEpilogues},
 }
 
-// LoweringFor is Lowering for a backend: the GPU MatMul has no bias
-// input, so fuse-bias-add is the CPU's alone.
+// LoweringFor is Lowering for a backend: the GPU MatMul has no bias,
+// residual or activation, so the fusions into it are the CPU's alone.
 func LoweringFor(cpu bool) []Pass {
 	if cpu {
 		return Lowering
 	}
-	return slices.DeleteFunc(slices.Clone(Lowering), func(p Pass) bool { return p.Name == "fuse-bias-add" })
+	return slices.DeleteFunc(slices.Clone(Lowering), func(p Pass) bool {
+		return p.Name == "fuse-bias-add" || p.Name == "fuse-epilogues"
+	})
 }
 
 // passOrder are the ordering constraints of both pipelines, as Go SSA
@@ -72,6 +76,7 @@ var passOrder = []struct{ a, b, why string }{
 	{"wtacrs-attention", "recompute", "recomputation replays what sampling left kept"},
 	{"recompute", "stash", "stashes narrow what every other pass leaves for backward"},
 	{"fold-transposes", "fuse-bias-add", "the bias joins the GEMM as the folding leaves it, its operands read through trans flags"},
+	{"fuse-bias-add", "fuse-epilogues", "the activation and residual come after the bias, which must be in the GEMM first"},
 }
 
 func loraPass(g *ir.Graph, cfg *Config) (err error) {

@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"slices"
+
 	"crsc/compiler/ir"
 	"crsc/runtime/gemm"
 	"crsc/runtime/shapes"
@@ -15,8 +17,11 @@ import (
 // transpose the last two dims of an operand: backward passes multiply by
 // transposed activations and weights without materializing the transpose.
 // Its optional third input is a bias added to every row of the result
-// (MatMul followed by Add, fused by passes.FuseBiasAdd): bit for bit the
-// unfused result, without a second pass over the output.
+// (MatMul followed by Add, fused by passes.FuseBiasAdd), its activation
+// attribute an elementwise function applied next, and its optional fourth
+// input a residual of the output's shape added last (passes.FuseEpilogues):
+// bit for bit the unfused ops' result, computed on each tile of the GEMM's
+// output while it is in cache instead of in more passes over it.
 func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err := checkedInputs(n, ins, 2); err != nil {
 		return nil, err
@@ -31,11 +36,14 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 		return nil, nodeErr(n, err)
 	}
 	m, k, nn, lda, ldb := mm.M, mm.K, mm.N, mm.LDA, mm.LDB
-	bias := in(ins, 2)
-	if bias != nil && (bias.DType != a.DType || storage(a.DType) != ir.Float32 || len(bias.Shape) != 1 || bias.Shape[0] != nn) {
-		return nil, errf(n, "bias must be float32 [%d] like A, got %v %v", nn, bias.DType, bias.Shape)
-	}
 	outShape := append(append([]int{}, mm.Batch...), m, nn)
+	ep, err := matMulEpilogue(n, ins, outShape, a.DType)
+	if err != nil {
+		return nil, err
+	}
+	if ep != nil && storage(a.DType) != ir.Float32 {
+		return nil, errf(n, "a fused bias, activation or residual needs float32 operands, got %v", a.DType)
+	}
 	var out *ir.Tensor
 	if storage(a.DType) == ir.Float32 && k > 0 {
 		out = ctx.newUninitTensor(a.DType, outShape) // every element is a GEMM's, beta = 0
@@ -51,18 +59,14 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	aOff, bOff := mm.Offsets()
 	switch storage(a.DType) {
 	case ir.Float32:
-		if k == 0 {
-			addRowBias(out.F32, bias, nn) // the product of empty sums is the zero output
-			break
-		}
 		strideA, strideB, uniform := shapes.BatchStrides(aOff, bOff)
 		switch {
-		case uniform && strideB == 0 && strideA == m*k && !ta && bias != nil:
-			gemm.SgemmBias(false, tb, nb*m, nn, k, 1, a.F32, lda, b.F32, ldb, bias.F32, out.F32, nn)
-			bias = nil
-		case uniform && strideB == 0 && strideA == m*k && !ta:
-			// A batch against one B: a single tall GEMM.
-			gemm.Sgemm(false, tb, nb*m, nn, k, 1, a.F32, lda, b.F32, ldb, 0, out.F32, nn)
+		case k > 0 && uniform && strideB == 0 && strideA == m*k && !ta:
+			// A batch against one B: a single tall GEMM, the epilogue
+			// applied tile by tile.
+			gemm.SgemmEpilogue(false, tb, nb*m, nn, k, 1, a.F32, lda, b.F32, ldb, out.F32, nn, ep)
+			ep = nil
+		case k == 0: // the product of empty sums is the zero output
 		case uniform:
 			gemm.SgemmBatched(ta, tb, m, nn, k, 1, a.F32[aOff[0]:], lda, strideA, b.F32[bOff[0]:], ldb, strideB, 0, out.F32, nn, m*nn, nb)
 		default:
@@ -70,7 +74,9 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 				gemm.Sgemm(ta, tb, m, nn, k, 1, a.F32[aOff[i]:], lda, b.F32[bOff[i]:], ldb, 0, out.F32[i*m*nn:], nn)
 			}
 		}
-		addRowBias(out.F32, bias, nn) // a product the tall GEMM does not cover: add it after
+		if ep != nil { // a product the tall GEMM does not cover: the epilogue after
+			ep.Apply(out.F32, nn, nb*m, nn)
+		}
 	case ir.Float64:
 		naiveMatMul(a.F64, b.F64, out.F64, aOff, bOff, m, nn, k, ta, tb)
 	case ir.Int64:
@@ -84,16 +90,46 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	return []*ir.Tensor{out}, nil
 }
 
-// addRowBias adds bias (nil: nothing) to every n-wide row of out.
-func addRowBias(out []float32, bias *ir.Tensor, n int) {
-	if bias == nil {
-		return
+// matMulEpilogue reads the fused work of an ai.crsc.MatMul (nil: none):
+// bias (input 2), activation attribute, residual (input 3).
+func matMulEpilogue(n *ir.Node, ins []*ir.Tensor, outShape []int, dt ir.DType) (*gemm.Epilogue, error) {
+	bias, res := in(ins, 2), in(ins, 3)
+	act, err := activationOf(n)
+	if err != nil || (bias == nil && res == nil && act == nil) {
+		return nil, err
 	}
-	for r := 0; r < len(out); r += n {
-		row := out[r : r+n]
-		for j, v := range bias.F32 {
-			row[j] += v
+	nn := outShape[len(outShape)-1]
+	ep := &gemm.Epilogue{Act: act, LDR: nn}
+	if bias != nil {
+		if bias.DType != dt || len(bias.Shape) != 1 || bias.Shape[0] != nn {
+			return nil, errf(n, "bias must be %v [%d] like A, got %v %v", dt, nn, bias.DType, bias.Shape)
 		}
+		ep.Bias = bias.F32
+	}
+	if res != nil {
+		if res.DType != dt || !slices.Equal(res.Shape, outShape) {
+			return nil, errf(n, "residual must be %v %v like the product, got %v %v", dt, outShape, res.DType, res.Shape)
+		}
+		ep.Residual = res.F32
+	}
+	return ep, nil
+}
+
+// activationOf is the elementwise function an ai.crsc.MatMul's
+// activation attribute names, the one the standalone op's kernel applies
+// ("": none).
+func activationOf(n *ir.Node) (func([]float32), error) {
+	switch a := n.Attrs.String("activation", ""); a {
+	case "":
+		return nil, nil
+	case "gelu":
+		return func(x []float32) { geluErf(x, x) }, nil
+	case "gelu_tanh":
+		return func(x []float32) { geluTanh(x, x) }, nil
+	case "relu":
+		return func(x []float32) { unaryF32(opRelu, x, x) }, nil
+	default:
+		return nil, errf(n, "unknown activation %q", a)
 	}
 }
 

@@ -150,30 +150,88 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	g.run(Threads(), implCur)
 }
 
-// SgemmBias computes C = alpha*op(A)*op(B) + bias, bias added to every row
-// of C (len(bias) >= n), as if by a separate pass after the GEMM: each
-// element is the rounded product plus its bias, bit for bit. The addition
-// is made to each tile of C as the tile is finished, while it is in cache,
-// instead of in a second pass over C (a linear layer's MatMul and bias Add
-// as one op).
-func SgemmBias(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, bias []float32, c []float32, ldc int) {
-	if len(bias) < n {
-		panic(fmt.Sprintf("gemm: bias has %d elements, need %d", len(bias), n))
+// Epilogue is the work a GEMM does on each tile of C once the tile's sums
+// are complete, while it is still in cache, instead of in separate passes
+// over C afterwards (a linear layer's bias Add, its activation and the
+// residual Add after it, as one op):
+//
+//	C = Act(alpha·op(A)·op(B) + Bias) + Residual
+//
+// Each step is rounded as the separate op would round it, so C is bit for
+// bit what the unfused ops give. A nil field skips its step.
+type Epilogue struct {
+	Bias []float32 // added to every row of C; len(Bias) ≥ n
+	// Act maps a run of finished elements of one row in place. It must be
+	// elementwise, each output depending on the element at its position
+	// alone, so that how C is tiled cannot change the result.
+	Act func(x []float32)
+	// Residual is an m×n matrix with row stride LDR, added last.
+	Residual []float32
+	LDR      int
+}
+
+// apply runs the epilogue on the rows×cols block of C that starts at c[0],
+// which is element (i0, j0) of the GEMM's C.
+func (e *Epilogue) apply(c []float32, ldc, i0, j0, rows, cols int) {
+	if e.Bias != nil {
+		bias := e.Bias[j0 : j0+cols]
+		addBiasTile(c, ldc, rows, bias)
 	}
-	bias = bias[:n]
+	for i := range rows {
+		row := c[i*ldc : i*ldc+cols]
+		if e.Act != nil {
+			e.Act(row)
+		}
+		if e.Residual != nil {
+			r := e.Residual[(i0+i)*e.LDR+j0:][:cols]
+			for j, v := range r {
+				row[j] += v
+			}
+		}
+	}
+}
+
+// Apply runs the epilogue on a finished rows×cols C (row stride ldc) as
+// separate passes: for products a caller computes some other way. The
+// result is the same as SgemmEpilogue's.
+func (e *Epilogue) Apply(c []float32, ldc, rows, cols int) {
+	e.check(rows, cols)
+	if rows > 0 && cols > 0 {
+		e.apply(c, ldc, 0, 0, rows, cols)
+	}
+}
+
+// check panics when the epilogue's operands do not cover an m×n C.
+func (e *Epilogue) check(m, n int) {
+	if e.Bias != nil && len(e.Bias) < n {
+		panic(fmt.Sprintf("gemm: bias has %d elements, need %d", len(e.Bias), n))
+	}
+	if e.Residual != nil {
+		checkMatrix("residual", e.Residual, m, n, e.LDR)
+	}
+}
+
+// SgemmEpilogue computes C = alpha·op(A)·op(B) with the epilogue ep (nil:
+// none) applied to C as each tile of it is finished. C is not read.
+func SgemmEpilogue(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, ep *Epilogue) {
+	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if ep != nil {
+		ep.check(m, n)
+	}
 	if implBLAS != nil {
 		implBLAS.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc)
-		addBiasRows(c, ldc, m, bias)
+		if ep != nil {
+			ep.Apply(c, ldc, m, n)
+		}
 		return
 	}
-	checkArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	g := gemmArgs{transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias}
+	g := gemmArgs{transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, ep}
 	g.run(Threads(), implCur)
 }
 
-// addBiasRows adds bias to each of the m rows of C.
-func addBiasRows(c []float32, ldc, m int, bias []float32) {
-	for i := range m {
+// addBiasRows adds bias to each of the rows of C.
+func addBiasRows(c []float32, ldc, rows int, bias []float32) {
+	for i := range rows {
 		row := c[i*ldc : i*ldc+len(bias)]
 		for j, v := range bias {
 			row[j] += v
@@ -276,14 +334,7 @@ func checkArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
 	}
-	check := func(name string, s []float32, rows, cols, ld int) {
-		if ld < max(cols, 1) {
-			panic(fmt.Sprintf("gemm: ld%s=%d smaller than row width %d", name, ld, cols))
-		}
-		if rows > 0 && cols > 0 && len(s) < (rows-1)*ld+cols {
-			panic(fmt.Sprintf("gemm: %s has %d elements, need %d for %d×%d with stride %d", name, len(s), (rows-1)*ld+cols, rows, cols, ld))
-		}
-	}
+	check := checkMatrix
 	if transA {
 		check("a", a, k, m, lda)
 	} else {
@@ -295,6 +346,16 @@ func checkArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 		check("b", b, k, n, ldb)
 	}
 	check("c", c, m, n, ldc)
+}
+
+// checkMatrix panics unless s holds a rows×cols matrix with row stride ld.
+func checkMatrix(name string, s []float32, rows, cols, ld int) {
+	if ld < max(cols, 1) {
+		panic(fmt.Sprintf("gemm: ld%s=%d smaller than row width %d", name, ld, cols))
+	}
+	if rows > 0 && cols > 0 && len(s) < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("gemm: %s has %d elements, need %d for %d×%d with stride %d", name, len(s), (rows-1)*ld+cols, rows, cols, ld))
+	}
 }
 
 // scaleC sets C = beta*C; beta == 0 writes zeros so NaNs in C do not survive.
@@ -325,9 +386,9 @@ type gemmArgs struct {
 	beta           float32
 	c              []float32
 	ldc            int
-	// bias, when set (beta is then 0), is added to every row of C once
-	// its sums are complete; bias[j] belongs to column j of this GEMM.
-	bias []float32
+	// ep, when set, is applied to each tile of C once its sums are
+	// complete; its column j and row i belong to this GEMM's C.
+	ep *Epilogue
 }
 
 // run spreads one GEMM over goroutines. Each goroutine gets an independent
@@ -346,8 +407,8 @@ func (g *gemmArgs) run(threads int, im *impl) {
 	}
 	if g.k == 0 || g.alpha == 0 {
 		scaleC(g.m, g.n, g.beta, g.c, g.ldc)
-		if g.bias != nil {
-			addBiasRows(g.c, g.ldc, g.m, g.bias)
+		if g.ep != nil {
+			g.ep.apply(g.c, g.ldc, 0, 0, g.m, g.n)
 		}
 		return
 	}
@@ -463,7 +524,7 @@ func (g *gemmArgs) runSplitK(threads int, im *impl) {
 	kMid := split(g.k, kSteps, kStep, 1, 2)
 	lo, hi := *g, *g
 	lo.k, hi.k = kMid, g.k-kMid
-	lo.bias, hi.bias = nil, nil
+	lo.ep, hi.ep = nil, nil
 	if g.transA {
 		hi.a = g.a[kMid*g.lda:]
 	} else {
@@ -487,19 +548,16 @@ func (g *gemmArgs) runSplitK(threads int, im *impl) {
 		wg.Wait()
 	}
 	add := func(t, parts int) {
-		for i := g.m * t / parts; i < g.m*(t+1)/parts; i++ {
+		i0, i1 := g.m*t/parts, g.m*(t+1)/parts
+		for i := i0; i < i1; i++ {
 			dst := g.c[i*g.ldc : i*g.ldc+g.n]
 			src := part.c[i*g.n : i*g.n+g.n]
-			if g.bias == nil {
-				for j := range dst {
-					dst[j] += src[j]
-				}
-				continue
-			}
 			for j := range dst {
-				v := dst[j] + src[j]
-				dst[j] = v + g.bias[j]
+				dst[j] += src[j]
 			}
+		}
+		if g.ep != nil && i1 > i0 {
+			g.ep.apply(g.c[i0*g.ldc:], g.ldc, i0, 0, i1-i0, g.n)
 		}
 	}
 	parts := max(threads, 1)
@@ -582,11 +640,11 @@ func (g *gemmArgs) macroKernel(ic, jc, pc, mc, nc, kc int, pa, pb, tmp []float32
 		beta = 1
 	}
 	mr, nr, kern := im.mr, im.nr, im.kernel
-	// The last slice of the depth finishes C's sums: the bias goes on
+	// The last slice of the depth finishes C's sums: the epilogue runs
 	// then, tile by tile.
-	var bias []float32
-	if g.bias != nil && pc+kc == g.k {
-		bias = g.bias[jc:]
+	var ep *Epilogue
+	if pc+kc == g.k {
+		ep = g.ep
 	}
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
@@ -597,31 +655,25 @@ func (g *gemmArgs) macroKernel(ic, jc, pc, mc, nc, kc int, pa, pb, tmp []float32
 			off := (ic+ir)*g.ldc + jc + jr
 			if rows == mr && cols == nr {
 				kern(kc, ap, bp, g.c[off:], g.ldc, g.alpha, beta)
-				if bias != nil {
-					addBiasTile(g.c[off:], g.ldc, mr, bias[jr:jr+nr])
-				}
-				continue
-			}
-			// Edge tile: the packed panels are zero-padded, so the kernel
-			// can compute a full tile into scratch; only the valid part
-			// is merged into C.
-			kern(kc, ap, bp, tmp, nr, g.alpha, 0)
-			for i := range rows {
-				dst := g.c[off+i*g.ldc : off+i*g.ldc+cols]
-				src := tmp[i*nr : i*nr+cols]
-				switch {
-				case beta == 0:
-					copy(dst, src)
-				default:
+			} else {
+				// Edge tile: the packed panels are zero-padded, so the
+				// kernel can compute a full tile into scratch; only the
+				// valid part is merged into C.
+				kern(kc, ap, bp, tmp, nr, g.alpha, 0)
+				for i := range rows {
+					dst := g.c[off+i*g.ldc : off+i*g.ldc+cols]
+					src := tmp[i*nr : i*nr+cols]
+					if beta == 0 {
+						copy(dst, src)
+						continue
+					}
 					for j := range dst {
 						dst[j] = beta*dst[j] + src[j]
 					}
 				}
-				if bias != nil {
-					for j, v := range bias[jr : jr+cols] {
-						dst[j] += v
-					}
-				}
+			}
+			if ep != nil {
+				ep.apply(g.c[off:], g.ldc, ic+ir, jc+jr, rows, cols)
 			}
 		}
 	}

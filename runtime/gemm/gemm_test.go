@@ -442,18 +442,37 @@ func TestTransposeRows(t *testing.T) {
 	}
 }
 
-// TestSgemmBias: SgemmBias gives, bit for bit, Sgemm followed by adding
-// the bias to every row, on every implementation and thread count, for
-// shapes with edge tiles, several depth slices, column blocks and a depth
-// split.
-func TestSgemmBias(t *testing.T) {
+// TestSgemmEpilogue: SgemmEpilogue gives, bit for bit, Sgemm followed by
+// the epilogue's steps as separate passes over C (bias, activation,
+// residual, and their combinations), on every implementation and thread
+// count, for shapes with edge tiles, several depth slices, column blocks
+// and a depth split.
+func TestSgemmEpilogue(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
+	// An activation whose result depends on every bit of its input, so a
+	// step applied out of order or twice shows.
+	act := func(x []float32) {
+		for i, v := range x {
+			x[i] = v*v*0.25 - v
+		}
+	}
+	cases := []struct {
+		name                string
+		bias, act, residual bool
+	}{
+		{"bias", true, false, false},
+		{"act", false, true, false},
+		{"residual", false, false, true},
+		{"bias+act", true, true, false},
+		{"bias+residual", true, false, true},
+		{"bias+act+residual", true, true, true},
+	}
 	check := func(t *testing.T) {
 		for _, threads := range []int{1, 2} {
 			SetThreads(threads)
 			for _, s := range testShapes {
 				for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}} {
-					lda, ldb, ldc := s.k, s.n, s.n+3
+					lda, ldb, ldc, ldr := s.k, s.n, s.n+3, s.n+1
 					if tr[0] {
 						lda = s.m
 					}
@@ -461,19 +480,38 @@ func TestSgemmBias(t *testing.T) {
 						ldb = s.k
 					}
 					a, b := randSlice(rng, max(s.m, s.k)*max(lda, 1)), randSlice(rng, max(s.k, s.n)*max(ldb, 1))
-					bias := randSlice(rng, s.n+1)
-					want := randSlice(rng, max(s.m*ldc, 1))
-					got := append([]float32(nil), want...)
-					for i := range got {
-						got[i] = float32(math.NaN()) // beta = 0: never read
-					}
-					Sgemm(tr[0], tr[1], s.m, s.n, s.k, 1.5, a, max(lda, 1), b, max(ldb, 1), 0, want, ldc)
-					addBiasRows(want, ldc, s.m, bias[:s.n])
-					SgemmBias(tr[0], tr[1], s.m, s.n, s.k, 1.5, a, max(lda, 1), b, max(ldb, 1), bias, got, ldc)
-					for i := range s.m {
-						for j := range s.n {
-							if w, g := want[i*ldc+j], got[i*ldc+j]; math.Float32bits(w) != math.Float32bits(g) {
-								t.Fatalf("t%d %dx%dx%d tA=%v tB=%v: C[%d][%d] = %v, want %v", threads, s.m, s.n, s.k, tr[0], tr[1], i, j, g, w)
+					bias, res := randSlice(rng, s.n+1), randSlice(rng, max(s.m*ldr, 1))
+					for _, c := range cases {
+						ep := &Epilogue{LDR: ldr}
+						want := randSlice(rng, max(s.m*ldc, 1))
+						got := append([]float32(nil), want...)
+						for i := range got {
+							got[i] = float32(math.NaN()) // never read
+						}
+						Sgemm(tr[0], tr[1], s.m, s.n, s.k, 1.5, a, max(lda, 1), b, max(ldb, 1), 0, want, ldc)
+						for i := range s.m {
+							row := want[i*ldc : i*ldc+s.n]
+							if c.bias {
+								ep.Bias = bias
+								addBiasRows(row, ldc, 1, bias[:s.n])
+							}
+							if c.act {
+								ep.Act = act
+								act(row)
+							}
+							if c.residual {
+								ep.Residual = res
+								for j := range row {
+									row[j] += res[i*ldr+j]
+								}
+							}
+						}
+						SgemmEpilogue(tr[0], tr[1], s.m, s.n, s.k, 1.5, a, max(lda, 1), b, max(ldb, 1), got, ldc, ep)
+						for i := range s.m {
+							for j := range s.n {
+								if w, g := want[i*ldc+j], got[i*ldc+j]; math.Float32bits(w) != math.Float32bits(g) {
+									t.Fatalf("%s t%d %dx%dx%d tA=%v tB=%v: C[%d][%d] = %v, want %v", c.name, threads, s.m, s.n, s.k, tr[0], tr[1], i, j, g, w)
+								}
 							}
 						}
 					}
@@ -484,4 +522,26 @@ func TestSgemmBias(t *testing.T) {
 	}
 	forEachImpl(t, func(t *testing.T, _ *impl) { check(t) })
 	t.Run(implOpenBLAS, func(t *testing.T) { withImpl(t, implOpenBLAS, func() { check(t) }) })
+}
+
+// TestSgemmEpilogueChecks: operands too short for C are refused up front.
+func TestSgemmEpilogueChecks(t *testing.T) {
+	a, b, c := make([]float32, 6), make([]float32, 6), make([]float32, 4)
+	for _, tc := range []struct {
+		name string
+		ep   *Epilogue
+	}{
+		{"short bias", &Epilogue{Bias: make([]float32, 1)}},
+		{"short residual", &Epilogue{Residual: make([]float32, 3), LDR: 2}},
+		{"narrow residual stride", &Epilogue{Residual: make([]float32, 4), LDR: 1}},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", tc.name)
+				}
+			}()
+			SgemmEpilogue(false, false, 2, 2, 3, 1, a, 3, b, 2, c, 2, tc.ep)
+		}()
+	}
 }

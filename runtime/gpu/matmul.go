@@ -11,9 +11,10 @@ import (
 // dropped again; batch dims broadcast. It also serves ai.crsc.MatMul,
 // whose transA/transB attributes transpose the last two dims of an
 // operand (backward passes multiply by transposed activations and weights
-// without materializing the transpose). Other dtypes fall back.
+// without materializing the transpose). Other dtypes fall back, and so
+// does the CPU lowering's fused epilogue (bias, residual, activation).
 func matMulKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if !present(ins, 2) {
+	if !present(ins, 2) || len(ins) > 2 || n.Attrs.String("activation", "") != "" {
 		return nil, errFallback
 	}
 	a, b := ins[0], ins[1]
