@@ -11,7 +11,6 @@ import (
 	"crsc/compiler/ir"
 	"crsc/compiler/passes"
 	"crsc/internal/npy"
-	"crsc/runtime"
 )
 
 func gradCommand() *cobra.Command {
@@ -108,18 +107,8 @@ func (a *gradArgs) check(cmd *cobra.Command) error {
 // compile loads the model at the inputs' shapes and compiles the
 // vector-Jacobian product of output outName with cotangent cot.
 func (a *gradArgs) compile(model string, feeds map[string]*ir.Tensor, outName string, cot *ir.Tensor) (*ir.Graph, *passes.Training, error) {
-	g, err := loadModel(model, nil, nil)
+	g, err := loadFed(model, feeds)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := runtime.CheckInputs(g, feeds); err != nil {
-		return nil, nil, fmt.Errorf("%s: %v", model, err)
-	}
-	shapes := map[string]ir.Shape{}
-	for name, t := range feeds {
-		shapes[name] = ir.StaticShape(t.Shape...)
-	}
-	if g, err = loadModel(model, shapes, nil); err != nil {
 		return nil, nil, err
 	}
 	if err := firstError(checkCotangent(g, a.cotangents[0], outName, cot), checkLoRABound(g, a.flags.lora)); err != nil {

@@ -91,6 +91,26 @@ func loadModel(path string, shapes map[string]ir.Shape, after func(string, *ir.G
 	return g, nil
 }
 
+// loadFed loads the model at path for the arrays feeds gives its inputs:
+// first unbound, to check the feeds against the inputs it declares (a
+// wrong name or dtype is reported as such, not as a failure of shape
+// folding), then with the feeds' shapes bound, so that shape subgraphs
+// fold away before a run.
+func loadFed(path string, feeds map[string]*ir.Tensor) (*ir.Graph, error) {
+	g, err := loadModel(path, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := runtime.CheckInputs(g, feeds); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	shapes := map[string]ir.Shape{}
+	for name, t := range feeds {
+		shapes[name] = ir.StaticShape(t.Shape...)
+	}
+	return loadModel(path, shapes, nil)
+}
+
 // openDevice opens the runtime --device names and shows why auto fell
 // back to the CPU. The caller closes it.
 func openDevice(name string, stderr io.Writer) (*device.Device, error) {

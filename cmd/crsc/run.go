@@ -11,7 +11,6 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/internal/npy"
-	"crsc/runtime"
 	"crsc/runtime/device"
 	"crsc/runtime/engine"
 )
@@ -45,19 +44,8 @@ fold away before the run.`,
 			if err != nil {
 				return err
 			}
-			shapes := map[string]ir.Shape{}
-			for name, t := range feeds {
-				shapes[name] = ir.StaticShape(t.Shape...)
-			}
-			g, err := loadModel(args[0], nil, nil)
+			g, err := loadFed(args[0], feeds)
 			if err != nil {
-				return err
-			}
-			if err := runtime.CheckInputs(g, feeds); err != nil {
-				return fmt.Errorf("%s: %v", args[0], err)
-			}
-			// Now that the inputs are known good, bind their shapes and fold.
-			if g, err = loadModel(args[0], shapes, nil); err != nil {
 				return err
 			}
 			results, err := runOnce(dev, threads, g, feeds, seed)
