@@ -57,6 +57,20 @@ type GemmArgs struct {
 	StrideA, StrideB, StrideC int64
 }
 
+// Stored returns the shapes (rows, columns) of A and B as stored: op(A) is
+// M×K, so A is K×M when TransA, and likewise B. Their columns are the
+// least LDA and LDB can be.
+func (g GemmArgs) Stored() (ar, ac, br, bc int) {
+	ar, ac, br, bc = g.M, g.K, g.K, g.N
+	if g.TransA {
+		ar, ac = g.K, g.M
+	}
+	if g.TransB {
+		br, bc = g.N, g.K
+	}
+	return ar, ac, br, bc
+}
+
 // Device is one GPU, or the CPU emulator that runs the same kernel sources
 // in tests. Implementations are safe for use from any goroutine: the real
 // device runs every call on one goroutine locked to its OS thread, as the

@@ -49,14 +49,7 @@ func checkGemm(g GemmArgs) error {
 			return bad("dimension %d exceeds cuBLAS's 32-bit int", v)
 		}
 	}
-	// Row length of each operand as stored (row-major).
-	rowA, rowB := g.K, g.N
-	if g.TransA {
-		rowA = g.M
-	}
-	if g.TransB {
-		rowB = g.K
-	}
+	_, rowA, _, rowB := g.Stored()
 	for _, c := range []struct {
 		name   string
 		ld, at int

@@ -80,7 +80,7 @@ func TestColMajorGemmMapping(t *testing.T) {
 				name := fmt.Sprintf("transA=%v/transB=%v/batch=%d/strides=%d,%d,%d", ta, tb, s.batch, s.strideA, s.strideB, s.strideC)
 				t.Run(name, func(t *testing.T) {
 					// Row lengths as stored, padded by 2 to catch ld mix-ups.
-					rowA, rowB := storedRows(ta, tb, M, N, K)
+					_, rowA, _, rowB := GemmArgs{TransA: ta, TransB: tb, M: M, N: N, K: K}.Stored()
 					g := GemmArgs{TransA: ta, TransB: tb, M: M, N: N, K: K, Alpha: 1.5, Beta: 0.5,
 						A: 10, B: 200, C: 400, LDA: rowA + 2, LDB: rowB + 2, LDC: N + 2,
 						Batch: s.batch, StrideA: s.strideA, StrideB: s.strideB, StrideC: s.strideC}
@@ -144,17 +144,4 @@ func TestCheckGemm(t *testing.T) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.err)
 		}
 	}
-}
-
-// storedRows is the row length of A and of B as stored, for an M×N×K GEMM
-// transposed as ta and tb say (the smallest lda and ldb).
-func storedRows(ta, tb bool, M, N, K int) (rowA, rowB int) {
-	rowA, rowB = K, N
-	if ta {
-		rowA = M
-	}
-	if tb {
-		rowB = K
-	}
-	return rowA, rowB
 }

@@ -149,7 +149,7 @@ func TestGPU(t *testing.T) {
 		for _, ta := range []bool{false, true} {
 			for _, tb := range []bool{false, true} {
 				for _, batch := range []int{1, 3} {
-					rowA, rowB := storedRows(ta, tb, M, N, K)
+					_, rowA, _, rowB := GemmArgs{TransA: ta, TransB: tb, M: M, N: N, K: K}.Stored()
 					g := GemmArgs{TransA: ta, TransB: tb, M: M, N: N, K: K, Alpha: 1.5, Beta: 0.5,
 						A: 10, B: 5000, C: 12000, LDA: rowA + 1, LDB: rowB + 3, LDC: N + 2,
 						Batch: batch, StrideA: 0, StrideB: 1500, StrideC: int64(M * (N + 2))}

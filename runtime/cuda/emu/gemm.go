@@ -21,15 +21,7 @@ func (d *Device) Gemm(g cuda.GemmArgs) error {
 	if g.M == 0 || g.N == 0 {
 		return nil
 	}
-	// Stored shapes (rows × cols) of A and B.
-	ar, ac := g.M, g.K
-	if g.TransA {
-		ar, ac = g.K, g.M
-	}
-	br, bc := g.K, g.N
-	if g.TransB {
-		br, bc = g.N, g.K
-	}
+	ar, ac, br, bc := g.Stored()
 	if g.LDA < max(1, ac) || g.LDB < max(1, bc) || g.LDC < max(1, g.N) {
 		return fmt.Errorf("emu: Gemm: leading dimensions LDA=%d LDB=%d LDC=%d are less than the row lengths %d, %d, %d",
 			g.LDA, g.LDB, g.LDC, ac, bc, g.N)

@@ -65,16 +65,10 @@ func TestGemm(t *testing.T) {
 	tests = append(tests, tcase{name: "K=0 scales C", m: 3, n: 3, k: 0, batch: 1, alpha: 1, beta: 2, padA: 1, cInit: 1.5})
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%s/tA=%v,tB=%v", tc.name, tc.transA, tc.transB), func(t *testing.T) {
-			ar, ac := tc.m, tc.k
-			if tc.transA {
-				ar, ac = tc.k, tc.m
-			}
-			br, bc := tc.k, tc.n
-			if tc.transB {
-				br, bc = tc.n, tc.k
-			}
 			g := cuda.GemmArgs{TransA: tc.transA, TransB: tc.transB, M: tc.m, N: tc.n, K: tc.k,
-				Alpha: tc.alpha, Beta: tc.beta, LDA: ac + tc.padA, LDB: bc + tc.padB, LDC: tc.n + tc.padC, Batch: tc.batch}
+				Alpha: tc.alpha, Beta: tc.beta, LDC: tc.n + tc.padC, Batch: tc.batch}
+			ar, ac, br, bc := g.Stored()
+			g.LDA, g.LDB = ac+tc.padA, bc+tc.padB
 			g.StrideA, g.StrideB, g.StrideC = int64(ar*g.LDA), int64(br*g.LDB), int64(tc.m*g.LDC)
 			if tc.broadcastA {
 				g.StrideA = 0
