@@ -59,6 +59,26 @@ func randTensor(rng *rand.Rand, shape []int, scale float64) *ir.Tensor {
 	return t
 }
 
+// graphFeeds are inputs for the optimizer graph g at step: learning rate
+// 1e-3, and random parameters, gradients and moments (the second moments
+// squared, as a real run's are non-negative).
+func graphFeeds(g *ir.Graph, rng *rand.Rand, step int64) map[string]*ir.Tensor {
+	inputs := map[string]*ir.Tensor{
+		LearningRateInput: ir.ScalarF32(1e-3),
+		StepInput:         ir.FromInt64([]int{}, []int64{step}),
+	}
+	for _, v := range g.Inputs[2:] {
+		shape, _ := v.Shape.Ints()
+		inputs[v.Name] = randTensor(rng, shape, 1)
+		if strings.HasSuffix(v.Name, ".exp_avg_sq") {
+			for i, x := range inputs[v.Name].F32 {
+				inputs[v.Name].F32[i] = x * x
+			}
+		}
+	}
+	return inputs
+}
+
 func widen(xs []float32) []float64 {
 	out := make([]float64, len(xs))
 	for i, x := range xs {
@@ -330,20 +350,7 @@ func TestONNXRoundTrip(t *testing.T) {
 		t.Fatalf("graph changed in the ONNX round trip:\n--- built\n%s\n--- re-imported\n%s", a, b)
 	}
 
-	rng := rand.New(rand.NewPCG(5, 6))
-	inputs := map[string]*ir.Tensor{
-		LearningRateInput: ir.ScalarF32(1e-3),
-		StepInput:         ir.FromInt64([]int{}, []int64{7}),
-	}
-	for _, v := range g1.Inputs[2:] {
-		shape, _ := v.Shape.Ints()
-		inputs[v.Name] = randTensor(rng, shape, 1)
-		if strings.HasSuffix(v.Name, ".exp_avg_sq") {
-			for i, x := range inputs[v.Name].F32 {
-				inputs[v.Name].F32[i] = x * x
-			}
-		}
-	}
+	inputs := graphFeeds(g1, rand.New(rand.NewPCG(5, 6)), 7)
 	out1, err := runtime.Run(g1, inputs, runtime.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"crsc/compiler/ir"
 	"crsc/compiler/onnx"
 	"crsc/internal/ortoracle"
 	"crsc/runtime"
@@ -28,20 +26,7 @@ func TestORTParity(t *testing.T) {
 	if err := onnx.Save(g, path); err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(7, 8))
-	inputs := map[string]*ir.Tensor{
-		LearningRateInput: ir.ScalarF32(1e-3),
-		StepInput:         ir.FromInt64([]int{}, []int64{3}),
-	}
-	for _, v := range g.Inputs[2:] {
-		shape, _ := v.Shape.Ints()
-		inputs[v.Name] = randTensor(rng, shape, 1)
-		if strings.HasSuffix(v.Name, ".exp_avg_sq") {
-			for i, x := range inputs[v.Name].F32 {
-				inputs[v.Name].F32[i] = x * x
-			}
-		}
-	}
+	inputs := graphFeeds(g, rand.New(rand.NewPCG(7, 8)), 3)
 	want, err := ortoracle.Run(path, inputs)
 	if err != nil {
 		t.Fatal(err)
