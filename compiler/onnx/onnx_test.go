@@ -49,14 +49,7 @@ func TestRoundTrip(t *testing.T) {
 			if err := g1.Verify(); err != nil {
 				t.Fatal(err)
 			}
-			data, err := Encode(g1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			g2, err := Decode(data, "")
-			if err != nil {
-				t.Fatal(err)
-			}
+			g2 := reencode(t, g1)
 			g2.Name = g1.Name
 			if a, b := g1.String(), g2.String(); a != b {
 				t.Fatalf("graphs differ after round trip:\n%s", firstDiff(a, b))
@@ -69,6 +62,20 @@ func TestRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reencode exports g to ONNX bytes and imports them back.
+func reencode(t *testing.T, g *ir.Graph) *ir.Graph {
+	t.Helper()
+	data, err := Encode(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2, err := Decode(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g2
 }
 
 func firstDiff(a, b string) string {
@@ -204,14 +211,7 @@ func TestAxesNormalization(t *testing.T) {
 	if err := g.InferShapes(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := Encode(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g2, err := Decode(data, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	g2 := reencode(t, g)
 	u := g2.Nodes[0]
 	if len(u.Inputs) != 1 || !slices.Equal(u.Attrs.Ints("axes"), []int64{0}) {
 		t.Fatalf("axes not normalized: %s", ir.NodeString(u))
