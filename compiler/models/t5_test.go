@@ -8,8 +8,8 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/onnx"
-	"crsc/compiler/passes"
 	"crsc/internal/npy"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -39,9 +39,7 @@ func readSet(t *testing.T, model, set string, names ...string) map[string]*ir.Te
 // runCPU loads g for the CPU backend and runs it on inputs.
 func runCPU(t *testing.T, g *ir.Graph, inputs map[string]*ir.Tensor) map[string]*ir.Tensor {
 	t.Helper()
-	if err := passes.Run(g, passes.Load, &passes.Config{Supports: runtime.CPU(runtime.Options{}).Supports}); err != nil {
-		t.Fatal(err)
-	}
+	testutil.LoadShapes(t, g, nil)
 	outs, err := runtime.Run(g, inputs, runtime.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"crsc/compiler/ir"
-	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -34,15 +34,7 @@ func TestMissingRulesListedAtOnce(t *testing.T) {
 }
 
 func tinyBert(t *testing.T) *ir.Graph {
-	g, err := onnx.Load("../../testdata/onnx/bert_tiny_cls.op13.eval.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(2, 7)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return testutil.LoadFile(t, "../../testdata/onnx/bert_tiny_cls.op13.eval.onnx", map[string]ir.Shape{"input_ids": ir.StaticShape(2, 7)})
 }
 
 // TestTrainSelection: --train and --freeze narrow the trained set, and a

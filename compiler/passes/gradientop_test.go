@@ -13,6 +13,7 @@ import (
 	pb "crsc/compiler/onnx/onnxpb"
 	"crsc/compiler/passes"
 	"crsc/internal/testenv"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -42,13 +43,7 @@ func TestONNXGradientOp(t *testing.T) {
 	for _, name := range []string{"test_gradient_of_add", "test_gradient_of_add_and_mul"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(root, name)
-			g, err := onnx.Load(filepath.Join(dir, "model.onnx"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := passes.Run(g, passes.Load, &passes.Config{Supports: runtime.CPU(runtime.Options{}).Supports}); err != nil {
-				t.Fatal(err)
-			}
+			g := testutil.LoadFile(t, filepath.Join(dir, "model.onnx"), nil)
 			feeds := map[string]*ir.Tensor{}
 			for i, in := range g.Inputs {
 				feeds[in.Name] = readTensorPB(t, filepath.Join(dir, "test_data_set_0", "input_"+string(rune('0'+i))+".pb"))

@@ -11,6 +11,7 @@ import (
 	"crsc/compiler/ir"
 	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 	"crsc/training/optim"
 )
@@ -153,10 +154,7 @@ func TestHeadTrainsAndExports(t *testing.T) {
 	g.Value(h.TrainingMode).Init.Bool[0] = true
 
 	tg := g.Clone()
-	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(batch, seq)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(tg, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
+	testutil.LoadShapes(t, tg, map[string]ir.Shape{"input_ids": ir.StaticShape(batch, seq)})
 	tr, err := passes.Compile(tg, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossCrossEntropy, Output: "logits"}, Memory: true})
 	if err != nil {
 		t.Fatal(err)

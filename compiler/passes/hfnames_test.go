@@ -7,7 +7,7 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/passes"
-	"crsc/runtime"
+	"crsc/internal/testutil"
 )
 
 // TestHFModuleNames: module paths from node scopes (torch ≥ 1.13), from
@@ -109,10 +109,7 @@ func TestLoRAModuleTargets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := loadExport(t, tt.model)
-			cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(2, 8)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-			if err := passes.Run(g, passes.Load, cfg); err != nil {
-				t.Fatal(err)
-			}
+			testutil.LoadShapes(t, g, map[string]ir.Shape{"input_ids": ir.StaticShape(2, 8)})
 			ads, err := passes.AddLoRAAdapters(g, tt.spec)
 			if err != nil {
 				t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/passes"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 	"crsc/training/checkpoint"
 )
@@ -21,10 +22,8 @@ import (
 // non-square one (intermediate.dense, 32 → 64) included.
 func TestPEFTAdapterExport(t *testing.T) {
 	g := loadExport(t, "../../testdata/onnx/bert_tiny_cls.op13.eval.onnx")
-	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(2, 8)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
+	shapes := map[string]ir.Shape{"input_ids": ir.StaticShape(2, 8)}
+	testutil.LoadShapes(t, g, shapes)
 	const rank, alpha = 4, 8.0
 	ads, err := passes.AddLoRAAdapters(g, passes.LoRASpec{Rank: rank, Alpha: alpha, Targets: `(query|value|intermediate\.dense)$`, ModuleNames: true, Seed: 2})
 	if err != nil {
@@ -81,9 +80,7 @@ func TestPEFTAdapterExport(t *testing.T) {
 	// The model with the PEFT merge written into its weights computes what
 	// the graph with adapters does.
 	merged := loadExport(t, "../../testdata/onnx/bert_tiny_cls.op13.eval.onnx")
-	if err := passes.Run(merged, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
+	testutil.LoadShapes(t, merged, shapes)
 	for _, a := range ads {
 		w := g.Value(a.Base).Init // crsc's MatMul weight [in, out] = HF's weightᵀ // crsc's MatMul weight [in, out] = HF's weightᵀ
 		in, out := w.Shape[0], w.Shape[1]

@@ -9,6 +9,7 @@ import (
 	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
 	"crsc/internal/npy"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -85,10 +86,7 @@ func TestLinkSeq2Seq(t *testing.T) {
 	}
 
 	// The linked graph trains: its loss output is the default loss.
-	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(2, 7), "labels": ir.StaticShape(2, 4)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
+	testutil.LoadShapes(t, g, map[string]ir.Shape{"input_ids": ir.StaticShape(2, 7), "labels": ir.StaticShape(2, 4)})
 	tr, err := passes.Compile(g, passes.TrainingSpec{Memory: true})
 	if err != nil {
 		t.Fatal(err)

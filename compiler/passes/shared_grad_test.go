@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"crsc/compiler/ir"
-	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
 	"crsc/internal/testenv"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -47,14 +47,7 @@ func TestSharedExportsDirectionalDerivative(t *testing.T) {
 				}
 				feeds[name] = ir.FromInt64([]int{batch, seq}, v)
 			}
-			g, err := onnx.Load(filepath.Join(dir, tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(batch, seq)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-			if err := passes.Run(g, passes.Load, cfg); err != nil {
-				t.Fatal(err)
-			}
+			g := testutil.LoadFile(t, filepath.Join(dir, tc.file), map[string]ir.Shape{"input_ids": ir.StaticShape(batch, seq)})
 			trained, err := trainedParams(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: tc.output}})
 			if err != nil {
 				t.Fatal(err)

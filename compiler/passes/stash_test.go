@@ -8,8 +8,8 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/memplan"
-	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -112,14 +112,7 @@ func TestStashGradients(t *testing.T) {
 // with spec, plans it and runs it in the plan (seed 11).
 func compileRun(t *testing.T, model string, spec passes.TrainingSpec, feeds map[string]*ir.Tensor) (map[string]*ir.Tensor, *passes.Training, *memplan.MemPlan, runtime.Stats) {
 	t.Helper()
-	g, err := onnx.Load("../../testdata/onnx/" + model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
+	g := testutil.LoadFile(t, "../../testdata/onnx/"+model, map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)})
 	spec.Loss = passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}
 	spec.Memory = true
 	tr, err := passes.Compile(g, spec)

@@ -7,6 +7,7 @@ import (
 	"crsc/compiler/ir"
 	"crsc/compiler/models"
 	"crsc/compiler/passes"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -20,10 +21,7 @@ func dropoutBert(t *testing.T, heads int, sampling passes.SamplingSpec) (*ir.Gra
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, pc); err != nil {
-		t.Fatal(err)
-	}
+	testutil.LoadShapes(t, g, map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)})
 	tr, err := passes.Compile(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"}, Memory: true, Sampling: sampling})
 	if err != nil {
 		t.Fatal(err)

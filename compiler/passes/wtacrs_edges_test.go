@@ -10,8 +10,8 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/models"
-	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 	"crsc/runtime/rowsample/rowsampletest"
 )
@@ -34,14 +34,7 @@ func sampleNodes(g *ir.Graph) map[string]*ir.Node {
 // attribute): keep 0.29 of N = 100 rows keeps 29, where ⌊0.29·100⌋ in
 // float64 is 28.
 func TestReportedBudgetIsTheKernels(t *testing.T) {
-	g, err := onnx.Load("../../testdata/onnx/bert_tiny_cls.op13.eval.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(4, 25)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
+	g := testutil.LoadFile(t, "../../testdata/onnx/bert_tiny_cls.op13.eval.onnx", map[string]ir.Shape{"input_ids": ir.StaticShape(4, 25)})
 	tr, err := passes.Compile(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"},
 		Sampling: passes.SamplingSpec{Estimator: "wta", Keep: 0.29, Layers: "all"}})
 	if err != nil {
@@ -86,9 +79,7 @@ func TestAutoKeepsHeadsExact(t *testing.T) {
 		for _, in := range []string{"input_ids", "attention_mask", "decoder_input_ids", "labels"} {
 			shapes[in] = ir.StaticShape(4, 8)
 		}
-		if err := passes.Run(g, passes.Load, &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}); err != nil {
-			t.Fatal(err)
-		}
+		testutil.LoadShapes(t, g, shapes)
 		tr, err := passes.Compile(g, passes.TrainingSpec{Sampling: passes.SamplingSpec{Estimator: "wta", Keep: 0.3, Layers: layers}})
 		if err != nil {
 			t.Fatal(err)

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"crsc/compiler/ir"
-	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -30,15 +30,7 @@ func sampledBert(t *testing.T, estimator string, keep float64) (*ir.Graph, *pass
 // loadTinyBert loads the tiny BERT export bound to batch 4 × 16.
 func loadTinyBert(t *testing.T) *ir.Graph {
 	t.Helper()
-	g, err := onnx.Load("../../testdata/onnx/bert_tiny_cls.op13.eval.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &passes.Config{Shapes: map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)}, Supports: runtime.CPU(runtime.Options{}).Supports}
-	if err := passes.Run(g, passes.Load, cfg); err != nil {
-		t.Fatal(err)
-	}
-	return g
+	return testutil.LoadFile(t, "../../testdata/onnx/bert_tiny_cls.op13.eval.onnx", map[string]ir.Shape{"input_ids": ir.StaticShape(4, 16)})
 }
 
 // tinyBertFeeds are random inputs of a tiny BERT at 4 × 16 (vocab 120)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"crsc/compiler/ir"
+	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
 	"crsc/internal/npy"
 	"crsc/runtime"
@@ -30,8 +31,26 @@ func Load(t testing.TB, g *ir.Graph, bind map[string]*ir.Tensor) {
 	for name, x := range bind {
 		shapes[name] = ir.StaticShape(x.Shape...)
 	}
+	LoadShapes(t, g, shapes)
+}
+
+// LoadShapes runs the load passes on g with shapes bound to the inputs of
+// those names (nil: none) and the CPU backend's op support.
+func LoadShapes(t testing.TB, g *ir.Graph, shapes map[string]ir.Shape) {
+	t.Helper()
 	cfg := &passes.Config{Shapes: shapes, Supports: runtime.CPU(runtime.Options{}).Supports}
 	if err := passes.Run(g, passes.Load, cfg); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// LoadFile imports the ONNX model at path and loads it as LoadShapes does.
+func LoadFile(t testing.TB, path string, shapes map[string]ir.Shape) *ir.Graph {
+	t.Helper()
+	g, err := onnx.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	LoadShapes(t, g, shapes)
+	return g
 }

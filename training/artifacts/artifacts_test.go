@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"crsc/compiler/ir"
-	"crsc/compiler/onnx"
 	"crsc/compiler/passes"
 	"crsc/internal/npy"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 	"crsc/training/optim"
 )
@@ -32,13 +32,7 @@ func t5Inputs(t *testing.T) map[string]*ir.Tensor {
 }
 
 func buildT5(t *testing.T) *Set {
-	g, err := onnx.Load("../../testdata/onnx/t5_tiny.op13.train.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := passes.Run(g, passes.Load, &passes.Config{Supports: runtime.CPU(runtime.Options{}).Supports}); err != nil {
-		t.Fatal(err)
-	}
+	g := testutil.LoadFile(t, "../../testdata/onnx/t5_tiny.op13.train.onnx", nil)
 	s, err := Build(g, passes.TrainingSpec{}, optim.DefaultAdamWConfig())
 	if err != nil {
 		t.Fatal(err)
