@@ -12,6 +12,7 @@ import (
 	"crsc/compiler/ir"
 	pb "crsc/compiler/onnx/onnxpb"
 	"crsc/internal/atomicfile"
+	"crsc/internal/rawdata"
 )
 
 // CrscDomain is the operator domain of crsc's own ops (sampling, fused
@@ -270,7 +271,7 @@ func writeModel(w io.Writer, m *pb.ModelProto, data []*ir.Tensor) error {
 		}
 		n, step := t.Len(), cap(chunk)/8
 		for lo := 0; lo < n; lo += step {
-			if _, err := w.Write(appendRaw(chunk[:0], t, lo, min(lo+step, n))); err != nil {
+			if _, err := w.Write(rawdata.Append(chunk[:0], t, lo, min(lo+step, n))); err != nil {
 				return err
 			}
 		}

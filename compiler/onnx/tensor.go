@@ -2,7 +2,6 @@ package onnx
 
 import (
 	"crsc/internal/f16"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -140,7 +139,7 @@ func readExternal(tp *pb.TensorProto, dir string) ([]byte, error) {
 // TensorToProto encodes t as raw little-endian data in its declared dtype.
 func TensorToProto(name string, t *ir.Tensor) *pb.TensorProto {
 	tp := tensorHeader(name, t)
-	tp.RawData = appendRaw(make([]byte, 0, rawLen(t)), t, 0, t.Len())
+	tp.RawData = rawdata.Append(make([]byte, 0, rawLen(t)), t, 0, t.Len())
 	return tp
 }
 
@@ -156,48 +155,3 @@ func tensorHeader(name string, t *ir.Tensor) *pb.TensorProto {
 
 // rawLen is the byte length of t's raw data.
 func rawLen(t *ir.Tensor) int { return t.Len() * t.DType.Size() }
-
-// appendRaw appends elements [lo, hi) of t, little-endian in t's declared
-// dtype, to dst.
-func appendRaw(dst []byte, t *ir.Tensor, lo, hi int) []byte {
-	le := binary.LittleEndian
-	switch t.DType {
-	case ir.Float32:
-		for _, v := range t.F32[lo:hi] {
-			dst = le.AppendUint32(dst, math.Float32bits(v))
-		}
-	case ir.Float64:
-		for _, v := range t.F64[lo:hi] {
-			dst = le.AppendUint64(dst, math.Float64bits(v))
-		}
-	case ir.Int64:
-		for _, v := range t.I64[lo:hi] {
-			dst = le.AppendUint64(dst, uint64(v))
-		}
-	case ir.Int32:
-		for _, v := range t.I32[lo:hi] {
-			dst = le.AppendUint32(dst, uint32(v))
-		}
-	case ir.Int8, ir.Uint8:
-		for _, v := range t.I32[lo:hi] {
-			dst = append(dst, byte(v))
-		}
-	case ir.Bool:
-		for _, v := range t.Bool[lo:hi] {
-			b := byte(0)
-			if v {
-				b = 1
-			}
-			dst = append(dst, b)
-		}
-	case ir.Float16:
-		for _, v := range t.F32[lo:hi] {
-			dst = le.AppendUint16(dst, f16.FromFloat32(v))
-		}
-	case ir.BFloat16:
-		for i := lo; i < hi; i++ {
-			dst = le.AppendUint16(dst, ir.BF16At(t.I32, i))
-		}
-	}
-	return dst
-}

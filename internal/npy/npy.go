@@ -3,7 +3,6 @@ package npy
 import (
 	"bufio"
 	"bytes"
-	"crsc/internal/f16"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -511,62 +510,22 @@ func encodeHeader(d descr, shape []int) []byte {
 }
 
 // writeElements writes t's n elements of size bytes each, converted in
-// batches so a large tensor needs no full-size byte copy.
+// batches so a large tensor needs no full-size byte copy. The 8-bit integer
+// dtypes are held as int32, so a value outside their range is an error
+// rather than silently wrapped.
 func writeElements(w io.Writer, t *ir.Tensor, n, size int) error {
+	if i := rawdata.OutOfRange(t); i >= 0 {
+		return fmt.Errorf("%v tensor element %d = %d is out of range", t.DType, i, t.I32[i])
+	}
 	const batch = 1 << 14
 	buf := make([]byte, 0, min(n, batch)*size)
 	for start := 0; start < n; start += batch {
-		end := min(start+batch, n)
-		buf = buf[:0]
-		for i := start; i < end; i++ {
-			var err error
-			if buf, err = appendElement(buf, t, i); err != nil {
-				return err
-			}
-		}
+		buf = rawdata.Append(buf[:0], t, start, min(start+batch, n))
 		if _, err := w.Write(buf); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// appendElement appends element i of t in its .npy encoding. The 8-bit
-// integer dtypes are held as int32, so a value outside their range is an
-// error rather than silently wrapped.
-func appendElement(buf []byte, t *ir.Tensor, i int) ([]byte, error) {
-	le := binary.LittleEndian
-	switch t.DType {
-	case ir.Float32:
-		buf = le.AppendUint32(buf, math.Float32bits(t.F32[i]))
-	case ir.Float16:
-		buf = le.AppendUint16(buf, f16.FromFloat32(t.F32[i]))
-	case ir.Float64:
-		buf = le.AppendUint64(buf, math.Float64bits(t.F64[i]))
-	case ir.Int64:
-		buf = le.AppendUint64(buf, uint64(t.I64[i]))
-	case ir.Int32:
-		buf = le.AppendUint32(buf, uint32(t.I32[i]))
-	case ir.Int8:
-		v := t.I32[i]
-		if v < math.MinInt8 || v > math.MaxInt8 {
-			return buf, fmt.Errorf("i8 tensor element %d = %d is out of range", i, v)
-		}
-		buf = append(buf, byte(int8(v)))
-	case ir.Uint8:
-		v := t.I32[i]
-		if v < 0 || v > math.MaxUint8 {
-			return buf, fmt.Errorf("u8 tensor element %d = %d is out of range", i, v)
-		}
-		buf = append(buf, byte(v))
-	case ir.Bool:
-		b := byte(0)
-		if t.Bool[i] {
-			b = 1
-		}
-		buf = append(buf, b)
-	}
-	return buf, nil
 }
 
 // SafeName maps a graph output name to the file-name stem `crsc run` uses

@@ -2,17 +2,16 @@ package checkpoint
 
 import (
 	"bytes"
-	"crsc/internal/f16"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"unicode/utf8"
 
 	"crsc/compiler/ir"
 	"crsc/internal/atomicfile"
+	"crsc/internal/rawdata"
 )
 
 // metadataKey is the header entry that holds free-form string metadata
@@ -208,49 +207,15 @@ func writeFile(w io.Writer, header []byte, entries []entry) error {
 // chunks so that a large tensor needs no second full-size copy.
 func writeData(w io.Writer, buf []byte, e entry) ([]byte, error) {
 	t := e.t
-	flush := func(force bool) error {
-		if len(buf) == 0 || (!force && len(buf) < cap(buf)-8) {
-			return nil
-		}
-		_, err := w.Write(buf)
-		buf = buf[:0]
-		return err
+	if i := rawdata.OutOfRange(t); i >= 0 {
+		return buf, fmt.Errorf("tensor %q: element %d is %d, out of range for %s", e.name, i, t.I32[i], dtypeNames[t.DType])
 	}
-	n := t.Len()
-	for i := 0; i < n; i++ {
-		switch t.DType {
-		case ir.Float32:
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(t.F32[i]))
-		case ir.Float16:
-			buf = binary.LittleEndian.AppendUint16(buf, f16.FromFloat32(t.F32[i]))
-		case ir.Float64:
-			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(t.F64[i]))
-		case ir.Int64:
-			buf = binary.LittleEndian.AppendUint64(buf, uint64(t.I64[i]))
-		case ir.Int32:
-			buf = binary.LittleEndian.AppendUint32(buf, uint32(t.I32[i]))
-		case ir.Int8:
-			v := t.I32[i]
-			if v < math.MinInt8 || v > math.MaxInt8 {
-				return buf, fmt.Errorf("tensor %q: element %d is %d, out of range for I8", e.name, i, v)
-			}
-			buf = append(buf, byte(int8(v)))
-		case ir.Uint8:
-			v := t.I32[i]
-			if v < 0 || v > math.MaxUint8 {
-				return buf, fmt.Errorf("tensor %q: element %d is %d, out of range for U8", e.name, i, v)
-			}
-			buf = append(buf, byte(v))
-		case ir.Bool:
-			var v byte
-			if t.Bool[i] {
-				v = 1
-			}
-			buf = append(buf, v)
-		}
-		if err := flush(false); err != nil {
+	n, step := t.Len(), max(1, cap(buf)/8)
+	for lo := 0; lo < n; lo += step {
+		buf = rawdata.Append(buf[:0], t, lo, min(lo+step, n))
+		if _, err := w.Write(buf); err != nil {
 			return buf, err
 		}
 	}
-	return buf, flush(true)
+	return buf, nil
 }
