@@ -265,7 +265,19 @@ func inferMatMul(n *Node) error {
 	if len(as) == 0 || len(bs) == 0 {
 		return fmt.Errorf("MatMul of a scalar")
 	}
-	// ai.crsc.MatMul's transA/transB swap an operand's last two dims.
+	// ai.crsc.MatMul's permA/permB permute an operand's dims (read as
+	// Transpose would), then transA/transB swap its last two.
+	var err error
+	if p := n.Attrs.Ints("permA"); p != nil {
+		if as, err = permuteShape(as, p); err != nil {
+			return fmt.Errorf("permA: %v", err)
+		}
+	}
+	if p := n.Attrs.Ints("permB"); p != nil {
+		if bs, err = permuteShape(bs, p); err != nil {
+			return fmt.Errorf("permB: %v", err)
+		}
+	}
 	swapLast := func(s Shape) Shape {
 		s = s.Clone()
 		s[len(s)-1], s[len(s)-2] = s[len(s)-2], s[len(s)-1]
@@ -298,6 +310,11 @@ func inferMatMul(n *Node) error {
 	}
 	if !bVec {
 		out = append(out, bs[len(bs)-1])
+	}
+	if p := n.Attrs.Ints("permY"); p != nil { // the result, permuted as it is stored
+		if out, err = permuteShape(out, p); err != nil {
+			return fmt.Errorf("permY: %v", err)
+		}
 	}
 	n.Outputs[0].SetType(a.DType, out)
 	return nil
@@ -336,18 +353,28 @@ func inferTranspose(n *Node) error {
 			perm = append(perm, int64(i))
 		}
 	}
-	if len(perm) != len(in.Shape) {
-		return fmt.Errorf("perm %v for rank %d", perm, len(in.Shape))
-	}
-	out := make(Shape, len(perm))
-	for i, p := range perm {
-		if p < 0 || int(p) >= len(in.Shape) {
-			return fmt.Errorf("perm %v out of range", perm)
-		}
-		out[i] = in.Shape[p]
+	out, err := permuteShape(in.Shape, perm)
+	if err != nil {
+		return err
 	}
 	n.Outputs[0].SetType(in.DType, out)
 	return nil
+}
+
+// permuteShape is s with its dims in the order perm gives (dim i of the
+// result is dim perm[i] of s), as Transpose permutes them.
+func permuteShape(s Shape, perm []int64) (Shape, error) {
+	if len(perm) != len(s) {
+		return nil, fmt.Errorf("perm %v for rank %d", perm, len(s))
+	}
+	out := make(Shape, len(perm))
+	for i, p := range perm {
+		if p < 0 || int(p) >= len(s) {
+			return nil, fmt.Errorf("perm %v out of range", perm)
+		}
+		out[i] = s[p]
+	}
+	return out, nil
 }
 
 // constInts returns the int64 contents of a constant input, or of a

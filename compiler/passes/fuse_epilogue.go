@@ -31,10 +31,7 @@ func FuseEpilogues(g *ir.Graph, _ *Config) error {
 		if mm == nil || len(mm.Inputs) > 3 || mm.Attrs.String("activation", "") != "" {
 			continue
 		}
-		if mm.Attrs == nil {
-			mm.Attrs = ir.Attrs{}
-		}
-		mm.Attrs["activation"] = ir.StringAttr(act)
+		setAttr(mm, "activation", ir.StringAttr(act))
 		absorb(mm, n, mm.Inputs)
 		removed[n] = true
 	}

@@ -38,23 +38,27 @@ var TrainingPipeline = []Pass{
 // (WTA-CRS finds linear layers by their weight's Transpose) must see the
 // graph as exported and differentiated. fold-transposes: a torch export's
 // weights and weight gradients are read through the GEMMs' trans flags
-// instead of transposed every step; fuse-bias-add: a linear layer's bias
+// instead of transposed every step; fold-head-transposes: attention's
+// batched products read and write the heads where they lie instead of
+// through Transpose copies; fuse-bias-add: a linear layer's bias
 // is added inside its GEMM; fuse-epilogues: the activation and residual
-// Add after it too (both CPU only: see LoweringFor).
+// Add after it too (the last three CPU only: see LoweringFor).
 var Lowering = []Pass{
 	{"fold-transposes", FoldTransposes},
+	{"fold-head-transposes", FoldHeadTransposes},
 	{"fuse-bias-add", FuseBiasAdd},
 	{"fuse-epilogues", FuseEpilogues},
 }
 
 // LoweringFor is Lowering for a backend: the GPU MatMul has no bias,
-// residual or activation, so the fusions into it are the CPU's alone.
+// residual, activation or permuted operands, so the folds into it are the
+// CPU's alone.
 func LoweringFor(cpu bool) []Pass {
 	if cpu {
 		return Lowering
 	}
 	return slices.DeleteFunc(slices.Clone(Lowering), func(p Pass) bool {
-		return p.Name == "fuse-bias-add" || p.Name == "fuse-epilogues"
+		return p.Name == "fold-head-transposes" || p.Name == "fuse-bias-add" || p.Name == "fuse-epilogues"
 	})
 }
 
@@ -76,6 +80,7 @@ var passOrder = []struct{ a, b, why string }{
 	{"wtacrs-attention", "recompute", "recomputation replays what sampling left kept"},
 	{"recompute", "stash", "stashes narrow what every other pass leaves for backward"},
 	{"fold-transposes", "fuse-bias-add", "the bias joins the GEMM as the folding leaves it, its operands read through trans flags"},
+	{"fold-transposes", "fold-head-transposes", "the last-two-dims swaps become trans flags first; the permutations left fold into the batched products"},
 	{"fuse-bias-add", "fuse-epilogues", "the activation and residual come after the bias, which must be in the GEMM first"},
 }
 

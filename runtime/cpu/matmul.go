@@ -31,6 +31,9 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 		return nil, err
 	}
 	ta, tb := n.Attrs.Int("transA", 0) != 0, n.Attrs.Int("transB", 0) != 0
+	if permutedMatMul(n) {
+		return stridedMatMulKernel(ctx, n, a, b, ins, ta, tb)
+	}
 	mm, err := shapes.MatMulShape(a.Shape, b.Shape, ta, tb)
 	if err != nil {
 		return nil, nodeErr(n, err)
@@ -87,6 +90,44 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 		return nil, errf(n, "unsupported dtype %v", a.DType)
 	}
 	out.Shape = mm.Shape
+	return []*ir.Tensor{out}, nil
+}
+
+// permAttrs are ai.crsc.MatMul's permutations of A, B and the result
+// (passes.FoldHeadTransposes).
+var permAttrs = [3]string{"permA", "permB", "permY"}
+
+// permutedMatMul: n reads an operand or writes its result through a
+// permutation of dims.
+func permutedMatMul(n *ir.Node) bool {
+	for _, p := range permAttrs {
+		if n.Attrs.Has(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// stridedMatMulKernel is ai.crsc.MatMul with permuted operands or result:
+// one GEMM per batch element on strided views of the stored tensors, every
+// element of the output written once.
+func stridedMatMulKernel(ctx *Ctx, n *ir.Node, a, b *ir.Tensor, ins []*ir.Tensor, ta, tb bool) ([]*ir.Tensor, error) {
+	if storage(a.DType) != ir.Float32 || in(ins, 2) != nil || in(ins, 3) != nil || n.Attrs.String("activation", "") != "" {
+		return nil, errf(n, "a permuted MatMul takes two float32 operands and no epilogue, got %v", a.DType)
+	}
+	var perms [3][]int64
+	for i, p := range permAttrs {
+		perms[i] = n.Attrs.Ints(p)
+	}
+	l, err := shapes.StridedMatMulLayout(a.Shape, b.Shape, perms[0], perms[1], perms[2], ta, tb)
+	if err != nil {
+		return nil, nodeErr(n, err)
+	}
+	if l.K == 0 {
+		return []*ir.Tensor{ctx.newTensor(a.DType, l.Shape)}, nil // the product of empty sums
+	}
+	out := ctx.newUninitTensor(a.DType, l.Shape) // the GEMMs write every element
+	gemm.SgemmOffsets(l.TransA, l.TransB, l.M, l.N, l.K, 1, a.F32, l.LDA, l.AOff, b.F32, l.LDB, l.BOff, out.F32, l.LDC, l.COff)
 	return []*ir.Tensor{out}, nil
 }
 

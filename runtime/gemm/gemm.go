@@ -254,18 +254,46 @@ func SgemmBatched(transA, transB bool, m, n, k int, alpha float32, a []float32, 
 	last := batch - 1
 	checkArgs(transA, transB, m, n, k,
 		tail(a, last*strideA), lda, tail(b, last*strideB), ldb, tail(c, last*strideC), ldc)
-	at := func(i int) gemmArgs {
+	runBatch(batch, strideC != 0, func(i int) gemmArgs {
 		return gemmArgs{transA, transB, m, n, k, alpha, a[i*strideA:], lda, b[i*strideB:], ldb, beta, c[i*strideC:], ldc, nil}
+	})
+}
+
+// SgemmOffsets runs len(aOff) independent GEMMs with the same shape, C =
+// alpha·op(A)·op(B), matrix i of A starting at a[aOff[i]] (likewise B and
+// C): batched products whose operands are strided views, such as
+// attention's heads read out of [batch, seq, heads, dim]. The C matrices
+// must not overlap; C is not read.
+func SgemmOffsets(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, aOff []int, b []float32, ldb int, bOff []int, c []float32, ldc int, cOff []int) {
+	if len(bOff) != len(aOff) || len(cOff) != len(aOff) {
+		panic(fmt.Sprintf("gemm: %d, %d and %d offsets for A, B and C", len(aOff), len(bOff), len(cOff)))
 	}
+	for i := range aOff {
+		if aOff[i] < 0 || bOff[i] < 0 || cOff[i] < 0 {
+			panic(fmt.Sprintf("gemm: negative offset in batch element %d", i))
+		}
+		checkArgs(transA, transB, m, n, k, tail(a, aOff[i]), lda, tail(b, bOff[i]), ldb, tail(c, cOff[i]), ldc)
+	}
+	if len(aOff) == 0 {
+		return
+	}
+	runBatch(len(aOff), true, func(i int) gemmArgs {
+		return gemmArgs{transA, transB, m, n, k, alpha, a[aOff[i]:], lda, b[bOff[i]:], ldb, 0, c[cOff[i]:], ldc, nil}
+	})
+}
+
+// runBatch runs the batch GEMMs at(0) … at(batch-1); independent says
+// their C matrices are distinct, so they may run at once.
+func runBatch(batch int, independent bool, at func(i int) gemmArgs) {
 	if implBLAS != nil {
 		for i := range batch {
 			g := at(i)
-			implBLAS.Sgemm(transA, transB, m, n, k, alpha, g.a, lda, g.b, ldb, beta, g.c, ldc)
+			implBLAS.Sgemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta, g.c, g.ldc)
 		}
 		return
 	}
 	threads := Threads()
-	if threads < 2 || batch < 2 || strideC == 0 || m*n*k >= batchSerialMaxMNK {
+	if g := at(0); threads < 2 || batch < 2 || !independent || g.m*g.n*g.k >= batchSerialMaxMNK {
 		for i := range batch {
 			g := at(i)
 			g.run(threads, implCur)

@@ -545,3 +545,52 @@ func TestSgemmEpilogueChecks(t *testing.T) {
 		}()
 	}
 }
+
+// TestSgemmOffsets: GEMMs of strided views at arbitrary offsets give, bit
+// for bit, one Sgemm each, on every implementation and thread count;
+// the layout is attention's, heads interleaved in rows of A, B and C.
+func TestSgemmOffsets(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	const heads, seq, dim = 3, 37, 20 // one matrix per head, rows seq, ld heads·dim
+	ld := heads * dim
+	for _, tb := range []bool{false, true} {
+		check := func(t *testing.T) {
+			for _, threads := range []int{1, 2} {
+				SetThreads(threads)
+				a, b := randSlice(rng, 2*seq*ld), randSlice(rng, 2*seq*ld)
+				var aOff, bOff, cOff []int
+				for bt := range 2 {
+					for h := range heads {
+						off := bt*seq*ld + h*dim
+						aOff, bOff, cOff = append(aOff, off), append(bOff, off), append(cOff, off)
+					}
+				}
+				// A: seq×dim; B: dim×dim read from the first dim rows (or
+				// transposed); C: seq×dim.
+				want, got := make([]float32, 2*seq*ld), make([]float32, 2*seq*ld)
+				for i := range got {
+					got[i] = float32(math.NaN())
+				}
+				for i := range aOff {
+					Sgemm(false, tb, seq, dim, dim, 0.5, a[aOff[i]:], ld, b[bOff[i]:], ld, 0, want[cOff[i]:], ld)
+				}
+				SgemmOffsets(false, tb, seq, dim, dim, 0.5, a, ld, aOff, b, ld, bOff, got, ld, cOff)
+				for i := range want {
+					if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+						t.Fatalf("t%d transB=%v: C[%d] = %v, want %v", threads, tb, i, got[i], want[i])
+					}
+				}
+			}
+			SetThreads(0)
+		}
+		forEachImpl(t, func(t *testing.T, _ *impl) { check(t) })
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("an offset past the end of A: no panic")
+			}
+		}()
+		SgemmOffsets(false, false, 2, 2, 2, 1, make([]float32, 4), 2, []int{3}, make([]float32, 4), 2, []int{0}, make([]float32, 4), 2, []int{0})
+	}()
+}
