@@ -31,13 +31,19 @@ func t5Inputs(t *testing.T) map[string]*ir.Tensor {
 	return feeds
 }
 
-func buildT5(t *testing.T) *Set {
+// writeT5 builds the tiny T5's artifacts and writes them to a new folder.
+func writeT5(t *testing.T) (*Set, string) {
+	t.Helper()
 	g := testutil.LoadFile(t, "../../testdata/onnx/t5_tiny.op13.train.onnx", nil)
 	s, err := Build(g, passes.TrainingSpec{}, optim.DefaultAdamWConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	dir := t.TempDir()
+	if err := s.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	return s, dir
 }
 
 // TestRoundTrip writes the artifacts of the tiny T5 (training export, with
@@ -45,11 +51,7 @@ func buildT5(t *testing.T) *Set {
 // bit-identical loss and gradients for the same seed, that the eval graph
 // reproduces PyTorch's eval loss, and that the optimizer graph runs.
 func TestRoundTrip(t *testing.T) {
-	s := buildT5(t)
-	dir := t.TempDir()
-	if err := s.Write(dir); err != nil {
-		t.Fatal(err)
-	}
+	s, dir := writeT5(t)
 	back, err := Read(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -135,11 +137,7 @@ func equalF32(a, b []float32) bool {
 
 // TestCorruptCheckpoint: a damaged checkpoint is a clear error.
 func TestCorruptCheckpoint(t *testing.T) {
-	s := buildT5(t)
-	dir := t.TempDir()
-	if err := s.Write(dir); err != nil {
-		t.Fatal(err)
-	}
+	_, dir := writeT5(t)
 	path := filepath.Join(dir, CheckpointFile)
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path, data[:len(data)/2], 0o644)
