@@ -168,12 +168,8 @@ func (m *memory) makeResident(h *ir.Tensor) (*ir.Tensor, error) {
 	if ok {
 		return d, nil
 	}
-	d, err := m.pooled(h.DType, h.Shape)
+	d, err := m.pooledCopy(h)
 	if err != nil {
-		return nil, err
-	}
-	if err := m.copyIn(d, h); err != nil {
-		m.release(d)
 		return nil, err
 	}
 	m.mu.Lock()
@@ -384,12 +380,8 @@ func (m *memory) upload(t *ir.Tensor) (*ir.Tensor, error) {
 	if err := t.CheckData(); err != nil {
 		return nil, err
 	}
-	d, err := m.pooled(t.DType, t.Shape)
+	d, err := m.pooledCopy(t)
 	if err != nil {
-		return nil, err
-	}
-	if err := m.copyIn(d, t); err != nil {
-		m.release(d)
 		return nil, err
 	}
 	m.mu.Lock()
@@ -414,6 +406,19 @@ func (m *memory) endRun() {
 	for _, d := range drop {
 		m.release(d)
 	}
+}
+
+// pooledCopy returns a new pool tensor holding a copy of host tensor h.
+func (m *memory) pooledCopy(h *ir.Tensor) (*ir.Tensor, error) {
+	d, err := m.pooled(h.DType, h.Shape)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.copyIn(d, h); err != nil {
+		m.release(d)
+		return nil, err
+	}
+	return d, nil
 }
 
 // copyIn copies host tensor h into device tensor d (same storage type
