@@ -23,12 +23,7 @@ fi
 lora=(--lora 16 --lora-targets 'query|key|value|attention.output.dense|intermediate.dense|output.dense'
 	--max-steps "$lorasteps" --lr 1e-3)
 run() { # name seed flags...
-	local name=$1 seed=$2
-	shift 2
-	local dir=$out/$name-s$seed log
-	rm -rf "$dir"
-	log=$("$crsc" train "$out/base/model.onnx" "${common[@]}" "${lora[@]}" --threads 1 --seed "$seed" --out "$dir" "$@" 2>&1 | tail -6)
-	study_row "$name" "$seed" "$dir" "$log" "$out/rows.md"
+	study_run "$crsc" "$out" "$1" "$2" "$out/base/model.onnx" "${common[@]}" "${lora[@]}" --threads 1 "${@:3}"
 }
 rm -f "$out/rows.md"
 for seed in 1 2 3; do
@@ -39,6 +34,6 @@ done
 {
 	echo "base: $(sed -n 's/.*"accuracy":\([0-9.]*\).*/\1/p' "$out/base/metrics.jsonl" | tail -1) dev accuracy after $basesteps exact steps"
 	echo
-	study_table "$out/rows.md"
+	study_table "$out"
 } >"$out/table.md"
 cat "$out/table.md"

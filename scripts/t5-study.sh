@@ -21,13 +21,7 @@ t5=(--arch t5-tiny --tokenizer "$tok" --max-len 48 --batch 32 --max-steps "$t5st
 lora=(--arch bert-small --vocab "$vocab" --max-len 48 --batch 32 --max-steps "$lorasteps" --lr 2e-3 --warmup 0.1
 	--lora 16 --lora-targets 'query|key|value|attention.output.dense|intermediate.dense|output.dense')
 run() { # name seed flags...
-	local name=$1 seed=$2
-	shift 2
-	local dir=$out/$name-s$seed
-	rm -rf "$dir"
-	local log
-	log=$("$crsc" train --task sst2 --data "$data" --threads 1 --log-every 500 --seed "$seed" --out "$dir" "$@" 2>&1 | tail -6)
-	study_row "$name" "$seed" "$dir" "$log" "$out/rows.md"
+	study_run "$crsc" "$out" "$1" "$2" --task sst2 --data "$data" --threads 1 --log-every 500 "${@:3}"
 }
 rm -f "$out/rows.md"
 jobs=()
@@ -40,5 +34,5 @@ for ((i = 0; i < ${#jobs[@]}; i += 2)); do
 	if ((i + 1 < ${#jobs[@]})); then eval "run ${jobs[i+1]}" & fi
 	wait
 done
-study_table "$out/rows.md" >"$out/table.md"
+study_table "$out" >"$out/table.md"
 cat "$out/table.md"
