@@ -19,6 +19,19 @@ func Missing(t testing.TB, what string, err error) {
 	t.Skipf("%s not available: %v", what, err)
 }
 
+// Load returns load(path) for a file from outside the repository: the
+// test ends through NeedFile when the file is absent, and fails when load
+// does.
+func Load[T any](t testing.TB, path string, load func(string) (T, error)) T {
+	t.Helper()
+	NeedFile(t, path)
+	v, err := load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // NeedFile ends the test through Missing unless path (a file or folder)
 // exists.
 func NeedFile(t testing.TB, path string) {

@@ -11,6 +11,7 @@ type fakeT struct{ testing.TB }
 func (fakeT) Helper()               {}
 func (fakeT) Fatalf(string, ...any) { panic("fail") }
 func (fakeT) Skipf(string, ...any)  { panic("skip") }
+func (fakeT) Fatal(...any)          { panic("fail") }
 
 // ended says how f ended the test: "fail", "skip", or "" if it went on.
 func ended(f func(testing.TB)) (how string) {
@@ -38,5 +39,25 @@ func TestNeedFile(t *testing.T) {
 		if got := ended(func(t testing.TB) { NeedFile(t, path) }); got != want {
 			t.Errorf("%s: %q, want %q", path, got, want)
 		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Setenv("CI", "")
+	read := func(p string) (string, error) {
+		if p == "testenv.go" {
+			return "read", nil
+		}
+		return "", errors.New("unreadable")
+	}
+	var got string
+	if how := ended(func(t testing.TB) { got = Load(t, "testenv.go", read) }); how != "" || got != "read" {
+		t.Errorf("existing file: ended %q, got %q", how, got)
+	}
+	if how := ended(func(t testing.TB) { Load(t, "no such file", read) }); how != "skip" {
+		t.Errorf("missing file: ended %q, want a skip", how)
+	}
+	if how := ended(func(t testing.TB) { Load(t, "testenv_test.go", read) }); how != "fail" {
+		t.Errorf("a load error: ended %q, want a failure", how)
 	}
 }

@@ -15,11 +15,7 @@ const distilbertConfig = "../../../shared/models/hf_distilbert_tiny_seqcls.confi
 func intp(v int) *int { return &v }
 
 func TestDistilBERTShared(t *testing.T) {
-	testenv.NeedFile(t, distilbertConfig)
-	c, err := Load(distilbertConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testenv.Load(t, distilbertConfig, Load)
 	want := &Config{ModelType: "distilbert", Family: DistilBERT, Architectures: []string{"DistilBertForSequenceClassification"},
 		Labels: []string{"NEGATIVE", "POSITIVE"}, NumLabels: 2, MaxPositions: 512, VocabSize: 30522, PadTokenID: intp(0)}
 	if !reflect.DeepEqual(c, want) {

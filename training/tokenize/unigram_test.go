@@ -11,15 +11,7 @@ import (
 const t5Tokenizer = "../../../shared/tokenizers/t5-small.tokenizer.json"
 
 // loadT5 loads the real t5-small tokenizer.json from ../shared.
-func loadT5(t *testing.T) *Unigram {
-	t.Helper()
-	testenv.NeedFile(t, t5Tokenizer)
-	u, err := LoadUnigram(t5Tokenizer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
+func loadT5(t *testing.T) *Unigram { return testenv.Load(t, t5Tokenizer, LoadUnigram) }
 
 func TestT5Tokenizations(t *testing.T) {
 	u := loadT5(t)

@@ -13,15 +13,7 @@ import (
 const bertVocab = "../../../shared/tokenizers/bert-base-uncased.vocab.txt"
 
 // loadBert loads the real bert-base-uncased vocabulary from ../shared.
-func loadBert(t *testing.T) *WordPiece {
-	t.Helper()
-	testenv.NeedFile(t, bertVocab)
-	w, err := LoadVocab(bertVocab)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
+func loadBert(t *testing.T) *WordPiece { return testenv.Load(t, bertVocab, LoadVocab) }
 
 func TestBertTokenizations(t *testing.T) {
 	w := loadBert(t)
