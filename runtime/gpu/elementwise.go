@@ -231,12 +231,8 @@ func variadicKernel(op int32) kernel {
 				return nil, err
 			}
 			frees = append(frees, free)
-			a, err := c.device(acc)
-			if err != nil {
-				return nil, err
-			}
-			b, err := c.device(t)
-			if err != nil {
+			a, b := acc, t
+			if err := nnOnDevice(c, &a, &b); err != nil {
 				return nil, err
 			}
 			if err := c.bcastInto(name, s, []*ir.Tensor{a, b}, op); err != nil {

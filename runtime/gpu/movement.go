@@ -298,15 +298,10 @@ func gatherKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if y.Len() == 0 {
 		return []*ir.Tensor{y}, nil
 	}
-	xd, err := c.device(x)
-	if err != nil {
+	if err := nnOnDevice(c, &x, &idx); err != nil {
 		return nil, err
 	}
-	id, err := c.device(idx)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.launch(movementSrc, name, y.Len(), c.ptr(y), c.ptr(xd), c.ptr(id),
+	if err := c.launch(movementSrc, name, y.Len(), c.ptr(y), c.ptr(x), c.ptr(idx),
 		int64(idx.Len()), int64(inner), int64(dim), int64(y.Len())); err != nil {
 		c.b.mem.release(y)
 		return nil, err
