@@ -123,6 +123,19 @@ func (c *ctx) host(t *ir.Tensor) (*ir.Tensor, error) {
 	return c.b.mem.toHost(t)
 }
 
+// eachTensor returns f(t) for every t of ts (c.device or c.host: all of a
+// kernel's inputs on one side), stopping at the first error.
+func eachTensor(ts []*ir.Tensor, f func(*ir.Tensor) (*ir.Tensor, error)) ([]*ir.Tensor, error) {
+	out := make([]*ir.Tensor, len(ts))
+	for i, t := range ts {
+		var err error
+		if out[i], err = f(t); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // view returns a tensor sharing t's device storage under shape (which must
 // hold the same number of elements): Reshape and friends cost no copy.
 func (c *ctx) view(t *ir.Tensor, shape []int) (*ir.Tensor, error) {

@@ -111,13 +111,9 @@ func (c *ctx) bcast(name string, dt ir.DType, ins []*ir.Tensor, extra ...any) (*
 	if err != nil {
 		return nil, errFallback
 	}
-	dev := make([]*ir.Tensor, len(ins))
-	for k, t := range ins {
-		d, err := c.device(t)
-		if err != nil {
-			return nil, err
-		}
-		dev[k] = d
+	dev, err := eachTensor(ins, c.device)
+	if err != nil {
+		return nil, err
 	}
 	y, err := c.out(dt, shape)
 	if err != nil {

@@ -17,13 +17,9 @@ func hostKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if !ok {
 		return nil, fmt.Errorf("node %q: no CPU kernel for %s", n.Name, kernelKey(n.Domain, n.Op))
 	}
-	host := make([]*ir.Tensor, len(ins))
-	for i, t := range ins {
-		h, err := c.host(t)
-		if err != nil {
-			return nil, err
-		}
-		host[i] = h
+	host, err := eachTensor(ins, c.host)
+	if err != nil {
+		return nil, err
 	}
 	outs, err := k(c.b.cpu, n, host)
 	if err != nil {
