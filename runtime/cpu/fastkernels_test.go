@@ -152,7 +152,6 @@ func TestFastLayerNorm(t *testing.T) {
 		for i := range x.F32 { // an offset mean, as residual streams have
 			x.F32[i] += 3
 		}
-		out := fkThreads(t, "", "LayerNormalization", nil, x, scale, bias)
 		want, wantMean, wantInv := make([]float64, len(x.F32)), make([]float64, rows), make([]float64, rows)
 		for o := 0; o < rows; o++ {
 			row := x.F32[o*d : (o+1)*d]
@@ -173,10 +172,24 @@ func TestFastLayerNorm(t *testing.T) {
 		rel := func(w []float64) func(int) float64 {
 			return func(i int) float64 { return math.Max(1, math.Abs(w[i])) }
 		}
-		what := fmt.Sprintf("LayerNormalization d=%d", d)
-		fkClose(t, what, out[0].F32, want, 1e-6, rel(want))
-		fkClose(t, what+" mean", out[1].F32, wantMean, 1e-6, rel(wantMean))
-		fkClose(t, what+" inv", out[2].F32, wantInv, 1e-6, rel(wantInv))
+		// Both paths, with and without the bias, against the reference.
+		simdPaths(t, func(t *testing.T) {
+			for _, b := range []*ir.Tensor{bias, nil} {
+				what := fmt.Sprintf("LayerNormalization d=%d bias=%v", d, b != nil)
+				out := fkThreads(t, "", "LayerNormalization", nil, x, scale, b)
+				w := want
+				if b == nil {
+					w = slices.Clone(want)
+					for i := range w {
+						w[i] -= float64(bias.F32[i%d])
+					}
+				}
+				fkClose(t, what, out[0].F32, w, 1e-6, rel(w))
+				fkClose(t, what+" mean", out[1].F32, wantMean, 1e-6, rel(wantMean))
+				fkClose(t, what+" inv", out[2].F32, wantInv, 1e-6, rel(wantInv))
+			}
+		})
+		out := fkThreads(t, "", "LayerNormalization", nil, x, scale, bias)
 
 		// RMSNorm and the gradients from the output: thread-independent
 		// (their float64 references are in memory_test.go).

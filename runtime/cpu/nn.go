@@ -182,6 +182,10 @@ func layerNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 		if bias != nil {
 			b = bias.F32
 		}
+		if useAVX512 && d > 0 {
+			layerNormAVX512(ctx, x.F32, scale.F32, b, y.F32, mean.F32, inv.F32, outer, d, eps)
+			break
+		}
 		layerNorm(ctx, x.F32, scale.F32, b, y.F32, mean.F32, inv.F32, outer, d, eps)
 	case ir.Float64:
 		var b []float64
@@ -249,6 +253,27 @@ func layerNorm[T float](ctx *Ctx, x, scale, bias, y, mean, inv []T, outer, d int
 			for j, v := range row {
 				out[j] = T((float64(v)-mu)*is*float64(sc[j]) + float64(b[j]))
 			}
+		}
+	})
+}
+
+// layerNormAVX512 is layerNorm for float32 rows with the AVX-512
+// kernels: the same float64 arithmetic, the sums in 8 lanes instead of 4
+// (a row's mean and variance may differ in the last float64 bits, its
+// outputs by a float32 ulp; fastkernels_test.go holds the bound).
+func layerNormAVX512(ctx *Ctx, x, scale, bias, y, mean, inv []float32, outer, d int, eps float64) {
+	var b *float32
+	if bias != nil {
+		b = &bias[:d][0]
+	}
+	sc := &scale[:d][0]
+	parallelFor(ctx, outer, outer*d, func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			row, out := x[o*d:(o+1)*d], y[o*d:(o+1)*d]
+			mu := rowSumAVX512(&row[0], d) / float64(d)
+			is := 1 / math.Sqrt(rowSumSqDevAVX512(&row[0], d, mu)/float64(d)+eps)
+			mean[o], inv[o] = float32(mu), float32(is)
+			normRowOutAVX512(&out[0], &row[0], sc, b, d, mu, is)
 		}
 	})
 }

@@ -76,3 +76,22 @@ func normRowDxAVX512(out, dy *float32, xh, sc *float64, n int, c *[3]float64)
 //
 //go:noescape
 func dropoutAVX512(out, x *float32, mask *bool, n int, v *philoxVecs, ratio, scale float32)
+
+// rowSumAVX512 returns Σ float64(x[i]) over x[:n], in 8 float64 lanes
+// folded at the end (a fixed order for a given n).
+//
+//go:noescape
+func rowSumAVX512(x *float32, n int) float64
+
+// rowSumSqDevAVX512 returns Σ (float64(x[i]) − mu)² over x[:n], in 8
+// lanes as rowSumAVX512.
+//
+//go:noescape
+func rowSumSqDevAVX512(x *float32, n int, mu float64) float64
+
+// normRowOutAVX512 sets out[i] = float32((x[i] − mu)·is·sc[i] + b[i])
+// over n elements, in float64 and rounded step by step as the scalar loop
+// does; b may be nil (no bias).
+//
+//go:noescape
+func normRowOutAVX512(out, x, sc, b *float32, n int, mu, is float64)

@@ -458,3 +458,135 @@ dxtail:
 dxdone:
 	VZEROUPPER
 	RET
+
+// ROWSUM: Z10 += float64(x) over one group of 8 float32s at SI.
+#define ROWSUM(kmask) \
+	VCVTPS2PD.Z (SI), kmask, Z0; \
+	VADDPD      Z0, Z10, Z10
+
+// func rowSumAVX512(x *float32, n int) float64
+TEXT ·rowSumAVX512(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPD Z10, Z10, Z10
+	MOVL   $0xff, AX
+	KMOVW  AX, K2
+
+rsloop:
+	CMPQ CX, $8
+	JLT  rstail
+	ROWSUM(K2)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP  rsloop
+
+rstail:
+	TAIL(rsfold)
+	ROWSUM(K1)
+
+rsfold:
+	FOLDPD(Z10, Y10, Y0, X0, X1)
+	VMOVSD X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// ROWSQDEV: Z10 += (float64(x) − mu)² over one group of 8, Z12 = mu; the
+// masked-off lanes load 0 and are zeroed again after the subtraction.
+#define ROWSQDEV(kmask) \
+	VCVTPS2PD.Z (SI), kmask, Z0; \
+	VSUBPD.Z    Z12, Z0, kmask, Z0; \
+	VFMADD231PD Z0, Z0, Z10
+
+// func rowSumSqDevAVX512(x *float32, n int, mu float64) float64
+TEXT ·rowSumSqDevAVX512(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD mu+16(FP), Z12
+	VXORPD       Z10, Z10, Z10
+	MOVL         $0xff, AX
+	KMOVW        AX, K2
+
+sqloop:
+	CMPQ CX, $8
+	JLT  sqtail
+	ROWSQDEV(K2)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP  sqloop
+
+sqtail:
+	TAIL(sqfold)
+	ROWSQDEV(K1)
+
+sqfold:
+	FOLDPD(Z10, Y10, Y0, X0, X1)
+	VMOVSD X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// LNOUT: one group of 8 of normRowOutAVX512, out = float32(((x − mu)·is)·sc
+// [+ b]) with each operation rounded in float64 as the scalar loop rounds
+// it (no fused multiply-add); Z12, Z13 = mu, is.
+#define LNOUT(kmask, BIAS) \
+	VCVTPS2PD.Z (SI), kmask, Z0; \
+	VSUBPD      Z12, Z0, Z0;     \
+	VMULPD      Z13, Z0, Z0;     \
+	VCVTPS2PD.Z (BX), kmask, Z1; \
+	VMULPD      Z1, Z0, Z0;      \
+	BIAS;                        \
+	VCVTPD2PS   Z0, Y0;          \
+	VMOVUPS     Y0, kmask, (DI)
+
+#define ADDBIAS(kmask) \
+	VCVTPS2PD.Z (DX), kmask, Z2; \
+	VADDPD      Z2, Z0, Z0
+
+#define NOBIAS
+
+// func normRowOutAVX512(out, x, sc, b *float32, n int, mu, is float64)
+TEXT ·normRowOutAVX512(SB), NOSPLIT, $0-56
+	MOVQ         out+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         sc+16(FP), BX
+	MOVQ         b+24(FP), DX
+	MOVQ         n+32(FP), CX
+	VBROADCASTSD mu+40(FP), Z12
+	VBROADCASTSD is+48(FP), Z13
+	MOVL         $0xff, AX
+	KMOVW        AX, K2
+	TESTQ        DX, DX
+	JZ           nbloop
+
+lnloop:
+	CMPQ CX, $8
+	JLT  lntail
+	LNOUT(K2, ADDBIAS(K2))
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP  lnloop
+
+lntail:
+	TAIL(lndone)
+	LNOUT(K1, ADDBIAS(K1))
+	JMP lndone
+
+nbloop:
+	CMPQ CX, $8
+	JLT  nbtail
+	LNOUT(K2, NOBIAS)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, BX
+	SUBQ $8, CX
+	JMP  nbloop
+
+nbtail:
+	TAIL(lndone)
+	LNOUT(K1, NOBIAS)
+
+lndone:
+	VZEROUPPER
+	RET

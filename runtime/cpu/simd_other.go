@@ -26,3 +26,6 @@ func normRowDxAVX512(out, dy *float32, xh, sc *float64, n int, c *[3]float64) { 
 func rowMaxAbsBitsAVX512(x *float32, n int) uint32                            { panic("unreachable") }
 func quantizeRowAVX512(dst *int8, src *float32, n int, inv float32)           { panic("unreachable") }
 func dequantizeRowAVX512(dst *float32, src *int8, n int, s float32)           { panic("unreachable") }
+func rowSumAVX512(x *float32, n int) float64                                  { panic("unreachable") }
+func rowSumSqDevAVX512(x *float32, n int, mu float64) float64                 { panic("unreachable") }
+func normRowOutAVX512(out, x, sc, b *float32, n int, mu, is float64)          { panic("unreachable") }
