@@ -1,7 +1,9 @@
 package gpu
 
 import (
+	"embed"
 	"fmt"
+	"strings"
 	"sync"
 
 	"crsc/compiler/ir"
@@ -30,9 +32,28 @@ type kernelSource struct {
 	mods map[cuda.Device]cuda.Module
 }
 
-// newSource declares a kernel source; nothing is compiled until a launch.
-func newSource(name, code string) *kernelSource {
-	return &kernelSource{name: name, code: code, mods: map[cuda.Device]cuda.Module{}}
+//go:embed kernels
+var kernelFiles embed.FS
+
+// sources lists every kernel file of the backend (newSource adds each), so
+// that a self-test can compile them all up front instead of discovering a
+// broken one when the first node that needs it runs.
+var sources []*kernelSource
+
+// newSource declares the kernel file kernels/name, compiled after the
+// headers (kernels/*.cuh) it needs; nothing is compiled until a launch.
+func newSource(name string, headers ...string) *kernelSource {
+	var code strings.Builder
+	for _, f := range append(headers, name) {
+		b, err := kernelFiles.ReadFile("kernels/" + f)
+		if err != nil {
+			panic(err) // a name without its file: every test fails at init
+		}
+		code.Write(b)
+	}
+	s := &kernelSource{name: name, code: code.String(), mods: map[cuda.Device]cuda.Module{}}
+	sources = append(sources, s)
+	return s
 }
 
 // module compiles s for dev, once.

@@ -1,19 +1,11 @@
 package gpu
 
 import (
-	_ "embed"
-
 	"crsc/compiler/ir"
 	"crsc/runtime/shapes"
 )
 
-//go:embed kernels/offset.cuh
-var offsetCode string
-
-//go:embed kernels/elementwise.cu
-var elementwiseCU string
-
-var elementwiseSrc = newSource("elementwise", offsetCode+elementwiseCU)
+var elementwiseSrc = newSource("elementwise.cu", "offset.cuh")
 
 // Op codes of kernels/elementwise.cu (its U_, B_, C_ and L_ enums).
 const (

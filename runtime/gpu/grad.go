@@ -1,7 +1,6 @@
 package gpu
 
 import (
-	_ "embed"
 	"slices"
 
 	"crsc/compiler/ir"
@@ -15,10 +14,7 @@ import (
 // in the CPU's order, one thread per output element, so they match the
 // CPU bit for bit.
 
-//go:embed kernels/grad.cu
-var gradCode string
-
-var gradSrc = newSource("grad.cu", gradCode)
+var gradSrc = newSource("grad.cu")
 
 // nnHostInts reads an integer control tensor (a shape, indices) on the host
 // as int64s; ok is false for other dtypes or a tensor with rank > maxRank

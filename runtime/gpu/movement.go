@@ -1,16 +1,11 @@
 package gpu
 
 import (
-	_ "embed"
-
 	"crsc/compiler/ir"
 	"crsc/runtime/shapes"
 )
 
-//go:embed kernels/movement.cu
-var movementCU string
-
-var movementSrc = newSource("movement", offsetCode+movementCU)
+var movementSrc = newSource("movement.cu", "offset.cuh")
 
 // stridedCopy fills the contiguous device tensor y from x read at base
 // plus the given per-dim element strides over dims (Transpose, Slice,

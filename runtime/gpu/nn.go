@@ -1,7 +1,6 @@
 package gpu
 
 import (
-	_ "embed"
 	"slices"
 
 	"crsc/compiler/ir"
@@ -17,18 +16,9 @@ import (
 // malformed inputs): the CPU kernel then runs and produces the same
 // results, or the same error, as the CPU backend.
 
-//go:embed kernels/fastmath.cuh
-var fastmathCode string
-
-//go:embed kernels/nn.cu
-var nnCode string
-
-//go:embed kernels/nn_elem.cu
-var nnElemCode string
-
 var (
-	nnSrc     = newSource("nn.cu", fastmathCode+nnCode)
-	nnElemSrc = newSource("nn_elem.cu", fastmathCode+nnElemCode)
+	nnSrc     = newSource("nn.cu", "fastmath.cuh")
+	nnElemSrc = newSource("nn_elem.cu", "fastmath.cuh")
 )
 
 // nnRowBlock is the block size of the one-block-per-row kernels for rows

@@ -1,7 +1,6 @@
 package gpu
 
 import (
-	_ "embed"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -14,10 +13,7 @@ import (
 // The optimizer step on the device, for a training run that keeps its
 // parameters, gradients and AdamW moments there (runtime/engine).
 
-//go:embed kernels/optim.cu
-var optimCU string
-
-var optimSrc = newSource("optim", optimCU)
+var optimSrc = newSource("optim.cu")
 
 // Resident uploads host tensor h once and keeps it on the device for the
 // backend's lifetime: every run reads that copy (the parameters and the

@@ -1,17 +1,12 @@
 package gpu
 
 import (
-	_ "embed"
-
 	"crsc/compiler/ir"
 	"crsc/runtime/cuda"
 	"crsc/runtime/shapes"
 )
 
-//go:embed kernels/quant.cu
-var quantCode string
-
-var quantSrc = newSource("quant.cu", quantCode)
+var quantSrc = newSource("quant.cu")
 
 // nnQuantizeRows is runtime/cpu quantizeRowsKernel: float32 [..., C] to
 // 8-bit codes packed four to an int32 word and one float32 scale a row.

@@ -1,17 +1,12 @@
 package gpu
 
 import (
-	_ "embed"
-
 	"crsc/compiler/ir"
 	"crsc/runtime/cuda"
 	"crsc/runtime/shapes"
 )
 
-//go:embed kernels/reduce.cu
-var reduceCU string
-
-var reduceSrc = newSource("reduce", reduceCU)
+var reduceSrc = newSource("reduce.cu")
 
 // Op codes of kernels/reduce.cu.
 const (

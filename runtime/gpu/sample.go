@@ -1,7 +1,6 @@
 package gpu
 
 import (
-	_ "embed"
 	"math"
 	"slices"
 
@@ -18,10 +17,7 @@ import (
 // device to gather and scale the rows: the same seed picks the same rows
 // as on the CPU, bit for bit.
 
-//go:embed kernels/sample.cu
-var sampleCode string
-
-var sampleSrc = newSource("sample.cu", sampleCode)
+var sampleSrc = newSource("sample.cu")
 
 // nnRowNorms is runtime/cpu rowNormsKernel for float32: the L2 norm of
 // every row, summed in float64.
