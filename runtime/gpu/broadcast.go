@@ -80,6 +80,21 @@ func (c *ctx) ints(t *ir.Tensor) ([]int64, bool, error) {
 	return v, len(v) == h.Len(), nil
 }
 
+// dims reads a shape-like control tensor (Expand's shape, Tile's repeats,
+// ConstantOfShape's input) on the host as dims; errFallback when it is not
+// an integer tensor or holds a negative dim, so that the CPU reports it.
+func (c *ctx) dims(t *ir.Tensor) ([]int, error) {
+	v, ok, err := c.ints(t)
+	if err != nil || !ok {
+		return nil, orFallback(err)
+	}
+	d, err := shapes.Dims(v)
+	if err != nil {
+		return nil, errFallback
+	}
+	return d, nil
+}
+
 // axesOf reads axes from input idx when given, else from the attribute
 // "axes"; given is false when neither is present.
 func (c *ctx) axesOf(n *ir.Node, ins []*ir.Tensor, idx int) (axes []int64, given, ok bool, err error) {

@@ -72,13 +72,9 @@ func expandKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, errFallback
 	}
 	x := ins[0]
-	sv, ok, err := c.ints(ins[1])
-	if err != nil || !ok {
-		return nil, orFallback(err)
-	}
-	target, err := shapes.Dims(sv)
+	target, err := c.dims(ins[1])
 	if err != nil {
-		return nil, errFallback
+		return nil, err
 	}
 	shape, err := shapes.Broadcast(x.Shape, target)
 	if err != nil {
@@ -94,12 +90,11 @@ func tileKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, errFallback
 	}
 	x := ins[0]
-	reps, ok, err := c.ints(ins[1])
-	if err != nil || !ok || len(reps) != len(x.Shape) {
-		return nil, orFallback(err)
+	rv, err := c.dims(ins[1])
+	if err != nil {
+		return nil, err
 	}
-	rv, err := shapes.Dims(reps)
-	if err != nil || sizeSuffix(x.DType) == "" {
+	if len(rv) != len(x.Shape) || sizeSuffix(x.DType) == "" {
 		return nil, errFallback
 	}
 	shape, ds, strides := shapes.Tile(x.Shape, rv)

@@ -13,13 +13,9 @@ func constantOfShapeKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, 
 	if !present(ins, 1) || len(ins[0].Shape) > 1 {
 		return nil, errFallback
 	}
-	sv, ok, err := c.ints(ins[0])
-	if err != nil || !ok {
-		return nil, orFallback(err)
-	}
-	shape, err := shapes.Dims(sv)
+	shape, err := c.dims(ins[0])
 	if err != nil {
-		return nil, errFallback
+		return nil, err
 	}
 	val := n.Attrs.Tensor("value")
 	if val == nil {
