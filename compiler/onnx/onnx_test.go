@@ -40,26 +40,34 @@ func ownModels(t *testing.T) []string {
 // TestRoundTrip checks import → export → import gives the same printed graph
 // and bit-identical initializers, for every model we have.
 func TestRoundTrip(t *testing.T) {
+	eachModel(t, func(t *testing.T, g1 *ir.Graph) {
+		if err := g1.Verify(); err != nil {
+			t.Fatal(err)
+		}
+		g2 := reencode(t, g1)
+		g2.Name = g1.Name
+		if a, b := g1.String(), g2.String(); a != b {
+			t.Fatalf("graphs differ after round trip:\n%s", firstDiff(a, b))
+		}
+		for i, v := range g1.Inits {
+			w := g2.Inits[i]
+			if !bytes.Equal(TensorToProto("", v.Init).RawData, TensorToProto("", w.Init).RawData) {
+				t.Fatalf("initializer %s differs after round trip", v.Name)
+			}
+		}
+	})
+}
+
+// eachModel runs f on every model we have, imported, as a subtest named
+// by its file.
+func eachModel(t *testing.T, f func(t *testing.T, g *ir.Graph)) {
 	for _, path := range append(sharedModels(t), ownModels(t)...) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			g1, err := Load(path)
+			g, err := Load(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := g1.Verify(); err != nil {
-				t.Fatal(err)
-			}
-			g2 := reencode(t, g1)
-			g2.Name = g1.Name
-			if a, b := g1.String(), g2.String(); a != b {
-				t.Fatalf("graphs differ after round trip:\n%s", firstDiff(a, b))
-			}
-			for i, v := range g1.Inits {
-				w := g2.Inits[i]
-				if !bytes.Equal(TensorToProto("", v.Init).RawData, TensorToProto("", w.Init).RawData) {
-					t.Fatalf("initializer %s differs after round trip", v.Name)
-				}
-			}
+			f(t, g)
 		})
 	}
 }
@@ -247,36 +255,30 @@ func FuzzDecode(f *testing.F) {
 // very ModelProto proto.Marshal would have written, for every model we
 // have (initializers, the axes inputs export adds, opsets, metadata).
 func TestSaveStreamsTheSameModel(t *testing.T) {
-	for _, path := range append(sharedModels(t), ownModels(t)...) {
-		t.Run(filepath.Base(path), func(t *testing.T) {
-			g, err := Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out := filepath.Join(t.TempDir(), "model.onnx")
-			if err := Save(g, out); err != nil {
-				t.Fatal(err)
-			}
-			b, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got pb.ModelProto
-			if err := proto.Unmarshal(b, &got); err != nil {
-				t.Fatal(err)
-			}
-			want, err := ToProto(g)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !proto.Equal(&got, want) {
-				t.Fatal("the streamed file decodes to another model than ToProto's")
-			}
-			if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*")); len(left) > 0 {
-				t.Fatalf("temporary files left: %v", left)
-			}
-		})
-	}
+	eachModel(t, func(t *testing.T, g *ir.Graph) {
+		out := filepath.Join(t.TempDir(), "model.onnx")
+		if err := Save(g, out); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got pb.ModelProto
+		if err := proto.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		want, err := ToProto(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(&got, want) {
+			t.Fatal("the streamed file decodes to another model than ToProto's")
+		}
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*")); len(left) > 0 {
+			t.Fatalf("temporary files left: %v", left)
+		}
+	})
 }
 
 // A bfloat16 tensor (the type of the stashes a training graph keeps)
