@@ -7,73 +7,50 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"crsc/compiler/ir"
 )
 
+// tensorsEqual compares dtype, shape and elements bit for bit, so NaN
+// payloads and signed zeros count.
 func tensorsEqual(a, b *ir.Tensor) bool {
-	if a.DType != b.DType || len(a.Shape) != len(b.Shape) {
+	if a.DType != b.DType || !slices.Equal(a.Shape, b.Shape) {
 		return false
-	}
-	for i := range a.Shape {
-		if a.Shape[i] != b.Shape[i] {
-			return false
-		}
 	}
 	n := ir.NumElements(a.Shape)
 	switch a.DType {
 	case ir.Float32, ir.Float16:
-		if len(a.F32) != n || len(b.F32) != n {
-			return false
-		}
-		for i := range n {
-			// Bitwise, so NaN payloads and signed zeros count.
-			if math.Float32bits(a.F32[i]) != math.Float32bits(b.F32[i]) {
-				return false
-			}
-		}
+		return equalBy(a.F32, b.F32, n, math.Float32bits)
 	case ir.Float64:
-		if len(a.F64) != n || len(b.F64) != n {
-			return false
-		}
-		for i := range n {
-			if math.Float64bits(a.F64[i]) != math.Float64bits(b.F64[i]) {
-				return false
-			}
-		}
+		return equalBy(a.F64, b.F64, n, math.Float64bits)
 	case ir.Int64:
-		return len(a.I64) == n && len(b.I64) == n && string(i64bytes(a.I64)) == string(i64bytes(b.I64))
+		return equalBy(a.I64, b.I64, n, same)
 	case ir.Int32, ir.Int8, ir.Uint8:
-		if len(a.I32) != n || len(b.I32) != n {
-			return false
-		}
-		for i := range n {
-			if a.I32[i] != b.I32[i] {
-				return false
-			}
-		}
+		return equalBy(a.I32, b.I32, n, same)
 	case ir.Bool:
-		if len(a.Bool) != n || len(b.Bool) != n {
+		return equalBy(a.Bool, b.Bool, n, same)
+	}
+	return true
+}
+
+// equalBy reports whether a and b both hold n elements that key maps to
+// the same values.
+func equalBy[T any, K comparable](a, b []T, n int, key func(T) K) bool {
+	if len(a) != n || len(b) != n {
+		return false
+	}
+	for i := range a {
+		if key(a[i]) != key(b[i]) {
 			return false
-		}
-		for i := range n {
-			if a.Bool[i] != b.Bool[i] {
-				return false
-			}
 		}
 	}
 	return true
 }
 
-func i64bytes(v []int64) []byte {
-	b := make([]byte, 0, 8*len(v))
-	for _, x := range v {
-		b = binary.LittleEndian.AppendUint64(b, uint64(x))
-	}
-	return b
-}
+func same[T any](v T) T { return v }
 
 func roundTripCases() map[string]*ir.Tensor {
 	nan := float32(math.NaN())
