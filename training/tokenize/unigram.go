@@ -279,12 +279,22 @@ func (u *Unigram) Tokenize(text string) []string {
 // (<extra_id_0>, </s>) written in the text are matched first, verbatim, as
 // Hugging Face does; the text between them is normalized and segmented.
 func (u *Unigram) IDs(text string) []int {
-	var ids []int
-	for text != "" {
-		at, tok := nextAdded(u.added, text)
-		for _, word := range u.words(text[:at]) {
+	return withAdded(u.added, text, func(ids []int, s string) []int {
+		for _, word := range u.words(s) {
 			ids = append(ids, u.viterbi(word)...)
 		}
+		return ids
+	})
+}
+
+// withAdded returns the ids of text: its added tokens matched first,
+// verbatim, as Hugging Face does, and the text between them appended to
+// the ids by segment.
+func withAdded(added []addedToken, text string, segment func(ids []int, s string) []int) []int {
+	var ids []int
+	for text != "" {
+		at, tok := nextAdded(added, text)
+		ids = segment(ids, text[:at])
 		if tok == nil {
 			break
 		}

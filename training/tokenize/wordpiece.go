@@ -147,19 +147,12 @@ func (w *WordPiece) Tokenize(text string) []string {
 // added tokens of a tokenizer.json ("[MASK]" written in the text) are
 // matched first, verbatim, as Hugging Face does; a vocab.txt has none.
 func (w *WordPiece) IDs(text string) []int {
-	var ids []int
-	for text != "" {
-		at, tok := nextAdded(w.added, text)
-		for _, t := range w.Tokenize(text[:at]) {
+	return withAdded(w.added, text, func(ids []int, s string) []int {
+		for _, t := range w.Tokenize(s) {
 			ids = append(ids, w.vocab[t]) // pieces only returns vocabulary tokens
 		}
-		if tok == nil {
-			break
-		}
-		ids = append(ids, tok.id)
-		text = text[at+len(tok.content):]
-	}
-	return ids
+		return ids
+	})
 }
 
 // basic is BERT's BasicTokenizer (Hugging Face's BertNormalizer and
