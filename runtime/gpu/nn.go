@@ -109,10 +109,24 @@ func nnUpload(c *ctx, h *ir.Tensor) (*ir.Tensor, func(), error) {
 type nnFreeAll []func()
 
 func (f *nnFreeAll) add(fn func()) { *f = append(*f, fn) }
+
 func (f *nnFreeAll) run() {
 	for _, fn := range *f {
 		fn()
 	}
+}
+
+// outOrScratch allocates a node output when the node declares it, else a
+// scratch tensor freed with frees: the kernel writes it either way.
+func (f *nnFreeAll) outOrScratch(c *ctx, declared bool, dt ir.DType, shape []int) (*ir.Tensor, error) {
+	if declared {
+		return c.out(dt, shape)
+	}
+	t, free, err := c.scratch(dt, shape)
+	if free != nil {
+		f.add(free)
+	}
+	return t, err
 }
 
 // nnRelease drops outputs allocated before a kernel failed (nil ones are
@@ -218,17 +232,7 @@ func nnLayerNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		if i == 0 {
 			shape = x.Shape
 		}
-		var t *ir.Tensor
-		var err error
-		if declared(i) {
-			t, err = c.out(dt, shape)
-		} else {
-			var free func()
-			t, free, err = c.scratch(dt, shape)
-			if free != nil {
-				frees.add(free)
-			}
-		}
+		t, err := frees.outOrScratch(c, declared(i), dt, shape)
 		if err != nil {
 			nnRelease(c, outs[:min(i, k)]...)
 			return nil, err
@@ -273,16 +277,9 @@ func nnRMSNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	var inv *ir.Tensor
-	if k > 1 {
-		inv, err = c.out(ir.Float32, shapes.StatShape(x.Shape, axis))
-	} else {
-		var free func()
-		inv, free, err = c.scratch(ir.Float32, shapes.StatShape(x.Shape, axis))
-		if free != nil {
-			defer free()
-		}
-	}
+	var frees nnFreeAll
+	defer frees.run()
+	inv, err := frees.outOrScratch(c, k > 1, ir.Float32, shapes.StatShape(x.Shape, axis))
 	if err != nil {
 		nnRelease(c, y)
 		return nil, err

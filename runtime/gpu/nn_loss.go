@@ -108,16 +108,7 @@ func nnSCELoss(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		return nil, err
 	}
 	k := nnNumOuts(n, 2)
-	var logp *ir.Tensor
-	if k > 1 {
-		logp, err = c.out(ir.Float32, scores.Shape)
-	} else {
-		var free func()
-		logp, free, err = c.scratch(ir.Float32, scores.Shape)
-		if free != nil {
-			frees.add(free)
-		}
-	}
+	logp, err := frees.outOrScratch(c, k > 1, ir.Float32, scores.Shape)
 	if err != nil {
 		nnRelease(c, loss)
 		return nil, err
