@@ -124,8 +124,8 @@ func tanh32(x float32) float32 {
 }
 
 // GELU, its gradient and softmax's exponentials over slices: the AVX-512
-// kernels when available (useAVX512), else these loops over erf32 and
-// exp32. The two paths agree to a few float32 ulps (fastmath_test.go),
+// kernels when available (useAVX512), else the AVX2 ones (useAVX2), else
+// these loops over erf32 and exp32. The two paths agree to a few float32 ulps (fastmath_test.go),
 // and either one computes each element independently of where a thread's
 // slice starts, so results do not depend on the thread count.
 
@@ -135,6 +135,10 @@ func geluErf(dst, x []float32) {
 	x = x[:len(dst)]
 	if useAVX512 && len(dst) > 0 {
 		geluErfAVX512(&dst[0], &x[0], len(dst))
+		return
+	}
+	if useAVX2 {
+		mapAVX2(geluErfUnary, dst, x)
 		return
 	}
 	for i, v := range x {
@@ -148,6 +152,10 @@ func geluErfGrad(dst, dy, x []float32) {
 	dy, x = dy[:len(dst)], x[:len(dst)]
 	if useAVX512 && len(dst) > 0 {
 		geluErfGradAVX512(&dst[0], &dy[0], &x[0], len(dst))
+		return
+	}
+	if useAVX2 {
+		geluErfGradAVX2Slices(dst, dy, x)
 		return
 	}
 	const invSqrt2, invSqrt2Pi = 1 / math.Sqrt2, 0.3989422804014327
@@ -167,6 +175,10 @@ func geluTanh(dst, x []float32) {
 		geluTanhAVX512(&dst[0], &x[0], len(dst))
 		return
 	}
+	if useAVX2 {
+		mapAVX2(geluTanhUnary, dst, x)
+		return
+	}
 	for i, v := range x {
 		dst[i] = v / (1 + exp32(v*(fm[31]+fm[30]*v*v)))
 	}
@@ -177,6 +189,9 @@ func expShift(dst, x []float32, m float32) float64 {
 	x = x[:len(dst)]
 	if useAVX512 && len(dst) > 0 {
 		return float64(expShiftAVX512(&dst[0], &x[0], len(dst), m))
+	}
+	if useAVX2 {
+		return expShiftAVX2Slices(dst, x, m)
 	}
 	s := 0.0
 	for j, v := range x {

@@ -38,20 +38,25 @@ func TestExp32(t *testing.T) {
 }
 
 // simdPaths runs f once per kernel path this machine has: the pure-Go
-// loops, and the AVX-512 assembly where the CPU supports it.
+// loops, the AVX2 assembly and the AVX-512 assembly, each where the CPU
+// supports it.
 func simdPaths(t *testing.T, f func(t *testing.T)) {
-	saved := useAVX512
-	defer func() { useAVX512 = saved }()
-	for _, simd := range []bool{false, true} {
-		if simd && !hasAVX512 {
+	saved512, saved2 := useAVX512, useAVX2
+	defer func() { useAVX512, useAVX2 = saved512, saved2 }()
+	for _, p := range []struct {
+		name         string
+		avx512, avx2 bool
+		available    bool
+	}{
+		{"go", false, false, true},
+		{"avx2", false, true, hasAVX2},
+		{"avx512", true, true, hasAVX512},
+	} {
+		if !p.available {
 			continue
 		}
-		useAVX512 = simd
-		name := "go"
-		if simd {
-			name = "avx512"
-		}
-		t.Run(name, f)
+		useAVX512, useAVX2 = p.avx512, p.avx2
+		t.Run(p.name, f)
 	}
 }
 
@@ -225,4 +230,43 @@ func TestFastMathPositionIndependent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAVX2MatchesAVX512: the AVX2 kernels run the AVX-512 ones'
+// polynomials in the same order, and scale by 2^n in two exact steps
+// where VSCALEFPS takes one: every result is the same bits, subnormal,
+// overflowing and NaN arguments included.
+func TestAVX2MatchesAVX512(t *testing.T) {
+	if !hasAVX512 || !hasAVX2 {
+		t.Skip("needs both AVX2 and AVX-512 to compare them")
+	}
+	saved512, saved2 := useAVX512, useAVX2
+	defer func() { useAVX512, useAVX2 = saved512, saved2 }()
+	xs := append(sweep(-110, 95, 3e-4), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)))
+	dy := make([]float32, len(xs))
+	for i := range dy {
+		dy[i] = float32(i%5) - 2.5
+	}
+	run := func(avx512 bool) map[string][]float32 {
+		useAVX512, useAVX2 = avx512, true
+		out := map[string][]float32{}
+		for name, f := range map[string]func(d []float32){
+			"geluErf":     func(d []float32) { geluErf(d, xs) },
+			"geluErfGrad": func(d []float32) { geluErfGrad(d, dy, xs) },
+			"geluTanh":    func(d []float32) { geluTanh(d, xs) },
+			"expShift":    func(d []float32) { expShift(d, xs, 1.5) },
+		} {
+			out[name] = make([]float32, len(xs))
+			f(out[name])
+		}
+		return out
+	}
+	want, got := run(true), run(false)
+	for name, w := range want {
+		for i := range w {
+			if math.Float32bits(w[i]) != math.Float32bits(got[name][i]) && !(isNaN32(w[i]) && isNaN32(got[name][i])) {
+				t.Fatalf("%s(%g): AVX2 %g, AVX-512 %g", name, xs[i], got[name][i], w[i])
+			}
+		}
+	}
 }

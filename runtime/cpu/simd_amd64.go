@@ -16,8 +16,9 @@ var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 
 // useAVX512 selects the assembly kernels. CRSC_SIMD=off forces the pure-Go
 // fallbacks (to compare the two, or to rule the assembly out when chasing
-// a numerical difference); tests flip it to cover both paths.
-var useAVX512 = hasAVX512 && os.Getenv("CRSC_SIMD") != "off"
+// a numerical difference), CRSC_SIMD=avx2 the AVX2 kernels where there
+// are some (simd_avx2_amd64.go); tests flip both to cover every path.
+var useAVX512 = hasAVX512 && os.Getenv("CRSC_SIMD") != "off" && os.Getenv("CRSC_SIMD") != "avx2"
 
 // The kernels below are in simd_amd64.s. Each handles any n (a masked
 // final vector covers the last n%16 elements), so every element goes

@@ -8,6 +8,21 @@ const hasAVX512 = false
 
 var useAVX512 = false
 
+const hasAVX2 = false
+
+var useAVX2 = false
+
+type unaryAVX2 int
+
+const (
+	geluErfUnary unaryAVX2 = iota
+	geluTanhUnary
+)
+
+func mapAVX2(k unaryAVX2, dst, x []float32)                  { panic("unreachable") }
+func geluErfGradAVX2Slices(dst, dy, x []float32)             { panic("unreachable") }
+func expShiftAVX2Slices(dst, x []float32, m float32) float64 { panic("unreachable") }
+
 func geluErfAVX512(dst, x *float32, n int)         { panic("unreachable") }
 func geluErfGradAVX512(dst, dy, x *float32, n int) { panic("unreachable") }
 func geluTanhAVX512(dst, x *float32, n int)        { panic("unreachable") }

@@ -1,0 +1,109 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
+
+// hasAVX2 reports AVX2 and FMA, what simd_avx2_amd64.s uses.
+var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// useAVX2 selects the AVX2 kernels where the AVX-512 ones are not used:
+// on machines without AVX-512, or with CRSC_SIMD=avx2 (to time or test
+// that path on one that has it). CRSC_SIMD=off turns both off.
+var useAVX2 = hasAVX2 && os.Getenv("CRSC_SIMD") != "off"
+
+// The kernels below are in simd_avx2_amd64.s; each takes n a multiple of 8.
+
+//go:noescape
+func geluErfAVX2(dst, x *float32, n int)
+
+//go:noescape
+func geluErfGradAVX2(dst, dy, x *float32, n int)
+
+//go:noescape
+func geluTanhAVX2(dst, x *float32, n int)
+
+//go:noescape
+func expShiftAVX2(dst, x *float32, n int, m float32, sums *[8]float32)
+
+// unaryAVX2 names a one-input kernel of simd_avx2_amd64.s.
+type unaryAVX2 int
+
+const (
+	geluErfUnary unaryAVX2 = iota
+	geluTanhUnary
+)
+
+func (k unaryAVX2) run(dst, x *float32, n int) {
+	switch k {
+	case geluErfUnary:
+		geluErfAVX2(dst, x, n)
+	case geluTanhUnary:
+		geluTanhAVX2(dst, x, n)
+	}
+}
+
+// mapAVX2 runs kernel k over x into dst: the first len(dst)&^7 elements
+// in place, the rest through a zero-padded 8-element buffer, so that
+// every element goes through the same instructions wherever a thread's
+// slice starts.
+func mapAVX2(k unaryAVX2, dst, x []float32) {
+	x = x[:len(dst)]
+	n := len(dst) &^ 7
+	if n > 0 {
+		k.run(&dst[0], &x[0], n)
+	}
+	if r := len(dst) - n; r > 0 {
+		var in, out [8]float32
+		copy(in[:], x[n:])
+		k.run(&out[0], &in[0], 8)
+		copy(dst[n:], out[:r])
+	}
+}
+
+// geluErfGradAVX2Slices is geluErfGrad on the AVX2 kernel, its tail
+// padded as mapAVX2's.
+func geluErfGradAVX2Slices(dst, dy, x []float32) {
+	dy, x = dy[:len(dst)], x[:len(dst)]
+	n := len(dst) &^ 7
+	if n > 0 {
+		geluErfGradAVX2(&dst[0], &dy[0], &x[0], n)
+	}
+	if r := len(dst) - n; r > 0 {
+		var g, in, out [8]float32
+		copy(g[:], dy[n:])
+		copy(in[:], x[n:])
+		geluErfGradAVX2(&out[0], &g[0], &in[0], 8)
+		copy(dst[n:], out[:r])
+	}
+}
+
+// expShiftAVX2Slices is expShift on the AVX2 kernel: the sum adds the 8
+// lane sums in a fixed order, then the tail's elements one by one.
+func expShiftAVX2Slices(dst, x []float32, m float32) float64 {
+	x = x[:len(dst)]
+	var sums [8]float32
+	n := len(dst) &^ 7
+	if n > 0 {
+		expShiftAVX2(&dst[0], &x[0], n, m, &sums)
+	}
+	s := float32(0)
+	for _, v := range sums {
+		s += v
+	}
+	if r := len(dst) - n; r > 0 {
+		var in, out [8]float32
+		var tail [8]float32
+		copy(in[:], x[n:])
+		expShiftAVX2(&out[0], &in[0], 8, m, &tail)
+		copy(dst[n:], out[:r])
+		for _, v := range out[:r] {
+			s += v
+		}
+	}
+	return float64(s)
+}

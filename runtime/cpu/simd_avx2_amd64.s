@@ -1,0 +1,206 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2/FMA forms of the float32 kernels of simd_amd64.s, for machines
+// without AVX-512: the same polynomials on 8 lanes, in the same order of
+// operations, so both give the same bits (fastmath_test.go checks that).
+// AVX2 has no opmask registers, so these take n a multiple of 8; the Go
+// wrappers (simd_avx2_amd64.go) run the last n%8 elements through the
+// same code in a padded buffer. The constants are ·fm's (fastmath.go),
+// broadcast into Y4 where an instruction needs them; the clamp bounds sit
+// in Y12–Y15 because VMAXPS/VMINPS propagate a NaN only from their
+// second (register) operand.
+
+#define FM(i) ·fm+(4*(i))(SB)
+
+// Clamp bounds: Y12/Y13 = ∓4 for erf, Y14/Y15 = −104/89 for exp.
+#define LOADCLAMPS2 \
+	VBROADCASTSS FM(0), Y12;  \
+	VBROADCASTSS FM(1), Y13;  \
+	VBROADCASTSS FM(23), Y14; \
+	VBROADCASTSS FM(24), Y15
+
+// FMAC: p = p·t2 + fm[i], through Y4.
+#define FMAC(i, t2, p) \
+	VBROADCASTSS FM(i), Y4; \
+	VFMADD213PS  Y4, t2, p
+
+// ERF2 sets p = erf(t) by erf32's rational form (t clamped in place; t2,
+// q scratch), as simd_amd64.s's ERF.
+#define ERF2(t, t2, p, q) \
+	VMAXPS       t, Y12, t;  \
+	VMINPS       t, Y13, t;  \
+	VMULPS       t, t, t2;   \
+	VBROADCASTSS FM(2), p;   \
+	FMAC(3, t2, p);          \
+	FMAC(4, t2, p);          \
+	FMAC(5, t2, p);          \
+	FMAC(6, t2, p);          \
+	FMAC(7, t2, p);          \
+	FMAC(8, t2, p);          \
+	VMULPS       t, p, p;    \
+	VBROADCASTSS FM(9), q;   \
+	FMAC(10, t2, q);         \
+	FMAC(11, t2, q);         \
+	FMAC(12, t2, q);         \
+	FMAC(13, t2, q);         \
+	VDIVPS       q, p, p
+
+// EXP2 sets p = exp(x) as simd_amd64.s's EXP (x clamped and reduced in
+// place; n, d scratch). VSCALEFPS's p·2^n becomes two exact powers of
+// two, 2^(n>>1) and 2^(n − n>>1), each a normal float32 over the clamped
+// range, multiplied in turn: the first product is exact, the second
+// rounds once, as VSCALEFPS does, into a subnormal or +Inf where p·2^n
+// is one.
+#define EXP2(x, n, p, d) \
+	VMAXPS       x, Y14, x;     \
+	VMINPS       x, Y15, x;     \
+	VBROADCASTSS FM(14), n;     \
+	VMULPS       n, x, n;       \
+	VROUNDPS     $8, n, n;      \
+	VBROADCASTSS FM(15), Y4;    \
+	VFNMADD231PS Y4, n, x;      \
+	VBROADCASTSS FM(16), Y4;    \
+	VFNMADD231PS Y4, n, x;      \
+	VBROADCASTSS FM(17), p;     \
+	FMAC(18, x, p);             \
+	FMAC(19, x, p);             \
+	FMAC(20, x, p);             \
+	FMAC(21, x, p);             \
+	FMAC(22, x, p);             \
+	FMAC(22, x, p);             \
+	VCVTPS2DQ    n, n;          \
+	VPSRAD       $1, n, d;      \
+	VPSUBD       d, n, n;       \
+	VPBROADCASTD FM(22), Y4;    \
+	VPSLLD       $23, d, d;     \
+	VPADDD       Y4, d, d;      \
+	VMULPS       d, p, p;       \
+	VPSLLD       $23, n, n;     \
+	VPADDD       Y4, n, n;      \
+	VMULPS       n, p, p
+
+// MAP8 runs OP (Y1 = f(Y0)) over the n float32s of x (a multiple of 8)
+// into dst, and returns.
+#define MAP8(OP, loop, done) \
+loop:                        \
+	CMPQ    CX, $8;          \
+	JLT     done;            \
+	VMOVUPS (SI), Y0;        \
+	OP;                      \
+	VMOVUPS Y1, (DI);        \
+	ADDQ    $32, SI;         \
+	ADDQ    $32, DI;         \
+	SUBQ    $8, CX;          \
+	JMP     loop;            \
+done:                        \
+	VZEROUPPER;              \
+	RET
+
+#define MAP_ARGS \
+	MOVQ dst+0(FP), DI; \
+	MOVQ x+8(FP), SI;   \
+	MOVQ n+16(FP), CX
+
+// GELU2: Y1 = 0.5·x·(1 + erf(x/√2)) for x in Y0.
+#define GELU2 \
+	VBROADCASTSS FM(25), Y2;   \
+	VMULPS       Y2, Y0, Y2;   \
+	ERF2(Y2, Y3, Y1, Y5);      \
+	VBROADCASTSS FM(26), Y6;   \
+	VMULPS       Y6, Y0, Y6;   \
+	VFMADD213PS  Y6, Y6, Y1
+
+// func geluErfAVX2(dst, x *float32, n int)
+TEXT ·geluErfAVX2(SB), NOSPLIT, $0-24
+	MAP_ARGS
+	LOADCLAMPS2
+	MAP8(GELU2, geluloop, geludone)
+
+// GELUGRAD2: Y1 = dy·(0.5 + 0.5·erf(x/√2) + x·exp(−x²/2)/√(2π)) for x in
+// Y0, dy in Y7.
+#define GELUGRAD2 \
+	VBROADCASTSS FM(25), Y2;   \
+	VMULPS       Y2, Y0, Y2;   \
+	ERF2(Y2, Y3, Y1, Y5);      \
+	VBROADCASTSS FM(26), Y6;   \
+	VFMADD213PS  Y6, Y6, Y1;   \
+	VMULPS       Y0, Y0, Y8;   \
+	VBROADCASTSS FM(27), Y4;   \
+	VMULPS       Y4, Y8, Y8;   \
+	EXP2(Y8, Y9, Y10, Y5);     \
+	VBROADCASTSS FM(28), Y11;  \
+	VMULPS       Y11, Y0, Y11; \
+	VFMADD231PS  Y11, Y10, Y1; \
+	VMULPS       Y7, Y1, Y1
+
+// func geluErfGradAVX2(dst, dy, x *float32, n int)
+TEXT ·geluErfGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ dy+8(FP), DX
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+	LOADCLAMPS2
+
+gradloop:
+	CMPQ    CX, $8
+	JLT     graddone
+	VMOVUPS (SI), Y0
+	VMOVUPS (DX), Y7
+	GELUGRAD2
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     gradloop
+
+graddone:
+	VZEROUPPER
+	RET
+
+// GELUTANH2: Y1 = x / (1 + exp(−2·√(2/π)·(x + 0.044715·x³))) for x in Y0.
+#define GELUTANH2 \
+	VMULPS       Y0, Y0, Y2;   \
+	VBROADCASTSS FM(30), Y3;   \
+	FMAC(31, Y2, Y3);          \
+	VMULPS       Y0, Y3, Y3;   \
+	EXP2(Y3, Y6, Y5, Y7);      \
+	VBROADCASTSS FM(22), Y4;   \
+	VADDPS       Y4, Y5, Y5;   \
+	VDIVPS       Y5, Y0, Y1
+
+// func geluTanhAVX2(dst, x *float32, n int)
+TEXT ·geluTanhAVX2(SB), NOSPLIT, $0-24
+	MAP_ARGS
+	LOADCLAMPS2
+	MAP8(GELUTANH2, tanhloop, tanhdone)
+
+// func expShiftAVX2(dst, x *float32, n int, m float32, sums *[8]float32)
+// sets dst[i] = exp(x[i] − m) over n (a multiple of 8) and adds each lane's
+// results to sums (8 float32 lanes, as the AVX-512 kernel's 16).
+TEXT ·expShiftAVX2(SB), NOSPLIT, $0-40
+	MAP_ARGS
+	VBROADCASTSS m+24(FP), Y8
+	MOVQ         sums+32(FP), AX
+	VMOVUPS      (AX), Y11
+	LOADCLAMPS2
+
+exploop:
+	CMPQ    CX, $8
+	JLT     expdone
+	VMOVUPS (SI), Y0
+	VSUBPS  Y8, Y0, Y0
+	EXP2(Y0, Y1, Y2, Y3)
+	VMOVUPS Y2, (DI)
+	VADDPS  Y2, Y11, Y11
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     exploop
+
+expdone:
+	VMOVUPS Y11, (AX)
+	VZEROUPPER
+	RET
