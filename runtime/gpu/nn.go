@@ -284,18 +284,13 @@ func nnRMSNorm(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		nnRelease(c, y)
 		return nil, err
 	}
+	outs := []*ir.Tensor{y, inv}[:k] // an undeclared inv_rms is scratch
 	// d = 0 still launches: inv_rms is then NaN (0/0), as on the CPU.
 	if err = nnRows(c, "rms_norm_f32", outer, d, c.ptr(x), c.ptr(scale), c.ptr(y), c.ptr(inv), int64(d), eps); err != nil {
-		nnRelease(c, y)
-		if k > 1 {
-			nnRelease(c, inv)
-		}
+		nnRelease(c, outs...)
 		return nil, err
 	}
-	if k > 1 {
-		return []*ir.Tensor{y, inv}, nil
-	}
-	return []*ir.Tensor{y}, nil
+	return outs, nil
 }
 
 // ---- GELU ----
@@ -429,10 +424,7 @@ func nnDropout(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		nnRelease(c, y, mask)
 		return nil, err
 	}
-	if k > 1 {
-		return []*ir.Tensor{y, mask}, nil
-	}
-	return []*ir.Tensor{y}, nil
+	return []*ir.Tensor{y, mask}[:k], nil
 }
 
 // nnDropoutGrad is runtime/cpu dropoutGradKernel: DropoutGrad(dY, mask,

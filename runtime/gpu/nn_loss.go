@@ -113,11 +113,9 @@ func nnSCELoss(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		nnRelease(c, loss)
 		return nil, err
 	}
+	outs := []*ir.Tensor{loss, logp}[:k] // an undeclared logp is scratch
 	fail := func(err error) ([]*ir.Tensor, error) {
-		nnRelease(c, loss)
-		if k > 1 {
-			nnRelease(c, logp)
-		}
+		nnRelease(c, outs...)
 		return nil, err
 	}
 	if err := nnSoftmaxLaunch(c, scores, logp, a.N, a.C, a.D, true); err != nil {
@@ -126,10 +124,7 @@ func nnSCELoss(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if err := nnSCEPick(c, a, logp, loss, &frees); err != nil {
 		return fail(err)
 	}
-	if k > 1 {
-		return []*ir.Tensor{loss, logp}, nil
-	}
-	return []*ir.Tensor{loss}, nil
+	return outs, nil
 }
 
 // nnSCEPick takes each position's weighted -log p of its label from logp

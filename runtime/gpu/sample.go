@@ -165,17 +165,12 @@ func nnSampleOutputs(c *ctx, x, idx *ir.Tensor, weight []float64, B, N, k, d, no
 				int64(B), int64(N), int64(k), int64(d))
 		}
 	}
+	outs := []*ir.Tensor{xs, idxD}[:nout] // an undeclared idx is scratch
 	if err != nil {
-		nnRelease(c, xs)
-		if nout > 1 {
-			nnRelease(c, idxD)
-		}
+		nnRelease(c, outs...)
 		return nil, err
 	}
-	if nout > 1 {
-		return []*ir.Tensor{xs, idxD}, nil
-	}
-	return []*ir.Tensor{xs}, nil
+	return outs, nil
 }
 
 // nnGatherRows is runtime/cpu gatherRowsKernel: GatherRows(X [..., N, d],
