@@ -303,7 +303,14 @@ func nnElementwise(c *ctx, name string, ins ...*ir.Tensor) ([]*ir.Tensor, error)
 			return nil, errFallback
 		}
 	}
-	args := make([]any, 0, len(ins)+2)
+	return nnLaunchElem(c, name, ins)
+}
+
+// nnLaunchElem launches kernel name of nnElemSrc, one thread an element,
+// into a new float32 output shaped like ins[0]; its arguments are ins
+// (uploaded), the output, its length, then extra.
+func nnLaunchElem(c *ctx, name string, ins []*ir.Tensor, extra ...any) ([]*ir.Tensor, error) {
+	args := make([]any, 0, len(ins)+2+len(extra))
 	for i := range ins {
 		if err := nnOnDevice(c, &ins[i]); err != nil {
 			return nil, err
@@ -314,7 +321,7 @@ func nnElementwise(c *ctx, name string, ins ...*ir.Tensor) ([]*ir.Tensor, error)
 	if err != nil {
 		return nil, err
 	}
-	args = append(args, c.ptr(out), int64(out.Len()))
+	args = append(append(args, c.ptr(out), int64(out.Len())), extra...)
 	if err := c.launch(nnElemSrc, name, out.Len(), args...); err != nil {
 		nnRelease(c, out)
 		return nil, err
@@ -444,19 +451,7 @@ func nnDropoutGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if mask == nil || mask.DType != ir.Bool || !slices.Equal(mask.Shape, dy.Shape) {
 		return nil, errFallback
 	}
-	if err := nnOnDevice(c, &dy, &mask); err != nil {
-		return nil, err
-	}
-	out, err := c.out(ir.Float32, dy.Shape)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.launch(nnElemSrc, "dropout_grad_f32", out.Len(), c.ptr(dy), c.ptr(mask), c.ptr(out),
-		int64(out.Len()), nnDropoutScale(ratio)); err != nil {
-		nnRelease(c, out)
-		return nil, err
-	}
-	return []*ir.Tensor{out}, nil
+	return nnLaunchElem(c, "dropout_grad_f32", []*ir.Tensor{dy, mask}, nnDropoutScale(ratio))
 }
 
 // nnDropoutMaskGrad is runtime/cpu dropoutMaskGradKernel: the mask of
@@ -474,19 +469,8 @@ func nnDropoutMaskGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	if !training || ratio == 0 {
 		return nnElementwise(c, "copy_f32", dy)
 	}
-	if err := nnOnDevice(c, &dy); err != nil {
-		return nil, err
-	}
-	out, err := c.out(ir.Float32, dy.Shape)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.launch(nnElemSrc, "dropout_mask_grad_f32", out.Len(), c.ptr(dy), c.ptr(out), int64(out.Len()),
-		c.seed(), nnFold(c.step()), nnFold(rng.StreamOf(fwd)), float32(ratio), nnDropoutScale(ratio)); err != nil {
-		nnRelease(c, out)
-		return nil, err
-	}
-	return []*ir.Tensor{out}, nil
+	return nnLaunchElem(c, "dropout_mask_grad_f32", []*ir.Tensor{dy},
+		c.seed(), nnFold(c.step()), nnFold(rng.StreamOf(fwd)), float32(ratio), nnDropoutScale(ratio))
 }
 
 // ---- BitMask, ReluGrad ----
@@ -532,18 +516,7 @@ func nnReluGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		!slices.Equal(bits.Shape, []int{nnMaskWords(dy.Len())}) {
 		return nil, errFallback
 	}
-	if err := nnOnDevice(c, &dy, &bits); err != nil {
-		return nil, err
-	}
-	out, err := c.out(ir.Float32, dy.Shape)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.launch(nnElemSrc, "relu_grad_f32", out.Len(), c.ptr(dy), c.ptr(bits), c.ptr(out), int64(out.Len())); err != nil {
-		nnRelease(c, out)
-		return nil, err
-	}
-	return []*ir.Tensor{out}, nil
+	return nnLaunchElem(c, "relu_grad_f32", []*ir.Tensor{dy, bits})
 }
 
 // nnF64 wraps float64 values as a host tensor; Float64 is stored as
