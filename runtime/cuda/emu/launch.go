@@ -96,27 +96,21 @@ func marshal(k kernel, args []any) ([]byte, error) {
 	}
 	slots := make([]byte, 8*len(args)+8) // +8: never empty, for &slots[0]
 	for i, a := range args {
-		s := slots[8*i:]
 		var got kind
+		var bits uint64
 		switch v := a.(type) {
 		case cuda.Ptr:
-			got = kindPtr
-			binary.NativeEndian.PutUint64(s, uint64(v))
+			got, bits = kindPtr, uint64(v)
 		case int32:
-			got = kindI32
-			binary.NativeEndian.PutUint32(s, uint32(v))
+			got, bits = kindI32, uint64(uint32(v))
 		case uint32:
-			got = kindI32
-			binary.NativeEndian.PutUint32(s, v)
+			got, bits = kindI32, uint64(v)
 		case int64:
-			got = kindI64
-			binary.NativeEndian.PutUint64(s, uint64(v))
+			got, bits = kindI64, uint64(v)
 		case uint64:
-			got = kindI64
-			binary.NativeEndian.PutUint64(s, v)
+			got, bits = kindI64, v
 		case float32:
-			got = kindF32
-			binary.NativeEndian.PutUint32(s, math.Float32bits(v))
+			got, bits = kindF32, uint64(math.Float32bits(v))
 		default:
 			return nil, fmt.Errorf("emu: launch %s: argument %d (%s) has type %T; want cuda.Ptr, int32, uint32, int64, uint64 or float32",
 				k.name, i, k.params[i], a)
@@ -124,6 +118,12 @@ func marshal(k kernel, args []any) ([]byte, error) {
 		if got != k.kinds[i] {
 			return nil, fmt.Errorf("emu: launch %s: argument %d (%s) is a %T but the parameter is a %v",
 				k.name, i, k.params[i], a, k.kinds[i])
+		}
+		// A 4-byte parameter is read from the first 4 bytes of its slot.
+		if got == kindI32 || got == kindF32 {
+			binary.NativeEndian.PutUint32(slots[8*i:], uint32(bits))
+		} else {
+			binary.NativeEndian.PutUint64(slots[8*i:], bits)
 		}
 	}
 	return slots, nil
