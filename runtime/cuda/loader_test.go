@@ -40,6 +40,14 @@ func (w *fakeWorld) file(t *testing.T, sysPath string) string {
 	return p
 }
 
+// fileUnderEnv points environment variable name at folder dir of the
+// fake root and creates library file rel inside it.
+func (w *fakeWorld) fileUnderEnv(t *testing.T, name, dir, rel string) {
+	d := filepath.Join(w.root, dir)
+	w.env[name] = d
+	w.file(t, filepath.Join(d, rel))
+}
+
 // real maps an absolute system path into the fake root; paths already
 // inside it (from CRSC_CUDA_LIBS, HOME) are left alone.
 func (w *fakeWorld) real(p string) string {
@@ -132,9 +140,7 @@ func TestLoaderSearchOrder(t *testing.T) {
 		{
 			name: "pip CUDA 12 layout in a virtualenv, and the CUDA 11 NVRTC soname",
 			setup: func(t *testing.T, w *fakeWorld) {
-				venv := filepath.Join(w.root, "venv")
-				w.env["VIRTUAL_ENV"] = venv
-				w.file(t, filepath.Join(venv, "lib/python3.10/site-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.11.2"))
+				w.fileUnderEnv(t, "VIRTUAL_ENV", "venv", "lib/python3.10/site-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.11.2")
 			},
 			spec: nvrtcSpec,
 			want: "/venv/lib/python3.10/site-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.11.2",
@@ -142,9 +148,7 @@ func TestLoaderSearchOrder(t *testing.T) {
 		{
 			name: "torch/lib under ~/.local",
 			setup: func(t *testing.T, w *fakeWorld) {
-				home := filepath.Join(w.root, "home")
-				w.env["HOME"] = home
-				w.file(t, filepath.Join(home, ".local/lib/python3.11/site-packages/torch/lib/libcublas.so.12"))
+				w.fileUnderEnv(t, "HOME", "home", ".local/lib/python3.11/site-packages/torch/lib/libcublas.so.12")
 			},
 			spec: cublasSpec,
 			want: "/home/.local/lib/python3.11/site-packages/torch/lib/libcublas.so.12",
