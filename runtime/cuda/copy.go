@@ -30,44 +30,49 @@ func (d *gpuDevice) CopyToDevice(dst Ptr, src []byte) error {
 	if len(src) == 0 {
 		return nil
 	}
-	return d.do(func() error {
-		what := func() string {
+	return d.staged(len(src),
+		func() string {
 			return fmt.Sprintf("cuMemcpyHtoD(%s to %#x)", formatBytes(int64(len(src))), uintptr(dst))
-		}
-		buf := d.pinned()
-		if buf == nil {
-			r := d.drv.cuMemcpyHtoD(uint64(dst), unsafe.Pointer(&src[0]), uint64(len(src)))
-			return d.drv.check(r, "%s", what())
-		}
-		for off := 0; off < len(src); off += len(buf) {
-			n := copy(buf, src[off:])
-			if r := d.drv.cuMemcpyHtoD(uint64(dst)+uint64(off), d.stagingMem, uint64(n)); r != cuSuccess {
-				return d.drv.check(r, "%s", what())
-			}
-		}
-		return nil
-	})
+		},
+		func() cuResult { return d.drv.cuMemcpyHtoD(uint64(dst), unsafe.Pointer(&src[0]), uint64(len(src))) },
+		func(buf []byte, off, n int) cuResult {
+			copy(buf, src[off:off+n])
+			return d.drv.cuMemcpyHtoD(uint64(dst)+uint64(off), d.stagingMem, uint64(n))
+		})
 }
 
 func (d *gpuDevice) CopyToHost(dst []byte, src Ptr) error {
 	if len(dst) == 0 {
 		return nil
 	}
-	return d.do(func() error {
-		what := func() string {
+	return d.staged(len(dst),
+		func() string {
 			return fmt.Sprintf("cuMemcpyDtoH(%s from %#x)", formatBytes(int64(len(dst))), uintptr(src))
-		}
+		},
+		func() cuResult { return d.drv.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), uint64(src), uint64(len(dst))) },
+		func(buf []byte, off, n int) cuResult {
+			r := d.drv.cuMemcpyDtoH(d.stagingMem, uint64(src)+uint64(off), uint64(n))
+			if r == cuSuccess {
+				copy(dst[off:off+n], buf[:n])
+			}
+			return r
+		})
+}
+
+// staged runs a copy of size bytes on the device goroutine: through the
+// pinned buffer, chunk moving bytes [off, off+n) by way of buf, or, where
+// nothing could be pinned, as the one direct copy; what names the copy in
+// an error.
+func (d *gpuDevice) staged(size int, what func() string, direct func() cuResult, chunk func(buf []byte, off, n int) cuResult) error {
+	return d.do(func() error {
 		buf := d.pinned()
 		if buf == nil {
-			r := d.drv.cuMemcpyDtoH(unsafe.Pointer(&dst[0]), uint64(src), uint64(len(dst)))
-			return d.drv.check(r, "%s", what())
+			return d.drv.check(direct(), "%s", what())
 		}
-		for off := 0; off < len(dst); off += len(buf) {
-			n := min(len(buf), len(dst)-off)
-			if r := d.drv.cuMemcpyDtoH(d.stagingMem, uint64(src)+uint64(off), uint64(n)); r != cuSuccess {
+		for off := 0; off < size; off += len(buf) {
+			if r := chunk(buf, off, min(len(buf), size-off)); r != cuSuccess {
 				return d.drv.check(r, "%s", what())
 			}
-			copy(dst[off:off+n], buf[:n])
 		}
 		return nil
 	})
