@@ -380,6 +380,21 @@ func nnDropoutMode(c *ctx, n *ir.Node, ins []*ir.Tensor, ri, ti int) (ratio floa
 	return ratio, training, true, nil
 }
 
+// nnDropoutGradMode reads a Dropout gradient's mode as nnDropoutMode does
+// (ratio from input ri, training from input ti). Where the forward dropped
+// nothing the gradient is dY itself: outs is then its copy.
+func nnDropoutGradMode(c *ctx, n *ir.Node, ins []*ir.Tensor, dy *ir.Tensor, ri, ti int) (ratio float64, outs []*ir.Tensor, err error) {
+	ratio, training, ok, err := nnDropoutMode(c, n, ins, ri, ti)
+	if err != nil || !ok {
+		return 0, nil, orFallback(err)
+	}
+	if !training || ratio == 0 {
+		outs, err = nnElementwise(c, "copy_f32", dy)
+		return 0, outs, err
+	}
+	return ratio, nil, nil
+}
+
 // nnDropoutScale is 1/(1-ratio) rounded to float32 as the CPU rounds it
 // (0 for ratio 1: everything dropped).
 func nnDropoutScale(ratio float64) float32 {
@@ -441,12 +456,9 @@ func nnDropoutGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	if dy == nil || !nnAllF32(dy) {
 		return nil, errFallback
 	}
-	ratio, training, ok, err := nnDropoutMode(c, n, ins, 2, 3)
-	if err != nil || !ok {
-		return nil, orFallback(err)
-	}
-	if !training || ratio == 0 {
-		return nnElementwise(c, "copy_f32", dy)
+	ratio, outs, err := nnDropoutGradMode(c, n, ins, dy, 2, 3)
+	if outs != nil || err != nil {
+		return outs, err
 	}
 	if mask == nil || mask.DType != ir.Bool || !slices.Equal(mask.Shape, dy.Shape) {
 		return nil, errFallback
@@ -462,12 +474,9 @@ func nnDropoutMaskGrad(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 	if dy == nil || !nnAllF32(dy) || fwd == "" {
 		return nil, errFallback
 	}
-	ratio, training, ok, err := nnDropoutMode(c, n, ins, 1, 2)
-	if err != nil || !ok {
-		return nil, orFallback(err)
-	}
-	if !training || ratio == 0 {
-		return nnElementwise(c, "copy_f32", dy)
+	ratio, outs, err := nnDropoutGradMode(c, n, ins, dy, 1, 2)
+	if outs != nil || err != nil {
+		return outs, err
 	}
 	return nnLaunchElem(c, "dropout_mask_grad_f32", []*ir.Tensor{dy},
 		c.seed(), nnFold(c.step()), nnFold(rng.StreamOf(fwd)), float32(ratio), nnDropoutScale(ratio))
