@@ -182,11 +182,14 @@ func layerNormKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, erro
 		if bias != nil {
 			b = bias.F32
 		}
-		if useAVX512 && d > 0 {
-			layerNormAVX512(ctx, x.F32, scale.F32, b, y.F32, mean.F32, inv.F32, outer, d, eps)
-			break
+		switch {
+		case useAVX512 && d > 0:
+			layerNormSIMD(ctx, x.F32, scale.F32, b, y.F32, mean.F32, inv.F32, outer, d, eps, layerNormRowAVX512)
+		case useAVX2 && d > 0:
+			layerNormSIMD(ctx, x.F32, scale.F32, b, y.F32, mean.F32, inv.F32, outer, d, eps, layerNormRowAVX2)
+		default:
+			layerNorm(ctx, x.F32, scale.F32, b, y.F32, mean.F32, inv.F32, outer, d, eps)
 		}
-		layerNorm(ctx, x.F32, scale.F32, b, y.F32, mean.F32, inv.F32, outer, d, eps)
 	case ir.Float64:
 		var b []float64
 		if bias != nil {
@@ -257,25 +260,37 @@ func layerNorm[T float](ctx *Ctx, x, scale, bias, y, mean, inv []T, outer, d int
 	})
 }
 
-// layerNormAVX512 is layerNorm for float32 rows with the AVX-512
-// kernels: the same float64 arithmetic, the sums in 8 lanes instead of 4
-// (a row's mean and variance may differ in the last float64 bits, its
+// layerNormSIMD is layerNorm for float32 rows with a row kernel of the
+// assembly (layerNormRowAVX512 or layerNormRowAVX2): the same float64
+// arithmetic, the sums in 8 or 4 lanes instead of 4 interleaved ones (a
+// row's mean and variance may differ in the last float64 bits, its
 // outputs by a float32 ulp; fastkernels_test.go holds the bound).
-func layerNormAVX512(ctx *Ctx, x, scale, bias, y, mean, inv []float32, outer, d int, eps float64) {
-	var b *float32
+func layerNormSIMD(ctx *Ctx, x, scale, bias, y, mean, inv []float32, outer, d int, eps float64,
+	rowKernel func(out, row, sc, b []float32, eps float64) (mu, is float64)) {
+	sc := scale[:d]
 	if bias != nil {
-		b = &bias[:d][0]
+		bias = bias[:d]
 	}
-	sc := &scale[:d][0]
 	parallelFor(ctx, outer, outer*d, func(lo, hi int) {
 		for o := lo; o < hi; o++ {
-			row, out := x[o*d:(o+1)*d], y[o*d:(o+1)*d]
-			mu := rowSumAVX512(&row[0], d) / float64(d)
-			is := 1 / math.Sqrt(rowSumSqDevAVX512(&row[0], d, mu)/float64(d)+eps)
+			mu, is := rowKernel(y[o*d:(o+1)*d], x[o*d:(o+1)*d], sc, bias, eps)
 			mean[o], inv[o] = float32(mu), float32(is)
-			normRowOutAVX512(&out[0], &row[0], sc, b, d, mu, is)
 		}
 	})
+}
+
+// layerNormRowAVX512 normalizes one float32 row of d ≥ 1 with the
+// AVX-512 kernels (masked tails: any d).
+func layerNormRowAVX512(out, row, sc, b []float32, eps float64) (mu, is float64) {
+	d := len(row)
+	mu = rowSumAVX512(&row[0], d) / float64(d)
+	is = 1 / math.Sqrt(rowSumSqDevAVX512(&row[0], d, mu)/float64(d)+eps)
+	var bp *float32
+	if b != nil {
+		bp = &b[0]
+	}
+	normRowOutAVX512(&out[0], &row[0], &sc[0], bp, d, mu, is)
+	return mu, is
 }
 
 // dropoutKernel: inputs data, ratio (default 0.5), training_mode (default

@@ -3,6 +3,7 @@
 package cpu
 
 import (
+	"math"
 	"os"
 
 	"golang.org/x/sys/cpu"
@@ -106,4 +107,61 @@ func expShiftAVX2Slices(dst, x []float32, m float32) float64 {
 		}
 	}
 	return float64(s)
+}
+
+//go:noescape
+func rowSumAVX2(x *float32, n int) float64
+
+//go:noescape
+func rowSumSqDevAVX2(x *float32, n int, mu float64) float64
+
+//go:noescape
+func normRowOutAVX2(out, x, sc, b *float32, n int, mu, is float64)
+
+// layerNormRowAVX2 normalizes one float32 row of d ≥ 1 (see
+// layerNormRows): the sums in 4 float64 lanes and then the last d%4
+// elements in order, the output's last d%4 through a padded buffer.
+func layerNormRowAVX2(out, row, sc, b []float32, eps float64) (mu, is float64) {
+	d := len(row)
+	n := d &^ 3
+	sum := 0.0
+	if n > 0 {
+		sum = rowSumAVX2(&row[0], n)
+	}
+	for _, v := range row[n:] {
+		sum += float64(v)
+	}
+	mu = sum / float64(d)
+	ss := 0.0
+	if n > 0 {
+		ss = rowSumSqDevAVX2(&row[0], n, mu)
+	}
+	for _, v := range row[n:] {
+		ss += (float64(v) - mu) * (float64(v) - mu)
+	}
+	is = 1 / math.Sqrt(ss/float64(d)+eps)
+	if n > 0 {
+		normRowOutAVX2(&out[0], &row[0], &sc[0], first(b), n, mu, is)
+	}
+	if r := d - n; r > 0 {
+		var x4, s4, b4, o4 [4]float32
+		copy(x4[:], row[n:])
+		copy(s4[:], sc[n:d])
+		var bp *float32
+		if b != nil {
+			copy(b4[:], b[n:d])
+			bp = &b4[0]
+		}
+		normRowOutAVX2(&o4[0], &x4[0], &s4[0], bp, 4, mu, is)
+		copy(out[n:], o4[:r])
+	}
+	return mu, is
+}
+
+// first is &s[0], or nil for an empty s.
+func first(s []float32) *float32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return &s[0]
 }

@@ -81,6 +81,14 @@
 	VPADDD       Y4, n, n;      \
 	VMULPS       n, p, p
 
+// FOLD4PD sums the 4 float64 lanes of y into the low lane of x (its X
+// form; t scratch): 4 → 2 → 1.
+#define FOLD4PD(y, x, t) \
+	VEXTRACTF128 $1, y, t; \
+	VADDPD       t, x, x;  \
+	VPERMILPD    $1, x, t; \
+	VADDSD       t, x, x
+
 // MAP8 runs OP (Y1 = f(Y0)) over the n float32s of x (a multiple of 8)
 // into dst, and returns.
 #define MAP8(OP, loop, done) \
@@ -202,5 +210,90 @@ exploop:
 
 expdone:
 	VMOVUPS Y11, (AX)
+	VZEROUPPER
+	RET
+
+// The LayerNorm row kernels of simd_amd64.s on 4 float64 lanes (n a
+// multiple of 4; the Go wrappers take the rest).
+
+// func rowSumAVX2(x *float32, n int) float64
+TEXT ·rowSumAVX2(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPD Y10, Y10, Y10
+
+rsloop:
+	CMPQ      CX, $4
+	JLT       rsfold
+	VCVTPS2PD (SI), Y0
+	VADDPD    Y0, Y10, Y10
+	ADDQ      $16, SI
+	SUBQ      $4, CX
+	JMP       rsloop
+
+rsfold:
+	FOLD4PD(Y10, X10, X1)
+	VMOVSD X10, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func rowSumSqDevAVX2(x *float32, n int, mu float64) float64
+TEXT ·rowSumSqDevAVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD mu+16(FP), Y12
+	VXORPD       Y10, Y10, Y10
+
+sqloop:
+	CMPQ        CX, $4
+	JLT         sqfold
+	VCVTPS2PD   (SI), Y0
+	VSUBPD      Y12, Y0, Y0
+	VFMADD231PD Y0, Y0, Y10
+	ADDQ        $16, SI
+	SUBQ        $4, CX
+	JMP         sqloop
+
+sqfold:
+	FOLD4PD(Y10, X10, X1)
+	VMOVSD X10, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func normRowOutAVX2(out, x, sc, b *float32, n int, mu, is float64)
+// out = float32(((x − mu)·is)·sc [+ b]), each step rounded in float64.
+TEXT ·normRowOutAVX2(SB), NOSPLIT, $0-56
+	MOVQ         out+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         sc+16(FP), BX
+	MOVQ         b+24(FP), DX
+	MOVQ         n+32(FP), CX
+	VBROADCASTSD mu+40(FP), Y12
+	VBROADCASTSD is+48(FP), Y13
+
+lnloop:
+	CMPQ      CX, $4
+	JLT       lndone
+	VCVTPS2PD (SI), Y0
+	VSUBPD    Y12, Y0, Y0
+	VMULPD    Y13, Y0, Y0
+	VCVTPS2PD (BX), Y1
+	VMULPD    Y1, Y0, Y0
+	TESTQ     DX, DX
+	JZ        lnstore
+	VCVTPS2PD (DX), Y2
+	VADDPD    Y2, Y0, Y0
+	ADDQ      $16, DX
+
+lnstore:
+	VCVTPD2PSY Y0, X0
+	VMOVUPS    X0, (DI)
+	ADDQ       $16, DI
+	ADDQ       $16, SI
+	ADDQ       $16, BX
+	SUBQ       $4, CX
+	JMP        lnloop
+
+lndone:
 	VZEROUPPER
 	RET

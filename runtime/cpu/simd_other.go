@@ -19,8 +19,11 @@ const (
 	geluTanhUnary
 )
 
-func mapAVX2(k unaryAVX2, dst, x []float32)                  { panic("unreachable") }
-func geluErfGradAVX2Slices(dst, dy, x []float32)             { panic("unreachable") }
+func mapAVX2(k unaryAVX2, dst, x []float32)      { panic("unreachable") }
+func geluErfGradAVX2Slices(dst, dy, x []float32) { panic("unreachable") }
+func layerNormRowAVX2(out, row, sc, b []float32, eps float64) (mu, is float64) {
+	panic("unreachable")
+}
 func expShiftAVX2Slices(dst, x []float32, m float32) float64 { panic("unreachable") }
 
 func geluErfAVX512(dst, x *float32, n int)         { panic("unreachable") }
