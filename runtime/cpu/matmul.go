@@ -16,7 +16,9 @@ import (
 // The same kernel serves ai.crsc.MatMul, whose transA/transB attributes
 // transpose the last two dims of an operand: backward passes multiply by
 // transposed activations and weights without materializing the transpose.
-// Its optional third input is a bias added to every row of the result
+// Its alpha attribute scales the product (a power of two folded in by
+// passes.FuseEpilogues); its optional third input is a bias added to
+// every row of the result
 // (MatMul followed by Add, fused by passes.FuseBiasAdd), its activation
 // attribute an elementwise function applied next, and its optional fourth
 // input a residual of the output's shape added last (passes.FuseEpilogues):
@@ -44,8 +46,9 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 	if err != nil {
 		return nil, err
 	}
-	if ep != nil && storage(a.DType) != ir.Float32 {
-		return nil, errf(n, "a fused bias, activation or residual needs float32 operands, got %v", a.DType)
+	alpha := n.Attrs.Float("alpha", 1) // a scale folded in by passes.FuseEpilogues
+	if (ep != nil || alpha != 1) && storage(a.DType) != ir.Float32 {
+		return nil, errf(n, "a fused scale, bias, activation or residual needs float32 operands, got %v", a.DType)
 	}
 	var out *ir.Tensor
 	if storage(a.DType) == ir.Float32 && k > 0 {
@@ -67,14 +70,14 @@ func matMulKernel(ctx *Ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) 
 		case k > 0 && uniform && strideB == 0 && strideA == m*k && !ta:
 			// A batch against one B: a single tall GEMM, the epilogue
 			// applied tile by tile.
-			gemm.SgemmEpilogue(false, tb, nb*m, nn, k, 1, a.F32, lda, b.F32, ldb, out.F32, nn, ep)
+			gemm.SgemmEpilogue(false, tb, nb*m, nn, k, alpha, a.F32, lda, b.F32, ldb, out.F32, nn, ep)
 			ep = nil
 		case k == 0: // the product of empty sums is the zero output
 		case uniform:
-			gemm.SgemmBatched(ta, tb, m, nn, k, 1, a.F32[aOff[0]:], lda, strideA, b.F32[bOff[0]:], ldb, strideB, 0, out.F32, nn, m*nn, nb)
+			gemm.SgemmBatched(ta, tb, m, nn, k, alpha, a.F32[aOff[0]:], lda, strideA, b.F32[bOff[0]:], ldb, strideB, 0, out.F32, nn, m*nn, nb)
 		default:
 			for i := 0; i < nb; i++ {
-				gemm.Sgemm(ta, tb, m, nn, k, 1, a.F32[aOff[i]:], lda, b.F32[bOff[i]:], ldb, 0, out.F32[i*m*nn:], nn)
+				gemm.Sgemm(ta, tb, m, nn, k, alpha, a.F32[aOff[i]:], lda, b.F32[bOff[i]:], ldb, 0, out.F32[i*m*nn:], nn)
 			}
 		}
 		if ep != nil { // a product the tall GEMM does not cover: the epilogue after
@@ -127,7 +130,7 @@ func stridedMatMulKernel(ctx *Ctx, n *ir.Node, a, b *ir.Tensor, ins []*ir.Tensor
 		return []*ir.Tensor{ctx.newTensor(a.DType, l.Shape)}, nil // the product of empty sums
 	}
 	out := ctx.newUninitTensor(a.DType, l.Shape) // the GEMMs write every element
-	gemm.SgemmOffsets(l.TransA, l.TransB, l.M, l.N, l.K, 1, a.F32, l.LDA, l.AOff, b.F32, l.LDB, l.BOff, out.F32, l.LDC, l.COff)
+	gemm.SgemmOffsets(l.TransA, l.TransB, l.M, l.N, l.K, n.Attrs.Float("alpha", 1), a.F32, l.LDA, l.AOff, b.F32, l.LDB, l.BOff, out.F32, l.LDC, l.COff)
 	return []*ir.Tensor{out}, nil
 }
 

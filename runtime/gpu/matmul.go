@@ -12,10 +12,10 @@ import (
 // whose transA/transB attributes transpose the last two dims of an
 // operand (backward passes multiply by transposed activations and weights
 // without materializing the transpose). Other dtypes fall back, and so
-// does the CPU lowering's fused work (bias, residual, activation, permuted
-// operands).
+// does the CPU lowering's fused work (scale, bias, residual, activation,
+// permuted operands).
 func matMulKernel(c *ctx, n *ir.Node, ins []*ir.Tensor) ([]*ir.Tensor, error) {
-	if !present(ins, 2) || len(ins) > 2 || n.Attrs.Has("activation") || n.Attrs.Has("permA") || n.Attrs.Has("permB") || n.Attrs.Has("permY") {
+	if !present(ins, 2) || len(ins) > 2 || n.Attrs.Has("activation") || n.Attrs.Has("alpha") || n.Attrs.Has("permA") || n.Attrs.Has("permB") || n.Attrs.Has("permY") {
 		return nil, errFallback
 	}
 	a, b := ins[0], ins[1]
