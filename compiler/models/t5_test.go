@@ -40,11 +40,7 @@ func readSet(t *testing.T, model, set string, names ...string) map[string]*ir.Te
 func runCPU(t *testing.T, g *ir.Graph, inputs map[string]*ir.Tensor) map[string]*ir.Tensor {
 	t.Helper()
 	testutil.LoadShapes(t, g, nil)
-	outs, err := runtime.Run(g, inputs, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return outs
+	return testutil.Run(t, g, inputs, runtime.Options{})
 }
 
 // copyTorchWeights overwrites every float parameter of g with the

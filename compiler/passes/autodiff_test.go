@@ -95,10 +95,7 @@ func TestLossKinds(t *testing.T) {
 			for k, v := range tc.extra {
 				feeds[k] = v
 			}
-			res, err := runtime.Run(g, feeds, runtime.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := testutil.Run(t, g, feeds, runtime.Options{})
 			dirs := map[*ir.Value][]float32{}
 			analytic := 0.0
 			for _, pg := range trained {
@@ -115,10 +112,7 @@ func TestLossKinds(t *testing.T) {
 						p.Init.F32[i] += h * d[i]
 					}
 				}
-				out, err := runtime.Run(g, feeds, runtime.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
+				out := testutil.Run(t, g, feeds, runtime.Options{})
 				for p, d := range dirs {
 					for i := range d {
 						p.Init.F32[i] -= h * d[i]

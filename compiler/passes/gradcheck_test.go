@@ -7,6 +7,7 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/passes"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -160,15 +161,9 @@ func checkGrad(t *testing.T, r *rand.Rand, tc gradCase) {
 		cot.F32[j] = float32(r.NormFloat64())
 	}
 	feeds := map[string]*ir.Tensor{"y_cotangent": cot}
-	res, err := runtime.Run(g, feeds, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := testutil.Run(t, g, feeds, runtime.Options{})
 	loss := func() float64 {
-		res, err := runtime.Run(g, feeds, runtime.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := testutil.Run(t, g, feeds, runtime.Options{})
 		return res["loss"].Float64At(0)
 	}
 	const h = 1e-3

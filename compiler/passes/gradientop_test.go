@@ -48,10 +48,7 @@ func TestONNXGradientOp(t *testing.T) {
 			for i, in := range g.Inputs {
 				feeds[in.Name] = readTensorPB(t, filepath.Join(dir, "test_data_set_0", "input_"+string(rune('0'+i))+".pb"))
 			}
-			got, err := runtime.Run(g, feeds, runtime.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := testutil.Run(t, g, feeds, runtime.Options{})
 			for i, out := range g.Outputs {
 				want := readTensorPB(t, filepath.Join(dir, "test_data_set_0", "output_"+string(rune('0'+i))+".pb"))
 				if got[out.Name].Float64At(0) != want.Float64At(0) {

@@ -139,14 +139,8 @@ func TestHeadTrainsAndExports(t *testing.T) {
 		for _, m := range []*ir.Graph{g, back} {
 			m.Value(h.TrainingMode).Init.Bool[0] = training
 		}
-		want, err := runtime.Run(g, feeds, runtime.Options{Seed: 9})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := runtime.Run(back, feeds, runtime.Options{Seed: 9})
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := testutil.Run(t, g, feeds, runtime.Options{Seed: 9})
+		got := testutil.Run(t, back, feeds, runtime.Options{Seed: 9})
 		if d := maxAbsDiff(want["logits"].F32, got["logits"].F32); d != 0 {
 			t.Errorf("training_mode %v: exported logits differ by %g", training, d)
 		}
@@ -189,10 +183,7 @@ func TestHeadPoolingValues(t *testing.T) {
 	const batch, seq, labels = 3, 10, 2
 	base := loadExport(t, tribuoModel)
 	feeds := encoderFeeds(base, batch, seq, 1656, 8)
-	states, err := runtime.Run(base, feeds, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	states := testutil.Run(t, base, feeds, runtime.Options{})
 	h := states["output_0"].F32 // [batch, seq, 50]
 	mask := feeds["attention_mask"].I64
 	for _, pooling := range []passes.Pooling{passes.PoolFirst, passes.PoolMean} {
@@ -206,10 +197,7 @@ func TestHeadPoolingValues(t *testing.T) {
 			for i := range bias.F32 {
 				bias.F32[i] = 0.5 * float32(i+1) // the bias must be added too
 			}
-			got, err := runtime.Run(g, feeds, runtime.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := testutil.Run(t, g, feeds, runtime.Options{})
 			var worst float64
 			for b := 0; b < batch; b++ {
 				pooled := make([]float64, 50)
@@ -254,10 +242,7 @@ func adamSteps(t *testing.T, g *ir.Graph, tr *passes.Training, feeds map[string]
 	}
 	var losses []float32
 	for step := 0; step < n; step++ {
-		out, err := runtime.Run(g, feeds, runtime.Options{Seed: uint64(step + 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := testutil.Run(t, g, feeds, runtime.Options{Seed: uint64(step + 1)})
 		losses = append(losses, out[passes.LossName].F32[0])
 		grads := map[string]*ir.Tensor{}
 		for _, pg := range tr.Trained {

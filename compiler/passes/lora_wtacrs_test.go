@@ -8,6 +8,7 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/passes"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -50,10 +51,7 @@ func TestLoRAAdapterGradientsUnbiased(t *testing.T) {
 		t.Fatal("no adapter sampled")
 	}
 	feeds := tinyBertFeeds(13)
-	exact, err := runtime.Run(ge, feeds, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	exact := testutil.Run(t, ge, feeds, runtime.Options{})
 	var want []float64
 	for _, pg := range tre.Trained {
 		if sampled[pg.Param.Name] {
@@ -65,10 +63,7 @@ func TestLoRAAdapterGradientsUnbiased(t *testing.T) {
 	relErrOfMean := func(seeds int) float64 {
 		mean := make([]float64, len(want))
 		for s := 0; s < seeds; s++ {
-			res, err := runtime.Run(gs, feeds, runtime.Options{Seed: uint64(s + 1)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := testutil.Run(t, gs, feeds, runtime.Options{Seed: uint64(s + 1)})
 			i := 0
 			for _, pg := range trs.Trained {
 				if sampled[pg.Param.Name] {

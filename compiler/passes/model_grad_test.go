@@ -93,10 +93,7 @@ func TestWholeModelGradients(t *testing.T) {
 					}
 					inputs["logits_cotangent"] = cot
 				}
-				got, err := runtime.Run(g, inputs, runtime.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
+				got := testutil.Run(t, g, inputs, runtime.Options{})
 				refs := map[string]*ir.Tensor{}
 				largest := 0.0
 				for name, info := range ref.Exports[export] {

@@ -118,14 +118,8 @@ func TestPEFTAdapterExport(t *testing.T) {
 		merged.Value(a.Base).Init = m
 	}
 	feeds := encoderFeeds(g, 2, 8, 120, 4)
-	want, err := runtime.Run(g, feeds, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := runtime.Run(merged, feeds, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := testutil.Run(t, g, feeds, runtime.Options{})
+	got := testutil.Run(t, merged, feeds, runtime.Options{})
 	if d := maxAbsDiff(want["logits"].F32, got["logits"].F32); d > 1e-4 {
 		t.Errorf("logits with the PEFT merge differ from the adapted graph's by %g", d)
 	}

@@ -50,10 +50,7 @@ func TestLinkSeq2Seq(t *testing.T) {
 	feeds := map[string]*ir.Tensor{
 		"input_ids": readNpy(t, "input_input_ids.npy"), "attention_mask": readNpy(t, "input_attention_mask.npy"), "labels": readNpy(t, "input_labels.npy"),
 	}
-	out, err := runtime.Run(g, feeds, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := testutil.Run(t, g, feeds, runtime.Options{})
 	if d := maxAbsDiff(out["logits"].F32, readNpy(t, "output_logits.npy").F32); d > 1e-4 {
 		t.Errorf("logits differ from torch's by %g", d)
 	}
@@ -73,14 +70,8 @@ func TestLinkSeq2Seq(t *testing.T) {
 		}
 	}
 	e, d = loadExport(t, filepath.Join(dir, "encoder_model.onnx")), loadExport(t, filepath.Join(dir, "decoder_model.onnx"))
-	hidden, err := runtime.Run(e, map[string]*ir.Tensor{"input_ids": feeds["input_ids"], "attention_mask": feeds["attention_mask"]}, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logits, err := runtime.Run(d, map[string]*ir.Tensor{"input_ids": readNpy(t, "input_decoder_input_ids.npy"), "encoder_attention_mask": feeds["attention_mask"], "encoder_hidden_states": hidden["last_hidden_state"]}, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	hidden := testutil.Run(t, e, map[string]*ir.Tensor{"input_ids": feeds["input_ids"], "attention_mask": feeds["attention_mask"]}, runtime.Options{})
+	logits := testutil.Run(t, d, map[string]*ir.Tensor{"input_ids": readNpy(t, "input_decoder_input_ids.npy"), "encoder_attention_mask": feeds["attention_mask"], "encoder_hidden_states": hidden["last_hidden_state"]}, runtime.Options{})
 	if diff := maxAbsDiff(out["logits"].F32, logits["logits"].F32); diff > 1e-5 {
 		t.Errorf("split export's logits differ from the linked graph's by %g", diff)
 	}

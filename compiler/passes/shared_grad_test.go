@@ -59,10 +59,7 @@ func TestSharedExportsDirectionalDerivative(t *testing.T) {
 				u.F32[i] = float32(r.NormFloat64())
 			}
 			feeds[tc.output+"_cotangent"] = u
-			res, err := runtime.Run(g, feeds, runtime.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := testutil.Run(t, g, feeds, runtime.Options{})
 			// A random unit direction over every trained parameter.
 			dirs := map[*ir.Value][]float32{}
 			var norm2, analytic float64
@@ -87,10 +84,7 @@ func TestSharedExportsDirectionalDerivative(t *testing.T) {
 						p.Init.F32[i] += float32(h * scale * float64(d[i]))
 					}
 				}
-				res, err := runtime.Run(g, feeds, runtime.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
+				res := testutil.Run(t, g, feeds, runtime.Options{})
 				return res[passes.LossName].Float64At(0)
 			}
 			const h = 1e-2

@@ -124,10 +124,7 @@ func compileRun(t *testing.T, model string, spec passes.TrainingSpec, feeds map[
 		t.Fatal(err)
 	}
 	var stats runtime.Stats
-	res, err := runtime.Run(g, feeds, runtime.Options{Seed: 11, Plan: p, Stats: &stats})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := testutil.Run(t, g, feeds, runtime.Options{Seed: 11, Plan: p, Stats: &stats})
 	return res, tr, p, stats
 }
 

@@ -34,15 +34,7 @@ func dropoutBert(t *testing.T, heads int, sampling passes.SamplingSpec) (*ir.Gra
 func runPair(t *testing.T, exact, g *ir.Graph, feeds map[string]*ir.Tensor) (want, got map[string]*ir.Tensor) {
 	t.Helper()
 	opt := runtime.Options{Seed: 9, Step: 2}
-	want, err := runtime.Run(exact, feeds, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err = runtime.Run(g, feeds, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return want, got
+	return testutil.Run(t, exact, feeds, opt), testutil.Run(t, g, feeds, opt)
 }
 
 // TestAttentionRecomputesDroppedProbabilities: in P·V with P' = Dropout(P),

@@ -150,10 +150,7 @@ func TestPaddingRowsTakeNoBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exact, err := runtime.Run(g0, feeds, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	exact := testutil.Run(t, g0, feeds, runtime.Options{})
 	for _, gnorm := range []string{"none", "ema"} {
 		g := loadTinyBert(t)
 		tr, err := passes.Compile(g, passes.TrainingSpec{Loss: passes.LossSpec{Kind: passes.LossVJP, Output: "logits"},
@@ -182,10 +179,7 @@ func TestPaddingRowsTakeNoBudget(t *testing.T) {
 			t.Fatalf("%s: %d layers with 64 rows sampled, want the encoder's 10", gnorm, masked)
 		}
 		for seed := uint64(1); seed <= 3; seed++ {
-			got, err := runtime.Run(g, feeds, runtime.Options{Seed: seed})
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := testutil.Run(t, g, feeds, runtime.Options{Seed: seed})
 			for i, pg := range tr0.Trained {
 				want, have := exact[pg.Grad.Name], got[tr.Trained[i].Grad.Name]
 				if e := relDiff(have, want); e > 1e-5 {
@@ -297,10 +291,7 @@ func TestCompiledLayerUnbiased(t *testing.T) {
 		}
 		grad := tr.Trained[0].Grad.Name
 		res := rowsampletest.Check(exact, seeds, func(seed int) []float64 {
-			out, err := runtime.Run(g, feeds, runtime.Options{Seed: uint64(seed), Step: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
+			out := testutil.Run(t, g, feeds, runtime.Options{Seed: uint64(seed), Step: 1})
 			v := make([]float64, d*m)
 			for i := range v {
 				v[i] = out[grad].Float64At(i)
@@ -327,10 +318,7 @@ func countWinners(t *testing.T, g *ir.Graph, feeds map[string]*ir.Tensor, x *ir.
 	saved := g.Outputs
 	g.Outputs = append(append([]*ir.Value{}, saved...), sample.Outputs...)
 	defer func() { g.Outputs = saved }()
-	out, err := runtime.Run(g, feeds, runtime.Options{Seed: 1, Step: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := testutil.Run(t, g, feeds, runtime.Options{Seed: 1, Step: 1})
 	xs, idx := out[sample.Outputs[0].Name], out[sample.Outputs[1].Name]
 	d := x.Shape[len(x.Shape)-1]
 	winners := 0

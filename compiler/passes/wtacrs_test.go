@@ -56,10 +56,7 @@ func tinyBertFeeds(seed int64) map[string]*ir.Tensor {
 // sampledWeights returns, concatenated, the gradients of the weights whose
 // layers were sampled.
 func sampledWeights(t *testing.T, g *ir.Graph, tr *passes.Training, feeds map[string]*ir.Tensor, seed uint64) []float64 {
-	res, err := runtime.Run(g, feeds, runtime.Options{Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := testutil.Run(t, g, feeds, runtime.Options{Seed: seed})
 	sampled := map[string]bool{}
 	for _, d := range tr.Layers {
 		if d.Sampled {
@@ -82,19 +79,13 @@ func sampledWeights(t *testing.T, g *ir.Graph, tr *passes.Training, feeds map[st
 // gradients are bit-identical to the exact graph's.
 func TestKeepOneIsExact(t *testing.T) {
 	g, tr, feeds := sampledBert(t, "", 1)
-	exact, err := runtime.Run(g, feeds, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	exact := testutil.Run(t, g, feeds, runtime.Options{})
 	for _, est := range []string{"wta", "crs", "topk"} {
 		gs, trs, _ := sampledBert(t, est, 1)
 		if n := len(trs.Layers); n != 12 {
 			t.Fatalf("%s: %d linear layers, want 12", est, n)
 		}
-		got, err := runtime.Run(gs, feeds, runtime.Options{Seed: 5})
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := testutil.Run(t, gs, feeds, runtime.Options{Seed: 5})
 		for i, pg := range tr.Trained {
 			a, b := exact[pg.Grad.Name].F32, got[trs.Trained[i].Grad.Name].F32
 			for j := range a {
@@ -116,10 +107,7 @@ func TestEstimatorsConverge(t *testing.T) {
 		// The exact gradients of the same (sampled) weights.
 		ge, tre, _ := sampledBert(t, "", 1)
 		ref := map[string][]float64{}
-		res, err := runtime.Run(ge, feeds, runtime.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := testutil.Run(t, ge, feeds, runtime.Options{})
 		for _, pg := range tre.Trained {
 			grad := res[pg.Grad.Name]
 			v := make([]float64, grad.Len())

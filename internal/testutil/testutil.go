@@ -54,3 +54,14 @@ func LoadFile(t testing.TB, path string, shapes map[string]ir.Shape) *ir.Graph {
 	LoadShapes(t, g, shapes)
 	return g
 }
+
+// Run runs g with opt on the executor's CPU backend and returns its
+// outputs by name, failing the test on an error.
+func Run(t testing.TB, g *ir.Graph, feeds map[string]*ir.Tensor, opt runtime.Options) map[string]*ir.Tensor {
+	t.Helper()
+	out, err := runtime.Run(g, feeds, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -61,14 +61,8 @@ func TestRoundTrip(t *testing.T) {
 	}
 	feeds := t5Inputs(t)
 	opts := runtime.Options{Seed: 42, Step: 3}
-	a, err := runtime.Run(s.Training, feeds, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := runtime.Run(back.Training, feeds, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := testutil.Run(t, s.Training, feeds, opts)
+	b := testutil.Run(t, back.Training, feeds, opts)
 	for i, pg := range s.Trained {
 		ga, gb := a[pg.Grad.Name], b[back.Trained[i].Grad.Name]
 		if !equalF32(ga.F32, gb.F32) {
@@ -79,17 +73,11 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("training loss %v vs %v after the round trip", a["loss"], b["loss"])
 	}
 	// Dropout is on in training: a different seed changes the loss.
-	c, err := runtime.Run(s.Training, feeds, runtime.Options{Seed: 43, Step: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testutil.Run(t, s.Training, feeds, runtime.Options{Seed: 43, Step: 3})
 	if c["loss"].F32[0] == a["loss"].F32[0] {
 		t.Fatal("training loss does not depend on the Dropout seed")
 	}
-	ev, err := runtime.Run(back.Eval, feeds, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := testutil.Run(t, back.Eval, feeds, runtime.Options{})
 	want, _ := npy.ReadFile(filepath.Join(refDir, "output_loss.npy"))
 	if d := math.Abs(float64(ev["loss"].F32[0] - want.F32[0])); d > 1e-4 {
 		t.Fatalf("eval loss %v, torch %v", ev["loss"].F32[0], want.F32[0])

@@ -8,6 +8,7 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/onnx"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -351,14 +352,8 @@ func TestONNXRoundTrip(t *testing.T) {
 	}
 
 	inputs := graphFeeds(g1, rand.New(rand.NewPCG(5, 6)), 7)
-	out1, err := runtime.Run(g1, inputs, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out2, err := runtime.Run(g2, inputs, runtime.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out1 := testutil.Run(t, g1, inputs, runtime.Options{})
+	out2 := testutil.Run(t, g2, inputs, runtime.Options{})
 	if len(out1) != 3*len(infos) {
 		t.Fatalf("%d outputs, want %d", len(out1), 3*len(infos))
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"crsc/compiler/ir"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -93,10 +94,7 @@ func testFusedMatchesGraph(t *testing.T) {
 					in[info.Name], in[GradName(info.Name)] = ref[info.Name], scaled[i]
 					in[ExpAvgName(info.Name)], in[ExpAvgSqName(info.Name)] = refM[info.Name], refV[info.Name]
 				}
-				out, err := runtime.Run(opt.Graph(), in, runtime.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
+				out := testutil.Run(t, opt.Graph(), in, runtime.Options{})
 				state := opt.State()
 				for _, info := range infos {
 					ref[info.Name] = out[UpdatedName(info.Name)]
