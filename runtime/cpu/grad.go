@@ -500,6 +500,7 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 	if k.db != nil {
 		pb = make([]float64, nb*d)
 	}
+	rows := simdNormRows()
 	parallelFor(ctx, nb, outer*d*3, func(lo, hi int) {
 		xh := make([]float64, d)
 		for b := lo; b < hi; b++ {
@@ -516,7 +517,7 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 				if pb != nil {
 					colB = pb[b*d : (b+1)*d]
 				}
-				// The AVX-512 pass (float32 from the output, every
+				// The SIMD pass (float32 from the output, every
 				// output wanted) computes x̂ itself.
 				g32, simd := any(g).([]float32)
 				simd = simd && k.y32 != nil && colS != nil && colB != nil && dx != nil
@@ -525,9 +526,7 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 				}
 				var sg, sgx float64
 				if simd {
-					var sums [2]float64
-					normRowSumsAVX512(&g32[0], &k.y32[o*d], &k.bias[0], &k.rs[0], &xh[0], &k.sc[0], &colS[0], &colB[0], d, &sums)
-					sg, sgx = sums[0], sums[1]
+					sg, sgx = rows.sums(g32, k.y32[o*d:(o+1)*d], k.bias, k.rs, xh, k.sc, colS, colB)
 				} else {
 					sg, sgx = normGradRowSums(g, xh, k.sc, colS, colB, dx != nil)
 				}
@@ -541,8 +540,7 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 				is := k.inv[o]
 				out, sc := dx[o*d:(o+1)*d], k.sc[:d]
 				if simd {
-					c := [3]float64{is, mg, mgx}
-					normRowDxAVX512(&any(out).([]float32)[0], &g32[0], &xh[0], &sc[0], d, &c)
+					rows.dx(any(out).([]float32), g32, xh, sc, [3]float64{is, mg, mgx})
 					continue
 				}
 				xr := xh[:d]
@@ -562,6 +560,35 @@ func normGradBlocks[T float](ctx *Ctx, dy, dx []T, k normGradArgs, xhat func(o i
 			}
 		}
 	}
+}
+
+// normRowKernels are the SIMD forms of a norm gradient's two passes over
+// a float32 row from the norm's output (normGradBlocks): the column sums
+// and row means, which also write x̂, and dx.
+type normRowKernels struct {
+	sums func(g, y []float32, bias, rs, xh, sc, colS, colB []float64) (sg, sgx float64)
+	dx   func(out, g []float32, xh, sc []float64, c [3]float64)
+}
+
+// simdNormRows returns the row kernels of the machine's SIMD path (nil:
+// none, the Go loops).
+func simdNormRows() *normRowKernels {
+	switch {
+	case useAVX512:
+		return &normRowKernels{
+			sums: func(g, y []float32, bias, rs, xh, sc, colS, colB []float64) (float64, float64) {
+				var sums [2]float64
+				normRowSumsAVX512(&g[0], &y[0], &bias[0], &rs[0], &xh[0], &sc[0], &colS[0], &colB[0], len(g), &sums)
+				return sums[0], sums[1]
+			},
+			dx: func(out, g []float32, xh, sc []float64, c [3]float64) {
+				normRowDxAVX512(&out[0], &g[0], &xh[0], &sc[0], len(g), &c)
+			},
+		}
+	case useAVX2:
+		return &normRowKernels{sums: normRowSumsAVX2Slices, dx: normRowDxAVX2Slices}
+	}
+	return nil
 }
 
 // normGradRowSums adds row g's column contributions into colS (Σ g·x̂)

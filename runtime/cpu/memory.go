@@ -406,7 +406,7 @@ type normGradArgs struct {
 	outer, d              int
 	centered              bool
 	// y32 and rs, when set, are the float32 output rows and the
-	// reciprocal scales, from which the AVX-512 pass computes x̂ =
+	// reciprocal scales, from which the SIMD pass computes x̂ =
 	// (y − bias)·rs itself (bias then non-nil, zeros if absent).
 	y32 []float32
 	rs  []float64
@@ -423,7 +423,7 @@ func normGradRows[T float](ctx *Ctx, dy, y, dx []T, k normGradArgs) {
 			rs[j] = 1 / s
 		}
 	}
-	if y32, ok := any(y).([]float32); ok && useAVX512 && k.d > 0 {
+	if y32, ok := any(y).([]float32); ok && simdNormRows() != nil && k.d > 0 {
 		k.y32, k.rs = y32, rs
 		if k.bias == nil {
 			k.bias = make([]float64, k.d)

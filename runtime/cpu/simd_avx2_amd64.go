@@ -165,3 +165,46 @@ func first(s []float32) *float32 {
 	}
 	return &s[0]
 }
+
+//go:noescape
+func normRowSumsAVX2(dy, y *float32, bias, rs, xh, sc, colS, colB *float64, n int, sums *[2]float64)
+
+//go:noescape
+func normRowDxAVX2(out, dy *float32, xh, sc *float64, n int, c *[3]float64)
+
+// normRowSumsAVX2Slices is normRowSums (see normGradBlocks) over a row of
+// d ≥ 1: the first d&^3 columns on the AVX2 kernel, the rest in order
+// after them, with the same formulas.
+func normRowSumsAVX2Slices(g, y []float32, bias, rs, xh, sc, colS, colB []float64) (sg, sgx float64) {
+	d := len(g)
+	n := d &^ 3
+	if n > 0 {
+		var sums [2]float64
+		normRowSumsAVX2(&g[0], &y[0], &bias[0], &rs[0], &xh[0], &sc[0], &colS[0], &colB[0], n, &sums)
+		sg, sgx = sums[0], sums[1]
+	}
+	for j := n; j < d; j++ {
+		x := (float64(y[j]) - bias[j]) * rs[j]
+		xh[j] = x
+		f := float64(g[j])
+		colS[j] += f * x
+		colB[j] += f
+		gs := f * sc[j]
+		sg += gs
+		sgx += gs * x
+	}
+	return sg, sgx
+}
+
+// normRowDxAVX2Slices is normRowDx over a row of d ≥ 1, its last d%4
+// columns after the kernel's.
+func normRowDxAVX2Slices(out, g []float32, xh, sc []float64, c [3]float64) {
+	d := len(g)
+	n := d &^ 3
+	if n > 0 {
+		normRowDxAVX2(&out[0], &g[0], &xh[0], &sc[0], n, &c)
+	}
+	for j := n; j < d; j++ {
+		out[j] = float32(c[0] * ((float64(g[j])*sc[j] - c[1]) - xh[j]*c[2]))
+	}
+}

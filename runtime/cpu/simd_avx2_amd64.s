@@ -297,3 +297,91 @@ lnstore:
 lndone:
 	VZEROUPPER
 	RET
+
+// The norm-gradient row kernels of simd_amd64.s (normRowSums, normRowDx)
+// on 4 float64 lanes, n a multiple of 4.
+
+// func normRowSumsAVX2(dy, y *float32, bias, rs, xh, sc, colS, colB *float64, n int, sums *[2]float64)
+TEXT ·normRowSumsAVX2(SB), NOSPLIT, $0-80
+	MOVQ   dy+0(FP), SI
+	MOVQ   y+8(FP), R10
+	MOVQ   bias+16(FP), R11
+	MOVQ   rs+24(FP), R12
+	MOVQ   xh+32(FP), DX
+	MOVQ   sc+40(FP), BX
+	MOVQ   colS+48(FP), R8
+	MOVQ   colB+56(FP), R9
+	MOVQ   n+64(FP), CX
+	VXORPD Y10, Y10, Y10
+	VXORPD Y11, Y11, Y11
+
+sumsloop:
+	CMPQ        CX, $4
+	JLT         sumsfold
+	VCVTPS2PD   (R10), Y0
+	VSUBPD      (R11), Y0, Y0
+	VMULPD      (R12), Y0, Y0
+	VMOVUPD     Y0, (DX)
+	VCVTPS2PD   (SI), Y1
+	VMOVUPD     (R8), Y2
+	VFMADD231PD Y0, Y1, Y2
+	VMOVUPD     Y2, (R8)
+	VADDPD      (R9), Y1, Y3
+	VMOVUPD     Y3, (R9)
+	VMULPD      (BX), Y1, Y4
+	VADDPD      Y4, Y10, Y10
+	VFMADD231PD Y0, Y4, Y11
+	ADDQ        $16, SI
+	ADDQ        $16, R10
+	ADDQ        $32, R11
+	ADDQ        $32, R12
+	ADDQ        $32, DX
+	ADDQ        $32, BX
+	ADDQ        $32, R8
+	ADDQ        $32, R9
+	SUBQ        $4, CX
+	JMP         sumsloop
+
+sumsfold:
+	FOLD4PD(Y10, X10, X1)
+	FOLD4PD(Y11, X11, X2)
+	MOVQ   sums+72(FP), AX
+	VMOVSD X10, (AX)
+	VMOVSD X11, 8(AX)
+	VZEROUPPER
+	RET
+
+// func normRowDxAVX2(out, dy *float32, xh, sc *float64, n int, c *[3]float64)
+// out = float32(is·((g·sc − mg) − x̂·mgx)), c = (is, mg, mgx).
+TEXT ·normRowDxAVX2(SB), NOSPLIT, $0-48
+	MOVQ         out+0(FP), DI
+	MOVQ         dy+8(FP), SI
+	MOVQ         xh+16(FP), DX
+	MOVQ         sc+24(FP), BX
+	MOVQ         n+32(FP), CX
+	MOVQ         c+40(FP), AX
+	VBROADCASTSD (AX), Y12
+	VBROADCASTSD 8(AX), Y13
+	VBROADCASTSD 16(AX), Y14
+
+dxloop:
+	CMPQ         CX, $4
+	JLT          dxdone
+	VCVTPS2PD    (SI), Y1
+	VMULPD       (BX), Y1, Y1
+	VSUBPD       Y13, Y1, Y1
+	VMOVUPD      (DX), Y0
+	VFNMADD231PD Y14, Y0, Y1
+	VMULPD       Y12, Y1, Y1
+	VCVTPD2PSY   Y1, X1
+	VMOVUPS      X1, (DI)
+	ADDQ         $16, SI
+	ADDQ         $16, DI
+	ADDQ         $32, DX
+	ADDQ         $32, BX
+	SUBQ         $4, CX
+	JMP          dxloop
+
+dxdone:
+	VZEROUPPER
+	RET

@@ -24,7 +24,11 @@ func geluErfGradAVX2Slices(dst, dy, x []float32) { panic("unreachable") }
 func layerNormRowAVX2(out, row, sc, b []float32, eps float64) (mu, is float64) {
 	panic("unreachable")
 }
-func expShiftAVX2Slices(dst, x []float32, m float32) float64 { panic("unreachable") }
+func normRowSumsAVX2Slices(g, y []float32, bias, rs, xh, sc, colS, colB []float64) (sg, sgx float64) {
+	panic("unreachable")
+}
+func normRowDxAVX2Slices(out, g []float32, xh, sc []float64, c [3]float64) { panic("unreachable") }
+func expShiftAVX2Slices(dst, x []float32, m float32) float64               { panic("unreachable") }
 
 func geluErfAVX512(dst, x *float32, n int)         { panic("unreachable") }
 func geluErfGradAVX512(dst, dy, x *float32, n int) { panic("unreachable") }
