@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"crsc/internal/testutil"
 	"crsc/training/checkpoint"
 	"crsc/training/data"
 	"crsc/training/train"
@@ -113,11 +114,7 @@ func TestTrainEvalFlags(t *testing.T) {
 // tokens_per_s, peak_rss_bytes, time), which differ between any two runs.
 func metricsLines(t *testing.T, dir string) []string {
 	t.Helper()
-	lines, err := train.ComparableMetrics(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lines
+	return testutil.Must(t, train.ComparableMetrics, dir)
 }
 
 // TestTrainKilled kills a real `crsc train` process mid-run: while it

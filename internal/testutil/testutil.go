@@ -65,3 +65,14 @@ func Run(t testing.TB, g *ir.Graph, feeds map[string]*ir.Tensor, opt runtime.Opt
 	}
 	return out
 }
+
+// Must returns f(arg), failing the test on an error: a call the test
+// cannot go on without, in one line.
+func Must[A, T any](t testing.TB, f func(A) (T, error), arg A) T {
+	t.Helper()
+	v, err := f(arg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

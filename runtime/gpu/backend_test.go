@@ -6,6 +6,7 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/memplan"
+	"crsc/internal/testutil"
 	"crsc/runtime"
 )
 
@@ -21,11 +22,7 @@ func run1(t *testing.T, b *Backend, n *ir.Node, ins ...*ir.Tensor) []*ir.Tensor 
 
 func host(t *testing.T, b *Backend, d *ir.Tensor) *ir.Tensor {
 	t.Helper()
-	h, err := b.ToHost(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return testutil.Must(t, b.ToHost, d)
 }
 
 // TestViewRefcount: views share their base's block, which returns to the

@@ -11,16 +11,13 @@ import (
 	"testing"
 
 	"crsc/internal/tbevents"
+	"crsc/internal/testutil"
 )
 
 // metricsRecords reads a run's metrics.jsonl.
 func metricsRecords(t *testing.T, dir string) []metricsRecord {
 	t.Helper()
-	recs, err := readMetrics(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs
+	return testutil.Must(t, readMetrics, dir)
 }
 
 func evalSteps(recs []metricsRecord) []int {

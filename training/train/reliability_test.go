@@ -14,6 +14,7 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/passes"
+	"crsc/internal/testutil"
 	"crsc/training/checkpoint"
 	"crsc/training/data"
 )
@@ -38,11 +39,7 @@ func killAt(t *testing.T, point string) {
 // (step_ms, tokens_per_s, peak_rss_bytes, time), which differ between any two runs.
 func metricsWithoutTiming(t *testing.T, dir string) []string {
 	t.Helper()
-	lines, err := ComparableMetrics(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lines
+	return testutil.Must(t, ComparableMetrics, dir)
 }
 
 func sameLines(t *testing.T, what string, got, want []string) {
@@ -59,11 +56,7 @@ func sameLines(t *testing.T, what string, got, want []string) {
 
 func readFile(t *testing.T, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testutil.Must(t, os.ReadFile, path)
 }
 
 // TestResumeAfterInterruptions: runs ended at failure points (between a
