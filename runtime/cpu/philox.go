@@ -91,7 +91,7 @@ func parallelBlocks4(ctx *Ctx, n, work int, fn func(lo, hi int)) {
 // thread count.
 func applyDropout[T float](ctx *Ctx, x, out []T, mask []bool, s T, seed, step, stream uint64, ratio float32) {
 	parallelBlocks4(ctx, len(x), len(x)*8, func(lo, hi int) {
-		if o32, ok := any(out).([]float32); ok && useAVX512 {
+		if o32, ok := any(out).([]float32); ok && (useAVX512 || useAVX2) {
 			x32, s32 := any(x).([]float32), any(s).(float32)
 			v := (hi - lo) &^ 15 // whole 16-element groups
 			if v > 0 && dropoutSIMD(o32[lo:lo+v], x32[lo:lo+v], mask, seed, step, stream, lo, ratio, s32) {
@@ -111,7 +111,7 @@ func applyDropout[T float](ctx *Ctx, x, out []T, mask []bool, s T, seed, step, s
 	})
 }
 
-// philoxVecs are dropoutAVX512's vector operands: the counters of four
+// philoxVecs are dropoutAVX512's (and dropoutAVX2's) vector operands: the counters of four
 // consecutive blocks (one per 128-bit lane), the multipliers, the counter
 // increment per 16 elements, and the ten round keys.
 type philoxVecs struct {
@@ -119,7 +119,7 @@ type philoxVecs struct {
 	keys           [10][16]uint32
 }
 
-// dropoutSIMD runs dropoutAVX512 over out/x (a multiple of 16 long),
+// dropoutSIMD runs dropoutAVX512 (or dropoutAVX2) over out/x (a multiple of 16 long),
 // whose first element has flat index lo; mask, when non-nil, is the whole
 // tensor's. It reports false, doing nothing, when the blocks would carry
 // into the high counter word (which the assembly does not propagate): a
@@ -148,7 +148,11 @@ func dropoutSIMD(out, x []float32, mask []bool, seed, step, stream uint64, lo in
 	if mask != nil {
 		mp = &mask[lo]
 	}
-	dropoutAVX512(&out[0], &x[0], mp, len(out), &v, ratio, s)
+	if useAVX512 {
+		dropoutAVX512(&out[0], &x[0], mp, len(out), &v, ratio, s)
+	} else {
+		dropoutAVX2(&out[0], &x[0], mp, len(out), &v, ratio, s)
+	}
 	return true
 }
 

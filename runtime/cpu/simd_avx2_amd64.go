@@ -208,3 +208,6 @@ func normRowDxAVX2Slices(out, g []float32, xh, sc []float64, c [3]float64) {
 		out[j] = float32(c[0] * ((float64(g[j])*sc[j] - c[1]) - xh[j]*c[2]))
 	}
 }
+
+//go:noescape
+func dropoutAVX2(out, x *float32, mask *bool, n int, v *philoxVecs, ratio, scale float32)

@@ -385,3 +385,85 @@ dxloop:
 dxdone:
 	VZEROUPPER
 	RET
+
+// ROUND2 is one Philox4x32 round on two blocks at once (one per 128-bit
+// lane), as simd_amd64.s's ROUND on four: VPMULUDQ multiplies x0 by M0
+// and x2 by M1 (Y1 = [M0, 0, M1, 0] per lane), VPSHUFD reorders the
+// products, and two XORs add the shifted counter and round key r (the
+// low 32 bytes of philoxVecs.keys[r], at R8).
+#define ROUND2(src, dst, r) \
+	VPMULUDQ Y1, src, dst;        \
+	VPSHUFD  $0x1B, dst, dst;     \
+	VPSRLQ   $32, src, Y8;        \
+	VPXOR    (192+64*(r))(R8), Y8, Y8; \
+	VPXOR    Y8, dst, dst
+
+#define PHILOX2(ctr, a, b) \
+	ROUND2(ctr, a, 0); \
+	ROUND2(a, b, 1);   \
+	ROUND2(b, a, 2);   \
+	ROUND2(a, b, 3);   \
+	ROUND2(b, a, 4);   \
+	ROUND2(a, b, 5);   \
+	ROUND2(b, a, 6);   \
+	ROUND2(a, b, 7);   \
+	ROUND2(b, a, 8);   \
+	ROUND2(a, b, 9)
+
+// KEEP2: m = all ones where float32(w >> 8)·2^-24 >= ratio (Y3), exactly
+// rng.ToUniform's rule; out = x·scale (Y4) there, +0 elsewhere.
+#define KEEP2(w, m, xoff) \
+	VPSRLD    $8, w, w;         \
+	VCVTDQ2PS w, w;             \
+	VMULPS    Y5, w, w;         \
+	VCMPPS    $13, Y3, w, m;    \
+	VMULPS    xoff(SI), Y4, w;  \
+	VANDPS    m, w, w;          \
+	VMOVUPS   w, xoff(DI)
+
+// func dropoutAVX2(out, x *float32, mask *bool, n int, v *philoxVecs, ratio, scale float32)
+// is dropoutAVX512 on two YMM halves of v's four blocks per 16 elements
+// (n a multiple of 16): the same words, so the same mask.
+TEXT ·dropoutAVX2(SB), NOSPLIT, $0-48
+	MOVQ         out+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         mask+16(FP), DX
+	MOVQ         n+24(FP), CX
+	MOVQ         v+32(FP), R8
+	VMOVDQU      0(R8), Y0   // blocks 0, 1
+	VMOVDQU      32(R8), Y9  // blocks 2, 3
+	VMOVDQU      64(R8), Y1
+	VMOVDQU      128(R8), Y2
+	VBROADCASTSS ratio+40(FP), Y3
+	VBROADCASTSS scale+44(FP), Y4
+	VBROADCASTSS FM(29), Y5
+
+droploop:
+	CMPQ CX, $16
+	JLT  dropdone
+	PHILOX2(Y0, Y6, Y7)
+	KEEP2(Y7, Y10, 0)
+	PHILOX2(Y9, Y6, Y11)
+	KEEP2(Y11, Y12, 32)
+	TESTQ DX, DX
+	JZ    dropnomask
+	// The 16 lane masks (−1 or 0) to bytes 1 or 0, in element order.
+	VPACKSSDW    Y12, Y10, Y13
+	VPERMQ       $0xD8, Y13, Y13
+	VEXTRACTI128 $1, Y13, X14
+	VPACKSSWB    X14, X13, X13
+	VPABSB       X13, X13
+	VMOVDQU      X13, (DX)
+	ADDQ         $16, DX
+
+dropnomask:
+	VPADDD Y2, Y0, Y0
+	VPADDD Y2, Y9, Y9
+	ADDQ   $64, SI
+	ADDQ   $64, DI
+	SUBQ   $16, CX
+	JMP    droploop
+
+dropdone:
+	VZEROUPPER
+	RET

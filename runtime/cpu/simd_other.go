@@ -28,7 +28,10 @@ func normRowSumsAVX2Slices(g, y []float32, bias, rs, xh, sc, colS, colB []float6
 	panic("unreachable")
 }
 func normRowDxAVX2Slices(out, g []float32, xh, sc []float64, c [3]float64) { panic("unreachable") }
-func expShiftAVX2Slices(dst, x []float32, m float32) float64               { panic("unreachable") }
+func dropoutAVX2(out, x *float32, mask *bool, n int, v *philoxVecs, ratio, scale float32) {
+	panic("unreachable")
+}
+func expShiftAVX2Slices(dst, x []float32, m float32) float64 { panic("unreachable") }
 
 func geluErfAVX512(dst, x *float32, n int)         { panic("unreachable") }
 func geluErfGradAVX512(dst, dy, x *float32, n int) { panic("unreachable") }
