@@ -79,7 +79,7 @@ func TestHeadChoosesOutput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := loadExport(t, tribuoModel)
 			h, err := passes.AddClassificationHead(g, tt.spec)
-			if wantErr(t, err, tt.err) {
+			if testutil.WantErr(t, err, tt.err) {
 				return
 			}
 			if err := g.Verify(); err != nil {

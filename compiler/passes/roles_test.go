@@ -6,6 +6,7 @@ import (
 
 	"crsc/compiler/ir"
 	"crsc/compiler/passes"
+	"crsc/internal/testutil"
 )
 
 // TestFindInputRoles: roles by name and by usage across the layouts
@@ -54,7 +55,7 @@ func TestFindInputRoles(t *testing.T) {
 				}
 			}
 			roles, err := passes.FindInputRoles(g, tt.override)
-			if wantErr(t, err, tt.err) {
+			if testutil.WantErr(t, err, tt.err) {
 				return
 			}
 			if got := roles.String(); got != tt.want {
@@ -106,20 +107,4 @@ func TestFindInputRolesPositions(t *testing.T) {
 	if got, want := roles.String(), "input_ids=tokens (usage), position_ids=pos (usage), token_type_ids=types (usage)"; got != want {
 		t.Errorf("roles %s, want %s", got, want)
 	}
-}
-
-// wantErr checks a table case's error: with want set, that err contains it
-// (true: the case is done); else that there is none.
-func wantErr(t *testing.T, err error, want string) bool {
-	t.Helper()
-	if want != "" {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Fatalf("err = %v, want %q", err, want)
-		}
-		return true
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return false
 }

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"strings"
 	"testing"
 
 	"crsc/compiler/ir"
@@ -75,4 +76,20 @@ func Must[A, T any](t testing.TB, f func(A) (T, error), arg A) T {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// WantErr checks a table case's error: with want set, that err contains it
+// (true: the case is done); else that there is none.
+func WantErr(t testing.TB, err error, want string) bool {
+	t.Helper()
+	if want != "" {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err = %v, want %q", err, want)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
 }

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"crsc/internal/testutil"
 )
 
 // TestNewTasks reads each new GLUE task in the layouts it comes in: GLUE's
@@ -125,14 +127,11 @@ func TestCustomTask(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			task, err := CustomTask(c.spec)
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("got %v, want an error containing %q", err, c.wantErr)
-				}
+			if testutil.WantErr(t, err, c.wantErr) {
 				return
 			}
-			if err != nil || !reflect.DeepEqual(task.Labels, c.labels) || task.Metric != c.metric {
-				t.Fatalf("got %+v, %v", task, err)
+			if !reflect.DeepEqual(task.Labels, c.labels) || task.Metric != c.metric {
+				t.Fatalf("got %+v", task)
 			}
 		})
 	}

@@ -3,8 +3,9 @@ package emu
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"crsc/internal/testutil"
 )
 
 func TestScanKernels(t *testing.T) {
@@ -39,14 +40,8 @@ extern "C" __crsc_kernel__ void k(int x) { }`, "", "different parameters", ""},
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ks, err := scanKernels(tc.text)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
+			if testutil.WantErr(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if tc.barriers != "" {
 				got := ""
