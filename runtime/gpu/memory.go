@@ -168,14 +168,7 @@ func (m *memory) makeResident(h *ir.Tensor) (*ir.Tensor, error) {
 	if ok {
 		return d, nil
 	}
-	d, err := m.pooledCopy(h)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	m.resident[h] = d
-	m.mu.Unlock()
-	return d, nil
+	return m.pooledCopy(h, func(d *ir.Tensor) { m.resident[h] = d })
 }
 
 // devAlloc allocates from the device; when it is full, the idle pool
@@ -380,15 +373,10 @@ func (m *memory) upload(t *ir.Tensor) (*ir.Tensor, error) {
 	if err := t.CheckData(); err != nil {
 		return nil, err
 	}
-	d, err := m.pooledCopy(t)
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	m.uploads[t] = d
-	m.uploadBytes += dataOf(d).bytes
-	m.mu.Unlock()
-	return d, nil
+	return m.pooledCopy(t, func(d *ir.Tensor) {
+		m.uploads[t] = d
+		m.uploadBytes += dataOf(d).bytes
+	})
 }
 
 // endRun drops the run's references to its uploads.
@@ -408,8 +396,9 @@ func (m *memory) endRun() {
 	}
 }
 
-// pooledCopy returns a new pool tensor holding a copy of host tensor h.
-func (m *memory) pooledCopy(h *ir.Tensor) (*ir.Tensor, error) {
+// pooledCopy returns a new pool tensor holding a copy of host tensor h,
+// which keep records (called with m.mu held) once the copy is done.
+func (m *memory) pooledCopy(h *ir.Tensor, keep func(d *ir.Tensor)) (*ir.Tensor, error) {
 	d, err := m.pooled(h.DType, h.Shape)
 	if err != nil {
 		return nil, err
@@ -418,6 +407,9 @@ func (m *memory) pooledCopy(h *ir.Tensor) (*ir.Tensor, error) {
 		m.release(d)
 		return nil, err
 	}
+	m.mu.Lock()
+	keep(d)
+	m.mu.Unlock()
 	return d, nil
 }
 
