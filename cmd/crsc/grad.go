@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -27,38 +25,29 @@ are WTA-CRS estimates (--estimator, --seed pick the sample).`,
 		Args: cobra.ExactArgs(1),
 		RunE: a.run,
 	}
-	fl := cmd.Flags()
-	fl.StringArrayVar(&a.inputs, "input", nil, "input NAME=FILE.npy (repeat for each input)")
-	fl.StringArrayVar(&a.cotangents, "cotangent", nil, "OUTPUT=FILE.npy: the output to differentiate and its cotangent")
-	fl.StringVar(&a.out, "out", "", "folder for the gradient .npy files")
+	a.register(cmd, "folder for the gradient .npy files", "seed for Dropout masks and WTA-CRS sampling")
+	cmd.Flags().StringArrayVar(&a.cotangents, "cotangent", nil, "OUTPUT=FILE.npy: the output to differentiate and its cotangent")
 	a.flags.register(cmd, false)
-	fl.StringVar(&a.device, "device", "cpu", deviceHelp)
-	fl.Uint64Var(&a.seed, "seed", 0, "seed for Dropout masks and WTA-CRS sampling")
 	return cmd
 }
 
 // gradArgs are grad's flags as they are parsed.
 type gradArgs struct {
-	inputs, cotangents []string
-	out, device        string
-	seed               uint64
-	flags              trainingFlags
+	npyRun
+	cotangents []string
+	flags      trainingFlags
 }
 
 func (a *gradArgs) run(cmd *cobra.Command, args []string) error {
 	if err := a.check(cmd); err != nil {
 		return err
 	}
-	dev, err := openDevice(a.device, cmd.ErrOrStderr())
+	dev, feeds, err := a.start(cmd)
 	if err != nil {
 		return err
 	}
 	defer dev.Close()
 	outName, cotPath, _ := strings.Cut(a.cotangents[0], "=")
-	feeds, err := readInputs(a.inputs)
-	if err != nil {
-		return err
-	}
 	cot, err := npy.ReadFile(cotPath)
 	if err != nil {
 		return err
@@ -72,12 +61,8 @@ func (a *gradArgs) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %v", args[0], err)
 	}
-	if err := os.MkdirAll(a.out, 0o755); err != nil {
-		return err
-	}
 	for _, p := range compiled.Trained {
-		path := filepath.Join(a.out, npy.SafeName(p.Param.Name)+".npy")
-		if err := npy.WriteFile(path, results[p.Grad.Name]); err != nil {
+		if _, err := a.write(p.Param.Name, results[p.Grad.Name]); err != nil {
 			return err
 		}
 	}
@@ -93,8 +78,6 @@ func (a *gradArgs) check(cmd *cobra.Command) error {
 	switch {
 	case cmd.Flags().Changed("gnorm"):
 		return fmt.Errorf("--gnorm: grad runs one step, with no ‖G‖ history to draw on (it uses none); leave --gnorm out")
-	case a.out == "":
-		return fmt.Errorf("--out DIR is required")
 	case len(a.cotangents) != 1:
 		return fmt.Errorf("give exactly one --cotangent OUTPUT=FILE.npy")
 	}

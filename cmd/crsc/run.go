@@ -2,9 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,10 +17,8 @@ import (
 )
 
 func runCommand() *cobra.Command {
-	var inputs []string
-	var out, device string
+	var r npyRun
 	var threads int
-	var seed uint64
 	cmd := &cobra.Command{
 		Use:   "run MODEL --input NAME=FILE.npy ... --out DIR",
 		Short: "Run the forward pass and write each output as DIR/<output>.npy",
@@ -32,37 +31,22 @@ fold away before the run.`,
 			if err := checkInt("threads", threads, 0, noLimit); err != nil {
 				return err
 			}
-			dev, err := openDevice(device, cmd.ErrOrStderr())
+			dev, feeds, err := r.start(cmd)
 			if err != nil {
 				return err
 			}
 			defer dev.Close()
-			if out == "" {
-				return fmt.Errorf("--out DIR is required")
-			}
-			feeds, err := readInputs(inputs)
-			if err != nil {
-				return err
-			}
 			g, err := loadFed(args[0], feeds)
 			if err != nil {
 				return err
 			}
-			results, err := runOnce(dev, threads, g, feeds, seed)
+			results, err := runOnce(dev, threads, g, feeds, r.seed)
 			if err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
-			names := make([]string, 0, len(results))
-			for name := range results {
-				names = append(names, name)
-			}
-			sort.Strings(names)
-			for _, name := range names {
-				path := filepath.Join(out, npy.SafeName(name)+".npy")
-				if err := npy.WriteFile(path, results[name]); err != nil {
+			for _, name := range slices.Sorted(maps.Keys(results)) {
+				path, err := r.write(name, results[name])
+				if err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %v%v -> %s\n", name, results[name].DType, results[name].Shape, path)
@@ -70,12 +54,54 @@ fold away before the run.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&inputs, "input", nil, "input NAME=FILE.npy (repeat for each input)")
-	cmd.Flags().StringVar(&out, "out", "", "folder for the output .npy files")
-	cmd.Flags().StringVar(&device, "device", "cpu", deviceHelp)
+	r.register(cmd, "folder for the output .npy files", "seed for training-mode Dropout masks")
 	cmd.Flags().IntVar(&threads, "threads", 0, "CPU threads (0: all cores)")
-	cmd.Flags().Uint64Var(&seed, "seed", 0, "seed for training-mode Dropout masks")
 	return cmd
+}
+
+// npyRun are the flags and steps of the commands that run a model once on
+// .npy inputs and write .npy files (run, grad).
+type npyRun struct {
+	inputs      []string
+	out, device string
+	seed        uint64
+}
+
+// register adds --input, --out, --device and --seed, with the command's
+// own words for --out and --seed.
+func (r *npyRun) register(cmd *cobra.Command, outHelp, seedHelp string) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&r.inputs, "input", nil, "input NAME=FILE.npy (repeat for each input)")
+	fl.StringVar(&r.out, "out", "", outHelp)
+	fl.StringVar(&r.device, "device", "cpu", deviceHelp)
+	fl.Uint64Var(&r.seed, "seed", 0, seedHelp)
+}
+
+// start checks --out, reads the --input arrays and opens --device, which
+// the caller closes.
+func (r *npyRun) start(cmd *cobra.Command) (*device.Device, map[string]*ir.Tensor, error) {
+	if r.out == "" {
+		return nil, nil, fmt.Errorf("--out DIR is required")
+	}
+	feeds, err := readInputs(r.inputs)
+	if err != nil {
+		return nil, nil, err
+	}
+	dev, err := openDevice(r.device, cmd.ErrOrStderr())
+	if err != nil {
+		return nil, nil, err
+	}
+	return dev, feeds, nil
+}
+
+// write writes t as --out's <name>.npy, every character of name outside
+// [A-Za-z0-9._-] made '_' (npy.SafeName), and returns its path.
+func (r *npyRun) write(name string, t *ir.Tensor) (string, error) {
+	if err := os.MkdirAll(r.out, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(r.out, npy.SafeName(name)+".npy")
+	return path, npy.WriteFile(path, t)
 }
 
 func readInputs(specs []string) (map[string]*ir.Tensor, error) {
