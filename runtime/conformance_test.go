@@ -536,6 +536,18 @@ func updateMustPass(t *testing.T, dir string) {
 			unsupported++
 		}
 	}
+	results := runCasesParallel(todo)
+	passed := logFailures(t, results)
+	logDropped(t, passed)
+	if err := writeMustPass(passed); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("conformance: %d cases: %d passed, %d failed, %d unsupported (an op without a CPU kernel); wrote %s",
+		len(cases), len(passed), len(todo)-len(passed), unsupported, mustPassFile)
+}
+
+// runCasesParallel runs the cases on every core.
+func runCasesParallel(todo []*conformanceCase) []caseResult {
 	results := make([]caseResult, len(todo))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -553,7 +565,12 @@ func updateMustPass(t *testing.T, dir string) {
 	}
 	close(next)
 	wg.Wait()
+	return results
+}
 
+// logFailures logs the failed cases grouped by the op they test and returns
+// the names of those that passed, sorted.
+func logFailures(t *testing.T, results []caseResult) []string {
 	var passed []string
 	byOp := map[string][]caseResult{}
 	for _, r := range results {
@@ -582,14 +599,18 @@ func updateMustPass(t *testing.T, dir string) {
 			t.Logf("    %s: %v%s", r.c.name, r.err, note)
 		}
 	}
+	sort.Strings(passed)
+	return passed
+}
 
+// logDropped logs the cases the must-pass list holds that no longer pass.
+func logDropped(t *testing.T, passed []string) {
 	old := map[string]bool{}
 	if _, err := os.Stat(mustPassFile); err == nil {
 		for _, n := range readMustPass(t) {
 			old[n] = true
 		}
 	}
-	sort.Strings(passed)
 	for _, n := range passed {
 		delete(old, n)
 	}
@@ -601,11 +622,6 @@ func updateMustPass(t *testing.T, dir string) {
 		sort.Strings(dropped)
 		t.Logf("no longer passing, dropped from %s: %s", mustPassFile, strings.Join(dropped, " "))
 	}
-	if err := writeMustPass(passed); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("conformance: %d cases: %d passed, %d failed, %d unsupported (an op without a CPU kernel); wrote %s",
-		len(cases), len(passed), len(todo)-len(passed), unsupported, mustPassFile)
 }
 
 // TestConformanceCoverage fails for every CPU op that has node tests but no
