@@ -113,10 +113,11 @@ func BenchmarkSgemmBatched(b *testing.B) {
 // BenchmarkSgemmRotate compares the built-in kernels with OpenBLAS on the
 // BERT shapes in one run: for each shape it runs every side in turn (openblas,
 // then each built-in kernel the CPU has) for several rounds, so that noise
-// from other work on the machine hits all sides alike. A side's result in a
-// round is its fastest call in about 150 ms. It reports per side the median
-// GFLOP/s over rounds [min–max] and the median [min–max] of the ratio to
-// OpenBLAS in the same round. Run it with -benchtime 1x; rounds come
+// from other work on the machine hits all sides alike. In a round the sides
+// take turns call by call, in random order, for about 150 ms each, and a
+// side's result is its fastest call. It reports per side the median GFLOP/s over rounds
+// [min–max] and the median [min–max] of the ratio to OpenBLAS in the same
+// round. Run it with -benchtime 1x; rounds come
 // from CRSC_BENCH_ROUNDS (default 5) and shapes can be filtered as usual:
 //
 //	go test -run '^$' -bench 'SgemmRotate/TN' -benchtime 1x -v ./runtime/gemm
@@ -162,20 +163,29 @@ func BenchmarkSgemmRotate(b *testing.B) {
 				for _, sd := range sides {
 					sd.f(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n) // warm up
 				}
-				for r := range rounds {
-					// Rotate the starting side so none always runs first.
-					for i := range sides {
-						si := (i + r) % len(sides)
-						sd := sides[si]
-						// The fastest of a few calls: other work on a
-						// shared machine only ever slows a call down.
-						start, best := time.Now(), time.Duration(math.MaxInt64)
-						for reps := 0; reps < 2 || time.Since(start) < 150*time.Millisecond; reps++ {
+				for range rounds {
+					// Within a round the sides take turns call by call,
+					// and each keeps its fastest call: a burst of other
+					// work on the shared machine then slows every side's
+					// calls alike instead of all of one side's, and only
+					// ever slows a call down. Each turn goes in a fresh
+					// (seeded) random order, so no side always follows
+					// the same one: OpenBLAS's threads spin for a while
+					// after a call, which would tax one side only.
+					best := make([]time.Duration, len(sides))
+					for i := range best {
+						best[i] = time.Duration(math.MaxInt64)
+					}
+					start := time.Now()
+					for reps := 0; reps < 2 || time.Since(start) < time.Duration(len(sides))*150*time.Millisecond; reps++ {
+						for _, si := range rng.Perm(len(sides)) {
 							t0 := time.Now()
-							sd.f(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
-							best = min(best, time.Since(t0))
+							sides[si].f(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
+							best[si] = min(best[si], time.Since(t0))
 						}
-						gflops[si] = append(gflops[si], flop/best.Seconds()/1e9)
+					}
+					for si := range sides {
+						gflops[si] = append(gflops[si], flop/best[si].Seconds()/1e9)
 					}
 				}
 			}
