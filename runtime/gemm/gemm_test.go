@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -380,6 +381,30 @@ func TestSgemmAllocs(t *testing.T) {
 	})
 	if allocs > 8 {
 		t.Errorf("Sgemm allocates %v times per call; packing buffers should be pooled", allocs)
+	}
+}
+
+// TestGatherChunks checks the transposed-A gather (assembly on amd64)
+// against the portable loop, for the widths and depths packAT uses and one
+// without a fast form, and that it writes nothing outside the chunks.
+func TestGatherChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, c := range []struct{ w, rows int }{{6, 8}, {12, 4}, {5, 3}} {
+		for _, n := range []int{0, 1, 3, 17} {
+			lda, stride := n*c.w+7, c.w*c.rows+3
+			src := randSlice(rng, c.rows*lda)
+			got := randSlice(rng, max(n*stride, 1))
+			want := append([]float32(nil), got...)
+			gatherChunks(got, src, c.w, c.rows, lda, n, stride)
+			for i := range n {
+				for r := range c.rows {
+					copy(want[i*stride+r*c.w:][:c.w], src[r*lda+i*c.w:])
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("w=%d rows=%d n=%d: got %v, want %v", c.w, c.rows, n, got, want)
+			}
+		}
 	}
 }
 

@@ -40,6 +40,33 @@ func spreadChunks(dst, src []float32, w, n, stride int) {
 	}
 }
 
+//go:noescape
+func gatherChunks6x8(dst, src *float32, lda, n, stride int)
+
+//go:noescape
+func gatherChunks12x4(dst, src *float32, lda, n, stride int)
+
+// gatherChunks copies chunk i of each of rows rows of w floats (row r at
+// src[r*lda:], chunk i at i*w in it) to dst[i*stride+r*w:]: several depth
+// steps of a transposed A dealt out across its micro-panels at once. The
+// assembly takes the rows gatherDepth gives for w.
+func gatherChunks(dst, src []float32, w, rows, lda, n, stride int) {
+	if n == 0 || rows == 0 {
+		return
+	}
+	// Bounds for what the assembly touches.
+	_ = src[(rows-1)*lda+n*w-1]
+	_ = dst[(n-1)*stride+rows*w-1]
+	switch {
+	case w == 6 && rows == 8:
+		gatherChunks6x8(&dst[0], &src[0], lda, n, stride)
+	case w == 12 && rows == 4:
+		gatherChunks12x4(&dst[0], &src[0], lda, n, stride)
+	default:
+		gatherChunksGo(dst, src, w, rows, lda, n, stride)
+	}
+}
+
 // prefetchLines is implemented in pack_amd64.s.
 //
 //go:noescape

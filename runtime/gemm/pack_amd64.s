@@ -73,6 +73,46 @@ loop:                                \
 done:                                \
 	RET
 
+// Gathering helpers: the transposed-A packing, several depth steps at a
+// time. Chunk i of each of the `rows` source rows (rows lda bytes apart) is
+// copied to dst+i*stride, the rows one after another, so each panel gets
+// one contiguous 192-byte run (three whole cache lines) per call instead of
+// a 24- or 48-byte piece per row: the stores fill lines and the store
+// buffer drains in line-sized writes.
+
+// Load the arguments (DI = dst, SI = src rows 0–3, R11 = src row 4 on,
+// CX = n, R8 = stride in bytes, R9 = lda in bytes, R10 = 3·lda); jump to
+// done when n is 0.
+#define GATHER_ARGS(done) \
+	MOVQ  dst+0(FP), DI;     \
+	MOVQ  src+8(FP), SI;     \
+	MOVQ  lda+16(FP), R9;    \
+	SHLQ  $2, R9;            \
+	MOVQ  n+24(FP), CX;      \
+	MOVQ  stride+32(FP), R8; \
+	SHLQ  $2, R8;            \
+	LEAQ  (R9)(R9*2), R10;   \
+	LEAQ  (SI)(R9*4), R11;   \
+	TESTQ CX, CX;            \
+	JZ    done
+
+// Copy 6 floats from the source at s0 (s16: 16 bytes on) to off(DI).
+#define ROW6(s0, s16, off) \
+	MOVUPS s0, X0;            \
+	MOVQ   s16, X1;           \
+	MOVUPS X0, off(DI);       \
+	MOVQ   X1, (off+16)(DI)
+
+// Copy 12 floats from the source at s0 (s16, s32: 16 and 32 bytes on) to
+// off(DI).
+#define ROW12(s0, s16, s32, off) \
+	MOVUPS s0, X0;            \
+	MOVUPS s16, X1;           \
+	MOVUPS s32, X2;           \
+	MOVUPS X0, off(DI);       \
+	MOVUPS X1, (off+16)(DI);  \
+	MOVUPS X2, (off+32)(DI)
+
 // func spreadChunks12(dst, src *float32, n, stride int)
 TEXT ·spreadChunks12(SB), NOSPLIT, $0-32
 	SPREAD(COPY12, 48, loop12, done12)
@@ -88,6 +128,45 @@ TEXT ·spreadChunks32(SB), NOSPLIT, $0-32
 // func spreadChunks16(dst, src *float32, n, stride int)
 TEXT ·spreadChunks16(SB), NOSPLIT, $0-32
 	SPREAD(COPY16, 64, loop16, done16)
+
+// func gatherChunks6x8(dst, src *float32, lda, n, stride int)
+TEXT ·gatherChunks6x8(SB), NOSPLIT, $0-40
+	GATHER_ARGS(done6x8)
+
+loop6x8:
+	ROW6((SI), 16(SI), 0)
+	ROW6((SI)(R9*1), 16(SI)(R9*1), 24)
+	ROW6((SI)(R9*2), 16(SI)(R9*2), 48)
+	ROW6((SI)(R10*1), 16(SI)(R10*1), 72)
+	ROW6((R11), 16(R11), 96)
+	ROW6((R11)(R9*1), 16(R11)(R9*1), 120)
+	ROW6((R11)(R9*2), 16(R11)(R9*2), 144)
+	ROW6((R11)(R10*1), 16(R11)(R10*1), 168)
+	ADDQ $24, SI
+	ADDQ $24, R11
+	ADDQ R8, DI
+	DECQ CX
+	JNZ  loop6x8
+
+done6x8:
+	RET
+
+// func gatherChunks12x4(dst, src *float32, lda, n, stride int)
+TEXT ·gatherChunks12x4(SB), NOSPLIT, $0-40
+	GATHER_ARGS(done12x4)
+
+loop12x4:
+	ROW12((SI), 16(SI), 32(SI), 0)
+	ROW12((SI)(R9*1), 16(SI)(R9*1), 32(SI)(R9*1), 48)
+	ROW12((SI)(R9*2), 16(SI)(R9*2), 32(SI)(R9*2), 96)
+	ROW12((SI)(R10*1), 16(SI)(R10*1), 32(SI)(R10*1), 144)
+	ADDQ $48, SI
+	ADDQ R8, DI
+	DECQ CX
+	JNZ  loop12x4
+
+done12x4:
+	RET
 
 // func prefetchLines(p *float32, bytes int)
 // Asks for every 64-byte line of [p, p+bytes) to be brought into L2

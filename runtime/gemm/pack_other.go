@@ -8,6 +8,12 @@ func spreadChunks(dst, src []float32, w, n, stride int) {
 	spreadChunksGo(dst, src, w, n, stride)
 }
 
+// gatherChunks copies chunk i of each of rows rows of w floats to
+// dst[i*stride+r*w:]. See pack_amd64.go.
+func gatherChunks(dst, src []float32, w, rows, lda, n, stride int) {
+	gatherChunksGo(dst, src, w, rows, lda, n, stride)
+}
+
 // prefetchMatrix is a no-op without the assembly prefetch.
 func prefetchMatrix(s []float32, rows, cols, ld int) {}
 
